@@ -1,0 +1,144 @@
+//! The FLIP-27 source: a [`SplitEnumerator`] that discovers and assigns splits and
+//! [`SourceReader`]s that read them.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::context::{EnumeratorContext, TaskContext};
+use crate::error::Result;
+
+/// Whether a source ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boundedness {
+    /// The source ends; the job takes a final checkpoint and finishes.
+    Bounded,
+    /// The source runs until the job is cancelled.
+    ContinuousUnbounded,
+}
+
+/// A unit of work of a source (a file, a partition, a shard) together with the
+/// reader's current position in it. It is what reader state is made of.
+pub trait SourceSplit: Clone + Debug + Send + Sync + Serialize + DeserializeOwned + 'static {
+    /// Stable identifier of the split (independent of the position).
+    fn split_id(&self) -> String;
+}
+
+/// What a call to [`SourceReader::poll_next`] leaves behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadStatus {
+    /// Call again right away.
+    MoreAvailable,
+    /// Nothing to read now; the runtime waits on [`SourceReader::wait_available`].
+    NothingAvailable,
+    /// The reader has no split; the runtime asks the enumerator for one.
+    NeedSplits,
+    /// All assigned splits are done and no more will come.
+    Finished,
+}
+
+/// A source: the factory of its enumerator and readers. It is shared by every
+/// attempt of a job, so it must be cheap to keep and `Sync`.
+pub trait Source: Send + Sync + 'static {
+    /// Records produced.
+    type Output: Send + 'static;
+    /// The split type.
+    type Split: SourceSplit;
+    /// The enumerator's checkpointed state.
+    type EnumeratorState: Serialize + DeserializeOwned + Send + 'static;
+    /// The enumerator.
+    type Enumerator: SplitEnumerator<Split = Self::Split, State = Self::EnumeratorState>;
+    /// The reader.
+    type Reader: SourceReader<Output = Self::Output, Split = Self::Split>;
+
+    /// Bounded or unbounded.
+    fn boundedness(&self) -> Boundedness;
+
+    /// Create the enumerator, fresh (`restored == None`) or from a checkpoint.
+    fn create_enumerator(
+        &self,
+        parallelism: usize,
+        restored: Option<Self::EnumeratorState>,
+    ) -> impl Future<Output = Result<Self::Enumerator>> + Send;
+
+    /// Create the reader of one subtask. Restored splits arrive through
+    /// [`SourceReader::add_splits`] before the first `poll_next`.
+    fn create_reader(&self, ctx: &TaskContext) -> impl Future<Output = Result<Self::Reader>> + Send;
+}
+
+/// Discovers splits and assigns them to readers. Runs in the checkpoint coordinator;
+/// its state is part of every checkpoint.
+pub trait SplitEnumerator: Send + 'static {
+    /// The split type.
+    type Split: SourceSplit;
+    /// Checkpointed state.
+    type State: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Called once before anything else.
+    fn start(&mut self, _ctx: &mut EnumeratorContext<Self::Split>) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// A reader without splits asks for work.
+    fn handle_split_request(
+        &mut self,
+        subtask: usize,
+        ctx: &mut EnumeratorContext<Self::Split>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Splits that were assigned to a reader come back (the job was restored with a
+    /// different parallelism); they must be assigned again.
+    fn add_splits_back(&mut self, splits: Vec<Self::Split>, subtask: usize);
+
+    /// How often [`SplitEnumerator::discover`] runs; `None` for never.
+    fn discovery_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Periodic discovery of new splits (new files, partitions, shards).
+    fn discover(&mut self, _ctx: &mut EnumeratorContext<Self::Split>) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Snapshot the state (unassigned splits, discovery progress).
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Self::State>;
+
+    /// Checkpoint `checkpoint_id` is complete.
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) {}
+}
+
+/// Reads the splits assigned to one subtask.
+pub trait SourceReader: Send + 'static {
+    /// Records produced.
+    type Output: Send + 'static;
+    /// The split type.
+    type Split: SourceSplit;
+
+    /// New (or restored) splits to read.
+    fn add_splits(&mut self, splits: Vec<Self::Split>);
+
+    /// No further splits will be assigned.
+    fn notify_no_more_splits(&mut self);
+
+    /// Append the next records to `out` (a bounded amount, so that checkpoints are
+    /// not delayed) and say what to do next. Positions reported by
+    /// [`SourceReader::snapshot_state`] must cover exactly the records appended so far.
+    fn poll_next(&mut self, out: &mut Vec<Self::Output>) -> impl Future<Output = Result<ReadStatus>> + Send;
+
+    /// Resolves when data may be available after [`ReadStatus::NothingAvailable`].
+    /// Must be cancel-safe: the runtime drops it when a checkpoint comes first.
+    fn wait_available(&mut self) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(Duration::from_millis(10))
+    }
+
+    /// The splits still owned by this reader, with their current positions.
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<Self::Split>>;
+
+    /// Checkpoint `checkpoint_id` is complete (acknowledge messages, commit offsets).
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+}

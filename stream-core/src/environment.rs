@@ -1,0 +1,169 @@
+//! The execution environment: job-wide settings and the entry point of a job.
+
+use std::sync::Arc;
+
+use crate::api::Source;
+use crate::checkpoint_config::CheckpointConfig;
+use crate::error::{Result, StreamError};
+use crate::fault::FaultInjector;
+use crate::graph::{SourceNode, StageInfo};
+use crate::metrics::JobMetrics;
+use crate::restart::RestartStrategy;
+use crate::state::{MemoryStateBackend, StateBackend};
+use crate::stream::DataStream;
+
+pub(crate) struct EnvConfig {
+    pub(crate) checkpoint: CheckpointConfig,
+    pub(crate) backend: Arc<dyn StateBackend>,
+    pub(crate) restart: RestartStrategy,
+    pub(crate) parallelism: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) channel_capacity: usize,
+    pub(crate) faults: FaultInjector,
+    pub(crate) metrics: JobMetrics,
+}
+
+/// Where jobs are defined and run. Cheap to clone.
+///
+/// ```
+/// use std::time::Duration;
+/// use stream_core::prelude::*;
+///
+/// # #[tokio::main] async fn main() -> stream_core::Result<()> {
+/// let env = StreamEnvironment::builder()
+///     .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(50)).build()?)
+///     .parallelism(2)
+///     .build()?;
+/// let sink = CollectSink::new();
+/// env.from_source(CollectionSource::new((1..=100u64).collect()), "numbers")
+///     .map(|x| x * 2)
+///     .key_by(|x| x % 3)
+///     .process("sum", process_fn(|_key: &u64, sum: &mut u64, x: u64, out: &mut dyn Collector<u64>| {
+///         *sum += x;
+///         out.collect(*sum);
+///         Ok(())
+///     }))
+///     .sink_to(sink.clone(), "collect")
+///     .execute("example")
+///     .await?;
+/// assert_eq!(sink.committed().len(), 100);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct StreamEnvironment {
+    pub(crate) config: Arc<EnvConfig>,
+}
+
+impl StreamEnvironment {
+    /// Start configuring an environment.
+    pub fn builder() -> StreamEnvironmentBuilder {
+        StreamEnvironmentBuilder {
+            checkpoint: CheckpointConfig::default(),
+            backend: None,
+            restart: RestartStrategy::None,
+            parallelism: 1,
+            batch_size: 1024,
+            channel_capacity: 8,
+            faults: FaultInjector::new(),
+        }
+    }
+
+    /// Start a job at `source`. The stage is called `name` (used in metrics, logs,
+    /// fault injection); its parallelism is the environment's default.
+    pub fn from_source<S: Source>(&self, source: S, name: &str) -> DataStream<S::Output> {
+        let stage = StageInfo { uid: format!("0-{name}"), name: name.to_string(), parallelism: self.config.parallelism };
+        let node = Arc::new(SourceNode { source: Arc::new(source), stage: stage.clone() });
+        DataStream::new(self.clone(), node, vec![stage])
+    }
+
+    /// Live metrics of the jobs run by this environment.
+    pub fn metrics(&self) -> JobMetrics {
+        self.config.metrics.clone()
+    }
+
+    /// The fault injector tasks consult (tests plant faults in it).
+    pub fn faults(&self) -> FaultInjector {
+        self.config.faults.clone()
+    }
+}
+
+/// Builder of [`StreamEnvironment`]; [`StreamEnvironmentBuilder::build`] validates.
+pub struct StreamEnvironmentBuilder {
+    checkpoint: CheckpointConfig,
+    backend: Option<Arc<dyn StateBackend>>,
+    restart: RestartStrategy,
+    parallelism: usize,
+    batch_size: usize,
+    channel_capacity: usize,
+    faults: FaultInjector,
+}
+
+impl StreamEnvironmentBuilder {
+    /// Checkpoint settings (default: only the final checkpoint at end of input).
+    pub fn checkpointing(mut self, config: CheckpointConfig) -> Self {
+        self.checkpoint = config;
+        self
+    }
+
+    /// Where checkpoints go (default: in memory).
+    pub fn state_backend(mut self, backend: impl StateBackend) -> Self {
+        self.backend = Some(Arc::new(backend));
+        self
+    }
+
+    /// What to do when a task fails (default: fail the job).
+    pub fn restart_strategy(mut self, strategy: RestartStrategy) -> Self {
+        self.restart = strategy;
+        self
+    }
+
+    /// Default parallelism of every stage (default 1).
+    pub fn parallelism(mut self, parallelism: usize) -> Self {
+        self.parallelism = parallelism;
+        self
+    }
+
+    /// Records per batch on the channels (default 1024).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Batches buffered per channel before the sender waits (default 8).
+    pub fn channel_capacity(mut self, capacity: usize) -> Self {
+        self.channel_capacity = capacity;
+        self
+    }
+
+    /// Share a fault injector with the job (tests).
+    pub fn fault_injector(mut self, faults: FaultInjector) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Validate and build.
+    pub fn build(self) -> Result<StreamEnvironment> {
+        if self.parallelism == 0 {
+            return Err(StreamError::invalid("parallelism", 0, "the default parallelism must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(StreamError::invalid("batch_size", 0, "a batch must hold at least one record"));
+        }
+        if self.channel_capacity == 0 {
+            return Err(StreamError::invalid("channel_capacity", 0, "a channel must hold at least one batch"));
+        }
+        self.restart.validate()?;
+        Ok(StreamEnvironment {
+            config: Arc::new(EnvConfig {
+                checkpoint: self.checkpoint,
+                backend: self.backend.unwrap_or_else(|| Arc::new(MemoryStateBackend::new())),
+                restart: self.restart,
+                parallelism: self.parallelism,
+                batch_size: self.batch_size,
+                channel_capacity: self.channel_capacity,
+                faults: self.faults,
+                metrics: JobMetrics::default(),
+            }),
+        })
+    }
+}

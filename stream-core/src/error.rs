@@ -1,0 +1,117 @@
+//! The one error type of the runtime and of the connector API.
+
+use std::error::Error as StdError;
+use std::path::PathBuf;
+
+/// Result alias used across the runtime and the connector API.
+pub type Result<T, E = StreamError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while building or running a job.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// An option was given a value it cannot take; rejected before the job starts.
+    #[error("invalid configuration: `{option}` = {value}: {reason}")]
+    InvalidConfig {
+        /// Name of the option, as spelled in the builder.
+        option: &'static str,
+        /// The rejected value, printed as given.
+        value: String,
+        /// What a valid value looks like.
+        reason: String,
+    },
+
+    /// A file or directory operation failed.
+    #[error("I/O error on {path}: {source} (check that the path exists and is writable)")]
+    Io {
+        /// The path that was being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// State could not be encoded or decoded (usually a changed state type).
+    #[error("state of {what} could not be (de)serialized: {source}")]
+    State {
+        /// Which operator or checkpoint part.
+        what: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A checkpoint file is damaged or of an unknown format version.
+    #[error("checkpoint {path} is unusable: {reason}")]
+    CorruptCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A fault planted by a [`crate::fault::FaultInjector`] fired (tests only).
+    #[error("injected fault: {0}")]
+    InjectedFault(String),
+
+    /// Too many checkpoints failed in a row.
+    #[error(
+        "{failed} consecutive checkpoints failed, more than the {tolerable} tolerated \
+         (raise `tolerable_failed_checkpoints` or fix the cause: {last_reason})"
+    )]
+    TooManyCheckpointFailures {
+        /// How many failed in a row.
+        failed: u32,
+        /// The configured tolerance.
+        tolerable: u32,
+        /// Why the last one failed.
+        last_reason: String,
+    },
+
+    /// A subtask failed; the job restarts or fails according to its restart strategy.
+    #[error("task {task} failed: {message}")]
+    TaskFailed {
+        /// `stage/subtask` of the failed task.
+        task: String,
+        /// Its error.
+        message: String,
+    },
+
+    /// The restart strategy gave up.
+    #[error("job failed after {attempts} attempt(s); last error: {last}")]
+    JobFailed {
+        /// Attempts made, the first one included.
+        attempts: u32,
+        /// The error of the last attempt.
+        last: Box<StreamError>,
+    },
+
+    /// An error from a connector (its own error type, boxed).
+    #[error("{0}")]
+    Connector(#[source] Box<dyn StdError + Send + Sync + 'static>),
+
+    /// The job was torn down while a task was still sending (a downstream task ended).
+    #[error("channel to a downstream task closed (the job is shutting down)")]
+    ChannelClosed,
+}
+
+impl StreamError {
+    /// Wrap any connector error.
+    pub fn connector<E: StdError + Send + Sync + 'static>(error: E) -> Self {
+        StreamError::Connector(Box::new(error))
+    }
+
+    /// Shorthand for [`StreamError::InvalidConfig`].
+    pub fn invalid(option: &'static str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+        StreamError::InvalidConfig { option, value: value.to_string(), reason: reason.into() }
+    }
+
+    /// Shorthand for [`StreamError::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StreamError::Io { path: path.into(), source }
+    }
+
+    /// Shorthand for [`StreamError::State`].
+    pub fn state(what: impl Into<String>, source: serde_json::Error) -> Self {
+        StreamError::State { what: what.into(), source }
+    }
+}

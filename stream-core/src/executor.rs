@@ -1,0 +1,109 @@
+//! Runs a job: one attempt after another under the restart strategy, each attempt
+//! restored from the newest complete checkpoint.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::error::{Result, StreamError};
+use crate::runtime::attempt::{AttemptCtx, TaskEnv};
+use crate::runtime::coordinator::Coordinator;
+use crate::state::CheckpointData;
+use crate::stream::{Job, JobResult};
+
+pub(crate) async fn execute(job: Job, job_name: &str) -> Result<JobResult> {
+    for stage in &job.stages {
+        if stage.parallelism == 0 {
+            return Err(StreamError::invalid(
+                "parallelism",
+                0,
+                format!("stage `{}` needs at least one subtask", stage.name),
+            ));
+        }
+    }
+    let config = job.env.config.clone();
+    let mut tracker = config.restart.tracker();
+    let run_id = format!("{:08x}", fastrand::u32(..));
+    let mut attempt: u32 = 0;
+    loop {
+        let backend = config.backend.clone();
+        let restored = tokio::task::spawn_blocking(move || backend.latest())
+            .await
+            .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??;
+        if let Some(cp) = &restored {
+            tracing::info!(job = job_name, checkpoint = cp.id, attempt, "restoring from checkpoint");
+        }
+        match run_attempt(&job, attempt, &run_id, restored.map(Arc::new)).await {
+            Ok(last_checkpoint_id) => {
+                tracing::info!(job = job_name, attempt, "job finished");
+                return Ok(JobResult { last_checkpoint_id, restarts: attempt, metrics: config.metrics.snapshot() });
+            }
+            Err(error) => {
+                tracing::error!(job = job_name, attempt, %error, "attempt failed");
+                match tracker.on_failure(Instant::now()) {
+                    Some(delay) => {
+                        config.metrics.restarted();
+                        tracing::info!(job = job_name, delay_ms = delay.as_millis() as u64, "restarting");
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                    }
+                    None => return Err(StreamError::JobFailed { attempts: attempt + 1, last: Box::new(error) }),
+                }
+            }
+        }
+    }
+}
+
+async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc<CheckpointData>>) -> Result<u64> {
+    let config = &job.env.config;
+    let (coordinator_tx, inbox) = mpsc::unbounded_channel();
+    let last_id = restored.as_ref().map(|c| c.id).unwrap_or(0);
+    let (completed_tx, completed_rx) = watch::channel(last_id);
+    let sink_parallelism = job.stages.last().map(|s| s.parallelism).unwrap_or(1);
+    let source_parallelism = job.stages.first().map(|s| s.parallelism).unwrap_or(1);
+    let mut ctx = AttemptCtx {
+        attempt,
+        attempt_id: format!("{run_id}-{attempt}"),
+        mode: config.checkpoint.mode,
+        restored,
+        batch_size: config.batch_size,
+        channel_capacity: config.channel_capacity,
+        env: TaskEnv {
+            coordinator: coordinator_tx,
+            completed: completed_rx,
+            faults: config.faults.clone(),
+            metrics: config.metrics.clone(),
+        },
+        tasks: JoinSet::new(),
+        task_keys: Vec::new(),
+        driver: None,
+    };
+    let outcome = async {
+        (job.build)(&mut ctx, sink_parallelism)?;
+        let driver = ctx
+            .driver
+            .take()
+            .ok_or_else(|| StreamError::invalid("source", "none", "a job needs a source"))?
+            .await?;
+        let coordinator = Coordinator {
+            config: config.checkpoint.clone(),
+            backend: config.backend.clone(),
+            metrics: config.metrics.clone(),
+            driver,
+            inbox,
+            completed: completed_tx,
+            tasks: ctx.task_keys.iter().cloned().collect::<BTreeSet<_>>(),
+            source_parallelism,
+            last_id,
+        };
+        coordinator.run().await
+    }
+    .await;
+    // Whatever happened, no task of this attempt may outlive it.
+    ctx.tasks.shutdown().await;
+    outcome?;
+    Ok(config.metrics.snapshot().last_checkpoint_id)
+}

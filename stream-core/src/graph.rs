@@ -1,0 +1,260 @@
+//! The job graph: nodes that, for each execution attempt, create the channels and
+//! spawn the subtasks of their stage and then build their upstream.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use crate::api::{KeyedProcessFunction, Sink, Source, SplitEnumerator};
+use crate::error::{Result, StreamError};
+use crate::runtime::attempt::AttemptCtx;
+use crate::runtime::driver::{EnumeratorDriver, SourceControl, SourceDriver};
+use crate::runtime::input_gate::InputGate;
+use crate::runtime::output::{BoxOutput, ChainFn, ChainedOutput, ChannelOutput};
+use crate::runtime::partition::{Partitioner, key_hash, key_owner};
+use crate::runtime::process_task::{KeyedState, KeyedTask, run_exchange};
+use crate::runtime::sink_task::{SinkState, SinkTask};
+use crate::runtime::source_task::run_source;
+
+/// Name, stable id and parallelism of a stage (a group of subtasks).
+#[derive(Debug, Clone)]
+pub(crate) struct StageInfo {
+    pub(crate) uid: String,
+    pub(crate) name: String,
+    pub(crate) parallelism: usize,
+}
+
+impl StageInfo {
+    fn task_key(&self, subtask: usize) -> String {
+        format!("{}/{subtask}", self.uid)
+    }
+}
+
+/// Builds the part of the graph that ends in `outputs` (one per subtask).
+pub(crate) trait Node<T>: Send + Sync + 'static {
+    fn build(&self, ctx: &mut AttemptCtx, outputs: Vec<BoxOutput<T>>) -> Result<()>;
+}
+
+/// Create the channels between an upstream of `p` subtasks and `q` downstream
+/// subtasks, build the upstream, and return the downstream input gates.
+fn connect<T: Send + 'static>(
+    ctx: &mut AttemptCtx,
+    upstream: &dyn Node<T>,
+    p: usize,
+    q: usize,
+    partitioner: Partitioner<T>,
+) -> Result<Vec<InputGate<T>>> {
+    let partitioner = match partitioner {
+        Partitioner::Forward if p != q => Partitioner::Rebalance,
+        other => other,
+    };
+    let mut receivers: Vec<Vec<mpsc::Receiver<_>>> = (0..q).map(|_| Vec::new()).collect();
+    let mut outputs: Vec<BoxOutput<T>> = Vec::with_capacity(p);
+    for i in 0..p {
+        let targets: Vec<usize> = match partitioner {
+            Partitioner::Forward => vec![i],
+            Partitioner::Rebalance | Partitioner::Hash(_) => (0..q).collect(),
+        };
+        let mut senders = Vec::with_capacity(targets.len());
+        for j in targets {
+            let (tx, rx) = mpsc::channel(ctx.channel_capacity);
+            senders.push(tx);
+            receivers[j].push(rx);
+        }
+        outputs.push(Box::new(ChannelOutput::new(senders, partitioner.clone(), ctx.batch_size)));
+    }
+    upstream.build(ctx, outputs)?;
+    Ok(receivers.into_iter().map(|rxs| InputGate::new(rxs, ctx.mode)).collect())
+}
+
+fn restored_value<V: DeserializeOwned>(what: &str, value: &serde_json::Value) -> Result<V> {
+    V::deserialize(value).map_err(|e| StreamError::state(what, e))
+}
+
+// ---- source -------------------------------------------------------------------
+
+pub(crate) struct SourceNode<S: Source> {
+    pub(crate) source: Arc<S>,
+    pub(crate) stage: StageInfo,
+}
+
+impl<S: Source> Node<S::Output> for SourceNode<S> {
+    fn build(&self, ctx: &mut AttemptCtx, outputs: Vec<BoxOutput<S::Output>>) -> Result<()> {
+        let p = outputs.len();
+        let mut enumerator_state: Option<S::EnumeratorState> = None;
+        let mut per_reader: Vec<Vec<S::Split>> = (0..p).map(|_| Vec::new()).collect();
+        let mut given_back: Vec<(usize, Vec<S::Split>)> = Vec::new();
+        if let Some(cp) = &ctx.restored {
+            if let Some(value) = &cp.enumerator {
+                enumerator_state = Some(restored_value("source enumerator", value)?);
+            }
+            let states = cp.stage_states(&self.stage.uid);
+            let same_parallelism = states.len() == p;
+            for (old_subtask, value) in states {
+                let splits: Vec<S::Split> = restored_value(&self.stage.task_key(old_subtask), value)?;
+                if same_parallelism {
+                    per_reader[old_subtask] = splits;
+                } else if !splits.is_empty() {
+                    given_back.push((old_subtask, splits));
+                }
+            }
+        }
+        let mut controls = Vec::with_capacity(p);
+        for (subtask, (out, restored)) in outputs.into_iter().zip(per_reader).enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel::<SourceControl<S::Split>>();
+            if !restored.is_empty() {
+                let _ = tx.send(SourceControl::AddSplits(restored));
+            }
+            controls.push(tx);
+            let tctx = ctx.task_context(&self.stage, subtask, p);
+            let key = self.stage.task_key(subtask);
+            let source = self.source.clone();
+            let env = ctx.env.clone();
+            ctx.spawn(key.clone(), async move {
+                let reader: S::Reader = source.create_reader(&tctx).await?;
+                run_source::<S::Reader>(key, tctx, reader, out, rx, env).await
+            });
+        }
+        let source = self.source.clone();
+        ctx.driver = Some(Box::pin(async move {
+            let mut enumerator = source.create_enumerator(p, enumerator_state).await?;
+            for (old_subtask, splits) in given_back {
+                enumerator.add_splits_back(splits, old_subtask);
+            }
+            Ok(Box::new(SourceDriver::new(enumerator, controls)) as Box<dyn EnumeratorDriver>)
+        }));
+        Ok(())
+    }
+}
+
+// ---- chained stateless operators ----------------------------------------------
+
+pub(crate) struct ChainNode<T, F> {
+    pub(crate) upstream: Arc<dyn Node<T>>,
+    pub(crate) f: Arc<F>,
+}
+
+impl<T: Send + 'static, U: Send + 'static, F: ChainFn<T, U>> Node<U> for ChainNode<T, F> {
+    fn build(&self, ctx: &mut AttemptCtx, outputs: Vec<BoxOutput<U>>) -> Result<()> {
+        let chained: Vec<BoxOutput<T>> = outputs
+            .into_iter()
+            .map(|inner| Box::new(ChainedOutput::new(self.f.clone(), inner)) as BoxOutput<T>)
+            .collect();
+        self.upstream.build(ctx, chained)
+    }
+}
+
+// ---- exchange (rebalance) -----------------------------------------------------
+
+pub(crate) struct ExchangeNode<T> {
+    pub(crate) upstream: Arc<dyn Node<T>>,
+    pub(crate) upstream_parallelism: usize,
+    pub(crate) stage: StageInfo,
+}
+
+impl<T: Send + 'static> Node<T> for ExchangeNode<T> {
+    fn build(&self, ctx: &mut AttemptCtx, outputs: Vec<BoxOutput<T>>) -> Result<()> {
+        let q = outputs.len();
+        let gates = connect(ctx, &*self.upstream, self.upstream_parallelism, q, Partitioner::Rebalance)?;
+        for (subtask, (gate, out)) in gates.into_iter().zip(outputs).enumerate() {
+            let tctx = ctx.task_context(&self.stage, subtask, q);
+            let key = self.stage.task_key(subtask);
+            let env = ctx.env.clone();
+            ctx.spawn(key.clone(), run_exchange(key, tctx, gate, out, env));
+        }
+        Ok(())
+    }
+}
+
+// ---- keyed process function ---------------------------------------------------
+
+pub(crate) struct KeyedProcessNode<K, I, F> {
+    pub(crate) upstream: Arc<dyn Node<I>>,
+    pub(crate) upstream_parallelism: usize,
+    pub(crate) key_fn: Arc<dyn Fn(&I) -> K + Send + Sync>,
+    pub(crate) func: Arc<F>,
+    pub(crate) stage: StageInfo,
+}
+
+impl<K, I, F> Node<F::Output> for KeyedProcessNode<K, I, F>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    I: Send + 'static,
+    F: KeyedProcessFunction<K, I>,
+{
+    fn build(&self, ctx: &mut AttemptCtx, outputs: Vec<BoxOutput<F::Output>>) -> Result<()> {
+        let q = outputs.len();
+        let key_fn = self.key_fn.clone();
+        let hash = Partitioner::Hash(Arc::new(move |record: &I| key_hash(&key_fn(record))));
+        let gates = connect(ctx, &*self.upstream, self.upstream_parallelism, q, hash)?;
+        // Keyed state is re-distributed by key on restore, so the parallelism may change.
+        let mut states: Vec<KeyedState<K, F::State>> = (0..q).map(|_| KeyedState::default()).collect();
+        if let Some(cp) = &ctx.restored {
+            for (old_subtask, value) in cp.stage_states(&self.stage.uid) {
+                let entries: Vec<(K, F::State)> = restored_value(&self.stage.task_key(old_subtask), value)?;
+                for (key, state) in entries {
+                    states[key_owner(&key, q)].insert(key, state);
+                }
+            }
+        }
+        for (subtask, ((gate, out), state)) in gates.into_iter().zip(outputs).zip(states).enumerate() {
+            let task = KeyedTask {
+                key: self.stage.task_key(subtask),
+                ctx: ctx.task_context(&self.stage, subtask, q),
+                key_fn: self.key_fn.clone(),
+                func: self.func.clone(),
+                state,
+                gate,
+                out,
+                env: ctx.env.clone(),
+            };
+            ctx.spawn(task.key.clone(), task.run());
+        }
+        Ok(())
+    }
+}
+
+// ---- sink ---------------------------------------------------------------------
+
+pub(crate) struct SinkNode<T, S> {
+    pub(crate) upstream: Arc<dyn Node<T>>,
+    pub(crate) upstream_parallelism: usize,
+    pub(crate) sink: Arc<S>,
+    pub(crate) stage: StageInfo,
+}
+
+impl<T: Send + 'static, S: Sink<T>> SinkNode<T, S> {
+    pub(crate) fn build(&self, ctx: &mut AttemptCtx, q: usize) -> Result<()> {
+        let stage = StageInfo { parallelism: q, ..self.stage.clone() };
+        let gates = connect(ctx, &*self.upstream, self.upstream_parallelism, q, Partitioner::Forward)?;
+        // Restored states go back to the same subtask, or round robin after a rescale.
+        let mut writer_states: Vec<Vec<S::WriterState>> = (0..q).map(|_| Vec::new()).collect();
+        let mut pending: Vec<Vec<(u64, Vec<S::Committable>)>> = (0..q).map(|_| Vec::new()).collect();
+        if let Some(cp) = &ctx.restored {
+            for (i, (old_subtask, value)) in cp.stage_states(&self.stage.uid).into_iter().enumerate() {
+                let state: SinkState<S::WriterState, S::Committable> =
+                    restored_value(&self.stage.task_key(old_subtask), value)?;
+                let target = if old_subtask < q { old_subtask } else { i % q };
+                writer_states[target].extend(state.writer);
+                pending[target].extend(state.pending);
+            }
+        }
+        for (subtask, ((gate, restored), pending)) in gates.into_iter().zip(writer_states).zip(pending).enumerate() {
+            let tctx = ctx.task_context(&stage, subtask, q);
+            let key = stage.task_key(subtask);
+            let sink = self.sink.clone();
+            let env = ctx.env.clone();
+            ctx.spawn(key.clone(), async move {
+                let writer = sink.create_writer(&tctx, restored).await?;
+                let committer = sink.create_committer(&tctx).await?;
+                let mut pending = pending;
+                pending.sort_by_key(|(id, _)| *id);
+                SinkTask::<T, S> { key, ctx: tctx, writer, committer, pending, gate, env }.run().await
+            });
+        }
+        Ok(())
+    }
+}

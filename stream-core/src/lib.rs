@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod builtin;
+mod checkpoint_config;
+mod environment;
+mod error;
+mod executor;
+pub mod fault;
+mod graph;
+pub mod metrics;
+pub mod restart;
+mod runtime;
+pub mod state;
+mod stream;
+
+pub use checkpoint_config::{CheckpointConfig, CheckpointConfigBuilder, CheckpointingMode};
+pub use environment::{StreamEnvironment, StreamEnvironmentBuilder};
+pub use error::{Result, StreamError};
+pub use stream::{DataStream, Job, JobResult, KeyedStream};
+
+/// Everything a job definition usually needs.
+pub mod prelude {
+    pub use crate::api::{Collector, KeyedProcessFunction, process_fn};
+    pub use crate::builtin::{CollectSink, CollectionSource, DiscardingSink, PrintSink, SocketSink, SocketTextSource};
+    pub use crate::restart::RestartStrategy;
+    pub use crate::state::{FsStateBackend, MemoryStateBackend};
+    pub use crate::{CheckpointConfig, CheckpointingMode, DataStream, StreamEnvironment, StreamError};
+}

@@ -1,0 +1,107 @@
+//! Everything one execution attempt of a job shares: the channel to the
+//! coordinator, the restored checkpoint, the spawned tasks.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::driver::EnumeratorDriver;
+use crate::api::TaskContext;
+use crate::graph::StageInfo;
+use crate::checkpoint_config::CheckpointingMode;
+use crate::error::{Result, StreamError};
+use crate::fault::FaultInjector;
+use crate::metrics::JobMetrics;
+use crate::state::CheckpointData;
+
+/// Messages from tasks to the coordinator.
+#[derive(Debug)]
+pub(crate) enum CoordinatorMsg {
+    Ack { checkpoint_id: u64, task: String, state: serde_json::Value },
+    SplitRequest { subtask: usize },
+    SourceFinished { subtask: usize },
+    TaskFinished { task: String },
+    TaskFailed { task: String, error: StreamError },
+}
+
+pub(crate) type DriverFuture = Pin<Box<dyn Future<Output = Result<Box<dyn EnumeratorDriver>>> + Send>>;
+
+/// Shared by the tasks of one attempt.
+#[derive(Clone)]
+pub(crate) struct TaskEnv {
+    pub(crate) coordinator: mpsc::UnboundedSender<CoordinatorMsg>,
+    pub(crate) completed: watch::Receiver<u64>,
+    pub(crate) faults: FaultInjector,
+    pub(crate) metrics: JobMetrics,
+}
+
+impl TaskEnv {
+    /// Acknowledge checkpoint `id` for `task` with its state.
+    pub(crate) fn ack<S: Serialize>(&self, task: &str, checkpoint_id: u64, state: &S) -> Result<()> {
+        let state = serde_json::to_value(state).map_err(|e| StreamError::state(task, e))?;
+        self.coordinator
+            .send(CoordinatorMsg::Ack { checkpoint_id, task: task.to_string(), state })
+            .map_err(|_| StreamError::ChannelClosed)
+    }
+}
+
+pub(crate) struct AttemptCtx {
+    pub(crate) attempt: u32,
+    pub(crate) attempt_id: String,
+    pub(crate) mode: CheckpointingMode,
+    pub(crate) restored: Option<Arc<CheckpointData>>,
+    pub(crate) batch_size: usize,
+    pub(crate) channel_capacity: usize,
+    pub(crate) env: TaskEnv,
+    pub(crate) tasks: JoinSet<()>,
+    pub(crate) task_keys: Vec<String>,
+    pub(crate) driver: Option<DriverFuture>,
+}
+
+impl AttemptCtx {
+    pub(crate) fn task_context(&self, stage: &StageInfo, subtask: usize, parallelism: usize) -> TaskContext {
+        TaskContext {
+            stage: stage.uid.clone(),
+            name: stage.name.clone(),
+            subtask,
+            parallelism,
+            attempt: self.attempt,
+            attempt_id: self.attempt_id.clone(),
+            restored_checkpoint: self.restored.as_ref().map(|c| c.id),
+        }
+    }
+
+    /// Spawn a task; its end (success, error or panic) is reported to the coordinator.
+    pub(crate) fn spawn<F>(&mut self, key: String, task: F)
+    where
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.task_keys.push(key.clone());
+        let coordinator = self.env.coordinator.clone();
+        self.tasks.spawn(async move {
+            let outcome = AssertUnwindSafe(task).catch_unwind().await;
+            let msg = match outcome {
+                Ok(Ok(())) => CoordinatorMsg::TaskFinished { task: key },
+                Ok(Err(error)) => CoordinatorMsg::TaskFailed { task: key, error },
+                Err(panic) => {
+                    let text = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    CoordinatorMsg::TaskFailed {
+                        error: StreamError::TaskFailed { task: key.clone(), message: format!("panicked: {text}") },
+                        task: key,
+                    }
+                }
+            };
+            let _ = coordinator.send(msg);
+        });
+    }
+}

@@ -1,0 +1,218 @@
+//! The checkpoint coordinator of one attempt: triggers checkpoints at the sources
+//! (interval, max concurrent, min pause), collects acknowledgements, aborts on
+//! timeout, stores a checkpoint only when every task acknowledged it, then notifies
+//! tasks so that committers commit; takes the final checkpoint when every source has
+//! finished, then ends the input.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+
+use super::attempt::CoordinatorMsg;
+use super::driver::EnumeratorDriver;
+use crate::checkpoint_config::CheckpointConfig;
+use crate::error::{Result, StreamError};
+use crate::metrics::JobMetrics;
+use crate::state::{CheckpointData, StateBackend};
+
+struct Pending {
+    started: Instant,
+    enumerator: serde_json::Value,
+    acks: BTreeMap<String, serde_json::Value>,
+}
+
+pub(crate) struct Coordinator {
+    pub(crate) config: CheckpointConfig,
+    pub(crate) backend: Arc<dyn StateBackend>,
+    pub(crate) metrics: JobMetrics,
+    pub(crate) driver: Box<dyn EnumeratorDriver>,
+    pub(crate) inbox: mpsc::UnboundedReceiver<CoordinatorMsg>,
+    pub(crate) completed: watch::Sender<u64>,
+    pub(crate) tasks: BTreeSet<String>,
+    pub(crate) source_parallelism: usize,
+    /// Id of the restored checkpoint (0 if none); new ids continue from it.
+    pub(crate) last_id: u64,
+}
+
+struct Progress {
+    pending: BTreeMap<u64, Pending>,
+    next_periodic: Option<Instant>,
+    earliest_next: Instant,
+    failures: u32,
+    finished_sources: BTreeSet<usize>,
+    final_id: Option<u64>,
+    final_done: bool,
+    finished_tasks: BTreeSet<String>,
+    next_discovery: Option<Instant>,
+}
+
+const FAR: Duration = Duration::from_secs(3600);
+
+impl Coordinator {
+    pub(crate) async fn run(mut self) -> Result<()> {
+        self.driver.start().await?;
+        let now = Instant::now();
+        let mut p = Progress {
+            pending: BTreeMap::new(),
+            next_periodic: self.config.interval.map(|i| now + i),
+            earliest_next: now,
+            failures: 0,
+            finished_sources: BTreeSet::new(),
+            final_id: None,
+            final_done: false,
+            finished_tasks: BTreeSet::new(),
+            next_discovery: self.driver.discovery_interval().map(|d| now + d),
+        };
+        loop {
+            let wake = self.next_wake(&p);
+            let msg = tokio::select! {
+                msg = self.inbox.recv() => msg,
+                _ = tokio::time::sleep_until(wake.into()) => None,
+            };
+            if let Some(msg) = msg {
+                match msg {
+                    CoordinatorMsg::Ack { checkpoint_id, task, state } => {
+                        self.on_ack(&mut p, checkpoint_id, task, state).await?;
+                    }
+                    CoordinatorMsg::SplitRequest { subtask } => self.driver.handle_split_request(subtask).await?,
+                    CoordinatorMsg::SourceFinished { subtask } => {
+                        p.finished_sources.insert(subtask);
+                    }
+                    CoordinatorMsg::TaskFinished { task } => {
+                        p.finished_tasks.insert(task);
+                        if p.finished_tasks.len() == self.tasks.len() {
+                            return Ok(());
+                        }
+                    }
+                    CoordinatorMsg::TaskFailed { task, error } => {
+                        return Err(match error {
+                            e @ StreamError::TaskFailed { .. } => e,
+                            e => StreamError::TaskFailed { task, message: e.to_string() },
+                        });
+                    }
+                }
+            }
+            let now = Instant::now();
+            self.expire(&mut p, now)?;
+            if p.next_discovery.is_some_and(|t| now >= t) {
+                self.driver.discover().await?;
+                p.next_discovery = self.driver.discovery_interval().map(|d| now + d);
+            }
+            self.maybe_trigger(&mut p, now)?;
+        }
+    }
+
+    fn next_wake(&self, p: &Progress) -> Instant {
+        let now = Instant::now();
+        let mut wake = now + FAR;
+        if let (None, Some(t)) = (p.final_id, p.next_periodic) {
+            wake = wake.min(t.max(p.earliest_next));
+        }
+        for pending in p.pending.values() {
+            wake = wake.min(pending.started + self.config.timeout);
+        }
+        if let Some(t) = p.next_discovery {
+            wake = wake.min(t);
+        }
+        wake
+    }
+
+    fn all_sources_finished(&self, p: &Progress) -> bool {
+        p.finished_sources.len() == self.source_parallelism
+    }
+
+    fn maybe_trigger(&mut self, p: &mut Progress, now: Instant) -> Result<()> {
+        if p.final_id.is_some() || p.pending.len() >= self.config.max_concurrent {
+            return Ok(());
+        }
+        let is_final = self.all_sources_finished(p);
+        let periodic_due = p.next_periodic.is_some_and(|t| now >= t) && now >= p.earliest_next;
+        if !is_final && !periodic_due {
+            return Ok(());
+        }
+        self.last_id += 1;
+        let id = self.last_id;
+        let enumerator = self.driver.trigger_checkpoint(id)?;
+        tracing::debug!(checkpoint = id, is_final, "checkpoint triggered");
+        p.pending.insert(id, Pending { started: now, enumerator, acks: BTreeMap::new() });
+        if is_final {
+            p.final_id = Some(id);
+        }
+        p.next_periodic = self.config.interval.map(|i| now + i);
+        Ok(())
+    }
+
+    fn expire(&mut self, p: &mut Progress, now: Instant) -> Result<()> {
+        let expired: Vec<u64> =
+            p.pending.iter().filter(|(_, c)| now >= c.started + self.config.timeout).map(|(id, _)| *id).collect();
+        for id in expired {
+            p.pending.remove(&id);
+            self.fail_checkpoint(p, id, format!("timed out after {:?}", self.config.timeout))?;
+        }
+        Ok(())
+    }
+
+    fn fail_checkpoint(&mut self, p: &mut Progress, id: u64, reason: String) -> Result<()> {
+        self.metrics.checkpoint_failed();
+        p.failures += 1;
+        tracing::warn!(checkpoint = id, %reason, consecutive_failures = p.failures, "checkpoint aborted");
+        if p.final_id == Some(id) {
+            p.final_id = None;
+        }
+        if p.failures > self.config.tolerable_failed {
+            return Err(StreamError::TooManyCheckpointFailures {
+                failed: p.failures,
+                tolerable: self.config.tolerable_failed,
+                last_reason: reason,
+            });
+        }
+        Ok(())
+    }
+
+    async fn on_ack(&mut self, p: &mut Progress, id: u64, task: String, state: serde_json::Value) -> Result<()> {
+        let Some(pending) = p.pending.get_mut(&id) else {
+            tracing::debug!(checkpoint = id, %task, "late acknowledgement of an aborted checkpoint ignored");
+            return Ok(());
+        };
+        pending.acks.insert(task, state);
+        if pending.acks.len() < self.tasks.len() {
+            return Ok(());
+        }
+        let Some(pending) = p.pending.remove(&id) else { return Ok(()) };
+        let started = pending.started;
+        let data = CheckpointData {
+            id,
+            timestamp_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            enumerator: Some(pending.enumerator),
+            tasks: pending.acks,
+        };
+        let backend = self.backend.clone();
+        let stored = tokio::task::spawn_blocking(move || backend.store(&data))
+            .await
+            .map_err(|e| StreamError::TaskFailed { task: "checkpoint-storage".into(), message: e.to_string() })?;
+        let bytes = match stored {
+            Ok(bytes) => bytes,
+            Err(e) => return self.fail_checkpoint(p, id, format!("storing failed: {e}")),
+        };
+        let duration = started.elapsed();
+        self.metrics.checkpoint_completed(id, duration, bytes);
+        tracing::info!(checkpoint = id, duration_ms = duration.as_millis() as u64, bytes, "checkpoint complete");
+        p.failures = 0;
+        p.earliest_next = Instant::now() + self.config.min_pause;
+        // A completed checkpoint subsumes older pending ones.
+        let subsumed: Vec<u64> = p.pending.range(..id).map(|(k, _)| *k).collect();
+        for old in subsumed {
+            p.pending.remove(&old);
+        }
+        self.completed.send_replace(id);
+        self.driver.notify_checkpoint_complete(id);
+        if p.final_id == Some(id) && !p.final_done {
+            p.final_done = true;
+            tracing::info!(checkpoint = id, "final checkpoint complete; ending input");
+            self.driver.end_input();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! The type-erased link between the coordinator and a source's enumerator and readers.
+//! Taking the enumerator snapshot and sending the trigger to the readers happen in one
+//! step, in the same order as split assignments, so that a split is in exactly one of
+//! the enumerator's state and a reader's state of every checkpoint.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::api::{EnumeratorContext, SplitEnumerator};
+use crate::error::{Result, StreamError};
+
+/// Control messages to one source reader task.
+#[derive(Debug)]
+pub(crate) enum SourceControl<S> {
+    AddSplits(Vec<S>),
+    NoMoreSplits,
+    Trigger(u64),
+    Complete(u64),
+    EndInput,
+}
+
+#[async_trait]
+pub(crate) trait EnumeratorDriver: Send {
+    async fn start(&mut self) -> Result<()>;
+    async fn handle_split_request(&mut self, subtask: usize) -> Result<()>;
+    fn discovery_interval(&self) -> Option<Duration>;
+    async fn discover(&mut self) -> Result<()>;
+    /// Snapshot the enumerator, then send the trigger to every reader.
+    fn trigger_checkpoint(&mut self, id: u64) -> Result<serde_json::Value>;
+    fn notify_checkpoint_complete(&mut self, id: u64);
+    fn end_input(&mut self);
+}
+
+pub(crate) struct SourceDriver<E: SplitEnumerator> {
+    enumerator: E,
+    ctx: EnumeratorContext<E::Split>,
+    readers: Vec<mpsc::UnboundedSender<SourceControl<E::Split>>>,
+}
+
+impl<E: SplitEnumerator> SourceDriver<E> {
+    pub(crate) fn new(enumerator: E, readers: Vec<mpsc::UnboundedSender<SourceControl<E::Split>>>) -> Self {
+        let ctx = EnumeratorContext::new(readers.len());
+        SourceDriver { enumerator, ctx, readers }
+    }
+
+    fn send(&self, subtask: usize, msg: SourceControl<E::Split>) {
+        // A closed reader means the attempt is ending; the coordinator learns it otherwise.
+        if let Some(reader) = self.readers.get(subtask) {
+            let _ = reader.send(msg);
+        }
+    }
+
+    /// Deliver what the enumerator decided during its last call.
+    fn dispatch(&mut self) -> Result<()> {
+        let parallelism = self.readers.len();
+        let mut per_reader: Vec<Vec<E::Split>> = (0..parallelism).map(|_| Vec::new()).collect();
+        for (subtask, split) in self.ctx.assignments.drain(..) {
+            let slot = per_reader.get_mut(subtask).ok_or_else(|| {
+                StreamError::invalid("subtask", subtask, format!("the enumerator assigned a split to a reader that does not exist (parallelism {parallelism})"))
+            })?;
+            slot.push(split);
+        }
+        for (subtask, splits) in per_reader.into_iter().enumerate() {
+            if !splits.is_empty() {
+                self.send(subtask, SourceControl::AddSplits(splits));
+            }
+        }
+        let no_more: Vec<usize> = self.ctx.no_more_splits.drain(..).collect();
+        for subtask in no_more {
+            self.send(subtask, SourceControl::NoMoreSplits);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<E: SplitEnumerator> EnumeratorDriver for SourceDriver<E> {
+    async fn start(&mut self) -> Result<()> {
+        self.enumerator.start(&mut self.ctx).await?;
+        self.dispatch()
+    }
+
+    async fn handle_split_request(&mut self, subtask: usize) -> Result<()> {
+        self.enumerator.handle_split_request(subtask, &mut self.ctx).await?;
+        self.dispatch()
+    }
+
+    fn discovery_interval(&self) -> Option<Duration> {
+        self.enumerator.discovery_interval()
+    }
+
+    async fn discover(&mut self) -> Result<()> {
+        self.enumerator.discover(&mut self.ctx).await?;
+        self.dispatch()
+    }
+
+    fn trigger_checkpoint(&mut self, id: u64) -> Result<serde_json::Value> {
+        let state = self.enumerator.snapshot_state(id)?;
+        let value = serde_json::to_value(&state).map_err(|e| StreamError::state("enumerator", e))?;
+        for subtask in 0..self.readers.len() {
+            self.send(subtask, SourceControl::Trigger(id));
+        }
+        Ok(value)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: u64) {
+        self.enumerator.notify_checkpoint_complete(id);
+        for subtask in 0..self.readers.len() {
+            self.send(subtask, SourceControl::Complete(id));
+        }
+    }
+
+    fn end_input(&mut self) {
+        for subtask in 0..self.readers.len() {
+            self.send(subtask, SourceControl::EndInput);
+        }
+    }
+}

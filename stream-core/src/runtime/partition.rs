@@ -1,0 +1,56 @@
+//! Partitioning between stages and the stable key hash used for it.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// How records of one upstream subtask are spread over the downstream subtasks.
+pub(crate) enum Partitioner<T> {
+    /// One downstream channel (same parallelism on both sides).
+    Forward,
+    /// Batches go round robin to the downstream subtasks.
+    Rebalance,
+    /// Records go by the hash of their key.
+    Hash(Arc<dyn Fn(&T) -> u64 + Send + Sync>),
+}
+
+impl<T> Clone for Partitioner<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Partitioner::Forward => Partitioner::Forward,
+            Partitioner::Rebalance => Partitioner::Rebalance,
+            Partitioner::Hash(f) => Partitioner::Hash(f.clone()),
+        }
+    }
+}
+
+/// Hash of a key, well mixed in every bit so that `% parallelism` spreads evenly.
+pub(crate) fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
+    let mut hasher = rustc_hash::FxHasher::default();
+    key.hash(&mut hasher);
+    // murmur3's finalizer: FxHash keeps low bits of integers as they are.
+    let mut h = hasher.finish();
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The subtask that owns `key` among `parallelism` subtasks.
+pub(crate) fn key_owner<K: Hash + ?Sized>(key: &K, parallelism: usize) -> usize {
+    (key_hash(key) % parallelism as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_keys_spread_over_two_subtasks() {
+        let mut counts = [0usize; 2];
+        for k in (0u64..2000).map(|x| x * 2) {
+            counts[key_owner(&k, 2)] += 1;
+        }
+        assert!(counts[0] > 800 && counts[1] > 800, "{counts:?}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Tasks between source and sink: the keyed process function with checkpointed
+//! per-key state, and the plain exchange (rebalance to another parallelism).
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::attempt::TaskEnv;
+use super::input_gate::{GateEvent, InputGate};
+use super::output::BoxOutput;
+use crate::api::{KeyedProcessFunction, TaskContext};
+use crate::error::{Result, StreamError};
+use crate::fault::FaultPoint;
+
+/// Keyed state of one subtask.
+pub(crate) type KeyedState<K, S> = FxHashMap<K, S>;
+
+pub(crate) struct KeyedTask<K, I, F: KeyedProcessFunction<K, I>> {
+    pub(crate) key: String,
+    pub(crate) ctx: TaskContext,
+    pub(crate) key_fn: Arc<dyn Fn(&I) -> K + Send + Sync>,
+    pub(crate) func: Arc<F>,
+    pub(crate) state: KeyedState<K, F::State>,
+    pub(crate) gate: InputGate<I>,
+    pub(crate) out: BoxOutput<F::Output>,
+    pub(crate) env: TaskEnv,
+}
+
+impl<K, I, F> KeyedTask<K, I, F>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + 'static,
+    I: Send + 'static,
+    F: KeyedProcessFunction<K, I>,
+{
+    pub(crate) async fn run(mut self) -> Result<()> {
+        let counters = self.env.metrics.task(&self.ctx.name, self.ctx.subtask);
+        let threshold = self.env.faults.record_threshold(&self.ctx.name, self.ctx.subtask);
+        let mut seen: u64 = 0;
+        loop {
+            match self.gate.next().await {
+                GateEvent::Records(batch) => {
+                    let n = batch.len() as u64;
+                    for record in batch {
+                        let key = (self.key_fn)(&record);
+                        if !self.state.contains_key(&key) {
+                            self.state.insert(key.clone(), F::State::default());
+                        }
+                        let Some(state) = self.state.get_mut(&key) else { continue };
+                        self.func.process(&key, state, record, &mut *self.out)?;
+                    }
+                    self.out.flush().await?;
+                    counters.records_in(n);
+                    counters.records_out(self.out.take_count());
+                    seen += n;
+                    if let Some(t) = threshold.filter(|t| seen >= *t) {
+                        self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::AfterRecords(t))?;
+                    }
+                }
+                GateEvent::Checkpoint(id) => {
+                    self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::DuringSnapshot)?;
+                    {
+                        let entries: Vec<(&K, &F::State)> = self.state.iter().collect();
+                        self.env.ack(&self.key, id, &entries)?;
+                    }
+                    self.out.barrier(id).await?;
+                }
+                GateEvent::End => return self.out.end().await,
+                GateEvent::UpstreamLost => return Err(StreamError::ChannelClosed),
+            }
+        }
+    }
+}
+
+/// A stateless task that moves records to another parallelism.
+pub(crate) async fn run_exchange<T: Send + 'static>(
+    key: String,
+    ctx: TaskContext,
+    mut gate: InputGate<T>,
+    mut out: BoxOutput<T>,
+    env: TaskEnv,
+) -> Result<()> {
+    let counters = env.metrics.task(&ctx.name, ctx.subtask);
+    loop {
+        match gate.next().await {
+            GateEvent::Records(batch) => {
+                counters.records_in(batch.len() as u64);
+                for record in batch {
+                    out.collect(record);
+                }
+                out.flush().await?;
+                counters.records_out(out.take_count());
+            }
+            GateEvent::Checkpoint(id) => {
+                env.ack(&key, id, &())?;
+                out.barrier(id).await?;
+            }
+            GateEvent::End => return out.end().await,
+            GateEvent::UpstreamLost => return Err(StreamError::ChannelClosed),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! A source subtask: drives its reader, handles split assignments and checkpoint
+//! triggers between two `poll_next` calls (so a barrier follows exactly the records
+//! that the snapshot's positions cover).
+
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
+
+use super::attempt::{CoordinatorMsg, TaskEnv};
+use super::driver::SourceControl;
+use super::output::BoxOutput;
+use crate::api::{ReadStatus, SourceReader, TaskContext};
+use crate::error::{Result, StreamError};
+use crate::fault::FaultPoint;
+
+enum Flow {
+    Continue,
+    Exit,
+}
+
+struct SourceTask<R: SourceReader> {
+    key: String,
+    ctx: TaskContext,
+    reader: R,
+    out: BoxOutput<R::Output>,
+    env: TaskEnv,
+    awaiting_splits: bool,
+    finished: bool,
+}
+
+pub(crate) async fn run_source<R: SourceReader>(
+    key: String,
+    ctx: TaskContext,
+    reader: R,
+    out: BoxOutput<R::Output>,
+    mut control: mpsc::UnboundedReceiver<SourceControl<R::Split>>,
+    env: TaskEnv,
+) -> Result<()> {
+    let counters = env.metrics.task(&ctx.name, ctx.subtask);
+    let threshold = env.faults.record_threshold(&ctx.name, ctx.subtask);
+    let mut task = SourceTask { key, ctx, reader, out, env, awaiting_splits: false, finished: false };
+    let mut buffer = Vec::new();
+    let mut emitted: u64 = 0;
+    loop {
+        loop {
+            match control.try_recv() {
+                Ok(msg) => {
+                    if let Flow::Exit = task.handle(msg).await? {
+                        return Ok(());
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Err(StreamError::ChannelClosed),
+            }
+        }
+        if task.finished || task.awaiting_splits {
+            let msg = control.recv().await.ok_or(StreamError::ChannelClosed)?;
+            if let Flow::Exit = task.handle(msg).await? {
+                return Ok(());
+            }
+            continue;
+        }
+        let status = task.reader.poll_next(&mut buffer).await?;
+        let n = buffer.len() as u64;
+        for record in buffer.drain(..) {
+            task.out.collect(record);
+        }
+        task.out.flush().await?;
+        counters.records_out(n);
+        emitted += n;
+        if threshold.is_some_and(|t| emitted >= t) {
+            task.env.faults.check(&task.ctx.name, task.ctx.subtask, FaultPoint::AfterRecords(threshold.unwrap_or(0)))?;
+        }
+        match status {
+            ReadStatus::MoreAvailable => {}
+            ReadStatus::NothingAvailable => {
+                let msg = tokio::select! {
+                    biased;
+                    msg = control.recv() => Some(msg.ok_or(StreamError::ChannelClosed)?),
+                    _ = task.reader.wait_available() => None,
+                };
+                if let Some(msg) = msg
+                    && let Flow::Exit = task.handle(msg).await?
+                {
+                    return Ok(());
+                }
+            }
+            ReadStatus::NeedSplits => {
+                task.awaiting_splits = true;
+                task.notify(CoordinatorMsg::SplitRequest { subtask: task.ctx.subtask })?;
+            }
+            ReadStatus::Finished => {
+                task.finished = true;
+                task.notify(CoordinatorMsg::SourceFinished { subtask: task.ctx.subtask })?;
+            }
+        }
+    }
+}
+
+impl<R: SourceReader> SourceTask<R> {
+    fn notify(&self, msg: CoordinatorMsg) -> Result<()> {
+        self.env.coordinator.send(msg).map_err(|_| StreamError::ChannelClosed)
+    }
+
+    async fn handle(&mut self, msg: SourceControl<R::Split>) -> Result<Flow> {
+        match msg {
+            SourceControl::AddSplits(splits) => {
+                self.awaiting_splits = false;
+                self.reader.add_splits(splits);
+            }
+            SourceControl::NoMoreSplits => {
+                self.awaiting_splits = false;
+                self.reader.notify_no_more_splits();
+            }
+            SourceControl::Trigger(id) => {
+                self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::DuringSnapshot)?;
+                let splits = self.reader.snapshot_state(id)?;
+                self.env.ack(&self.key, id, &splits)?;
+                self.out.barrier(id).await?;
+            }
+            SourceControl::Complete(id) => self.reader.notify_checkpoint_complete(id).await?,
+            SourceControl::EndInput => {
+                self.out.end().await?;
+                return Ok(Flow::Exit);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,55 @@
+//! State backends: where completed checkpoints are kept.
+
+mod envelope;
+mod fs;
+mod memory;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use serde::{Deserialize, Serialize};
+
+pub use fs::FsStateBackend;
+pub use memory::MemoryStateBackend;
+
+use crate::error::Result;
+
+/// Everything a completed checkpoint holds: the enumerator's state and the state of
+/// every task, keyed by `"<stage>/<subtask>"`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckpointData {
+    /// Checkpoint id (increasing within a job, continued across restores).
+    pub id: u64,
+    /// Wall-clock time the checkpoint completed, in ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The source enumerator's state.
+    pub enumerator: Option<serde_json::Value>,
+    /// Task states by `"<stage>/<subtask>"`.
+    pub tasks: BTreeMap<String, serde_json::Value>,
+}
+
+impl CheckpointData {
+    /// States of every subtask of `stage`, in subtask order.
+    pub fn stage_states(&self, stage: &str) -> Vec<(usize, &serde_json::Value)> {
+        let prefix = format!("{stage}/");
+        let mut states: Vec<(usize, &serde_json::Value)> = self
+            .tasks
+            .iter()
+            .filter_map(|(key, value)| {
+                key.strip_prefix(&prefix).and_then(|s| s.parse::<usize>().ok()).map(|subtask| (subtask, value))
+            })
+            .collect();
+        states.sort_by_key(|(subtask, _)| *subtask);
+        states
+    }
+}
+
+/// Where completed checkpoints are stored. `store` must be atomic: after a crash at
+/// any moment, `latest` returns either the new checkpoint or the previous one.
+pub trait StateBackend: Debug + Send + Sync + 'static {
+    /// Store a completed checkpoint; returns its size in bytes.
+    fn store(&self, checkpoint: &CheckpointData) -> Result<u64>;
+
+    /// The newest checkpoint that is complete and intact, if any.
+    fn latest(&self) -> Result<Option<CheckpointData>>;
+}

@@ -1,0 +1,188 @@
+//! The typed job-building API: [`DataStream`], [`KeyedStream`] and [`Job`].
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{KeyedProcessFunction, Sink};
+use crate::environment::StreamEnvironment;
+use crate::executor;
+use crate::graph::{ChainNode, ExchangeNode, KeyedProcessNode, Node, SinkNode, StageInfo};
+use crate::runtime::attempt::AttemptCtx;
+use crate::runtime::output::{ChainFn, FilterFn, FlatMapFn, MapFn};
+use crate::error::Result;
+use crate::metrics::MetricsSnapshot;
+
+type Rechain<T> = Arc<dyn Fn(usize) -> DataStream<T> + Send + Sync>;
+
+/// A stream of records of type `T` being defined.
+pub struct DataStream<T> {
+    env: StreamEnvironment,
+    node: Arc<dyn Node<T>>,
+    stages: Vec<StageInfo>,
+    /// For chained operators: the same operator moved behind a rebalance to another
+    /// parallelism (used by [`DataStream::set_parallelism`]).
+    rechain: Option<Rechain<T>>,
+}
+
+impl<T> Clone for DataStream<T> {
+    fn clone(&self) -> Self {
+        DataStream { env: self.env.clone(), node: self.node.clone(), stages: self.stages.clone(), rechain: self.rechain.clone() }
+    }
+}
+
+impl<T: Send + 'static> DataStream<T> {
+    pub(crate) fn new(env: StreamEnvironment, node: Arc<dyn Node<T>>, stages: Vec<StageInfo>) -> Self {
+        DataStream { env, node, stages, rechain: None }
+    }
+
+    fn parallelism(&self) -> usize {
+        self.stages.last().map(|s| s.parallelism).unwrap_or(1)
+    }
+
+    fn next_stage(&self, name: &str, parallelism: usize) -> StageInfo {
+        StageInfo { uid: format!("{}-{name}", self.stages.len()), name: name.to_string(), parallelism }
+    }
+
+    /// Set the parallelism of the last operator. A chained `map`/`filter`/`flat_map`
+    /// given a parallelism different from its input's runs in its own stage behind a
+    /// rebalance. A value of 0 is reported by [`Job::execute`].
+    pub fn set_parallelism(mut self, parallelism: usize) -> Self {
+        if parallelism == self.parallelism() {
+            return self;
+        }
+        if let Some(rechain) = &self.rechain {
+            return rechain(parallelism);
+        }
+        if let Some(last) = self.stages.last_mut() {
+            last.parallelism = parallelism;
+        }
+        // Source, exchange and process nodes size themselves from their outputs.
+        self
+    }
+
+    fn chain<U: Send + 'static, F: ChainFn<T, U>>(self, f: Arc<F>) -> DataStream<U> {
+        let upstream = self.clone();
+        let f2 = f.clone();
+        let rechain: Rechain<U> = Arc::new(move |p| upstream.clone().rebalance(p).chain(f2.clone()));
+        DataStream {
+            env: self.env,
+            node: Arc::new(ChainNode { upstream: self.node, f }),
+            stages: self.stages,
+            rechain: Some(rechain),
+        }
+    }
+
+    /// Transform each record (chained into the producing task).
+    pub fn map<U: Send + 'static>(self, f: impl Fn(T) -> U + Send + Sync + 'static) -> DataStream<U> {
+        self.chain(Arc::new(MapFn(f)))
+    }
+
+    /// Keep the records for which `f` is true (chained).
+    pub fn filter(self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> DataStream<T> {
+        self.chain(Arc::new(FilterFn(f)))
+    }
+
+    /// Turn each record into zero or more records (chained).
+    pub fn flat_map<U, I>(self, f: impl Fn(T) -> I + Send + Sync + 'static) -> DataStream<U>
+    where
+        U: Send + 'static,
+        I: IntoIterator<Item = U> + 'static,
+    {
+        self.chain(Arc::new(FlatMapFn(f)))
+    }
+
+    /// Spread batches round robin over `parallelism` subtasks of a new stage.
+    pub fn rebalance(self, parallelism: usize) -> DataStream<T> {
+        let stage = self.next_stage("rebalance", parallelism);
+        let node = Arc::new(ExchangeNode { upstream: self.node.clone(), upstream_parallelism: self.parallelism(), stage: stage.clone() });
+        let mut stages = self.stages;
+        stages.push(stage);
+        DataStream { env: self.env, node, stages, rechain: None }
+    }
+
+    /// Partition by key; every record of a key goes to the same subtask.
+    pub fn key_by<K>(self, key: impl Fn(&T) -> K + Send + Sync + 'static) -> KeyedStream<K, T>
+    where
+        K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        KeyedStream { stream: self, key_fn: Arc::new(key) }
+    }
+
+    /// End the stream in `sink`, in a stage called `name` with the input's parallelism.
+    pub fn sink_to<S: Sink<T>>(self, sink: S, name: &str) -> Job {
+        let stage = self.next_stage(name, self.parallelism());
+        let mut stages = self.stages.clone();
+        stages.push(stage.clone());
+        let upstream_parallelism = self.parallelism();
+        let node = Arc::new(SinkNode { upstream: self.node, upstream_parallelism, sink: Arc::new(sink), stage });
+        Job { env: self.env, stages, build: Arc::new(move |ctx, parallelism| node.build(ctx, parallelism)) }
+    }
+}
+
+/// A stream partitioned by key, ready for a [`KeyedProcessFunction`].
+pub struct KeyedStream<K, T> {
+    stream: DataStream<T>,
+    key_fn: Arc<dyn Fn(&T) -> K + Send + Sync>,
+}
+
+impl<K, T> KeyedStream<K, T>
+where
+    K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    /// Run `func` with per-key checkpointed state in a stage called `name` (the
+    /// input's parallelism; change it with [`DataStream::set_parallelism`]).
+    pub fn process<F: KeyedProcessFunction<K, T>>(self, name: &str, func: F) -> DataStream<F::Output> {
+        let up = self.stream;
+        let stage = up.next_stage(name, up.parallelism());
+        let node = Arc::new(KeyedProcessNode {
+            upstream: up.node.clone(),
+            upstream_parallelism: up.parallelism(),
+            key_fn: self.key_fn,
+            func: Arc::new(func),
+            stage: stage.clone(),
+        });
+        let mut stages = up.stages;
+        stages.push(stage);
+        DataStream::new(up.env, node, stages)
+    }
+}
+
+type BuildFn = Arc<dyn Fn(&mut AttemptCtx, usize) -> Result<()> + Send + Sync>;
+
+/// A complete job graph, ready to run.
+pub struct Job {
+    pub(crate) env: StreamEnvironment,
+    pub(crate) stages: Vec<StageInfo>,
+    pub(crate) build: BuildFn,
+}
+
+/// What a finished job reports.
+#[derive(Debug, Clone)]
+pub struct JobResult {
+    /// Id of the last completed checkpoint (the final one).
+    pub last_checkpoint_id: u64,
+    /// Restarts during this run.
+    pub restarts: u32,
+    /// Metrics at the end.
+    pub metrics: MetricsSnapshot,
+}
+
+impl Job {
+    /// Parallelism of the sink stage.
+    pub fn set_parallelism(mut self, parallelism: usize) -> Self {
+        if let Some(last) = self.stages.last_mut() {
+            last.parallelism = parallelism;
+        }
+        self
+    }
+
+    /// Run the job to its end (bounded input) or until it fails for good.
+    /// Restores from the newest checkpoint in the state backend if there is one.
+    pub async fn execute(self, job_name: &str) -> Result<JobResult> {
+        executor::execute(self, job_name).await
+    }
+}
