@@ -132,7 +132,11 @@ impl CheckpointConfigBuilder {
             return Err(StreamError::invalid("timeout", "0ms", "the checkpoint timeout must be greater than zero"));
         }
         if c.max_concurrent == 0 {
-            return Err(StreamError::invalid("max_concurrent", 0, "at least one checkpoint must be allowed in progress"));
+            return Err(StreamError::invalid(
+                "max_concurrent",
+                0,
+                "at least one checkpoint must be allowed in progress",
+            ));
         }
         Ok(c)
     }

@@ -71,7 +71,8 @@ impl StreamEnvironment {
     /// Start a job at `source`. The stage is called `name` (used in metrics, logs,
     /// fault injection); its parallelism is the environment's default.
     pub fn from_source<S: Source>(&self, source: S, name: &str) -> DataStream<S::Output> {
-        let stage = StageInfo { uid: format!("0-{name}"), name: name.to_string(), parallelism: self.config.parallelism };
+        let stage =
+            StageInfo { uid: format!("0-{name}"), name: name.to_string(), parallelism: self.config.parallelism };
         let node = Arc::new(SourceNode { source: Arc::new(source), stage: stage.clone() });
         DataStream::new(self.clone(), node, vec![stage])
     }

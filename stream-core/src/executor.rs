@@ -83,11 +83,8 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
     };
     let outcome = async {
         (job.build)(&mut ctx, sink_parallelism)?;
-        let driver = ctx
-            .driver
-            .take()
-            .ok_or_else(|| StreamError::invalid("source", "none", "a job needs a source"))?
-            .await?;
+        let driver =
+            ctx.driver.take().ok_or_else(|| StreamError::invalid("source", "none", "a job needs a source"))?.await?;
         let coordinator = Coordinator {
             config: config.checkpoint.clone(),
             backend: config.backend.clone(),

@@ -129,7 +129,9 @@ impl JobMetrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(name, c)| (name.clone(), c.records_in.load(Ordering::Relaxed), c.records_out.load(Ordering::Relaxed)))
+            .map(|(name, c)| {
+                (name.clone(), c.records_in.load(Ordering::Relaxed), c.records_out.load(Ordering::Relaxed))
+            })
             .collect();
         MetricsSnapshot {
             stages,

@@ -75,7 +75,11 @@ impl RestartStrategy {
                     return Err(StreamError::invalid("initial", "0ms", "the initial backoff must be > 0"));
                 }
                 if max < initial {
-                    return Err(StreamError::invalid("max", format!("{max:?}"), format!("must be >= initial ({initial:?})")));
+                    return Err(StreamError::invalid(
+                        "max",
+                        format!("{max:?}"),
+                        format!("must be >= initial ({initial:?})"),
+                    ));
                 }
                 if multiplier.is_nan() || *multiplier < 1.0 {
                     return Err(StreamError::invalid("multiplier", multiplier, "must be >= 1.0"));
@@ -87,7 +91,11 @@ impl RestartStrategy {
             }
             RestartStrategy::FailureRate { max_failures, interval, .. } => {
                 if *max_failures == 0 {
-                    return Err(StreamError::invalid("max_failures", 0, "at least one failure per interval must be allowed"));
+                    return Err(StreamError::invalid(
+                        "max_failures",
+                        0,
+                        "at least one failure per interval must be allowed",
+                    ));
                 }
                 if interval.is_zero() {
                     return Err(StreamError::invalid("interval", "0ms", "the failure-rate interval must be > 0"));
@@ -99,7 +107,13 @@ impl RestartStrategy {
     }
 
     pub(crate) fn tracker(&self) -> RestartTracker {
-        RestartTracker { strategy: self.clone(), restarts: 0, failures: VecDeque::new(), current: None, last_failure: None }
+        RestartTracker {
+            strategy: self.clone(),
+            restarts: 0,
+            failures: VecDeque::new(),
+            current: None,
+            last_failure: None,
+        }
     }
 }
 

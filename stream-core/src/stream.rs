@@ -8,12 +8,12 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{KeyedProcessFunction, Sink};
 use crate::environment::StreamEnvironment;
+use crate::error::Result;
 use crate::executor;
 use crate::graph::{ChainNode, ExchangeNode, KeyedProcessNode, Node, SinkNode, StageInfo};
+use crate::metrics::MetricsSnapshot;
 use crate::runtime::attempt::AttemptCtx;
 use crate::runtime::output::{ChainFn, FilterFn, FlatMapFn, MapFn};
-use crate::error::Result;
-use crate::metrics::MetricsSnapshot;
 
 type Rechain<T> = Arc<dyn Fn(usize) -> DataStream<T> + Send + Sync>;
 
@@ -29,7 +29,12 @@ pub struct DataStream<T> {
 
 impl<T> Clone for DataStream<T> {
     fn clone(&self) -> Self {
-        DataStream { env: self.env.clone(), node: self.node.clone(), stages: self.stages.clone(), rechain: self.rechain.clone() }
+        DataStream {
+            env: self.env.clone(),
+            node: self.node.clone(),
+            stages: self.stages.clone(),
+            rechain: self.rechain.clone(),
+        }
     }
 }
 
@@ -97,7 +102,11 @@ impl<T: Send + 'static> DataStream<T> {
     /// Spread batches round robin over `parallelism` subtasks of a new stage.
     pub fn rebalance(self, parallelism: usize) -> DataStream<T> {
         let stage = self.next_stage("rebalance", parallelism);
-        let node = Arc::new(ExchangeNode { upstream: self.node.clone(), upstream_parallelism: self.parallelism(), stage: stage.clone() });
+        let node = Arc::new(ExchangeNode {
+            upstream: self.node.clone(),
+            upstream_parallelism: self.parallelism(),
+            stage: stage.clone(),
+        });
         let mut stages = self.stages;
         stages.push(stage);
         DataStream { env: self.env, node, stages, rechain: None }

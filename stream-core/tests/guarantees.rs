@@ -18,9 +18,7 @@ async fn run_keyed_count(mode: CheckpointingMode, crashes: usize, seed: u64) -> 
     let planted = plant_random_faults(&faults, &mut rng, crashes, 4_000);
     eprintln!("planted: {planted:?}");
     let env = StreamEnvironment::builder()
-        .checkpointing(
-            CheckpointConfig::builder().interval(Duration::from_millis(20)).mode(mode).build().unwrap(),
-        )
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(20)).mode(mode).build().unwrap())
         .restart_strategy(RestartStrategy::fixed_delay(crashes as u32 + 1, Duration::from_millis(5)))
         .parallelism(2)
         .batch_size(64)

@@ -29,7 +29,8 @@ pub trait KeyedProcessFunction<K, I>: Send + Sync + 'static {
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
 
     /// Handle one record of `key`.
-    fn process(&self, key: &K, state: &mut Self::State, record: I, out: &mut dyn Collector<Self::Output>) -> Result<()>;
+    fn process(&self, key: &K, state: &mut Self::State, record: I, out: &mut dyn Collector<Self::Output>)
+    -> Result<()>;
 }
 
 /// A [`KeyedProcessFunction`] made from a closure; see [`process_fn`].

@@ -40,7 +40,9 @@ impl<T> Clone for CollectSink<T> {
 
 impl<T> Default for CollectSink<T> {
     fn default() -> Self {
-        CollectSink { store: Arc::new(Mutex::new(Store { committed: Vec::new(), applied: HashSet::new(), commits: Vec::new() })) }
+        CollectSink {
+            store: Arc::new(Mutex::new(Store { committed: Vec::new(), applied: HashSet::new(), commits: Vec::new() })),
+        }
     }
 }
 

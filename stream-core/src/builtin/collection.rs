@@ -92,7 +92,11 @@ impl<T: Send + Sync + 'static> Source for CollectionSource<T> {
         Boundedness::Bounded
     }
 
-    async fn create_enumerator(&self, parallelism: usize, restored: Option<Vec<CollectionSplit>>) -> Result<CollectionEnumerator> {
+    async fn create_enumerator(
+        &self,
+        parallelism: usize,
+        restored: Option<Vec<CollectionSplit>>,
+    ) -> Result<CollectionEnumerator> {
         let remaining = match restored {
             Some(splits) => splits.into(),
             None => {
@@ -131,7 +135,11 @@ impl SplitEnumerator for CollectionEnumerator {
     type Split = CollectionSplit;
     type State = Vec<CollectionSplit>;
 
-    async fn handle_split_request(&mut self, subtask: usize, ctx: &mut EnumeratorContext<CollectionSplit>) -> Result<()> {
+    async fn handle_split_request(
+        &mut self,
+        subtask: usize,
+        ctx: &mut EnumeratorContext<CollectionSplit>,
+    ) -> Result<()> {
         match self.remaining.pop_front() {
             Some(split) => ctx.assign_split(subtask, split),
             None => ctx.signal_no_more_splits(subtask),

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::api::{Boundedness, EnumeratorContext, ReadStatus, Source, SourceReader, SourceSplit, SplitEnumerator, TaskContext};
+use crate::api::{
+    Boundedness, EnumeratorContext, ReadStatus, Source, SourceReader, SourceSplit, SplitEnumerator, TaskContext,
+};
 use crate::error::{Result, StreamError};
 
 /// The one split: the socket address.

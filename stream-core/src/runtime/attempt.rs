@@ -13,10 +13,10 @@ use tokio::task::JoinSet;
 
 use super::driver::EnumeratorDriver;
 use crate::api::TaskContext;
-use crate::graph::StageInfo;
 use crate::checkpoint_config::CheckpointingMode;
 use crate::error::{Result, StreamError};
 use crate::fault::FaultInjector;
+use crate::graph::StageInfo;
 use crate::metrics::JobMetrics;
 use crate::state::CheckpointData;
 

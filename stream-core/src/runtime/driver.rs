@@ -58,7 +58,13 @@ impl<E: SplitEnumerator> SourceDriver<E> {
         let mut per_reader: Vec<Vec<E::Split>> = (0..parallelism).map(|_| Vec::new()).collect();
         for (subtask, split) in self.ctx.assignments.drain(..) {
             let slot = per_reader.get_mut(subtask).ok_or_else(|| {
-                StreamError::invalid("subtask", subtask, format!("the enumerator assigned a split to a reader that does not exist (parallelism {parallelism})"))
+                StreamError::invalid(
+                    "subtask",
+                    subtask,
+                    format!(
+                        "the enumerator assigned a split to a reader that does not exist (parallelism {parallelism})"
+                    ),
+                )
             })?;
             slot.push(split);
         }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::event::Event;
-use super::partition::Partitioner;
+use super::partition::{Partitioner, owner_of_hash};
 use crate::api::Collector;
 use crate::error::{Result, StreamError};
 
@@ -55,7 +55,7 @@ impl<T: Send + 'static> Collector<T> for ChannelOutput<T> {
     #[inline]
     fn collect(&mut self, record: T) {
         let at = match &self.partitioner {
-            Partitioner::Hash(hash) => (hash(&record) % self.senders.len() as u64) as usize,
+            Partitioner::Hash(hash) => owner_of_hash(hash(&record), self.senders.len()),
             Partitioner::Forward | Partitioner::Rebalance => 0,
         };
         self.buffers[at].push(record);

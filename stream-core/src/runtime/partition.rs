@@ -38,7 +38,14 @@ pub(crate) fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
 
 /// The subtask that owns `key` among `parallelism` subtasks.
 pub(crate) fn key_owner<K: Hash + ?Sized>(key: &K, parallelism: usize) -> usize {
-    (key_hash(key) % parallelism as u64) as usize
+    owner_of_hash(key_hash(key), parallelism)
+}
+
+/// Map a well-mixed hash onto `0..parallelism` with a multiply instead of a
+/// division (Lemire's range reduction); routing and restore both use it.
+#[inline]
+pub(crate) fn owner_of_hash(hash: u64, parallelism: usize) -> usize {
+    ((hash as u128 * parallelism as u128) >> 64) as usize
 }
 
 #[cfg(test)]

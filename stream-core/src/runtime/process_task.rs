@@ -45,11 +45,13 @@ where
                     let n = batch.len() as u64;
                     for record in batch {
                         let key = (self.key_fn)(&record);
-                        if !self.state.contains_key(&key) {
-                            self.state.insert(key.clone(), F::State::default());
+                        match self.state.get_mut(&key) {
+                            Some(state) => self.func.process(&key, state, record, &mut *self.out)?,
+                            None => {
+                                let state = self.state.entry(key.clone()).or_default();
+                                self.func.process(&key, state, record, &mut *self.out)?;
+                            }
                         }
-                        let Some(state) = self.state.get_mut(&key) else { continue };
-                        self.func.process(&key, state, record, &mut *self.out)?;
                     }
                     self.out.flush().await?;
                     counters.records_in(n);

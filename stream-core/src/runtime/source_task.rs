@@ -68,7 +68,11 @@ pub(crate) async fn run_source<R: SourceReader>(
         counters.records_out(n);
         emitted += n;
         if threshold.is_some_and(|t| emitted >= t) {
-            task.env.faults.check(&task.ctx.name, task.ctx.subtask, FaultPoint::AfterRecords(threshold.unwrap_or(0)))?;
+            task.env.faults.check(
+                &task.ctx.name,
+                task.ctx.subtask,
+                FaultPoint::AfterRecords(threshold.unwrap_or(0)),
+            )?;
         }
         match status {
             ReadStatus::MoreAvailable => {}

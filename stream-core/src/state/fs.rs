@@ -26,9 +26,7 @@ impl FsStateBackend {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(|e| StreamError::io(&dir, e))?;
         let probe = dir.join(".write-probe");
-        File::create(&probe)
-            .and_then(|mut f| f.write_all(b"ok"))
-            .map_err(|e| StreamError::io(&probe, e))?;
+        File::create(&probe).and_then(|mut f| f.write_all(b"ok")).map_err(|e| StreamError::io(&probe, e))?;
         fs::remove_file(&probe).map_err(|e| StreamError::io(&probe, e))?;
         Ok(FsStateBackend { dir, retained: 3 })
     }

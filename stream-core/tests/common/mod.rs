@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use stream_core::Result;
+use stream_core::api::KeyedProcessFunction;
 use stream_core::api::{
     Boundedness, Collector, Committer, ReadStatus, Sink, SinkWriter, Source, SourceReader, TaskContext, process_fn,
 };
 use stream_core::builtin::{CollectionEnumerator, CollectionReader, CollectionSource, CollectionSplit};
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::state::{CheckpointData, MemoryStateBackend, StateBackend};
-use stream_core::Result;
-use stream_core::api::KeyedProcessFunction;
 
 /// Number of distinct keys in generated inputs.
 pub const KEYS: u64 = 37;
@@ -167,7 +167,11 @@ impl Source for LoggingSource {
         Boundedness::Bounded
     }
 
-    async fn create_enumerator(&self, p: usize, restored: Option<Vec<CollectionSplit>>) -> Result<CollectionEnumerator> {
+    async fn create_enumerator(
+        &self,
+        p: usize,
+        restored: Option<Vec<CollectionSplit>>,
+    ) -> Result<CollectionEnumerator> {
         self.inner.create_enumerator(p, restored).await
     }
 

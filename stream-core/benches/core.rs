@@ -1,0 +1,92 @@
+//! `cargo xtask bench core`: generated u64 -> map -> key_by -> keyed count ->
+//! discarding sink (parallelism 2, exactly-once checkpoints every second), against a
+//! hand-written single-threaded loop doing the same work, in the same run. Also the
+//! throughput drop with checkpoints every 100 ms against none.
+//!
+//! Prints: `core records_per_sec=<n> ratio_vs_loop=<r> checkpoint_overhead_pct=<p>`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+use stream_core::prelude::*;
+
+const KEYS: u64 = 1024;
+
+fn records() -> u64 {
+    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40_000_000)
+}
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3)
+}
+
+/// The same work as the job, in one thread.
+fn hand_loop(n: u64) -> f64 {
+    let started = Instant::now();
+    let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
+    for x in 0..n {
+        let y = black_box(x) * 2 + 1;
+        let key = y % KEYS;
+        let count = counts.entry(key).or_insert(0);
+        *count += 1;
+        black_box((key, *count));
+    }
+    black_box(counts.len());
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn job(n: u64, interval: Option<Duration>) -> f64 {
+    let mut checkpoints = CheckpointConfig::builder();
+    if let Some(interval) = interval {
+        checkpoints = checkpoints.interval(interval);
+    }
+    let env = StreamEnvironment::builder()
+        .checkpointing(checkpoints.build().unwrap())
+        .parallelism(2)
+        .batch_size(std::env::var("BENCH_BATCH").ok().and_then(|s| s.parse().ok()).unwrap_or(1024))
+        .build()
+        .unwrap();
+    let sink = DiscardingSink::new();
+    let started = Instant::now();
+    env.from_source(CollectionSource::sequence(0..n), "generate")
+        .map(|x| x * 2 + 1)
+        .key_by(|y| y % KEYS)
+        .process(
+            "count",
+            process_fn(|key: &u64, count: &mut u64, _y: u64, out: &mut dyn Collector<(u64, u64)>| {
+                *count += 1;
+                out.collect((*key, *count));
+                Ok(())
+            }),
+        )
+        .sink_to(sink.clone(), "discard")
+        .execute("bench-core")
+        .await
+        .unwrap();
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(sink.count(), n, "every record must reach the sink");
+    rate
+}
+
+fn best(mut f: impl FnMut() -> f64) -> f64 {
+    (0..runs()).map(|_| f()).fold(0.0, f64::max)
+}
+
+fn main() {
+    let n = records();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let looped = best(|| hand_loop(n));
+    let pipeline = best(|| runtime.block_on(job(n, Some(Duration::from_secs(1)))));
+    let none = best(|| runtime.block_on(job(n, None)));
+    let frequent = best(|| runtime.block_on(job(n, Some(Duration::from_millis(100)))));
+    let overhead = ((none - frequent) / none * 100.0).max(0.0);
+    eprintln!(
+        "records={n} loop={looped:.0}/s job(1s)={pipeline:.0}/s job(no checkpoints)={none:.0}/s job(100ms)={frequent:.0}/s"
+    );
+    println!(
+        "core records_per_sec={pipeline:.0} ratio_vs_loop={:.2} checkpoint_overhead_pct={overhead:.1}",
+        pipeline / looped
+    );
+}
