@@ -30,7 +30,7 @@ async fn line_server(total: u64) -> String {
                     if socket.write_all(format!("line-{i}\n").as_bytes()).await.is_err() {
                         return;
                     }
-                    if i % 50 == 0 {
+                    if i.is_multiple_of(50) {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 }

@@ -1,1 +1,32 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, so that CI and people run the same steps.
+//!
+//! ```text
+//! cargo xtask ci              fmt check, clippy -D warnings, all tests (nextest), doc tests
+//! cargo xtask bench [NAME]    benchmarks (release): core
+//! ```
+
+mod bench;
+mod ci;
+mod cmd;
+mod error;
+
+use error::XtaskError;
+
+const USAGE: &str = "usage: cargo xtask <ci | bench [core]>";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("bench") => bench::run(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(XtaskError::Usage(format!("unknown command `{other}`; {USAGE}"))),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e}");
+        std::process::exit(1);
+    }
+}
