@@ -110,7 +110,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .key_by(move |x| x % keys)
         .process(
             "count",
-            process_fn(|key: &u64, count: &mut u64, _x: u64, out: &mut dyn Collector<(u64, u64)>| {
+            process_fn(|key: &u64, count: &mut u64, _x: u64, out: &mut Collector<(u64, u64)>| {
                 *count += 1;
                 out.collect((*key, *count));
                 Ok(())

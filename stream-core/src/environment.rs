@@ -38,7 +38,7 @@ pub(crate) struct EnvConfig {
 /// env.from_source(CollectionSource::new((1..=100u64).collect()), "numbers")
 ///     .map(|x| x * 2)
 ///     .key_by(|x| x % 3)
-///     .process("sum", process_fn(|_key: &u64, sum: &mut u64, x: u64, out: &mut dyn Collector<u64>| {
+///     .process("sum", process_fn(|_key: &u64, sum: &mut u64, x: u64, out: &mut Collector<u64>| {
 ///         *sum += x;
 ///         out.collect(*sum);
 ///         Ok(())

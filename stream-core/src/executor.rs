@@ -79,6 +79,7 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
         },
         tasks: JoinSet::new(),
         task_keys: Vec::new(),
+        ackers: Vec::new(),
         driver: None,
     };
     let outcome = async {
@@ -92,7 +93,8 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
             driver,
             inbox,
             completed: completed_tx,
-            tasks: ctx.task_keys.iter().cloned().collect::<BTreeSet<_>>(),
+            ackers: ctx.ackers.iter().cloned().collect::<BTreeSet<_>>(),
+            task_count: ctx.task_keys.len(),
             source_parallelism,
             last_id,
         };

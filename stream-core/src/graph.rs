@@ -14,9 +14,9 @@ use crate::runtime::attempt::AttemptCtx;
 use crate::runtime::driver::{EnumeratorDriver, SourceControl, SourceDriver};
 use crate::runtime::input_gate::InputGate;
 use crate::runtime::output::{BoxOutput, ChainFn, ChainedOutput, ChannelOutput};
-use crate::runtime::partition::{Partitioner, key_hash, key_owner};
+use crate::runtime::partition::{HashByKey, Partitioner, key_owner};
 use crate::runtime::process_task::{KeyedState, KeyedTask, run_exchange};
-use crate::runtime::sink_task::{SinkState, SinkTask};
+use crate::runtime::sink_output::{SinkOutput, SinkShared, SinkState, run_committer};
 use crate::runtime::source_task::run_source;
 
 /// Name, stable id and parallelism of a stage (a group of subtasks).
@@ -47,22 +47,14 @@ fn connect<T: Send + 'static>(
     q: usize,
     partitioner: Partitioner<T>,
 ) -> Result<Vec<InputGate<T>>> {
-    let partitioner = match partitioner {
-        Partitioner::Forward if p != q => Partitioner::Rebalance,
-        other => other,
-    };
     let mut receivers: Vec<Vec<mpsc::Receiver<_>>> = (0..q).map(|_| Vec::new()).collect();
     let mut outputs: Vec<BoxOutput<T>> = Vec::with_capacity(p);
-    for i in 0..p {
-        let targets: Vec<usize> = match partitioner {
-            Partitioner::Forward => vec![i],
-            Partitioner::Rebalance | Partitioner::Hash(_) => (0..q).collect(),
-        };
-        let mut senders = Vec::with_capacity(targets.len());
-        for j in targets {
+    for _ in 0..p {
+        let mut senders = Vec::with_capacity(q);
+        for inputs in receivers.iter_mut() {
             let (tx, rx) = mpsc::channel(ctx.channel_capacity);
             senders.push(tx);
-            receivers[j].push(rx);
+            inputs.push(rx);
         }
         outputs.push(Box::new(ChannelOutput::new(senders, partitioner.clone(), ctx.batch_size)));
     }
@@ -113,6 +105,7 @@ impl<S: Source> Node<S::Output> for SourceNode<S> {
             let key = self.stage.task_key(subtask);
             let source = self.source.clone();
             let env = ctx.env.clone();
+            ctx.expect_acks(&key);
             ctx.spawn(key.clone(), async move {
                 let reader: S::Reader = source.create_reader(&tctx).await?;
                 run_source::<S::Reader>(key, tctx, reader, out, rx, env).await
@@ -163,6 +156,7 @@ impl<T: Send + 'static> Node<T> for ExchangeNode<T> {
             let tctx = ctx.task_context(&self.stage, subtask, q);
             let key = self.stage.task_key(subtask);
             let env = ctx.env.clone();
+            ctx.expect_acks(&key);
             ctx.spawn(key.clone(), run_exchange(key, tctx, gate, out, env));
         }
         Ok(())
@@ -171,24 +165,26 @@ impl<T: Send + 'static> Node<T> for ExchangeNode<T> {
 
 // ---- keyed process function ---------------------------------------------------
 
-pub(crate) struct KeyedProcessNode<K, I, F> {
+pub(crate) struct KeyedProcessNode<K, I, F, KF> {
     pub(crate) upstream: Arc<dyn Node<I>>,
     pub(crate) upstream_parallelism: usize,
-    pub(crate) key_fn: Arc<dyn Fn(&I) -> K + Send + Sync>,
+    pub(crate) key_fn: Arc<KF>,
     pub(crate) func: Arc<F>,
     pub(crate) stage: StageInfo,
+    pub(crate) _key: std::marker::PhantomData<fn() -> K>,
 }
 
-impl<K, I, F> Node<F::Output> for KeyedProcessNode<K, I, F>
+impl<K, I, F, KF> Node<F::Output> for KeyedProcessNode<K, I, F, KF>
 where
     K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
     I: Send + 'static,
     F: KeyedProcessFunction<K, I>,
+    KF: Fn(&I) -> K + Send + Sync + 'static,
 {
     fn build(&self, ctx: &mut AttemptCtx, outputs: Vec<BoxOutput<F::Output>>) -> Result<()> {
         let q = outputs.len();
         let key_fn = self.key_fn.clone();
-        let hash = Partitioner::Hash(Arc::new(move |record: &I| key_hash(&key_fn(record))));
+        let hash = Partitioner::Hash(Arc::new(HashByKey(move |record: &I| key_fn(record))));
         let gates = connect(ctx, &*self.upstream, self.upstream_parallelism, q, hash)?;
         // Keyed state is re-distributed by key on restore, so the parallelism may change.
         let mut states: Vec<KeyedState<K, F::State>> = (0..q).map(|_| KeyedState::default()).collect();
@@ -211,6 +207,7 @@ where
                 out,
                 env: ctx.env.clone(),
             };
+            ctx.expect_acks(&task.key);
             ctx.spawn(task.key.clone(), task.run());
         }
         Ok(())
@@ -227,34 +224,57 @@ pub(crate) struct SinkNode<T, S> {
 }
 
 impl<T: Send + 'static, S: Sink<T>> SinkNode<T, S> {
+    /// The writers are chained into the upstream tasks (behind a rebalance stage when
+    /// the parallelism differs); a committer task per subtask commits.
     pub(crate) fn build(&self, ctx: &mut AttemptCtx, q: usize) -> Result<()> {
         let stage = StageInfo { parallelism: q, ..self.stage.clone() };
-        let gates = connect(ctx, &*self.upstream, self.upstream_parallelism, q, Partitioner::Forward)?;
         // Restored states go back to the same subtask, or round robin after a rescale.
         let mut writer_states: Vec<Vec<S::WriterState>> = (0..q).map(|_| Vec::new()).collect();
         let mut pending: Vec<Vec<(u64, Vec<S::Committable>)>> = (0..q).map(|_| Vec::new()).collect();
         if let Some(cp) = &ctx.restored {
-            for (i, (old_subtask, value)) in cp.stage_states(&self.stage.uid).into_iter().enumerate() {
+            for (i, (old_subtask, value)) in cp.stage_states(&stage.uid).into_iter().enumerate() {
                 let state: SinkState<S::WriterState, S::Committable> =
-                    restored_value(&self.stage.task_key(old_subtask), value)?;
+                    restored_value(&stage.task_key(old_subtask), value)?;
                 let target = if old_subtask < q { old_subtask } else { i % q };
                 writer_states[target].extend(state.writer);
                 pending[target].extend(state.pending);
             }
         }
-        for (subtask, ((gate, restored), pending)) in gates.into_iter().zip(writer_states).zip(pending).enumerate() {
+        let mut outputs: Vec<BoxOutput<T>> = Vec::with_capacity(q);
+        for (subtask, (restored, pending)) in writer_states.into_iter().zip(pending).enumerate() {
             let tctx = ctx.task_context(&stage, subtask, q);
             let key = stage.task_key(subtask);
+            let shared = SinkShared::new(pending);
+            outputs.push(Box::new(SinkOutput::<T, S>::new(
+                self.sink.clone(),
+                key.clone(),
+                tctx.clone(),
+                restored,
+                shared.clone(),
+                ctx.env.clone(),
+            )));
+            ctx.expect_acks(&key);
             let sink = self.sink.clone();
             let env = ctx.env.clone();
-            ctx.spawn(key.clone(), async move {
-                let writer = sink.create_writer(&tctx, restored).await?;
+            let committer_key = format!("{key}/committer");
+            ctx.spawn(committer_key.clone(), async move {
                 let committer = sink.create_committer(&tctx).await?;
-                let mut pending = pending;
-                pending.sort_by_key(|(id, _)| *id);
-                SinkTask::<T, S> { key, ctx: tctx, writer, committer, pending, gate, env }.run().await
+                run_committer(committer_key, tctx, committer, shared, env).await
             });
         }
-        Ok(())
+        if q == self.upstream_parallelism {
+            self.upstream.build(ctx, outputs)
+        } else {
+            let exchange = ExchangeNode {
+                upstream: self.upstream.clone(),
+                upstream_parallelism: self.upstream_parallelism,
+                stage: StageInfo {
+                    uid: format!("{}-rebalance", stage.uid),
+                    name: format!("{}-rebalance", stage.name),
+                    parallelism: q,
+                },
+            };
+            exchange.build(ctx, outputs)
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The typed job-building API: [`DataStream`], [`KeyedStream`] and [`Job`].
 
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -113,11 +114,12 @@ impl<T: Send + 'static> DataStream<T> {
     }
 
     /// Partition by key; every record of a key goes to the same subtask.
-    pub fn key_by<K>(self, key: impl Fn(&T) -> K + Send + Sync + 'static) -> KeyedStream<K, T>
+    pub fn key_by<K, KF>(self, key: KF) -> KeyedStream<K, T, KF>
     where
         K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
     {
-        KeyedStream { stream: self, key_fn: Arc::new(key) }
+        KeyedStream { stream: self, key_fn: Arc::new(key), _key: PhantomData }
     }
 
     /// End the stream in `sink`, in a stage called `name` with the input's parallelism.
@@ -132,15 +134,17 @@ impl<T: Send + 'static> DataStream<T> {
 }
 
 /// A stream partitioned by key, ready for a [`KeyedProcessFunction`].
-pub struct KeyedStream<K, T> {
+pub struct KeyedStream<K, T, KF> {
     stream: DataStream<T>,
-    key_fn: Arc<dyn Fn(&T) -> K + Send + Sync>,
+    key_fn: Arc<KF>,
+    _key: PhantomData<fn() -> K>,
 }
 
-impl<K, T> KeyedStream<K, T>
+impl<K, T, KF> KeyedStream<K, T, KF>
 where
     K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
     T: Send + 'static,
+    KF: Fn(&T) -> K + Send + Sync + 'static,
 {
     /// Run `func` with per-key checkpointed state in a stage called `name` (the
     /// input's parallelism; change it with [`DataStream::set_parallelism`]).
@@ -153,6 +157,7 @@ where
             key_fn: self.key_fn,
             func: Arc::new(func),
             stage: stage.clone(),
+            _key: PhantomData,
         });
         let mut stages = up.stages;
         stages.push(stage);

@@ -195,6 +195,7 @@ fn triggers_and_stores(log: &EventLog) -> Vec<(std::time::Instant, u64, Option<s
 }
 
 async fn run_slow_sink_job(config: CheckpointConfig) -> EventLog {
+    init_tracing();
     let log = EventLog::default();
     let env = env_with(config, &log, &FaultInjector::new(), RestartStrategy::None, 1);
     let sink = ProbeSink::new(log.clone()).delay(|_| Duration::from_millis(30));

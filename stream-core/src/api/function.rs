@@ -7,15 +7,22 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Result;
 
-/// Receives the records an operator emits.
-pub trait Collector<T> {
-    /// Emit one record downstream.
-    fn collect(&mut self, record: T);
+/// Receives the records an operator emits (they go downstream as one batch).
+#[derive(Debug)]
+pub struct Collector<'a, T> {
+    buffer: &'a mut Vec<T>,
 }
 
-impl<T> Collector<T> for Vec<T> {
-    fn collect(&mut self, record: T) {
-        self.push(record);
+impl<'a, T> Collector<'a, T> {
+    /// A collector appending to `buffer`.
+    pub fn new(buffer: &'a mut Vec<T>) -> Self {
+        Collector { buffer }
+    }
+
+    /// Emit one record downstream.
+    #[inline]
+    pub fn collect(&mut self, record: T) {
+        self.buffer.push(record);
     }
 }
 
@@ -29,7 +36,7 @@ pub trait KeyedProcessFunction<K, I>: Send + Sync + 'static {
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
 
     /// Handle one record of `key`.
-    fn process(&self, key: &K, state: &mut Self::State, record: I, out: &mut dyn Collector<Self::Output>)
+    fn process(&self, key: &K, state: &mut Self::State, record: I, out: &mut Collector<'_, Self::Output>)
     -> Result<()>;
 }
 
@@ -40,24 +47,25 @@ pub struct ProcessFn<F, S, O> {
 }
 
 /// Make a [`KeyedProcessFunction`] from a closure
-/// `|key, state: &mut S, record, out| -> Result<()>`.
+/// `|key, state: &mut S, record, out: &mut Collector<O>| -> Result<()>`.
 pub fn process_fn<K, I, S, O, F>(f: F) -> ProcessFn<F, S, O>
 where
-    F: Fn(&K, &mut S, I, &mut dyn Collector<O>) -> Result<()> + Send + Sync + 'static,
+    F: Fn(&K, &mut S, I, &mut Collector<'_, O>) -> Result<()> + Send + Sync + 'static,
 {
     ProcessFn { f, _types: PhantomData }
 }
 
 impl<K, I, S, O, F> KeyedProcessFunction<K, I> for ProcessFn<F, S, O>
 where
-    F: Fn(&K, &mut S, I, &mut dyn Collector<O>) -> Result<()> + Send + Sync + 'static,
+    F: Fn(&K, &mut S, I, &mut Collector<'_, O>) -> Result<()> + Send + Sync + 'static,
     S: Default + Serialize + DeserializeOwned + Send + 'static,
     O: Send + 'static,
 {
     type Output = O;
     type State = S;
 
-    fn process(&self, key: &K, state: &mut S, record: I, out: &mut dyn Collector<O>) -> Result<()> {
+    #[inline]
+    fn process(&self, key: &K, state: &mut S, record: I, out: &mut Collector<'_, O>) -> Result<()> {
         (self.f)(key, state, record, out)
     }
 }

@@ -42,6 +42,20 @@ pub trait SinkWriter<T>: Send + 'static {
     /// Write (or buffer) one record.
     fn write(&mut self, record: T) -> impl Future<Output = Result<()>> + Send;
 
+    /// Write (or buffer) a batch of records, leaving `records` empty. The default
+    /// writes them one by one; override it where the system takes batches.
+    fn write_batch(&mut self, records: &mut Vec<T>) -> impl Future<Output = Result<()>> + Send
+    where
+        T: Send,
+    {
+        async move {
+            for record in records.drain(..) {
+                self.write(record).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Push buffered data out; called at every checkpoint barrier and at the end of
     /// input (`end_of_input`). An error fails the checkpoint.
     fn flush(&mut self, end_of_input: bool) -> impl Future<Output = Result<()>> + Send;

@@ -98,6 +98,11 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> SinkWriter<T> for 
         Ok(())
     }
 
+    async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
+        self.buffer.append(records);
+        Ok(())
+    }
+
     async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
         Ok(())
     }

@@ -31,7 +31,8 @@ impl SourceSplit for CollectionSplit {
     }
 }
 
-type Generator<T> = Arc<dyn Fn(u64) -> T + Send + Sync>;
+/// Appends the records of an index range to a buffer (one call per batch).
+type Generator<T> = Arc<dyn Fn(Range<u64>, &mut Vec<T>) + Send + Sync>;
 
 /// Emits a `Vec` of records, or a sequence of numbers, split over the readers.
 pub struct CollectionSource<T> {
@@ -46,7 +47,9 @@ impl<T: Clone + Send + Sync + 'static> CollectionSource<T> {
     pub fn new(items: Vec<T>) -> Self {
         let items = Arc::new(items);
         let len = items.len() as u64;
-        let generator: Generator<T> = Arc::new(move |i| items[i as usize].clone());
+        let generator: Generator<T> = Arc::new(move |range: Range<u64>, out: &mut Vec<T>| {
+            out.extend_from_slice(&items[range.start as usize..range.end as usize])
+        });
         CollectionSource { generator, len, splits_per_reader: 1, rate: None }
     }
 }
@@ -56,7 +59,9 @@ impl CollectionSource<u64> {
     pub fn sequence(range: Range<u64>) -> Self {
         let start = range.start;
         let len = range.end.saturating_sub(range.start);
-        CollectionSource { generator: Arc::new(move |i| start + i), len, splits_per_reader: 1, rate: None }
+        let generator: Generator<u64> =
+            Arc::new(move |range: Range<u64>, out: &mut Vec<u64>| out.extend(range.map(|i| start + i)));
+        CollectionSource { generator, len, splits_per_reader: 1, rate: None }
     }
 }
 
@@ -193,7 +198,7 @@ impl<T: Send + Sync + 'static> SourceReader for CollectionReader<T> {
             }
         }
         let end = split.end.min(split.next + budget);
-        out.extend((split.next..end).map(|i| (self.generator)(i)));
+        (self.generator)(split.next..end, out);
         self.emitted += end - split.next;
         split.next = end;
         if split.next >= split.end {

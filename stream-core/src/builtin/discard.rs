@@ -55,6 +55,12 @@ impl<T: Send + 'static> SinkWriter<T> for DiscardingWriter {
         Ok(())
     }
 
+    async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
+        self.local += records.len() as u64;
+        records.clear();
+        Ok(())
+    }
+
     async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
         self.shared.fetch_add(std::mem::take(&mut self.local), Ordering::Relaxed);
         Ok(())

@@ -60,7 +60,10 @@ pub(crate) struct AttemptCtx {
     pub(crate) channel_capacity: usize,
     pub(crate) env: TaskEnv,
     pub(crate) tasks: JoinSet<()>,
+    /// Spawned tasks; the attempt ends when all of them finished.
     pub(crate) task_keys: Vec<String>,
+    /// Participants that acknowledge every checkpoint (tasks and chained sinks).
+    pub(crate) ackers: Vec<String>,
     pub(crate) driver: Option<DriverFuture>,
 }
 
@@ -75,6 +78,11 @@ impl AttemptCtx {
             attempt_id: self.attempt_id.clone(),
             restored_checkpoint: self.restored.as_ref().map(|c| c.id),
         }
+    }
+
+    /// Register a participant whose acknowledgement every checkpoint waits for.
+    pub(crate) fn expect_acks(&mut self, key: &str) {
+        self.ackers.push(key.to_string());
     }
 
     /// Spawn a task; its end (success, error or panic) is reported to the coordinator.

@@ -30,7 +30,10 @@ pub(crate) struct Coordinator {
     pub(crate) driver: Box<dyn EnumeratorDriver>,
     pub(crate) inbox: mpsc::UnboundedReceiver<CoordinatorMsg>,
     pub(crate) completed: watch::Sender<u64>,
-    pub(crate) tasks: BTreeSet<String>,
+    /// Participants that acknowledge checkpoints.
+    pub(crate) ackers: BTreeSet<String>,
+    /// Number of spawned tasks that must finish.
+    pub(crate) task_count: usize,
     pub(crate) source_parallelism: usize,
     /// Id of the restored checkpoint (0 if none); new ids continue from it.
     pub(crate) last_id: u64,
@@ -82,7 +85,7 @@ impl Coordinator {
                     }
                     CoordinatorMsg::TaskFinished { task } => {
                         p.finished_tasks.insert(task);
-                        if p.finished_tasks.len() == self.tasks.len() {
+                        if p.finished_tasks.len() == self.task_count {
                             return Ok(());
                         }
                     }
@@ -177,7 +180,7 @@ impl Coordinator {
             return Ok(());
         };
         pending.acks.insert(task, state);
-        if pending.acks.len() < self.tasks.len() {
+        if pending.acks.len() < self.ackers.len() {
             return Ok(());
         }
         let Some(pending) = p.pending.remove(&id) else { return Ok(()) };

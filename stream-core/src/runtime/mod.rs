@@ -8,5 +8,5 @@ pub(crate) mod input_gate;
 pub(crate) mod output;
 pub(crate) mod partition;
 pub(crate) mod process_task;
-pub(crate) mod sink_task;
+pub(crate) mod sink_output;
 pub(crate) mod source_task;

@@ -8,13 +8,14 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::event::Event;
-use super::partition::{Partitioner, owner_of_hash};
-use crate::api::Collector;
+use super::partition::Partitioner;
 use crate::error::{Result, StreamError};
 
-/// The output side of a task. `collect` buffers; the async methods send.
+/// The output side of a task. `collect_all` buffers; the async methods send.
 #[async_trait]
-pub(crate) trait Output<T: Send>: Collector<T> + Send {
+pub(crate) trait Output<T: Send>: Send {
+    /// Take every record of `records` (leaving it empty); one call per batch.
+    fn collect_all(&mut self, records: &mut Vec<T>);
     /// Send what is buffered.
     async fn flush(&mut self) -> Result<()>;
     /// Flush, then send checkpoint barrier `id` on every channel.
@@ -41,7 +42,7 @@ impl<T: Send + 'static> ChannelOutput<T> {
     pub(crate) fn new(senders: Vec<mpsc::Sender<Event<T>>>, partitioner: Partitioner<T>, batch_size: usize) -> Self {
         let buffers = match partitioner {
             Partitioner::Hash(_) => senders.iter().map(|_| Vec::with_capacity(batch_size)).collect(),
-            Partitioner::Forward | Partitioner::Rebalance => vec![Vec::with_capacity(batch_size)],
+            Partitioner::Rebalance => vec![Vec::with_capacity(batch_size)],
         };
         ChannelOutput { senders, buffers, partitioner, next: 0, batch_size, count: 0 }
     }
@@ -51,19 +52,15 @@ impl<T: Send + 'static> ChannelOutput<T> {
     }
 }
 
-impl<T: Send + 'static> Collector<T> for ChannelOutput<T> {
-    #[inline]
-    fn collect(&mut self, record: T) {
-        let at = match &self.partitioner {
-            Partitioner::Hash(hash) => owner_of_hash(hash(&record), self.senders.len()),
-            Partitioner::Forward | Partitioner::Rebalance => 0,
-        };
-        self.buffers[at].push(record);
-    }
-}
-
 #[async_trait]
 impl<T: Send + 'static> Output<T> for ChannelOutput<T> {
+    fn collect_all(&mut self, records: &mut Vec<T>) {
+        match &self.partitioner {
+            Partitioner::Hash(router) => router.route_all(records, &mut self.buffers),
+            Partitioner::Rebalance => self.buffers[0].append(records),
+        }
+    }
+
     async fn flush(&mut self) -> Result<()> {
         for i in 0..self.buffers.len() {
             if self.buffers[i].is_empty() {
@@ -76,7 +73,7 @@ impl<T: Send + 'static> Output<T> for ChannelOutput<T> {
                     self.next = (self.next + 1) % self.senders.len();
                     self.next
                 }
-                Partitioner::Forward | Partitioner::Hash(_) => i,
+                Partitioner::Hash(_) => i,
             };
             self.send(channel, Event::Records(batch)).await?;
         }
@@ -108,17 +105,18 @@ impl<T: Send + 'static> Output<T> for ChannelOutput<T> {
 pub(crate) struct ChainedOutput<U, F> {
     f: Arc<F>,
     inner: BoxOutput<U>,
+    scratch: Vec<U>,
 }
 
 impl<U, F> ChainedOutput<U, F> {
     pub(crate) fn new(f: Arc<F>, inner: BoxOutput<U>) -> Self {
-        ChainedOutput { f, inner }
+        ChainedOutput { f, inner, scratch: Vec::new() }
     }
 }
 
 /// The stateless operators that can be chained.
 pub(crate) trait ChainFn<T, U>: Send + Sync + 'static {
-    fn apply(&self, record: T, out: &mut dyn Collector<U>);
+    fn apply(&self, record: T, out: &mut Vec<U>);
 }
 
 /// `map`
@@ -130,16 +128,16 @@ pub(crate) struct FlatMapFn<F>(pub(crate) F);
 
 impl<T, U, F: Fn(T) -> U + Send + Sync + 'static> ChainFn<T, U> for MapFn<F> {
     #[inline]
-    fn apply(&self, record: T, out: &mut dyn Collector<U>) {
-        out.collect((self.0)(record));
+    fn apply(&self, record: T, out: &mut Vec<U>) {
+        out.push((self.0)(record));
     }
 }
 
 impl<T, F: Fn(&T) -> bool + Send + Sync + 'static> ChainFn<T, T> for FilterFn<F> {
     #[inline]
-    fn apply(&self, record: T, out: &mut dyn Collector<T>) {
+    fn apply(&self, record: T, out: &mut Vec<T>) {
         if (self.0)(&record) {
-            out.collect(record);
+            out.push(record);
         }
     }
 }
@@ -150,22 +148,20 @@ where
     F: Fn(T) -> I + Send + Sync + 'static,
 {
     #[inline]
-    fn apply(&self, record: T, out: &mut dyn Collector<U>) {
-        for item in (self.0)(record) {
-            out.collect(item);
-        }
-    }
-}
-
-impl<T, U: Send + 'static, F: ChainFn<T, U>> Collector<T> for ChainedOutput<U, F> {
-    #[inline]
-    fn collect(&mut self, record: T) {
-        self.f.apply(record, &mut *self.inner);
+    fn apply(&self, record: T, out: &mut Vec<U>) {
+        out.extend((self.0)(record));
     }
 }
 
 #[async_trait]
 impl<T: Send, U: Send + 'static, F: ChainFn<T, U>> Output<T> for ChainedOutput<U, F> {
+    fn collect_all(&mut self, records: &mut Vec<T>) {
+        for record in records.drain(..) {
+            self.f.apply(record, &mut self.scratch);
+        }
+        self.inner.collect_all(&mut self.scratch);
+    }
+
     async fn flush(&mut self) -> Result<()> {
         self.inner.flush().await
     }

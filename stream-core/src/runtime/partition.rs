@@ -4,19 +4,38 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// How records of one upstream subtask are spread over the downstream subtasks.
+/// (Forward edges need no channel: the downstream operator is chained.)
 pub(crate) enum Partitioner<T> {
-    /// One downstream channel (same parallelism on both sides).
-    Forward,
     /// Batches go round robin to the downstream subtasks.
     Rebalance,
     /// Records go by the hash of their key.
-    Hash(Arc<dyn Fn(&T) -> u64 + Send + Sync>),
+    Hash(Arc<dyn KeyRouter<T>>),
+}
+
+/// Routes records to downstream buffers by key; generic over the key function so
+/// that the per-record work is inlined and dispatch happens once per batch.
+pub(crate) trait KeyRouter<T>: Send + Sync {
+    /// Move every record of `records` into `buffers[owner]`.
+    fn route_all(&self, records: &mut Vec<T>, buffers: &mut [Vec<T>]);
+}
+
+/// The [`KeyRouter`] of `key_by(key_fn)`.
+pub(crate) struct HashByKey<KF>(pub(crate) KF);
+
+impl<T, K: Hash, KF: Fn(&T) -> K + Send + Sync> KeyRouter<T> for HashByKey<KF> {
+    #[inline]
+    fn route_all(&self, records: &mut Vec<T>, buffers: &mut [Vec<T>]) {
+        let n = buffers.len();
+        for record in records.drain(..) {
+            let at = owner_of_hash(key_hash(&(self.0)(&record)), n);
+            buffers[at].push(record);
+        }
+    }
 }
 
 impl<T> Clone for Partitioner<T> {
     fn clone(&self) -> Self {
         match self {
-            Partitioner::Forward => Partitioner::Forward,
             Partitioner::Rebalance => Partitioner::Rebalance,
             Partitioner::Hash(f) => Partitioner::Hash(f.clone()),
         }

@@ -11,17 +11,17 @@ use serde::de::DeserializeOwned;
 use super::attempt::TaskEnv;
 use super::input_gate::{GateEvent, InputGate};
 use super::output::BoxOutput;
-use crate::api::{KeyedProcessFunction, TaskContext};
+use crate::api::{Collector, KeyedProcessFunction, TaskContext};
 use crate::error::{Result, StreamError};
 use crate::fault::FaultPoint;
 
 /// Keyed state of one subtask.
 pub(crate) type KeyedState<K, S> = FxHashMap<K, S>;
 
-pub(crate) struct KeyedTask<K, I, F: KeyedProcessFunction<K, I>> {
+pub(crate) struct KeyedTask<K, I, F: KeyedProcessFunction<K, I>, KF> {
     pub(crate) key: String,
     pub(crate) ctx: TaskContext,
-    pub(crate) key_fn: Arc<dyn Fn(&I) -> K + Send + Sync>,
+    pub(crate) key_fn: Arc<KF>,
     pub(crate) func: Arc<F>,
     pub(crate) state: KeyedState<K, F::State>,
     pub(crate) gate: InputGate<I>,
@@ -29,8 +29,9 @@ pub(crate) struct KeyedTask<K, I, F: KeyedProcessFunction<K, I>> {
     pub(crate) env: TaskEnv,
 }
 
-impl<K, I, F> KeyedTask<K, I, F>
+impl<K, I, F, KF> KeyedTask<K, I, F, KF>
 where
+    KF: Fn(&I) -> K + Send + Sync + 'static,
     K: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + 'static,
     I: Send + 'static,
     F: KeyedProcessFunction<K, I>,
@@ -39,20 +40,23 @@ where
         let counters = self.env.metrics.task(&self.ctx.name, self.ctx.subtask);
         let threshold = self.env.faults.record_threshold(&self.ctx.name, self.ctx.subtask);
         let mut seen: u64 = 0;
+        let mut emitted: Vec<F::Output> = Vec::new();
         loop {
             match self.gate.next().await {
                 GateEvent::Records(batch) => {
                     let n = batch.len() as u64;
+                    let mut out = Collector::new(&mut emitted);
                     for record in batch {
                         let key = (self.key_fn)(&record);
                         match self.state.get_mut(&key) {
-                            Some(state) => self.func.process(&key, state, record, &mut *self.out)?,
+                            Some(state) => self.func.process(&key, state, record, &mut out)?,
                             None => {
                                 let state = self.state.entry(key.clone()).or_default();
-                                self.func.process(&key, state, record, &mut *self.out)?;
+                                self.func.process(&key, state, record, &mut out)?;
                             }
                         }
                     }
+                    self.out.collect_all(&mut emitted);
                     self.out.flush().await?;
                     counters.records_in(n);
                     counters.records_out(self.out.take_count());
@@ -87,11 +91,9 @@ pub(crate) async fn run_exchange<T: Send + 'static>(
     let counters = env.metrics.task(&ctx.name, ctx.subtask);
     loop {
         match gate.next().await {
-            GateEvent::Records(batch) => {
+            GateEvent::Records(mut batch) => {
                 counters.records_in(batch.len() as u64);
-                for record in batch {
-                    out.collect(record);
-                }
+                out.collect_all(&mut batch);
                 out.flush().await?;
                 counters.records_out(out.take_count());
             }

@@ -41,11 +41,17 @@ pub(crate) async fn run_source<R: SourceReader>(
     let mut buffer = Vec::new();
     let mut emitted: u64 = 0;
     loop {
+        // Handle queued control messages, but at most one checkpoint before the next
+        // read: slow snapshots must not starve reading.
         loop {
             match control.try_recv() {
                 Ok(msg) => {
+                    let was_trigger = matches!(msg, SourceControl::Trigger(_));
                     if let Flow::Exit = task.handle(msg).await? {
                         return Ok(());
+                    }
+                    if was_trigger {
+                        break;
                     }
                 }
                 Err(TryRecvError::Empty) => break,
@@ -61,9 +67,7 @@ pub(crate) async fn run_source<R: SourceReader>(
         }
         let status = task.reader.poll_next(&mut buffer).await?;
         let n = buffer.len() as u64;
-        for record in buffer.drain(..) {
-            task.out.collect(record);
-        }
+        task.out.collect_all(&mut buffer);
         task.out.flush().await?;
         counters.records_out(n);
         emitted += n;

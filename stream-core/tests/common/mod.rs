@@ -24,7 +24,7 @@ pub fn key_of(x: &u64) -> u64 {
 
 /// Counts records per key and emits `(key, running count)` for each record.
 pub fn keyed_count() -> impl KeyedProcessFunction<u64, u64, Output = (u64, u64)> {
-    process_fn(|key: &u64, count: &mut u64, _x: u64, out: &mut dyn Collector<(u64, u64)>| {
+    process_fn(|key: &u64, count: &mut u64, _x: u64, out: &mut Collector<(u64, u64)>| {
         *count += 1;
         out.collect((*key, *count));
         Ok(())
@@ -294,4 +294,12 @@ impl Committer for ProbeCommitter {
 /// A throttled sequence `0..n`.
 pub fn slow_numbers(n: u64, per_second: f64) -> CollectionSource<u64> {
     CollectionSource::sequence(0..n).records_per_second(per_second).unwrap()
+}
+
+/// Log to the test output (`RUST_LOG=stream_core=debug` to see the protocol).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
 }

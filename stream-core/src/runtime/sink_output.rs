@@ -1,0 +1,244 @@
+//! A sink chained into the task that feeds it (Flink's operator chaining): the
+//! writer is the terminal output of the upstream task; a committer task per subtask
+//! commits. At a barrier the writer flushes, pre-commits and snapshots (writer state
+//! and every committable not yet committed) and acknowledges under the sink stage's
+//! own key. The committer commits when a checkpoint completes and drops committables
+//! from the shared list only after the commit succeeded, so a snapshot taken during a
+//! commit still holds them; after a restore they are committed again (committers are
+//! idempotent).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use super::attempt::TaskEnv;
+use super::output::Output;
+use crate::api::{Committer, Sink, SinkWriter, TaskContext};
+use crate::error::{Result, StreamError};
+use crate::fault::FaultPoint;
+use crate::metrics::TaskCounters;
+
+/// Checkpointed state of a sink subtask.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SinkState<W, C> {
+    pub(crate) writer: Vec<W>,
+    /// Committables by the checkpoint that prepared them, not yet known committed.
+    pub(crate) pending: Vec<(u64, Vec<C>)>,
+}
+
+/// Committables shared by the writer side and the committer task.
+pub(crate) struct SinkShared<C> {
+    pending: Mutex<Vec<(u64, Arc<Vec<C>>)>>,
+    ended: AtomicBool,
+    wake: Notify,
+}
+
+impl<C> SinkShared<C> {
+    pub(crate) fn new(restored: Vec<(u64, Vec<C>)>) -> Arc<Self> {
+        let mut pending: Vec<(u64, Arc<Vec<C>>)> = restored.into_iter().map(|(id, c)| (id, Arc::new(c))).collect();
+        pending.sort_by_key(|(id, _)| *id);
+        Arc::new(SinkShared { pending: Mutex::new(pending), ended: AtomicBool::new(false), wake: Notify::new() })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<(u64, Arc<Vec<C>>)>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The writer side, as the terminal output of the upstream task. The writer is
+/// created on first use, inside that task.
+pub(crate) struct SinkOutput<T, S: Sink<T>> {
+    key: String,
+    ctx: TaskContext,
+    sink: Arc<S>,
+    restored: Vec<S::WriterState>,
+    writer: Option<S::Writer>,
+    shared: Arc<SinkShared<S::Committable>>,
+    env: TaskEnv,
+    buffer: Vec<T>,
+    counters: TaskCounters,
+    threshold: Option<u64>,
+    written: u64,
+}
+
+impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
+    pub(crate) fn new(
+        sink: Arc<S>,
+        key: String,
+        ctx: TaskContext,
+        restored: Vec<S::WriterState>,
+        shared: Arc<SinkShared<S::Committable>>,
+        env: TaskEnv,
+    ) -> Self {
+        let counters = env.metrics.task(&ctx.name, ctx.subtask);
+        let threshold = env.faults.record_threshold(&ctx.name, ctx.subtask);
+        SinkOutput {
+            key,
+            ctx,
+            sink,
+            restored,
+            writer: None,
+            shared,
+            env,
+            buffer: Vec::new(),
+            counters,
+            threshold,
+            written: 0,
+        }
+    }
+
+    async fn writer(&mut self) -> Result<&mut S::Writer> {
+        if self.writer.is_none() {
+            let restored = std::mem::take(&mut self.restored);
+            self.writer = Some(self.sink.create_writer(&self.ctx, restored).await?);
+        }
+        self.writer.as_mut().ok_or(StreamError::ChannelClosed)
+    }
+
+    async fn write_buffered(&mut self) -> Result<()> {
+        self.writer().await?;
+        let n = self.buffer.len() as u64;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.write_batch(&mut self.buffer).await?;
+        }
+        self.counters.records_in(n);
+        self.written += n;
+        if let Some(t) = self.threshold.filter(|t| self.written >= *t) {
+            self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::AfterRecords(t))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<T: Send + 'static, S: Sink<T>> Output<T> for SinkOutput<T, S> {
+    fn collect_all(&mut self, records: &mut Vec<T>) {
+        self.buffer.append(records);
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        self.write_buffered().await
+    }
+
+    async fn barrier(&mut self, id: u64) -> Result<()> {
+        self.write_buffered().await?;
+        let writer = self.writer().await?;
+        writer.flush(false).await?;
+        let committables = writer.prepare_commit(id).await?;
+        let writer_state = writer.snapshot_state(id)?;
+        if !committables.is_empty() {
+            self.shared.lock().push((id, Arc::new(committables)));
+        }
+        self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::DuringSnapshot)?;
+        let pending = self.shared.lock().clone();
+        let pending: Vec<(u64, &[S::Committable])> = pending.iter().map(|(id, c)| (*id, c.as_slice())).collect();
+        self.env.ack(&self.key, id, &SinkStateRef { writer: &writer_state, pending })
+    }
+
+    async fn end(&mut self) -> Result<()> {
+        self.write_buffered().await?;
+        self.writer().await?.flush(true).await?;
+        // The final checkpoint completed before the input ended: the committer
+        // commits what is left and finishes.
+        self.shared.ended.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    fn take_count(&mut self) -> u64 {
+        0
+    }
+}
+
+#[derive(Serialize)]
+struct SinkStateRef<'a, W, C> {
+    writer: &'a [W],
+    pending: Vec<(u64, &'a [C])>,
+}
+
+const COMMIT_ATTEMPTS: u32 = 3;
+
+/// The committer task of one sink subtask.
+pub(crate) async fn run_committer<C: Committer>(
+    key: String,
+    ctx: TaskContext,
+    mut committer: C,
+    shared: Arc<SinkShared<C::Committable>>,
+    env: TaskEnv,
+) -> Result<()> {
+    let mut completed = env.completed.clone();
+    // Committables of the restored checkpoint belong to a complete checkpoint.
+    if let Some(restored) = ctx.restored_checkpoint {
+        commit_up_to(&key, &ctx, &mut committer, &shared, &env, restored).await?;
+    }
+    loop {
+        if shared.ended.load(Ordering::Acquire) {
+            let id = *completed.borrow_and_update();
+            commit_up_to(&key, &ctx, &mut committer, &shared, &env, id).await?;
+            if !shared.lock().is_empty() {
+                tracing::warn!(task = %key, "committables left uncommitted at the end of input");
+            }
+            return Ok(());
+        }
+        tokio::select! {
+            changed = completed.changed() => {
+                changed.map_err(|_| StreamError::ChannelClosed)?;
+                let id = *completed.borrow_and_update();
+                commit_up_to(&key, &ctx, &mut committer, &shared, &env, id).await?;
+            }
+            _ = shared.wake.notified() => {}
+        }
+    }
+}
+
+/// Commit everything prepared by checkpoint `id` or earlier; forget it only after.
+async fn commit_up_to<C: Committer>(
+    key: &str,
+    ctx: &TaskContext,
+    committer: &mut C,
+    shared: &SinkShared<C::Committable>,
+    env: &TaskEnv,
+    id: u64,
+) -> Result<()> {
+    let due: Vec<Arc<Vec<C::Committable>>> =
+        shared.lock().iter().take_while(|(cp, _)| *cp <= id).map(|(_, c)| c.clone()).collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let (stage, subtask) = (ctx.name.as_str(), ctx.subtask);
+    env.faults.check(stage, subtask, FaultPoint::AfterCheckpointBeforeCommit)?;
+    let crash_midway = env.faults.is_planted(stage, subtask, FaultPoint::DuringCommit);
+    for (i, committables) in due.iter().enumerate() {
+        let split = if crash_midway && i == 0 { committables.len().div_ceil(2) } else { committables.len() };
+        let (first, rest) = committables.split_at(split);
+        commit_with_retry(committer, first, key).await?;
+        env.faults.check(stage, subtask, FaultPoint::DuringCommit)?;
+        commit_with_retry(committer, rest, key).await?;
+    }
+    shared.lock().retain(|(cp, _)| *cp > id);
+    Ok(())
+}
+
+async fn commit_with_retry<C: Committer>(committer: &mut C, committables: &[C::Committable], task: &str) -> Result<()> {
+    if committables.is_empty() {
+        return Ok(());
+    }
+    let mut delay = Duration::from_millis(50);
+    let mut attempt = 1;
+    loop {
+        match committer.commit(committables).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < COMMIT_ATTEMPTS => {
+                tracing::warn!(%task, attempt, error = %e, "commit failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
