@@ -317,3 +317,55 @@ async fn a_new_run_resumes_from_a_retained_checkpoint_with_another_parallelism()
     let verdict = verify_counts(0..10_000, &sink.committed());
     assert_eq!((verdict.lost, verdict.duplicated), (0, 0), "{verdict:?}");
 }
+
+/// A backend whose `store` fails for chosen checkpoint ids (a full disk, say).
+#[derive(Debug)]
+struct FailingBackend {
+    inner: LoggingBackend,
+    fail: fn(u64) -> bool,
+}
+
+impl stream_core::state::StateBackend for FailingBackend {
+    fn store(&self, checkpoint: &stream_core::state::CheckpointData) -> stream_core::Result<u64> {
+        if (self.fail)(checkpoint.id) {
+            return Err(StreamError::io("/full-disk", std::io::Error::other("no space left on device")));
+        }
+        self.inner.store(checkpoint)
+    }
+
+    fn latest(&self) -> stream_core::Result<Option<stream_core::state::CheckpointData>> {
+        self.inner.latest()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_that_fails_to_store_never_commits() {
+    let log = EventLog::default();
+    let env = StreamEnvironment::builder()
+        .checkpointing(
+            CheckpointConfig::builder()
+                .interval(Duration::from_millis(20))
+                .tolerable_failed_checkpoints(1)
+                .build()
+                .unwrap(),
+        )
+        .state_backend(FailingBackend {
+            inner: LoggingBackend { inner: MemoryStateBackend::new(), log: log.clone() },
+            fail: |id| id == 2,
+        })
+        .build()
+        .unwrap();
+    let result = env
+        .from_source(logging_source(4_000, 20_000.0, &log), "numbers")
+        .sink_to(ProbeSink::new(log.clone()), "sink")
+        .execute("store-failure")
+        .await
+        .unwrap();
+    assert_eq!(result.metrics.checkpoints_failed, 1);
+    assert!(!log.stored().contains(&2));
+    assert_commits_follow_completion(&log);
+    let committed_2 =
+        log.events().iter().position(|(_, e)| *e == Event::Committed(2)).expect("data of 2 is committed later");
+    let stored_3 = log.events().iter().position(|(_, e)| *e == Event::Stored(3)).expect("checkpoint 3 stored");
+    assert!(committed_2 > stored_3, "checkpoint 2 failed; its data may only commit after checkpoint 3 completed");
+}

@@ -1,0 +1,56 @@
+//! Metrics reach the `metrics` facade and the in-process snapshot.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use stream_core::prelude::*;
+
+#[test]
+fn records_checkpoints_and_restarts_are_reported() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let faults = stream_core::fault::FaultInjector::new();
+            faults.plant(stream_core::fault::Fault::new("sink", stream_core::fault::FaultPoint::AfterRecords(500)));
+            let env = StreamEnvironment::builder()
+                .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap())
+                .restart_strategy(RestartStrategy::fixed_delay(1, Duration::ZERO))
+                .fault_injector(faults)
+                .batch_size(50)
+                .build()
+                .unwrap();
+            let result = env
+                .from_source(CollectionSource::sequence(0..2_000).records_per_second(20_000.0).unwrap(), "numbers")
+                .map(|x| x + 1)
+                .sink_to(CollectSink::new(), "sink")
+                .execute("metrics")
+                .await
+                .unwrap();
+            let m = &result.metrics;
+            assert_eq!(m.restarts, 1);
+            assert!(m.checkpoints_completed >= 2);
+            assert!(m.last_checkpoint_bytes > 0);
+            let sink = m.stages.iter().find(|(name, _, _)| name == "sink").unwrap();
+            assert!(sink.1 >= 2_000, "the sink saw every record at least once: {sink:?}");
+        });
+    });
+    let values = snapshotter.snapshot().into_vec();
+    let counter = |name: &str| -> u64 {
+        values
+            .iter()
+            .filter(|(key, _, _, _)| key.key().name() == name)
+            .map(|(_, _, _, value)| match value {
+                DebugValue::Counter(c) => *c,
+                _ => 0,
+            })
+            .sum()
+    };
+    assert!(counter("stream_records_out_total") >= 2_000);
+    assert!(counter("stream_records_in_total") >= 2_000);
+    assert!(counter("stream_checkpoints_completed_total") >= 2);
+    assert_eq!(counter("stream_restarts_total"), 1);
+    assert!(values.iter().any(|(key, _, _, _)| key.key().name() == "stream_checkpoint_duration_seconds"));
+}
