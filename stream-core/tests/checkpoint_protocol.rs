@@ -104,22 +104,9 @@ async fn a_crash_between_completion_and_commit_loses_nothing_and_doubles_nothing
     faults.plant(Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0));
     faults.plant(Fault::new("sink", FaultPoint::DuringCommit).subtask(1));
     faults.plant(Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(1));
-    let env = StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(15)).build().unwrap())
-        .restart_strategy(RestartStrategy::fixed_delay(5, Duration::ZERO))
-        .parallelism(2)
-        .batch_size(64)
-        .fault_injector(faults.clone())
-        .build()
-        .unwrap();
+    let env = crash_env(15, CheckpointingMode::ExactlyOnce, 5, &faults);
     let sink = CollectSink::new();
-    env.from_source(slow_numbers(8_000, 30_000.0), "numbers")
-        .key_by(key_of)
-        .process("count", keyed_count())
-        .sink_to(sink.clone(), "sink")
-        .execute("commit-crash")
-        .await
-        .unwrap();
+    keyed_count_job(&env, slow_numbers(8_000, 30_000.0), &sink).await.unwrap();
     assert_eq!(faults.fired().len(), 3);
     let verdict = verify_counts(0..8_000, &sink.committed());
     assert_eq!((verdict.lost, verdict.duplicated), (0, 0), "{verdict:?}");
@@ -291,19 +278,8 @@ async fn a_new_run_resumes_from_a_retained_checkpoint_with_another_parallelism()
                 .fault_injector(faults)
                 .build()
                 .unwrap();
-            env.from_source(
-                CollectionSource::sequence(0..10_000)
-                    .splits_per_reader(3)
-                    .unwrap()
-                    .records_per_second(30_000.0)
-                    .unwrap(),
-                "numbers",
-            )
-            .key_by(key_of)
-            .process("count", keyed_count())
-            .sink_to(sink, "sink")
-            .execute("rescale")
-            .await
+            let source = CollectionSource::sequence(0..10_000).splits_per_reader(3).unwrap();
+            keyed_count_job(&env, source.records_per_second(30_000.0).unwrap(), &sink).await
         }
     };
     let faults = FaultInjector::new();

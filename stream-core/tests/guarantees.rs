@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use stream_core::fault::FaultInjector;
 use stream_core::prelude::*;
@@ -17,23 +15,9 @@ async fn run_keyed_count(mode: CheckpointingMode, crashes: usize, seed: u64) -> 
     let faults = FaultInjector::new();
     let planted = plant_random_faults(&faults, &mut rng, crashes, 4_000);
     eprintln!("planted: {planted:?}");
-    let env = StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(20)).mode(mode).build().unwrap())
-        .restart_strategy(RestartStrategy::fixed_delay(crashes as u32 + 1, Duration::from_millis(5)))
-        .parallelism(2)
-        .batch_size(64)
-        .fault_injector(faults.clone())
-        .build()
-        .unwrap();
+    let env = crash_env(20, mode, crashes as u32 + 1, &faults);
     let sink = CollectSink::new();
-    let result = env
-        .from_source(slow_numbers(N, 40_000.0), "numbers")
-        .key_by(key_of)
-        .process("count", keyed_count())
-        .sink_to(sink.clone(), "sink")
-        .execute("keyed-count")
-        .await
-        .unwrap();
+    let result = keyed_count_job(&env, slow_numbers(N, 40_000.0), &sink).await.unwrap();
     let fired = faults.fired().len();
     assert!(faults.pending().is_empty(), "every planted fault must fire, left: {:?}", faults.pending());
     // Two faults may fire in the same attempt (e.g. both sink subtasks on one commit).

@@ -303,3 +303,42 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// An environment with parallelism 2, small batches, `interval_ms` checkpoints in
+/// `mode`, up to `restarts` fixed-delay restarts and `faults`.
+pub fn crash_env(
+    interval_ms: u64,
+    mode: stream_core::CheckpointingMode,
+    restarts: u32,
+    faults: &FaultInjector,
+) -> stream_core::StreamEnvironment {
+    stream_core::StreamEnvironment::builder()
+        .checkpointing(
+            stream_core::CheckpointConfig::builder()
+                .interval(Duration::from_millis(interval_ms))
+                .mode(mode)
+                .build()
+                .unwrap(),
+        )
+        .restart_strategy(stream_core::restart::RestartStrategy::fixed_delay(restarts, Duration::from_millis(5)))
+        .parallelism(2)
+        .batch_size(64)
+        .fault_injector(faults.clone())
+        .build()
+        .unwrap()
+}
+
+/// The keyed count job: `source` ("numbers") -> key_by -> "count" -> CollectSink
+/// ("sink"); returns the job result and the committed `(key, count)` updates.
+pub async fn keyed_count_job(
+    env: &stream_core::StreamEnvironment,
+    source: CollectionSource<u64>,
+    sink: &stream_core::builtin::CollectSink<(u64, u64)>,
+) -> Result<stream_core::JobResult> {
+    env.from_source(source, "numbers")
+        .key_by(key_of)
+        .process("count", keyed_count())
+        .sink_to(sink.clone(), "sink")
+        .execute("keyed-count")
+        .await
+}
