@@ -1,0 +1,241 @@
+//! The background task of one writer: it owns the buffer and the in-flight requests,
+//! so that batches are sent on size, byte size or age even while no record arrives.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::client::{AsyncSinkClient, SubmitResult};
+use super::config::AsyncSinkConfig;
+use super::rate_limit::Aimd;
+use crate::error::BaseError;
+
+pub(crate) enum Command<E> {
+    /// Entries with their sizes.
+    Write(Vec<(E, usize)>),
+    /// `drain`: send everything and wait; otherwise wait for in-flight requests only
+    /// and answer with the entries still buffered.
+    Flush { drain: bool, reply: oneshot::Sender<Vec<E>> },
+}
+
+struct Buffered<E> {
+    entry: E,
+    size: usize,
+    since: Instant,
+}
+
+/// A sent batch (entries with sizes) and how its request ended.
+type Finished<E> = (Vec<(E, usize)>, Outcome<E>);
+
+enum Outcome<E> {
+    Done(SubmitResult<E>),
+    TimedOut,
+}
+
+pub(crate) struct Actor<C: AsyncSinkClient> {
+    pub(crate) config: AsyncSinkConfig,
+    pub(crate) client: Arc<C>,
+    pub(crate) commands: mpsc::Receiver<Command<C::Entry>>,
+    buffer: VecDeque<Buffered<C::Entry>>,
+    buffered_bytes: usize,
+    in_flight: JoinSet<Finished<C::Entry>>,
+    in_flight_entries: usize,
+    aimd: Aimd,
+    backoff_until: Option<Instant>,
+    failures_in_row: u32,
+    flush: Option<(bool, oneshot::Sender<Vec<C::Entry>>)>,
+}
+
+impl<C: AsyncSinkClient> Actor<C> {
+    pub(crate) fn new(
+        config: AsyncSinkConfig,
+        client: Arc<C>,
+        commands: mpsc::Receiver<Command<C::Entry>>,
+        restored: Vec<(C::Entry, usize)>,
+    ) -> Self {
+        let aimd = Aimd::new(config.max_batch_size, config.max_in_flight_requests);
+        let mut actor = Actor {
+            config,
+            client,
+            commands,
+            buffer: VecDeque::new(),
+            buffered_bytes: 0,
+            in_flight: JoinSet::new(),
+            in_flight_entries: 0,
+            aimd,
+            backoff_until: None,
+            failures_in_row: 0,
+            flush: None,
+        };
+        actor.push_back(restored);
+        actor
+    }
+
+    fn push_back(&mut self, entries: Vec<(C::Entry, usize)>) {
+        let now = Instant::now();
+        for (entry, size) in entries {
+            self.buffered_bytes += size;
+            self.buffer.push_back(Buffered { entry, size, since: now });
+        }
+    }
+
+    /// Failed entries go first, as in Flink, keeping their original age.
+    fn push_front(&mut self, entries: Vec<(C::Entry, usize)>) {
+        let now = Instant::now();
+        for (entry, size) in entries.into_iter().rev() {
+            self.buffered_bytes += size;
+            self.buffer.push_front(Buffered { entry, size, since: now });
+        }
+    }
+
+    pub(crate) async fn run(mut self) -> Result<(), BaseError> {
+        loop {
+            self.submit_ready();
+            if self.flush_done() {
+                if let Some((_, reply)) = self.flush.take() {
+                    let remaining = self.buffer.iter().map(|b| b.entry.clone()).collect();
+                    let _ = reply.send(remaining);
+                }
+                continue;
+            }
+            let accepting = self.flush.is_none() && self.buffer.len() < self.config.max_buffered_requests;
+            let wake = self.next_wake();
+            tokio::select! {
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    let (batch, outcome) = done.map_err(|e| BaseError::Fatal(format!("request task failed: {e}")))?;
+                    self.complete(batch, outcome)?;
+                }
+                command = self.commands.recv(), if accepting => match command {
+                    None => return Ok(()),
+                    Some(Command::Write(entries)) => self.push_back(entries),
+                    Some(Command::Flush { drain, reply }) => self.flush = Some((drain, reply)),
+                },
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+            }
+        }
+    }
+
+    fn flush_done(&self) -> bool {
+        match &self.flush {
+            None => false,
+            Some((true, _)) => self.buffer.is_empty() && self.in_flight.is_empty(),
+            Some((false, _)) => self.in_flight.is_empty(),
+        }
+    }
+
+    /// When a batch may become due without any new event: the oldest entry's age
+    /// limit (only while a request could start; otherwise an in-flight completion is
+    /// what we wait for) or the end of a backoff.
+    fn next_wake(&self) -> Option<Instant> {
+        let can_submit = self.in_flight.len() < self.config.max_in_flight_requests
+            && self.aimd.limit() > self.in_flight_entries
+            && !matches!(self.flush, Some((false, _)));
+        let age = self.buffer.front().filter(|_| can_submit).map(|b| b.since + self.config.max_time_in_buffer);
+        let backoff = self.backoff_until.filter(|t| *t > Instant::now());
+        match (age, backoff) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (Some(a), None) => Some(a),
+            (None, b) => b,
+        }
+    }
+
+    fn batch_due(&self, now: Instant) -> bool {
+        let Some(front) = self.buffer.front() else { return false };
+        match self.flush {
+            Some((true, _)) => true,
+            Some((false, _)) => false,
+            None => {
+                self.buffer.len() >= self.config.max_batch_size
+                    || self.buffered_bytes >= self.config.max_batch_size_in_bytes
+                    || now >= front.since + self.config.max_time_in_buffer
+            }
+        }
+    }
+
+    fn submit_ready(&mut self) {
+        loop {
+            let now = Instant::now();
+            if self.backoff_until.is_some_and(|t| now < t) {
+                return;
+            }
+            if self.in_flight.len() >= self.config.max_in_flight_requests || !self.batch_due(now) {
+                return;
+            }
+            let allowed = self.aimd.limit().saturating_sub(self.in_flight_entries);
+            let max_entries = self.config.max_batch_size.min(allowed);
+            if max_entries == 0 {
+                return;
+            }
+            let mut batch: Vec<(C::Entry, usize)> = Vec::with_capacity(max_entries);
+            let mut bytes = 0;
+            while let Some(front) = self.buffer.front() {
+                if batch.len() >= max_entries
+                    || (!batch.is_empty() && bytes + front.size > self.config.max_batch_size_in_bytes)
+                {
+                    break;
+                }
+                let Some(b) = self.buffer.pop_front() else { break };
+                bytes += b.size;
+                self.buffered_bytes -= b.size;
+                batch.push((b.entry, b.size));
+            }
+            self.in_flight_entries += batch.len();
+            let client = self.client.clone();
+            let timeout = self.config.request_timeout;
+            self.in_flight.spawn(async move {
+                let entries: Vec<C::Entry> = batch.iter().map(|(e, _)| e.clone()).collect();
+                let outcome = match tokio::time::timeout(timeout, client.submit(entries)).await {
+                    Ok(result) => Outcome::Done(result),
+                    Err(_) => Outcome::TimedOut,
+                };
+                (batch, outcome)
+            });
+        }
+    }
+
+    fn complete(&mut self, batch: Vec<(C::Entry, usize)>, outcome: Outcome<C::Entry>) -> Result<(), BaseError> {
+        self.in_flight_entries -= batch.len();
+        let sent = batch.len() as u64;
+        let failed: Vec<(C::Entry, usize)> = match outcome {
+            Outcome::Done(SubmitResult::Success) => Vec::new(),
+            Outcome::Done(SubmitResult::Fatal(message)) => return Err(BaseError::Fatal(message)),
+            Outcome::Done(SubmitResult::Retry(entries)) => {
+                entries.into_iter().map(|e| (self.client.entry_size(&e), e)).map(|(s, e)| (e, s)).collect()
+            }
+            Outcome::TimedOut if self.config.fail_on_timeout => {
+                return Err(BaseError::RequestTimeout(self.config.request_timeout));
+            }
+            Outcome::TimedOut => batch,
+        };
+        metrics::counter!("async_sink_entries_sent_total").increment(sent - failed.len() as u64);
+        if failed.is_empty() {
+            self.aimd.on_success();
+            self.failures_in_row = 0;
+            self.backoff_until = None;
+        } else {
+            metrics::counter!("async_sink_entries_retried_total").increment(failed.len() as u64);
+            self.aimd.on_failure();
+            self.failures_in_row += 1;
+            let backoff = self.backoff();
+            tracing::debug!(
+                failed = failed.len(),
+                ?backoff,
+                limit = self.aimd.limit(),
+                "request partly failed; retrying"
+            );
+            self.backoff_until = Some(Instant::now() + backoff);
+            self.push_front(failed);
+        }
+        metrics::gauge!("async_sink_in_flight_limit").set(self.aimd.limit() as f64);
+        Ok(())
+    }
+
+    fn backoff(&self) -> Duration {
+        let exp = self.failures_in_row.saturating_sub(1).min(20);
+        self.config.initial_backoff.saturating_mul(1u32 << exp).min(self.config.max_backoff)
+    }
+}

@@ -1,0 +1,34 @@
+//! The error type of connector-base.
+
+use stream_core::StreamError;
+
+/// What the shared connector machinery reports.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    /// A record is larger than `max_record_size_in_bytes`.
+    #[error("record of {size} bytes exceeds max_record_size_in_bytes = {limit}; raise the limit or split the record")]
+    RecordTooLarge {
+        /// Size of the record's request entry.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The destination rejected a request in a way retrying cannot fix.
+    #[error("request failed and is not retryable: {0}")]
+    Fatal(String),
+    /// A request did not answer within the request timeout (and `fail_on_timeout` is set).
+    #[error("request timed out after {0:?} (raise request_timeout or allow retries on timeout)")]
+    RequestTimeout(std::time::Duration),
+    /// A record could not be (de)serialized.
+    #[error("bad record: {0}")]
+    BadRecord(String),
+    /// The writer's background task ended.
+    #[error("the async sink writer's background task ended unexpectedly")]
+    WriterGone,
+}
+
+impl From<BaseError> for StreamError {
+    fn from(e: BaseError) -> Self {
+        StreamError::connector(e)
+    }
+}

@@ -1,0 +1,10 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod async_sink;
+mod delivery;
+mod error;
+pub mod schema;
+
+pub use delivery::DeliveryGuarantee;
+pub use error::BaseError;
