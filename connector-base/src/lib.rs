@@ -2,9 +2,11 @@
 #![deny(missing_docs)]
 
 pub mod async_sink;
+mod datagen;
 mod delivery;
 mod error;
 pub mod schema;
 
+pub use datagen::DataGenSource;
 pub use delivery::DeliveryGuarantee;
 pub use error::BaseError;

@@ -54,6 +54,15 @@ impl<T: Clone + Send + Sync + 'static> CollectionSource<T> {
     }
 }
 
+impl<T: Send + 'static> CollectionSource<T> {
+    /// Emit `f(0), f(1), ..., f(count - 1)`: deterministic, so a restore resumes the
+    /// same sequence exactly.
+    pub fn from_fn(count: u64, f: impl Fn(u64) -> T + Send + Sync + 'static) -> Self {
+        let generator: Generator<T> = Arc::new(move |range: Range<u64>, out: &mut Vec<T>| out.extend(range.map(&f)));
+        CollectionSource { generator, len: count, splits_per_reader: 1, rate: None }
+    }
+}
+
 impl CollectionSource<u64> {
     /// Emit the numbers of `range`.
     pub fn sequence(range: Range<u64>) -> Self {

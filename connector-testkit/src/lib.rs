@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod discovery;
+mod error;
+pub mod suites;
+mod verdict;
+
+pub use discovery::{Server, TestServer, servers};
+pub use error::TestkitError;
+pub use suites::{SinkTarget, SourceTarget, SuiteConfig, run_sink_suite, run_source_suite};
+pub use verdict::Verdict;

@@ -1,0 +1,9 @@
+//! The generic guarantee suites a connector runs with a few lines.
+
+mod plan;
+mod sink;
+mod source;
+
+pub use plan::{CrashPlan, SuiteConfig};
+pub use sink::{SinkTarget, run_sink_suite};
+pub use source::{SourceTarget, run_source_suite};

@@ -1,0 +1,79 @@
+//! Suite settings and the random crash plan.
+
+use std::time::Duration;
+
+use stream_core::fault::{Fault, FaultInjector, FaultPoint};
+
+/// Settings of a suite run.
+#[derive(Debug, Clone)]
+pub struct SuiteConfig {
+    /// Records sent through the job.
+    pub records: u64,
+    /// Crashes planted at random protocol points.
+    pub crashes: usize,
+    /// Parallelism of source and sink.
+    pub parallelism: usize,
+    /// Records per second the test source emits (so that the job spans checkpoints).
+    pub records_per_second: f64,
+    /// Checkpoint interval.
+    pub checkpoint_interval: Duration,
+    /// Seed of the crash plan (printed, so a failure can be replayed with `TEST_SEED`).
+    pub seed: u64,
+    /// Exact faults to plant instead of a random plan.
+    pub faults: Option<Vec<Fault>>,
+}
+
+impl Default for SuiteConfig {
+    fn default() -> Self {
+        let seed = std::env::var("TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+        SuiteConfig {
+            records: 5_000,
+            crashes: 3,
+            parallelism: 2,
+            records_per_second: 20_000.0,
+            checkpoint_interval: Duration::from_millis(20),
+            seed,
+            faults: None,
+        }
+    }
+}
+
+/// Where the crashes of one run go.
+#[derive(Debug, Clone)]
+pub struct CrashPlan {
+    /// The planted faults.
+    pub faults: Vec<Fault>,
+}
+
+impl CrashPlan {
+    /// `config.crashes` faults at random points of stages `source` and `sink`;
+    /// commit-phase points only when the sink commits (`two_phase`).
+    pub fn random(config: &SuiteConfig, source: &str, sink: &str, two_phase: bool) -> CrashPlan {
+        if let Some(faults) = &config.faults {
+            return CrashPlan { faults: faults.clone() };
+        }
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        let per_subtask = (config.records / config.parallelism as u64 / 2).max(2);
+        let faults = (0..config.crashes)
+            .map(|_| {
+                let kinds = if two_phase { 5 } else { 3 };
+                let (stage, point) = match rng.usize(0..kinds) {
+                    0 => (source, FaultPoint::AfterRecords(rng.u64(1..per_subtask))),
+                    1 => (sink, FaultPoint::AfterRecords(rng.u64(1..per_subtask))),
+                    2 => ([source, sink][rng.usize(0..2)], FaultPoint::DuringSnapshot),
+                    3 => (sink, FaultPoint::AfterCheckpointBeforeCommit),
+                    _ => (sink, FaultPoint::DuringCommit),
+                };
+                Fault::new(stage, point).subtask(rng.usize(0..config.parallelism))
+            })
+            .collect();
+        CrashPlan { faults }
+    }
+
+    /// Plant every fault.
+    pub fn plant(&self, injector: &FaultInjector) {
+        for fault in &self.faults {
+            injector.plant(fault.clone());
+        }
+    }
+}

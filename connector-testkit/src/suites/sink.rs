@@ -1,0 +1,69 @@
+//! The sink suite: N records through a job with checkpoints, parallelism > 1 and K
+//! crashes at random protocol points, then what landed in the external system is
+//! compared with what was sent.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_base::DeliveryGuarantee;
+use stream_core::api::Sink;
+use stream_core::fault::FaultInjector;
+use stream_core::prelude::*;
+
+use super::plan::{CrashPlan, SuiteConfig};
+use crate::error::TestkitError;
+use crate::verdict::Verdict;
+
+/// What a connector provides to run the sink suite against its real server.
+pub trait SinkTarget: Send + Sync + 'static {
+    /// The sink's record type.
+    type Record: Send + 'static;
+    /// The sink under test.
+    type Sink: Sink<Self::Record>;
+
+    /// The guarantee the sink declares in this configuration.
+    fn guarantee(&self) -> DeliveryGuarantee;
+
+    /// Whether the sink pre-commits and commits (enables crashes in the commit phase).
+    fn two_phase(&self) -> bool {
+        self.guarantee() == DeliveryGuarantee::ExactlyOnce
+    }
+
+    /// The record carrying test id `id`.
+    fn record(&self, id: u64) -> Self::Record;
+
+    /// A sink writing to this target's (fresh) destination.
+    fn sink(&self) -> Self::Sink;
+
+    /// Ids of every record visible in the destination now (a read-committed view).
+    fn read_back(&self) -> impl Future<Output = Result<Vec<u64>, TestkitError>> + Send;
+}
+
+/// Run the sink suite and check the declared guarantee; the verdict is returned
+/// either way so that callers can print or further assert it.
+pub async fn run_sink_suite<T: SinkTarget>(target: Arc<T>, config: SuiteConfig) -> Result<Verdict, TestkitError> {
+    let plan = CrashPlan::random(&config, "records", "sink", target.two_phase());
+    eprintln!("sink suite: TEST_SEED={} plan={:?}", config.seed, plan.faults);
+    let faults = FaultInjector::new();
+    plan.plant(&faults);
+    let env = StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(config.checkpoint_interval).build()?)
+        .restart_strategy(RestartStrategy::fixed_delay(config.crashes as u32 + 2, Duration::from_millis(10)))
+        .parallelism(config.parallelism)
+        .batch_size(64)
+        .fault_injector(faults.clone())
+        .build()?;
+    let source = CollectionSource::sequence(0..config.records).records_per_second(config.records_per_second)?;
+    let to_record = target.clone();
+    env.from_source(source, "records")
+        .map(move |id| to_record.record(id))
+        .sink_to(target.sink(), "sink")
+        .execute("sink-suite")
+        .await?;
+    let received = target.read_back().await?;
+    let sent: Vec<u64> = (0..config.records).collect();
+    let verdict = Verdict::compare(&sent, &received, faults.fired().len());
+    eprintln!("sink suite ({}): {verdict}", target.guarantee());
+    Ok(verdict)
+}
