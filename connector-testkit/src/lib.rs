@@ -3,6 +3,7 @@
 
 pub mod discovery;
 mod error;
+pub mod probe;
 pub mod suites;
 mod verdict;
 

@@ -1,7 +1,10 @@
-//! `cargo xtask ci`: everything CI runs, in the order that fails fastest.
+//! `cargo xtask ci`: everything CI runs, in the order that fails fastest: format,
+//! lints, doc tests, then the test servers and all tests (a missing server fails),
+//! and the servers are stopped whatever the tests did.
 
 use crate::cmd::{cargo_has, sh};
 use crate::error::XtaskError;
+use crate::services;
 
 pub fn run() -> Result<(), XtaskError> {
     sh("cargo", &["fmt", "--all", "--", "--check"], &[])?;
@@ -9,8 +12,15 @@ pub fn run() -> Result<(), XtaskError> {
     if !cargo_has("nextest") {
         sh("cargo", &["install", "cargo-nextest", "--locked"], &[])?;
     }
-    // A missing test server is a failure here, not a skip.
-    let env = [("CONNECTOR_TESTS_REQUIRE_SERVICES", "1")];
-    sh("cargo", &["test", "--workspace", "--doc", "--locked"], &env)?;
-    sh("cargo", &["nextest", "run", "--workspace", "--locked", "--profile", "ci"], &env)
+    sh("cargo", &["test", "--workspace", "--doc", "--locked"], &[])?;
+    let servers = services::select(&[])?;
+    let tested = services::up(&servers).and_then(|()| {
+        // A missing test server is a failure here, not a skip.
+        let mut env: Vec<(String, String)> = services::endpoint_vars()?;
+        env.push(("CONNECTOR_TESTS_REQUIRE_SERVICES".into(), "1".into()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        sh("cargo", &["nextest", "run", "--workspace", "--locked", "--profile", "ci"], &env)
+    });
+    let stopped = services::down_quietly(&servers);
+    tested.and(stopped)
 }

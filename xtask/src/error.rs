@@ -15,6 +15,23 @@ pub enum XtaskError {
         #[source]
         source: std::io::Error,
     },
+    /// A test server could not be installed or started.
+    #[error("service {service}: {message}")]
+    Service {
+        /// Service name.
+        service: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A step's command failed.
     #[error("`{command}` failed with {status}")]
     Failed {
@@ -23,4 +40,10 @@ pub enum XtaskError {
         /// Its exit status.
         status: std::process::ExitStatus,
     },
+}
+
+impl XtaskError {
+    pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        XtaskError::Io { path: path.into(), source }
+    }
 }

@@ -3,22 +3,26 @@
 //! ```text
 //! cargo xtask ci              fmt check, clippy -D warnings, all tests (nextest), doc tests
 //! cargo xtask bench [NAME]    benchmarks (release): core
+//! cargo xtask services up|down|status [NAMES]
+//!                             test servers on 127.0.0.1: redis, rabbitmq, kafka
 //! ```
 
 mod bench;
 mod ci;
 mod cmd;
 mod error;
+mod services;
 
 use error::XtaskError;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [core]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [core] | services up|down|status [redis rabbitmq kafka]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("services") => services::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,92 @@
+//! Protocol-level "are you there" probes for the test servers, using only the
+//! standard library (the xtask binary compiles this same file). A probe succeeds
+//! only when the server answers its protocol, not merely accepts a connection.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn connect(address: &str) -> Result<TcpStream, String> {
+    let addr = address
+        .to_socket_addrs()
+        .map_err(|e| format!("{address}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{address}: no address"))?;
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("{address}: {e}"))?;
+    stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+/// Redis answers `PING` with `+PONG`.
+pub fn redis(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    s.write_all(b"PING\r\n").map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).map_err(|e| format!("{address}: no answer to PING: {e}"))?;
+    if &buf == b"+PONG\r\n" { Ok(()) } else { Err(format!("{address}: unexpected answer {buf:?}")) }
+}
+
+/// An AMQP 0-9-1 broker answers the protocol header with `Connection.Start`.
+pub fn amqp(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    s.write_all(b"AMQP\x00\x00\x09\x01").map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 11];
+    s.read_exact(&mut buf).map_err(|e| format!("{address}: no AMQP greeting: {e}"))?;
+    // frame type 1 (method), channel 0, then size (4 bytes), class 10, method 10.
+    let start = buf[0] == 1 && buf[1..3] == [0, 0] && buf[7..11] == [0, 10, 0, 10];
+    if start { Ok(()) } else { Err(format!("{address}: not an AMQP 0-9-1 Connection.Start: {buf:?}")) }
+}
+
+/// A Kafka broker answers `ApiVersions` (v0) with our correlation id and no error.
+pub fn kafka(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    let client = b"probe";
+    let mut body = Vec::new();
+    body.extend_from_slice(&18i16.to_be_bytes()); // ApiVersions
+    body.extend_from_slice(&0i16.to_be_bytes()); // version 0
+    body.extend_from_slice(&4242i32.to_be_bytes()); // correlation id
+    body.extend_from_slice(&(client.len() as i16).to_be_bytes());
+    body.extend_from_slice(client);
+    let mut request = (body.len() as i32).to_be_bytes().to_vec();
+    request.extend_from_slice(&body);
+    s.write_all(&request).map_err(|e| e.to_string())?;
+    let mut head = [0u8; 10];
+    s.read_exact(&mut head).map_err(|e| format!("{address}: no ApiVersions answer: {e}"))?;
+    let correlation = i32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+    let error = i16::from_be_bytes([head[8], head[9]]);
+    if correlation == 4242 && error == 0 {
+        Ok(())
+    } else {
+        Err(format!("{address}: ApiVersions answered correlation {correlation}, error {error}"))
+    }
+}
+
+/// Host and port of an endpoint URL (`redis://host:port`, `amqp://u:p@host:port/vh`)
+/// or a plain `host:port` list (the first entry).
+pub fn host_port(endpoint: &str) -> String {
+    let rest = endpoint.split_once("://").map(|(_, r)| r).unwrap_or(endpoint);
+    let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+    let rest = rest.split(['/', ',']).next().unwrap_or(rest);
+    rest.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_reduce_to_host_and_port() {
+        assert_eq!(host_port("redis://127.0.0.1:6379"), "127.0.0.1:6379");
+        assert_eq!(host_port("amqp://guest:guest@127.0.0.1:5672/%2f"), "127.0.0.1:5672");
+        assert_eq!(host_port("127.0.0.1:9092,127.0.0.1:9093"), "127.0.0.1:9092");
+    }
+
+    #[test]
+    fn a_closed_port_fails_with_the_address() {
+        let err = redis("127.0.0.1:9").unwrap_err();
+        assert!(err.contains("127.0.0.1:9"), "{err}");
+    }
+}

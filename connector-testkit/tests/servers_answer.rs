@@ -1,0 +1,26 @@
+//! The test servers this workspace relies on answer their protocols at the endpoints
+//! discovery finds (in CI: started by `cargo xtask services up`, and required).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use connector_testkit::{TestServer, probe, servers};
+
+async fn check(server: TestServer, probe: fn(&str) -> Result<(), String>) {
+    let Some(found) = server.discover().await.unwrap() else { return };
+    let address = probe::host_port(&found.endpoint);
+    probe(&address).unwrap_or_else(|e| panic!("{} at {} ({}): {e}", server.system, found.endpoint, found.origin));
+}
+
+#[tokio::test]
+async fn redis_answers() {
+    check(servers::REDIS, probe::redis).await;
+}
+
+#[tokio::test]
+async fn rabbitmq_answers() {
+    check(servers::RABBITMQ, probe::amqp).await;
+}
+
+#[tokio::test]
+async fn kafka_answers() {
+    check(servers::KAFKA, probe::kafka).await;
+}

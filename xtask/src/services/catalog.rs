@@ -1,0 +1,194 @@
+//! The test servers: how each is installed (pinned), started on 127.0.0.1 and probed.
+//! Recipes follow shared/TEST-SERVERS.md.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::probe;
+use super::process::{pids_named, spawn_detached};
+use crate::error::XtaskError;
+
+/// One kind of test server.
+pub struct Service {
+    pub name: &'static str,
+    pub variable: &'static str,
+    pub endpoint: &'static str,
+    pub address: &'static str,
+    pub probe: fn(&str) -> Result<(), String>,
+    pub ready_timeout: Duration,
+    pub install: fn(&mut bool) -> Result<(), XtaskError>,
+    pub start: fn(&Path) -> Result<Vec<u32>, XtaskError>,
+    /// Helper processes the server started itself (to stop them too).
+    pub helpers: fn() -> Vec<u32>,
+}
+
+impl Service {
+    pub fn answers(&self) -> bool {
+        (self.probe)(self.address).is_ok()
+    }
+}
+
+pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA];
+
+/// Debian 12's redis-server 7.0.
+const REDIS: Service = Service {
+    name: "redis",
+    variable: "REDIS_URL",
+    endpoint: "redis://127.0.0.1:6379",
+    address: "127.0.0.1:6379",
+    probe: probe::redis,
+    ready_timeout: Duration::from_secs(20),
+    install: |updated| {
+        if !on_path("redis-server") {
+            apt_install(&["redis-server"], updated)?;
+        }
+        require_version("redis-server", &["--version"], "v=7.0.")
+    },
+    start: |dir| {
+        let dir_s = dir.display().to_string();
+        let args = ["--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--port", "6379", "--daemonize", "no"];
+        let mut args: Vec<&str> = args.to_vec();
+        args.extend(["--dir", &dir_s]);
+        Ok(vec![spawn_detached("redis-server", &args, &[], &dir.join("redis.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+/// RabbitMQ's data lives outside the checkout: the server runs as the `rabbitmq`
+/// user, who may not be able to enter the directory of a checkout under /root.
+fn rabbitmq_dir() -> PathBuf {
+    std::env::temp_dir().join("flink-connectors-rs-rabbitmq")
+}
+
+/// Debian 12's rabbitmq-server 3.10.
+const RABBITMQ: Service = Service {
+    name: "rabbitmq",
+    variable: "RABBITMQ_URL",
+    endpoint: "amqp://guest:guest@127.0.0.1:5672/%2f",
+    address: "127.0.0.1:5672",
+    probe: probe::amqp,
+    ready_timeout: Duration::from_secs(90),
+    install: |updated| {
+        if !on_path("rabbitmq-server") {
+            apt_install(&["rabbitmq-server"], updated)?;
+        }
+        require_version("dpkg-query", &["-W", "-f", "${Version}", "rabbitmq-server"], "3.10.")
+    },
+    start: |_| {
+        let dir = rabbitmq_dir();
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["mnesia", "log"] {
+            let p = dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(|e| XtaskError::io(&p, e))?;
+        }
+        let conf = dir.join("rabbitmq.conf");
+        std::fs::write(&conf, "listeners.tcp.default = 127.0.0.1:5672\nloopback_users = none\n")
+            .map_err(|e| XtaskError::io(&conf, e))?;
+        crate::cmd::sh("chown", &["-R", "rabbitmq:", &dir.display().to_string()], &[])?;
+        let d = |sub: &str| dir.join(sub).display().to_string();
+        let envs = [
+            ("RABBITMQ_NODENAME", "rabbit@localhost".to_string()),
+            ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".to_string()),
+            ("ERL_EPMD_ADDRESS", "127.0.0.1".to_string()),
+            ("RABBITMQ_MNESIA_BASE", d("mnesia")),
+            ("RABBITMQ_LOG_BASE", d("log")),
+            ("RABBITMQ_CONFIG_FILE", d("rabbitmq")),
+            ("RABBITMQ_ENABLED_PLUGINS_FILE", d("enabled_plugins")),
+            ("RABBITMQ_PID_FILE", d("rabbit.pid")),
+            ("HOME", dir.display().to_string()),
+            ("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}".to_string()),
+        ];
+        Ok(vec![spawn_detached("rabbitmq-server", &[], &envs, &dir.join("stdout.log"))?])
+    },
+    helpers: || {
+        let mut pids: Vec<u32> = std::fs::read_to_string(rabbitmq_dir().join("rabbit.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .into_iter()
+            .collect();
+        pids.extend(pids_named("epmd"));
+        pids
+    },
+};
+
+const NOIDA_VERSION: &str = "0.2.3";
+
+/// The noida-db binary inside the PyPI wheel.
+fn noida_binary() -> Result<String, XtaskError> {
+    let out = Command::new("python3")
+        .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
+        .output()
+        .map_err(|source| XtaskError::Spawn { command: "python3".into(), source })?;
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || dir.is_empty() {
+        return Err(XtaskError::Service { service: "kafka".into(), message: "noida_db is not importable".into() });
+    }
+    Ok(format!("{dir}/noida-db"))
+}
+
+/// noida-db from PyPI (Kafka protocol with transactions), `--only kafka`.
+const KAFKA: Service = Service {
+    name: "kafka",
+    variable: "KAFKA_BOOTSTRAP_SERVERS",
+    endpoint: "127.0.0.1:9092",
+    address: "127.0.0.1:9092",
+    probe: probe::kafka,
+    ready_timeout: Duration::from_secs(20),
+    install: |_| {
+        let installed = Command::new("python3")
+            .args(["-m", "pip", "show", "noida-db"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {NOIDA_VERSION}")))
+            .unwrap_or(false);
+        if !installed {
+            let pin = format!("noida-db=={NOIDA_VERSION}");
+            crate::cmd::sh("python3", &["-m", "pip", "install", "-q", "--disable-pip-version-check", &pin], &[])?;
+        }
+        crate::cmd::sh("chmod", &["+x", &noida_binary()?], &[])
+    },
+    start: |dir| {
+        let dir_s = dir.display().to_string();
+        let args = ["start", "--data-dir", &dir_s, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", "9092"];
+        Ok(vec![spawn_detached(&noida_binary()?, &args, &[], &dir.join("noida.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+fn on_path(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn require_version(program: &str, args: &[&str], expected: &str) -> Result<(), XtaskError> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|source| XtaskError::Spawn { command: program.into(), source })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains(expected) {
+        Ok(())
+    } else {
+        Err(XtaskError::Service {
+            service: program.into(),
+            message: format!("expected version {expected}x (Debian 12), found `{}`", text.trim()),
+        })
+    }
+}
+
+fn apt_install(packages: &[&str], updated: &mut bool) -> Result<(), XtaskError> {
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if uid.as_deref().unwrap_or("") != "0" {
+        return Err(XtaskError::Service {
+            service: packages.join(" "),
+            message: "installing Debian packages needs root (run as root, or install them yourself)".into(),
+        });
+    }
+    let env = [("DEBIAN_FRONTEND", "noninteractive")];
+    if !*updated {
+        crate::cmd::sh("apt-get", &["update", "-qq"], &env)?;
+        *updated = true;
+    }
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    crate::cmd::sh("apt-get", &args, &env)
+}

@@ -1,0 +1,140 @@
+//! `cargo xtask services up|down|status [names]`: install (pinned, from Debian
+//! packages or PyPI), start on 127.0.0.1 with private data under `.services/<name>`,
+//! wait until each answers its protocol, write the endpoint variables to
+//! `.services/env`, and stop by PID.
+
+mod catalog;
+mod process;
+mod state;
+
+#[path = "../../../connector-testkit/src/probe.rs"]
+#[allow(dead_code)]
+mod probe;
+
+use std::time::{Duration, Instant};
+
+pub use catalog::{ALL, Service};
+
+use crate::error::XtaskError;
+
+pub fn run(args: &[String]) -> Result<(), XtaskError> {
+    let (verb, names) = match args.split_first() {
+        Some((verb, names)) => (verb.as_str(), names),
+        None => {
+            return Err(XtaskError::Usage("usage: cargo xtask services up|down|status [redis rabbitmq kafka]".into()));
+        }
+    };
+    let selected = select(names)?;
+    match verb {
+        "up" => up(&selected),
+        "down" => down(&selected),
+        "status" => status(&selected),
+        other => Err(XtaskError::Usage(format!("unknown services command `{other}` (up, down, status)"))),
+    }
+}
+
+/// The services named (all when none are).
+pub fn select(names: &[String]) -> Result<Vec<&'static Service>, XtaskError> {
+    if names.is_empty() {
+        return Ok(ALL.iter().collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            ALL.iter().find(|s| s.name == name).ok_or_else(|| {
+                let known: Vec<&str> = ALL.iter().map(|s| s.name).collect();
+                XtaskError::Usage(format!("unknown service `{name}`; known: {}", known.join(", ")))
+            })
+        })
+        .collect()
+}
+
+pub fn up(services: &[&'static Service]) -> Result<(), XtaskError> {
+    let started = Instant::now();
+    let mut apt_updated = false;
+    for service in services {
+        if service.answers() {
+            eprintln!("{}: already answering at {}", service.name, service.address);
+            state::set_env(service.variable, service.endpoint)?;
+            continue;
+        }
+        let t = Instant::now();
+        (service.install)(&mut apt_updated)?;
+        let dir = state::data_dir(service.name)?;
+        let pids = (service.start)(&dir)?;
+        state::write_pids(service.name, &pids)?;
+        wait_until_ready(service)?;
+        // The server's own processes (beam, epmd) are known once it is ready; they
+        // are stopped first, the launcher last.
+        let mut all = (service.helpers)();
+        all.extend(pids);
+        let pids = all;
+        state::write_pids(service.name, &pids)?;
+        state::set_env(service.variable, service.endpoint)?;
+        eprintln!("{}: up at {} in {:.1} s (pids {pids:?})", service.name, service.endpoint, t.elapsed().as_secs_f64());
+    }
+    eprintln!("services up in {:.1} s; endpoints in {}", started.elapsed().as_secs_f64(), state::env_file()?.display());
+    Ok(())
+}
+
+fn wait_until_ready(service: &Service) -> Result<(), XtaskError> {
+    let deadline = Instant::now() + service.ready_timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match (service.probe)(service.address) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(XtaskError::Service {
+        service: service.name.into(),
+        message: format!(
+            "did not answer within {:?} ({last}); see its log in {}",
+            service.ready_timeout,
+            state::data_dir(service.name)?.display()
+        ),
+    })
+}
+
+pub fn down(services: &[&'static Service]) -> Result<(), XtaskError> {
+    stop(services, true)
+}
+
+/// Stop without printing (CI keeps the test runner's summary as its last line).
+pub fn down_quietly(services: &[&'static Service]) -> Result<(), XtaskError> {
+    stop(services, false)
+}
+
+/// The endpoint variables written by `up`.
+pub fn endpoint_vars() -> Result<Vec<(String, String)>, XtaskError> {
+    state::env_vars()
+}
+
+fn stop(services: &[&'static Service], verbose: bool) -> Result<(), XtaskError> {
+    for service in services {
+        let pids = state::read_pids(service.name)?;
+        for pid in &pids {
+            process::stop(*pid);
+        }
+        state::clear_pids(service.name)?;
+        state::unset_env(service.variable)?;
+        if verbose && !pids.is_empty() {
+            eprintln!("{}: stopped pids {pids:?}", service.name);
+        }
+    }
+    Ok(())
+}
+
+pub fn status(services: &[&'static Service]) -> Result<(), XtaskError> {
+    for service in services {
+        let pids = state::read_pids(service.name)?;
+        let alive: Vec<u32> = pids.iter().copied().filter(|p| process::alive(*p)).collect();
+        let answer = match (service.probe)(service.address) {
+            Ok(()) => "answering".to_string(),
+            Err(e) => format!("not answering ({e})"),
+        };
+        println!("{:<9} {:<40} pids alive {alive:?} of {pids:?}; {answer}", service.name, service.endpoint);
+    }
+    Ok(())
+}
