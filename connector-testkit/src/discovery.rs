@@ -147,6 +147,29 @@ impl TestServer {
     }
 }
 
+/// Restart a server started by `cargo xtask services` (for "server restarted
+/// mid-run" tests). Servers from an endpoint variable or a container cannot be
+/// restarted this way: the error says so.
+pub fn restart_service(server: &Server, service: &TestServer) -> Result<(), TestkitError> {
+    let file = services_file().filter(|f| server.origin == f.display().to_string()).ok_or_else(|| {
+        TestkitError::Target(format!(
+            "{} at {} came from {}, not from `cargo xtask services`; it cannot be restarted by the test",
+            service.system, server.endpoint, server.origin
+        ))
+    })?;
+    let root = file.parent().and_then(Path::parent).ok_or_else(|| TestkitError::Target("no workspace root".into()))?;
+    let status = std::process::Command::new("cargo")
+        .args(["xtask", "services", "restart", service.service])
+        .current_dir(root)
+        .status()
+        .map_err(|e| TestkitError::Target(format!("cannot run cargo xtask: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(TestkitError::Target(format!("`cargo xtask services restart {}` failed: {status}", service.service)))
+    }
+}
+
 /// The test servers the workspace knows.
 pub mod servers {
     use super::TestServer;

@@ -7,7 +7,9 @@ pub mod probe;
 pub mod suites;
 mod verdict;
 
-pub use discovery::{Server, TestServer, servers};
+pub use discovery::{Server, TestServer, restart_service, servers};
 pub use error::TestkitError;
-pub use suites::{SinkTarget, SourceTarget, SuiteConfig, run_sink_suite, run_source_suite};
+pub use suites::{
+    RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_sink_suite, run_source_suite, run_unbounded_source_suite,
+};
 pub use verdict::Verdict;

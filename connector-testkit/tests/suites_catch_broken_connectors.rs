@@ -4,9 +4,14 @@
 use std::sync::{Arc, Mutex};
 
 use connector_base::DeliveryGuarantee;
-use connector_testkit::{SinkTarget, SourceTarget, SuiteConfig, TestkitError, run_sink_suite, run_source_suite};
-use stream_core::api::{Boundedness, NoCommitter, ReadStatus, Sink, SinkWriter, Source, SourceReader, TaskContext};
-use stream_core::builtin::{CollectSink, CollectionEnumerator, CollectionReader, CollectionSource, CollectionSplit};
+use connector_testkit::{
+    SinkTarget, SourceTarget, SuiteConfig, TestkitError, run_sink_suite, run_source_suite, run_unbounded_source_suite,
+};
+use stream_core::api::{
+    Boundedness, EnumeratorContext, NoCommitter, ReadStatus, Sink, SinkWriter, Source, SourceReader, SourceSplit,
+    SplitEnumerator, TaskContext,
+};
+use stream_core::builtin::CollectSink;
 use stream_core::fault::{Fault, FaultPoint};
 
 /// The "external system" of the broken sinks.
@@ -191,99 +196,192 @@ async fn a_sink_dropping_its_buffer_at_a_checkpoint_is_caught() {
     assert!(err.contains("lost"), "{err}");
 }
 
-// ---- sources -------------------------------------------------------------------
+// ---- sources ----------------------------------------------------------------------
 
-/// Reads ids from a collection that `prepare` fills; `skip` makes it claim in its
-/// snapshots to be further than it is (a broken reader).
-struct VecSourceTarget {
-    ids: Mutex<Vec<u64>>,
+/// An in-memory log that `prepare` appends to; one split whose position is an index.
+/// `skip` makes the reader claim in its snapshots to be further than it is (broken).
+struct LogTarget {
+    log: Arc<Mutex<Vec<u64>>>,
     skip: u64,
 }
 
-struct SkippingSource {
-    inner: CollectionSource<u64>,
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct LogSplit {
+    next: u64,
+}
+
+impl SourceSplit for LogSplit {
+    fn split_id(&self) -> String {
+        "log".into()
+    }
+}
+
+struct LogSource {
+    log: Arc<Mutex<Vec<u64>>>,
+    end: Option<u64>,
     skip: u64,
 }
 
-struct SkippingReader {
-    inner: CollectionReader<u64>,
-    skip: u64,
+struct LogEnumerator {
+    assigned: bool,
 }
 
-impl Source for SkippingSource {
+struct LogReader {
+    log: Arc<Mutex<Vec<u64>>>,
+    end: Option<u64>,
+    skip: u64,
+    split: Option<LogSplit>,
+    no_more: bool,
+}
+
+impl Source for LogSource {
     type Output = u64;
-    type Split = CollectionSplit;
-    type EnumeratorState = Vec<CollectionSplit>;
-    type Enumerator = CollectionEnumerator;
-    type Reader = SkippingReader;
+    type Split = LogSplit;
+    type EnumeratorState = bool;
+    type Enumerator = LogEnumerator;
+    type Reader = LogReader;
     fn boundedness(&self) -> Boundedness {
-        Boundedness::Bounded
+        if self.end.is_some() { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }
-    async fn create_enumerator(
-        &self,
-        p: usize,
-        r: Option<Vec<CollectionSplit>>,
-    ) -> stream_core::Result<CollectionEnumerator> {
-        self.inner.create_enumerator(p, r).await
+    async fn create_enumerator(&self, _: usize, restored: Option<bool>) -> stream_core::Result<LogEnumerator> {
+        Ok(LogEnumerator { assigned: restored.unwrap_or(false) })
     }
-    async fn create_reader(&self, ctx: &TaskContext) -> stream_core::Result<SkippingReader> {
-        Ok(SkippingReader { inner: self.inner.create_reader(ctx).await?, skip: self.skip })
+    async fn create_reader(&self, _: &TaskContext) -> stream_core::Result<LogReader> {
+        Ok(LogReader { log: self.log.clone(), end: self.end, skip: self.skip, split: None, no_more: false })
     }
 }
 
-impl SourceReader for SkippingReader {
+impl SplitEnumerator for LogEnumerator {
+    type Split = LogSplit;
+    type State = bool;
+    async fn handle_split_request(
+        &mut self,
+        subtask: usize,
+        ctx: &mut EnumeratorContext<LogSplit>,
+    ) -> stream_core::Result<()> {
+        if subtask == 0 && !self.assigned {
+            self.assigned = true;
+            ctx.assign_split(0, LogSplit { next: 0 });
+        } else {
+            ctx.signal_no_more_splits(subtask);
+        }
+        Ok(())
+    }
+    fn add_splits_back(&mut self, _: Vec<LogSplit>, _: usize) {
+        self.assigned = false;
+    }
+    fn snapshot_state(&mut self, _: u64) -> stream_core::Result<bool> {
+        Ok(self.assigned)
+    }
+}
+
+impl SourceReader for LogReader {
     type Output = u64;
-    type Split = CollectionSplit;
-    fn add_splits(&mut self, splits: Vec<CollectionSplit>) {
-        self.inner.add_splits(splits)
+    type Split = LogSplit;
+    fn add_splits(&mut self, splits: Vec<LogSplit>) {
+        self.split = splits.into_iter().next();
     }
     fn notify_no_more_splits(&mut self) {
-        self.inner.notify_no_more_splits()
+        self.no_more = true;
     }
     async fn poll_next(&mut self, out: &mut Vec<u64>) -> stream_core::Result<ReadStatus> {
-        self.inner.poll_next(out).await
+        let Some(split) = self.split.as_mut() else {
+            return Ok(if self.no_more { ReadStatus::Finished } else { ReadStatus::NeedSplits });
+        };
+        {
+            let log = self.log.lock().unwrap();
+            let len = self.end.unwrap_or(log.len() as u64).min(log.len() as u64);
+            if split.next >= len {
+                return Ok(if self.end.is_some() { ReadStatus::Finished } else { ReadStatus::NothingAvailable });
+            }
+            let to = len.min(split.next + 20);
+            out.extend_from_slice(&log[split.next as usize..to as usize]);
+            split.next = to;
+        }
+        // About 20 000 records/s, so that the job spans several checkpoints.
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        Ok(ReadStatus::MoreAvailable)
     }
     async fn wait_available(&mut self) {
-        self.inner.wait_available().await
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    fn snapshot_state(&mut self, id: u64) -> stream_core::Result<Vec<CollectionSplit>> {
-        let mut splits = self.inner.snapshot_state(id)?;
-        for s in &mut splits {
-            s.next = (s.next + self.skip).min(s.end);
-        }
-        Ok(splits)
+    fn snapshot_state(&mut self, _: u64) -> stream_core::Result<Vec<LogSplit>> {
+        let skip = self.skip;
+        Ok(self.split.iter().map(|s| LogSplit { next: s.next + skip }).collect())
     }
 }
 
-impl SourceTarget for VecSourceTarget {
-    type Source = SkippingSource;
+impl SourceTarget for LogTarget {
+    type Source = LogSource;
     fn guarantee(&self) -> DeliveryGuarantee {
         DeliveryGuarantee::ExactlyOnce
     }
     async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
-        self.ids.lock().unwrap().extend_from_slice(ids);
+        self.log.lock().unwrap().extend_from_slice(ids);
         Ok(())
     }
-    fn source(&self) -> SkippingSource {
-        let ids = self.ids.lock().unwrap().clone();
-        let inner = CollectionSource::new(ids).records_per_second(20_000.0).unwrap();
-        SkippingSource { inner, skip: self.skip }
+    fn source(&self, bounded: bool) -> LogSource {
+        let end = bounded.then(|| self.log.lock().unwrap().len() as u64);
+        LogSource { log: self.log.clone(), end, skip: self.skip }
     }
     fn id_of(&self, record: &u64) -> u64 {
         *record
     }
 }
 
+fn log_target(skip: u64) -> Arc<LogTarget> {
+    Arc::new(LogTarget { log: Arc::new(Mutex::new(Vec::new())), skip })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correct_source_passes_and_one_that_overstates_its_position_is_caught() {
-    let good = Arc::new(VecSourceTarget { ids: Mutex::new(Vec::new()), skip: 0 });
-    let verdict = run_source_suite(good, SuiteConfig { crashes: 4, ..SuiteConfig::default() }).await.unwrap();
-    assert!(verdict.crashes >= 1);
+    // One split, read by subtask 0: crash it at every protocol point.
+    let every_point = vec![
+        Fault::new("source", FaultPoint::AfterRecords(700)).subtask(0),
+        Fault::new("source", FaultPoint::DuringSnapshot).subtask(0),
+        Fault::new("collect", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
+        Fault::new("collect", FaultPoint::DuringCommit).subtask(0),
+    ];
+    let config = SuiteConfig { records: 3_000, ..config_with(every_point) };
+    let verdict = run_source_suite(log_target(0), config).await.unwrap();
+    assert_eq!(verdict.crashes, 4, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 
-    let broken = Arc::new(VecSourceTarget { ids: Mutex::new(Vec::new()), skip: 7 });
     let faults = vec![Fault::new("collect", FaultPoint::AfterCheckpointBeforeCommit)];
-    let verdict = run_source_suite(broken, config_with(faults)).await.unwrap();
+    let verdict = run_source_suite(log_target(7), SuiteConfig { records: 3_000, ..config_with(faults) }).await.unwrap();
     let err = verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap_err();
     assert!(err.contains("lost"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_reads_see_data_added_while_running() {
+    let faults = vec![
+        Fault::new("source", FaultPoint::AfterRecords(1_200)).subtask(0),
+        Fault::new("collect", FaultPoint::DuringCommit).subtask(0),
+    ];
+    let config = SuiteConfig { records: 2_000, ..config_with(faults) };
+    let verdict = run_unbounded_source_suite(log_target(0), config).await.unwrap();
+    assert_eq!(verdict.crashes, 2, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+    assert_eq!(verdict.received, 2_000);
+
+    let faults = vec![Fault::new("collect", FaultPoint::AfterCheckpointBeforeCommit)];
+    let verdict =
+        run_unbounded_source_suite(log_target(5), SuiteConfig { records: 2_000, ..config_with(faults) }).await.unwrap();
+    assert!(verdict.lost > 0, "{verdict}");
+    assert!(verdict.check(DeliveryGuarantee::ExactlyOnce).is_err(), "{verdict}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_restart_hook_runs_mid_run() {
+    let restarts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = restarts.clone();
+    let hook: connector_testkit::RestartHook = Arc::new(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(()) })
+    });
+    let config = SuiteConfig { restart_server: Some(hook), ..SuiteConfig::default() };
+    let verdict = run_sink_suite(Arc::new(CollectTarget(CollectSink::new())), config).await.unwrap();
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+    assert_eq!(restarts.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -14,7 +14,7 @@ use crate::runtime::coordinator::Coordinator;
 use crate::state::CheckpointData;
 use crate::stream::{Job, JobResult};
 
-pub(crate) async fn execute(job: Job, job_name: &str) -> Result<JobResult> {
+pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receiver<bool>) -> Result<JobResult> {
     for stage in &job.stages {
         if stage.parallelism == 0 {
             return Err(StreamError::invalid(
@@ -36,10 +36,15 @@ pub(crate) async fn execute(job: Job, job_name: &str) -> Result<JobResult> {
         if let Some(cp) = &restored {
             tracing::info!(job = job_name, checkpoint = cp.id, attempt, "restoring from checkpoint");
         }
-        match run_attempt(&job, attempt, &run_id, restored.map(Arc::new)).await {
-            Ok(last_checkpoint_id) => {
-                tracing::info!(job = job_name, attempt, "job finished");
-                return Ok(JobResult { last_checkpoint_id, restarts: attempt, metrics: config.metrics.snapshot() });
+        let outcome = tokio::select! {
+            outcome = run_attempt(&job, attempt, &run_id, restored.map(Arc::new)) => outcome.map(|id| (id, false)),
+            _ = cancel.wait_for(|c| *c) => Ok((config.metrics.snapshot().last_checkpoint_id, true)),
+        };
+        match outcome {
+            Ok((last_checkpoint_id, cancelled)) => {
+                tracing::info!(job = job_name, attempt, cancelled, "job ended");
+                let metrics = config.metrics.snapshot();
+                return Ok(JobResult { cancelled, last_checkpoint_id, restarts: attempt, metrics });
             }
             Err(error) => {
                 tracing::error!(job = job_name, attempt, %error, "attempt failed");
@@ -47,7 +52,14 @@ pub(crate) async fn execute(job: Job, job_name: &str) -> Result<JobResult> {
                     Some(delay) => {
                         config.metrics.restarted();
                         tracing::info!(job = job_name, delay_ms = delay.as_millis() as u64, "restarting");
-                        tokio::time::sleep(delay).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = cancel.wait_for(|c| *c) => {
+                                let metrics = config.metrics.snapshot();
+                                let last_checkpoint_id = metrics.last_checkpoint_id;
+                                return Ok(JobResult { cancelled: true, last_checkpoint_id, restarts: attempt + 1, metrics });
+                            }
+                        }
                         attempt += 1;
                     }
                     None => return Err(StreamError::JobFailed { attempts: attempt + 1, last: Box::new(error) }),

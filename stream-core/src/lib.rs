@@ -18,7 +18,7 @@ mod stream;
 pub use checkpoint_config::{CheckpointConfig, CheckpointConfigBuilder, CheckpointingMode};
 pub use environment::{StreamEnvironment, StreamEnvironmentBuilder};
 pub use error::{Result, StreamError};
-pub use stream::{DataStream, Job, JobResult, KeyedStream};
+pub use stream::{DataStream, Job, JobHandle, JobResult, KeyedStream};
 
 /// Everything a job definition usually needs.
 pub mod prelude {
@@ -26,5 +26,7 @@ pub mod prelude {
     pub use crate::builtin::{CollectSink, CollectionSource, DiscardingSink, PrintSink, SocketSink, SocketTextSource};
     pub use crate::restart::RestartStrategy;
     pub use crate::state::{FsStateBackend, MemoryStateBackend};
-    pub use crate::{CheckpointConfig, CheckpointingMode, DataStream, StreamEnvironment, StreamError};
+    pub use crate::{
+        CheckpointConfig, CheckpointingMode, DataStream, JobHandle, JobResult, StreamEnvironment, StreamError,
+    };
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
 use crate::api::{KeyedProcessFunction, Sink};
 use crate::environment::StreamEnvironment;
@@ -177,6 +178,9 @@ pub struct Job {
 /// What a finished job reports.
 #[derive(Debug, Clone)]
 pub struct JobResult {
+    /// True when the job was stopped through [`JobHandle::cancel`] rather than
+    /// reaching the end of its input.
+    pub cancelled: bool,
     /// Id of the last completed checkpoint (the final one).
     pub last_checkpoint_id: u64,
     /// Restarts during this run.
@@ -197,6 +201,45 @@ impl Job {
     /// Run the job to its end (bounded input) or until it fails for good.
     /// Restores from the newest checkpoint in the state backend if there is one.
     pub async fn execute(self, job_name: &str) -> Result<JobResult> {
-        executor::execute(self, job_name).await
+        let (_keep, cancel) = watch::channel(false);
+        executor::execute(self, job_name, cancel).await
+    }
+
+    /// Start the job in the background; the handle cancels it (unbounded jobs) or
+    /// waits for its end. Dropping the handle cancels the job.
+    pub fn start(self, job_name: &str) -> JobHandle {
+        let (cancel, cancelled) = watch::channel(false);
+        let name = job_name.to_string();
+        let task = tokio::spawn(async move { executor::execute(self, &name, cancelled).await });
+        JobHandle { cancel, task }
+    }
+}
+
+/// A running job (see [`Job::start`]).
+#[derive(Debug)]
+pub struct JobHandle {
+    cancel: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<JobResult>>,
+}
+
+impl JobHandle {
+    /// Ask the job to stop: every task is stopped at once; what was committed stays
+    /// committed and the retained checkpoints allow a later run to resume.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+
+    /// Wait for the job to end (finished, failed or cancelled).
+    pub async fn join(self) -> Result<JobResult> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(crate::StreamError::TaskFailed { task: "job".into(), message: e.to_string() }),
+        }
+    }
+
+    /// [`JobHandle::cancel`], then [`JobHandle::join`].
+    pub async fn cancel_and_join(self) -> Result<JobResult> {
+        self.cancel();
+        self.join().await
     }
 }

@@ -1,9 +1,10 @@
 //! The generic guarantee suites a connector runs with a few lines.
 
 mod plan;
+mod run;
 mod sink;
 mod source;
 
-pub use plan::{CrashPlan, SuiteConfig};
+pub use plan::{CrashPlan, RestartHook, SuiteConfig};
 pub use sink::{SinkTarget, run_sink_suite};
-pub use source::{SourceTarget, run_source_suite};
+pub use source::{SourceTarget, run_source_suite, run_unbounded_source_suite};

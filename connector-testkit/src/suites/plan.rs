@@ -1,11 +1,19 @@
 //! Suite settings and the random crash plan.
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 
+/// Restarts the external server (see [`crate::discovery::restart_service`]).
+pub type RestartHook =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), crate::TestkitError>> + Send>> + Send + Sync>;
+
 /// Settings of a suite run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SuiteConfig {
     /// Records sent through the job.
     pub records: u64,
@@ -21,6 +29,27 @@ pub struct SuiteConfig {
     pub seed: u64,
     /// Exact faults to plant instead of a random plan.
     pub faults: Option<Vec<Fault>>,
+    /// Restart the external server once, a third of the way into the run.
+    pub restart_server: Option<RestartHook>,
+}
+
+impl fmt::Debug for SuiteConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SuiteConfig")
+            .field("records", &self.records)
+            .field("crashes", &self.crashes)
+            .field("parallelism", &self.parallelism)
+            .field("seed", &self.seed)
+            .field("restart_server", &self.restart_server.is_some())
+            .finish()
+    }
+}
+
+impl SuiteConfig {
+    /// How long the test source takes to emit everything.
+    pub fn expected_duration(&self) -> Duration {
+        Duration::from_secs_f64(self.records as f64 / self.records_per_second)
+    }
 }
 
 impl Default for SuiteConfig {
@@ -34,6 +63,7 @@ impl Default for SuiteConfig {
             checkpoint_interval: Duration::from_millis(20),
             seed,
             faults: None,
+            restart_server: None,
         }
     }
 }

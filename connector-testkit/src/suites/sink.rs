@@ -12,6 +12,7 @@ use stream_core::fault::FaultInjector;
 use stream_core::prelude::*;
 
 use super::plan::{CrashPlan, SuiteConfig};
+use super::run::run_job;
 use crate::error::TestkitError;
 use crate::verdict::Verdict;
 
@@ -56,11 +57,8 @@ pub async fn run_sink_suite<T: SinkTarget>(target: Arc<T>, config: SuiteConfig) 
         .build()?;
     let source = CollectionSource::sequence(0..config.records).records_per_second(config.records_per_second)?;
     let to_record = target.clone();
-    env.from_source(source, "records")
-        .map(move |id| to_record.record(id))
-        .sink_to(target.sink(), "sink")
-        .execute("sink-suite")
-        .await?;
+    let job = env.from_source(source, "records").map(move |id| to_record.record(id)).sink_to(target.sink(), "sink");
+    run_job(job, "sink-suite", &config).await?;
     let received = target.read_back().await?;
     let sent: Vec<u64> = (0..config.records).collect();
     let verdict = Verdict::compare(&sent, &received, faults.fired().len());

@@ -12,6 +12,7 @@ use stream_core::fault::FaultInjector;
 use stream_core::prelude::*;
 
 use super::plan::{CrashPlan, SuiteConfig};
+use super::run::{run_job, wait_for_count};
 use crate::error::TestkitError;
 use crate::verdict::Verdict;
 
@@ -26,8 +27,9 @@ pub trait SourceTarget: Send + Sync + 'static {
     /// Put records with these ids into the system.
     fn prepare(&self, ids: &[u64]) -> impl Future<Output = Result<(), TestkitError>> + Send;
 
-    /// A bounded source reading them.
-    fn source(&self) -> Self::Source;
+    /// A source reading them: bounded (ends after what was prepared) or unbounded
+    /// (keeps reading what is added later).
+    fn source(&self, bounded: bool) -> Self::Source;
 
     /// The test id of a record read.
     fn id_of(&self, record: &<Self::Source as Source>::Output) -> u64;
@@ -50,12 +52,50 @@ pub async fn run_source_suite<T: SourceTarget>(target: Arc<T>, config: SuiteConf
         .build()?;
     let collect = CollectSink::new();
     let id_of = target.clone();
-    env.from_source(target.source(), "source")
+    let job = env
+        .from_source(target.source(true), "source")
         .map(move |record| id_of.id_of(&record))
-        .sink_to(collect.clone(), "collect")
-        .execute("source-suite")
-        .await?;
+        .sink_to(collect.clone(), "collect");
+    run_job(job, "source-suite", &config).await?;
     let verdict = Verdict::compare(&sent, &collect.committed(), faults.fired().len());
     eprintln!("source suite ({}): {verdict}", target.guarantee());
+    Ok(verdict)
+}
+
+/// The unbounded source suite: half the records before the job starts, half while it
+/// runs (with crashes); the job is cancelled once everything arrived (or after a
+/// time limit) and what was collected is compared with what was put in.
+pub async fn run_unbounded_source_suite<T: SourceTarget>(
+    target: Arc<T>,
+    config: SuiteConfig,
+) -> Result<Verdict, TestkitError> {
+    let sent: Vec<u64> = (0..config.records).collect();
+    let (first, second) = sent.split_at(sent.len() / 2);
+    target.prepare(first).await?;
+    let plan = CrashPlan::random(&config, "source", "collect", true);
+    eprintln!("unbounded source suite: TEST_SEED={} plan={:?}", config.seed, plan.faults);
+    let faults = FaultInjector::new();
+    plan.plant(&faults);
+    let env = StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(config.checkpoint_interval).build()?)
+        .restart_strategy(RestartStrategy::fixed_delay(config.crashes as u32 + 2, Duration::from_millis(10)))
+        .parallelism(config.parallelism)
+        .batch_size(64)
+        .fault_injector(faults.clone())
+        .build()?;
+    let collect = CollectSink::new();
+    let id_of = target.clone();
+    let handle = env
+        .from_source(target.source(false), "source")
+        .map(move |record| id_of.id_of(&record))
+        .sink_to(collect.clone(), "collect")
+        .start("unbounded-source-suite");
+    let (stall, limit) = (Duration::from_secs(2), Duration::from_secs(60));
+    wait_for_count(|| collect.committed().len(), first.len(), stall, limit).await;
+    target.prepare(second).await?;
+    wait_for_count(|| collect.committed().len(), sent.len(), stall, limit).await;
+    handle.cancel_and_join().await?;
+    let verdict = Verdict::compare(&sent, &collect.committed(), faults.fired().len());
+    eprintln!("unbounded source suite ({}): {verdict}", target.guarantee());
     Ok(verdict)
 }

@@ -21,7 +21,9 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
     let (verb, names) = match args.split_first() {
         Some((verb, names)) => (verb.as_str(), names),
         None => {
-            return Err(XtaskError::Usage("usage: cargo xtask services up|down|status [redis rabbitmq kafka]".into()));
+            return Err(XtaskError::Usage(
+                "usage: cargo xtask services up|down|status|restart [redis rabbitmq kafka]".into(),
+            ));
         }
     };
     let selected = select(names)?;
@@ -29,7 +31,8 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         "up" => up(&selected),
         "down" => down(&selected),
         "status" => status(&selected),
-        other => Err(XtaskError::Usage(format!("unknown services command `{other}` (up, down, status)"))),
+        "restart" => down(&selected).and_then(|()| up(&selected)),
+        other => Err(XtaskError::Usage(format!("unknown services command `{other}` (up, down, status, restart)"))),
     }
 }
 
