@@ -6,6 +6,7 @@ mod datagen;
 mod delivery;
 mod error;
 pub mod schema;
+pub mod split_reader;
 
 pub use datagen::DataGenSource;
 pub use delivery::DeliveryGuarantee;
