@@ -5,9 +5,11 @@ pub mod async_sink;
 mod datagen;
 mod delivery;
 mod error;
+pub mod hybrid;
 pub mod schema;
 pub mod split_reader;
 
 pub use datagen::DataGenSource;
 pub use delivery::DeliveryGuarantee;
 pub use error::BaseError;
+pub use hybrid::HybridSource;

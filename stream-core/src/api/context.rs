@@ -30,8 +30,20 @@ pub struct EnumeratorContext<S> {
 }
 
 impl<S> EnumeratorContext<S> {
-    pub(crate) fn new(parallelism: usize) -> Self {
+    /// A context for `parallelism` readers. The runtime makes one per source;
+    /// composite enumerators (such as a hybrid source) make one per inner enumerator.
+    pub fn new(parallelism: usize) -> Self {
         EnumeratorContext { parallelism, assignments: Vec::new(), no_more_splits: Vec::new() }
+    }
+
+    /// Take the assignments made since the last call (composite enumerators).
+    pub fn take_assignments(&mut self) -> Vec<(usize, S)> {
+        std::mem::take(&mut self.assignments)
+    }
+
+    /// Take the "no more splits" signals made since the last call (composite enumerators).
+    pub fn take_no_more_splits(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.no_more_splits)
     }
 
     /// Number of reader subtasks.
