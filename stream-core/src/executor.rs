@@ -75,7 +75,6 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
     let last_id = restored.as_ref().map(|c| c.id).unwrap_or(0);
     let (completed_tx, completed_rx) = watch::channel(last_id);
     let sink_parallelism = job.stages.last().map(|s| s.parallelism).unwrap_or(1);
-    let source_parallelism = job.stages.first().map(|s| s.parallelism).unwrap_or(1);
     let mut ctx = AttemptCtx {
         attempt,
         attempt_id: format!("{run_id}-{attempt}"),
@@ -92,6 +91,7 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
         tasks: JoinSet::new(),
         task_keys: Vec::new(),
         ackers: Vec::new(),
+        data_tasks: Vec::new(),
         driver: None,
     };
     let outcome = async {
@@ -107,7 +107,7 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
             completed: completed_tx,
             ackers: ctx.ackers.iter().cloned().collect::<BTreeSet<_>>(),
             task_count: ctx.task_keys.len(),
-            source_parallelism,
+            data_tasks: ctx.data_tasks.len(),
             last_id,
         };
         coordinator.run().await

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{KeyedProcessFunction, Sink, Source, SplitEnumerator};
 use crate::error::{Result, StreamError};
+use crate::runtime::async_task::{AsyncOptions, AsyncTask};
 use crate::runtime::attempt::AttemptCtx;
 use crate::runtime::driver::{EnumeratorDriver, SourceControl, SourceDriver};
 use crate::runtime::input_gate::InputGate;
@@ -105,7 +106,7 @@ impl<S: Source> Node<S::Output> for SourceNode<S> {
             let key = self.stage.task_key(subtask);
             let source = self.source.clone();
             let env = ctx.env.clone();
-            ctx.expect_acks(&key);
+            ctx.register_data_task(&key);
             ctx.spawn(key.clone(), async move {
                 let reader: S::Reader = source.create_reader(&tctx).await?;
                 run_source::<S::Reader>(key, tctx, reader, out, rx, env).await
@@ -156,8 +157,56 @@ impl<T: Send + 'static> Node<T> for ExchangeNode<T> {
             let tctx = ctx.task_context(&self.stage, subtask, q);
             let key = self.stage.task_key(subtask);
             let env = ctx.env.clone();
-            ctx.expect_acks(&key);
+            ctx.register_data_task(&key);
             ctx.spawn(key.clone(), run_exchange(key, tctx, gate, out, env));
+        }
+        Ok(())
+    }
+}
+
+// ---- async I/O ----------------------------------------------------------------
+
+pub(crate) struct AsyncNode<T, F> {
+    pub(crate) upstream: Arc<dyn Node<T>>,
+    pub(crate) upstream_parallelism: usize,
+    pub(crate) options: AsyncOptions,
+    pub(crate) func: Arc<F>,
+    pub(crate) stage: StageInfo,
+}
+
+impl<T, U, F, Fut> Node<U> for AsyncNode<T, F>
+where
+    T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<U>> + Send + 'static,
+{
+    fn build(&self, ctx: &mut AttemptCtx, outputs: Vec<BoxOutput<U>>) -> Result<()> {
+        let q = outputs.len();
+        let gates = connect(ctx, &*self.upstream, self.upstream_parallelism, q, Partitioner::Rebalance)?;
+        // In-flight inputs of the restored checkpoint are issued again; after a
+        // rescale they are spread round robin.
+        let mut restored: Vec<Vec<T>> = (0..q).map(|_| Vec::new()).collect();
+        if let Some(cp) = &ctx.restored {
+            for (i, (old_subtask, value)) in cp.stage_states(&self.stage.uid).into_iter().enumerate() {
+                let inputs: Vec<T> = restored_value(&self.stage.task_key(old_subtask), value)?;
+                let target = if old_subtask < q { old_subtask } else { i % q };
+                restored[target].extend(inputs);
+            }
+        }
+        for (subtask, ((gate, out), restored)) in gates.into_iter().zip(outputs).zip(restored).enumerate() {
+            let task = AsyncTask {
+                key: self.stage.task_key(subtask),
+                ctx: ctx.task_context(&self.stage, subtask, q),
+                options: self.options,
+                func: self.func.clone(),
+                gate,
+                out,
+                env: ctx.env.clone(),
+                restored,
+            };
+            ctx.register_data_task(&task.key);
+            ctx.spawn(task.key.clone(), task.run());
         }
         Ok(())
     }
@@ -207,7 +256,7 @@ where
                 out,
                 env: ctx.env.clone(),
             };
-            ctx.expect_acks(&task.key);
+            ctx.register_data_task(&task.key);
             ctx.spawn(task.key.clone(), task.run());
         }
         Ok(())

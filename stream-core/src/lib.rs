@@ -18,6 +18,7 @@ mod stream;
 pub use checkpoint_config::{CheckpointConfig, CheckpointConfigBuilder, CheckpointingMode};
 pub use environment::{StreamEnvironment, StreamEnvironmentBuilder};
 pub use error::{Result, StreamError};
+pub use runtime::async_task::AsyncOptions;
 pub use stream::{DataStream, Job, JobHandle, JobResult, KeyedStream};
 
 /// Everything a job definition usually needs.
@@ -27,6 +28,7 @@ pub mod prelude {
     pub use crate::restart::RestartStrategy;
     pub use crate::state::{FsStateBackend, MemoryStateBackend};
     pub use crate::{
-        CheckpointConfig, CheckpointingMode, DataStream, JobHandle, JobResult, StreamEnvironment, StreamError,
+        AsyncOptions, CheckpointConfig, CheckpointingMode, DataStream, JobHandle, JobResult, StreamEnvironment,
+        StreamError,
     };
 }

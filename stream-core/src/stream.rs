@@ -12,8 +12,9 @@ use crate::api::{KeyedProcessFunction, Sink};
 use crate::environment::StreamEnvironment;
 use crate::error::Result;
 use crate::executor;
-use crate::graph::{ChainNode, ExchangeNode, KeyedProcessNode, Node, SinkNode, StageInfo};
+use crate::graph::{AsyncNode, ChainNode, ExchangeNode, KeyedProcessNode, Node, SinkNode, StageInfo};
 use crate::metrics::MetricsSnapshot;
+use crate::runtime::async_task::AsyncOptions;
 use crate::runtime::attempt::AttemptCtx;
 use crate::runtime::output::{ChainFn, FilterFn, FlatMapFn, MapFn};
 
@@ -112,6 +113,33 @@ impl<T: Send + 'static> DataStream<T> {
         let mut stages = self.stages;
         stages.push(stage);
         DataStream { env: self.env, node, stages, rechain: None }
+    }
+
+    /// Enrich each record with an asynchronous call (a lookup in a database or a
+    /// service) in a stage called `name` with the input's parallelism: up to
+    /// `options.capacity` calls in flight per subtask, each bounded by
+    /// `options.timeout`, results in input order or as they complete. The inputs of
+    /// calls not yet emitted are part of each checkpoint and are called again after a
+    /// restore, so with exactly-once checkpoints every input yields exactly one output
+    /// downstream (the call itself may run more than once: make it a lookup).
+    pub fn async_map<U, F, Fut>(self, name: &str, options: AsyncOptions, f: F) -> DataStream<U>
+    where
+        T: Clone + Serialize + DeserializeOwned + Sync,
+        U: Send + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<U>> + Send + 'static,
+    {
+        let stage = self.next_stage(name, self.parallelism());
+        let node = Arc::new(AsyncNode {
+            upstream: self.node.clone(),
+            upstream_parallelism: self.parallelism(),
+            options,
+            func: Arc::new(f),
+            stage: stage.clone(),
+        });
+        let mut stages = self.stages;
+        stages.push(stage);
+        DataStream::new(self.env, node, stages)
     }
 
     /// Partition by key; every record of a key goes to the same subtask.

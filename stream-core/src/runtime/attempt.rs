@@ -23,11 +23,25 @@ use crate::state::CheckpointData;
 /// Messages from tasks to the coordinator.
 #[derive(Debug)]
 pub(crate) enum CoordinatorMsg {
-    Ack { checkpoint_id: u64, task: String, state: serde_json::Value },
-    SplitRequest { subtask: usize },
-    SourceFinished { subtask: usize },
-    TaskFinished { task: String },
-    TaskFailed { task: String, error: StreamError },
+    Ack {
+        checkpoint_id: u64,
+        task: String,
+        state: serde_json::Value,
+    },
+    SplitRequest {
+        subtask: usize,
+    },
+    /// The task forwarded its end of data (all its records are out).
+    Drained {
+        task: String,
+    },
+    TaskFinished {
+        task: String,
+    },
+    TaskFailed {
+        task: String,
+        error: StreamError,
+    },
 }
 
 pub(crate) type DriverFuture = Pin<Box<dyn Future<Output = Result<Box<dyn EnumeratorDriver>>> + Send>>;
@@ -42,6 +56,13 @@ pub(crate) struct TaskEnv {
 }
 
 impl TaskEnv {
+    /// Report that `task` forwarded its end of data.
+    pub(crate) fn drained(&self, task: &str) -> Result<()> {
+        self.coordinator
+            .send(CoordinatorMsg::Drained { task: task.to_string() })
+            .map_err(|_| StreamError::ChannelClosed)
+    }
+
     /// Acknowledge checkpoint `id` for `task` with its state.
     pub(crate) fn ack<S: Serialize>(&self, task: &str, checkpoint_id: u64, state: &S) -> Result<()> {
         let state = serde_json::to_value(state).map_err(|e| StreamError::state(task, e))?;
@@ -64,6 +85,8 @@ pub(crate) struct AttemptCtx {
     pub(crate) task_keys: Vec<String>,
     /// Participants that acknowledge every checkpoint (tasks and chained sinks).
     pub(crate) ackers: Vec<String>,
+    /// Tasks that carry data and report when they are drained.
+    pub(crate) data_tasks: Vec<String>,
     pub(crate) driver: Option<DriverFuture>,
 }
 
@@ -83,6 +106,13 @@ impl AttemptCtx {
     /// Register a participant whose acknowledgement every checkpoint waits for.
     pub(crate) fn expect_acks(&mut self, key: &str) {
         self.ackers.push(key.to_string());
+    }
+
+    /// Register a task that processes records: it acknowledges checkpoints and
+    /// reports when it is drained at the end of input.
+    pub(crate) fn register_data_task(&mut self, key: &str) {
+        self.expect_acks(key);
+        self.data_tasks.push(key.to_string());
     }
 
     /// Spawn a task; its end (success, error or panic) is reported to the coordinator.

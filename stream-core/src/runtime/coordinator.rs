@@ -34,7 +34,8 @@ pub(crate) struct Coordinator {
     pub(crate) ackers: BTreeSet<String>,
     /// Number of spawned tasks that must finish.
     pub(crate) task_count: usize,
-    pub(crate) source_parallelism: usize,
+    /// Number of tasks that must report drained before the final checkpoint.
+    pub(crate) data_tasks: usize,
     /// Id of the restored checkpoint (0 if none); new ids continue from it.
     pub(crate) last_id: u64,
 }
@@ -44,7 +45,7 @@ struct Progress {
     next_periodic: Option<Instant>,
     earliest_next: Instant,
     failures: u32,
-    finished_sources: BTreeSet<usize>,
+    drained: BTreeSet<String>,
     final_id: Option<u64>,
     final_done: bool,
     finished_tasks: BTreeSet<String>,
@@ -62,7 +63,7 @@ impl Coordinator {
             next_periodic: self.config.interval.map(|i| now + i),
             earliest_next: now,
             failures: 0,
-            finished_sources: BTreeSet::new(),
+            drained: BTreeSet::new(),
             final_id: None,
             final_done: false,
             finished_tasks: BTreeSet::new(),
@@ -80,8 +81,8 @@ impl Coordinator {
                         self.on_ack(&mut p, checkpoint_id, task, state).await?;
                     }
                     CoordinatorMsg::SplitRequest { subtask } => self.driver.handle_split_request(subtask).await?,
-                    CoordinatorMsg::SourceFinished { subtask } => {
-                        p.finished_sources.insert(subtask);
+                    CoordinatorMsg::Drained { task } => {
+                        p.drained.insert(task);
                     }
                     CoordinatorMsg::TaskFinished { task } => {
                         p.finished_tasks.insert(task);
@@ -122,15 +123,17 @@ impl Coordinator {
         wake
     }
 
-    fn all_sources_finished(&self, p: &Progress) -> bool {
-        p.finished_sources.len() == self.source_parallelism
+    /// The final checkpoint waits until every task forwarded its end of data, so that
+    /// no record follows the final barrier (Flink's FLIP-147).
+    fn all_drained(&self, p: &Progress) -> bool {
+        p.drained.len() == self.data_tasks
     }
 
     fn maybe_trigger(&mut self, p: &mut Progress, now: Instant) -> Result<()> {
         if p.final_id.is_some() || p.pending.len() >= self.config.max_concurrent {
             return Ok(());
         }
-        let is_final = self.all_sources_finished(p);
+        let is_final = self.all_drained(p);
         let periodic_due = p.next_periodic.is_some_and(|t| now >= t) && now >= p.earliest_next;
         if !is_final && !periodic_due {
             return Ok(());

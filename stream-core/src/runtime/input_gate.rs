@@ -17,6 +17,8 @@ pub(crate) enum GateEvent<T> {
     Records(Vec<T>),
     /// Every channel delivered barrier `id` (or ended): snapshot now.
     Checkpoint(u64),
+    /// Every channel delivered its end of data: no record follows.
+    EndOfData,
     /// Every channel ended.
     End,
     /// An upstream task went away without ending its stream (it failed).
@@ -27,6 +29,8 @@ pub(crate) struct InputGate<T> {
     channels: Vec<mpsc::Receiver<Event<T>>>,
     last_barrier: Vec<u64>,
     ended: Vec<bool>,
+    end_of_data: Vec<bool>,
+    end_of_data_emitted: bool,
     emitted: u64,
     max_seen: u64,
     aligned: bool,
@@ -40,6 +44,8 @@ impl<T> InputGate<T> {
             channels,
             last_barrier: vec![0; n],
             ended: vec![false; n],
+            end_of_data: vec![false; n],
+            end_of_data_emitted: false,
             emitted: 0,
             max_seen: 0,
             aligned: mode == CheckpointingMode::ExactlyOnce,
@@ -80,6 +86,10 @@ impl<T> InputGate<T> {
                 self.emitted = id;
                 return Poll::Ready(GateEvent::Checkpoint(id));
             }
+            if !self.end_of_data_emitted && self.end_of_data.iter().zip(&self.ended).all(|(d, e)| *d || *e) {
+                self.end_of_data_emitted = true;
+                return Poll::Ready(GateEvent::EndOfData);
+            }
             if self.ended.iter().all(|e| *e) {
                 return Poll::Ready(GateEvent::End);
             }
@@ -96,6 +106,10 @@ impl<T> InputGate<T> {
                     Poll::Ready(Some(Event::Barrier(id))) => {
                         self.last_barrier[i] = id;
                         self.max_seen = self.max_seen.max(id);
+                        continue 'scan;
+                    }
+                    Poll::Ready(Some(Event::EndOfData)) => {
+                        self.end_of_data[i] = true;
                         continue 'scan;
                     }
                     Poll::Ready(Some(Event::End)) => {
@@ -156,6 +170,8 @@ mod tests {
         txs[0].send(Event::End).await.unwrap();
         txs[1].send(Event::Barrier(3)).await.unwrap();
         assert!(matches!(g.next().await, GateEvent::Checkpoint(3)));
+        txs[1].send(Event::EndOfData).await.unwrap();
+        assert!(matches!(g.next().await, GateEvent::EndOfData), "once every channel has no more data");
         txs[1].send(Event::End).await.unwrap();
         assert!(matches!(g.next().await, GateEvent::End));
     }

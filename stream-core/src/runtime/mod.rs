@@ -1,5 +1,6 @@
 //! Runtime internals: channels, tasks, barriers, the coordinator.
 
+pub(crate) mod async_task;
 pub(crate) mod attempt;
 pub(crate) mod coordinator;
 pub(crate) mod driver;

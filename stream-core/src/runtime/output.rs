@@ -20,6 +20,8 @@ pub(crate) trait Output<T: Send>: Send {
     async fn flush(&mut self) -> Result<()>;
     /// Flush, then send checkpoint barrier `id` on every channel.
     async fn barrier(&mut self, id: u64) -> Result<()>;
+    /// Flush, then tell every channel that no record follows (barriers still do).
+    async fn end_of_data(&mut self) -> Result<()>;
     /// Flush, then signal the end of the stream on every channel.
     async fn end(&mut self) -> Result<()>;
     /// Records sent since the last call.
@@ -84,6 +86,14 @@ impl<T: Send + 'static> Output<T> for ChannelOutput<T> {
         self.flush().await?;
         for channel in 0..self.senders.len() {
             self.send(channel, Event::Barrier(id)).await?;
+        }
+        Ok(())
+    }
+
+    async fn end_of_data(&mut self) -> Result<()> {
+        self.flush().await?;
+        for channel in 0..self.senders.len() {
+            self.send(channel, Event::EndOfData).await?;
         }
         Ok(())
     }
@@ -168,6 +178,10 @@ impl<T: Send, U: Send + 'static, F: ChainFn<T, U>> Output<T> for ChainedOutput<U
 
     async fn barrier(&mut self, id: u64) -> Result<()> {
         self.inner.barrier(id).await
+    }
+
+    async fn end_of_data(&mut self) -> Result<()> {
+        self.inner.end_of_data().await
     }
 
     async fn end(&mut self) -> Result<()> {

@@ -73,6 +73,10 @@ where
                     }
                     self.out.barrier(id).await?;
                 }
+                GateEvent::EndOfData => {
+                    self.out.end_of_data().await?;
+                    self.env.drained(&self.key)?;
+                }
                 GateEvent::End => return self.out.end().await,
                 GateEvent::UpstreamLost => return Err(StreamError::ChannelClosed),
             }
@@ -100,6 +104,10 @@ pub(crate) async fn run_exchange<T: Send + 'static>(
             GateEvent::Checkpoint(id) => {
                 env.ack(&key, id, &())?;
                 out.barrier(id).await?;
+            }
+            GateEvent::EndOfData => {
+                out.end_of_data().await?;
+                env.drained(&key)?;
             }
             GateEvent::End => return out.end().await,
             GateEvent::UpstreamLost => return Err(StreamError::ChannelClosed),

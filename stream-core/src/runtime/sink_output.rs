@@ -139,6 +139,10 @@ impl<T: Send + 'static, S: Sink<T>> Output<T> for SinkOutput<T, S> {
         self.env.ack(&self.key, id, &SinkStateRef { writer: &writer_state, pending })
     }
 
+    async fn end_of_data(&mut self) -> Result<()> {
+        self.write_buffered().await
+    }
+
     async fn end(&mut self) -> Result<()> {
         self.write_buffered().await?;
         self.writer().await?.flush(true).await?;

@@ -98,7 +98,8 @@ pub(crate) async fn run_source<R: SourceReader>(
             }
             ReadStatus::Finished => {
                 task.finished = true;
-                task.notify(CoordinatorMsg::SourceFinished { subtask: task.ctx.subtask })?;
+                task.out.end_of_data().await?;
+                task.env.drained(&task.key)?;
             }
         }
     }
