@@ -9,14 +9,10 @@ use std::time::Duration;
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
+type Lookup = std::pin::Pin<Box<dyn std::future::Future<Output = stream_core::Result<(u64, u64)>> + Send>>;
+
 /// A slow "lookup": sleeps 0-4 ms (varying per input), tracks concurrency.
-fn lookup(
-    concurrent: Arc<AtomicUsize>,
-    peak: Arc<AtomicUsize>,
-) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = stream_core::Result<(u64, u64)>> + Send>>
-+ Send
-+ Sync
-+ 'static {
+fn lookup(concurrent: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> impl Fn(u64) -> Lookup + Send + Sync + 'static {
     move |x| {
         let (concurrent, peak) = (concurrent.clone(), peak.clone());
         Box::pin(async move {
@@ -55,7 +51,7 @@ async fn ordered_mode_keeps_input_order_and_respects_capacity() {
     let out: Vec<u64> = sink.committed().iter().map(|(x, _)| *x).collect();
     assert!(out == (0..2_000).collect::<Vec<_>>(), "input order ({} results)", out.len());
     let peak = peak.load(Ordering::SeqCst);
-    assert!(peak <= 8 && peak >= 4, "in flight at once: {peak} (capacity 8)");
+    assert!((4..=8).contains(&peak), "in flight at once: {peak} (capacity 8)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
