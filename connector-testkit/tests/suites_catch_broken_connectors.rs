@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use connector_base::DeliveryGuarantee;
 use connector_testkit::{
-    SinkTarget, SourceTarget, SuiteConfig, TestkitError, run_sink_suite, run_source_suite, run_unbounded_source_suite,
+    SinkTarget, SourceTarget, SuiteConfig, TestkitError, run_resume_source_suite, run_sink_suite, run_source_suite,
+    run_unbounded_source_suite,
 };
 use stream_core::api::{
     Boundedness, EnumeratorContext, NoCommitter, ReadStatus, Sink, SinkWriter, Source, SourceReader, SourceSplit,
@@ -370,6 +371,19 @@ async fn unbounded_reads_see_data_added_while_running() {
         run_unbounded_source_suite(log_target(5), SuiteConfig { records: 2_000, ..config_with(faults) }).await.unwrap();
     assert!(verdict.lost > 0, "{verdict}");
     assert!(verdict.check(DeliveryGuarantee::ExactlyOnce).is_err(), "{verdict}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_job_resumes_in_a_new_run_and_a_lossy_resume_is_caught() {
+    let verdict =
+        run_resume_source_suite(log_target(0), SuiteConfig { records: 3_000, ..SuiteConfig::default() }).await.unwrap();
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+    assert_eq!(verdict.received, 3_000);
+
+    let verdict =
+        run_resume_source_suite(log_target(9), SuiteConfig { records: 3_000, ..SuiteConfig::default() }).await.unwrap();
+    let err = verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap_err();
+    assert!(err.contains("lost"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

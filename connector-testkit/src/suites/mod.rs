@@ -7,4 +7,4 @@ mod source;
 
 pub use plan::{CrashPlan, RestartHook, SuiteConfig};
 pub use sink::{SinkTarget, run_sink_suite};
-pub use source::{SourceTarget, run_source_suite, run_unbounded_source_suite};
+pub use source::{SourceTarget, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};

@@ -99,3 +99,43 @@ pub async fn run_unbounded_source_suite<T: SourceTarget>(
     eprintln!("unbounded source suite ({}): {verdict}", target.guarantee());
     Ok(verdict)
 }
+
+/// The resume suite: the job runs on a checkpoint directory and is cancelled part
+/// way (as a person stops a job); a new job on the same directory runs to the end.
+/// What the two runs collected together is compared with what was put in.
+pub async fn run_resume_source_suite<T: SourceTarget>(
+    target: Arc<T>,
+    config: SuiteConfig,
+) -> Result<Verdict, TestkitError> {
+    let sent: Vec<u64> = (0..config.records).collect();
+    target.prepare(&sent).await?;
+    let dir = std::env::temp_dir().join(format!("testkit-resume-{}-{}", std::process::id(), config.seed));
+    let collect = CollectSink::new();
+    let job = |bounded_end: bool| -> Result<stream_core::Job, TestkitError> {
+        let env = StreamEnvironment::builder()
+            .checkpointing(CheckpointConfig::builder().interval(config.checkpoint_interval).build()?)
+            .state_backend(FsStateBackend::new(&dir)?)
+            .parallelism(config.parallelism)
+            .batch_size(64)
+            .build()?;
+        let id_of = target.clone();
+        Ok(env
+            .from_source(target.source(bounded_end), "source")
+            .map(move |record| id_of.id_of(&record))
+            .sink_to(collect.clone(), "collect"))
+    };
+    let first = job(true)?.start("resume-suite-first");
+    let half = sent.len() / 2;
+    wait_for_count(|| collect.committed().len(), half, Duration::from_secs(2), Duration::from_secs(60)).await;
+    let stopped = first.cancel_and_join().await?;
+    let before = collect.committed().len();
+    let second = job(true)?.execute("resume-suite-second").await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "resume suite: first run cancelled={} with {before} committed, second run restored checkpoint {}",
+        stopped.cancelled, second.metrics.last_checkpoint_id
+    );
+    let verdict = Verdict::compare(&sent, &collect.committed(), 1);
+    eprintln!("resume suite ({}): {verdict}", target.guarantee());
+    Ok(verdict)
+}
