@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stream_core::StreamEnvironmentBuilder;
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
+use stream_core::prelude::*;
 
 /// Restarts the external server (see [`crate::discovery::restart_service`]).
 pub type RestartHook =
@@ -46,6 +48,26 @@ impl fmt::Debug for SuiteConfig {
 }
 
 impl SuiteConfig {
+    /// The environment of a suite's job: checkpoints at the configured interval, the
+    /// configured parallelism, small batches, restarts enough for the planted crashes.
+    pub(crate) fn env_builder(&self, faults: &FaultInjector) -> Result<StreamEnvironmentBuilder, crate::TestkitError> {
+        Ok(StreamEnvironment::builder()
+            .checkpointing(CheckpointConfig::builder().interval(self.checkpoint_interval).build()?)
+            .restart_strategy(RestartStrategy::fixed_delay(self.crashes as u32 + 2, Duration::from_millis(10)))
+            .parallelism(self.parallelism)
+            .batch_size(64)
+            .fault_injector(faults.clone()))
+    }
+
+    /// Plant this run's crash plan (printed with its seed) and return the injector.
+    pub(crate) fn planted(&self, suite: &str, source: &str, sink: &str, two_phase: bool) -> FaultInjector {
+        let plan = CrashPlan::random(self, source, sink, two_phase);
+        eprintln!("{suite}: TEST_SEED={} plan={:?}", self.seed, plan.faults);
+        let faults = FaultInjector::new();
+        plan.plant(&faults);
+        faults
+    }
+
     /// How long the test source takes to emit everything.
     pub fn expected_duration(&self) -> Duration {
         Duration::from_secs_f64(self.records as f64 / self.records_per_second)

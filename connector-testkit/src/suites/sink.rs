@@ -4,14 +4,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use stream_core::api::Sink;
-use stream_core::fault::FaultInjector;
 use stream_core::prelude::*;
 
-use super::plan::{CrashPlan, SuiteConfig};
+use super::plan::SuiteConfig;
 use super::run::run_job;
 use crate::error::TestkitError;
 use crate::verdict::Verdict;
@@ -44,17 +42,8 @@ pub trait SinkTarget: Send + Sync + 'static {
 /// Run the sink suite and check the declared guarantee; the verdict is returned
 /// either way so that callers can print or further assert it.
 pub async fn run_sink_suite<T: SinkTarget>(target: Arc<T>, config: SuiteConfig) -> Result<Verdict, TestkitError> {
-    let plan = CrashPlan::random(&config, "records", "sink", target.two_phase());
-    eprintln!("sink suite: TEST_SEED={} plan={:?}", config.seed, plan.faults);
-    let faults = FaultInjector::new();
-    plan.plant(&faults);
-    let env = StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(config.checkpoint_interval).build()?)
-        .restart_strategy(RestartStrategy::fixed_delay(config.crashes as u32 + 2, Duration::from_millis(10)))
-        .parallelism(config.parallelism)
-        .batch_size(64)
-        .fault_injector(faults.clone())
-        .build()?;
+    let faults = config.planted("sink suite", "records", "sink", target.two_phase());
+    let env = config.env_builder(&faults)?.build()?;
     let source = CollectionSource::sequence(0..config.records).records_per_second(config.records_per_second)?;
     let to_record = target.clone();
     let job = env.from_source(source, "records").map(move |id| to_record.record(id)).sink_to(target.sink(), "sink");

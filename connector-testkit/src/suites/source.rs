@@ -10,8 +10,9 @@ use connector_base::DeliveryGuarantee;
 use stream_core::api::Source;
 use stream_core::fault::FaultInjector;
 use stream_core::prelude::*;
+use stream_core::{Job, StreamEnvironmentBuilder};
 
-use super::plan::{CrashPlan, SuiteConfig};
+use super::plan::SuiteConfig;
 use super::run::{run_job, wait_for_count};
 use crate::error::TestkitError;
 use crate::verdict::Verdict;
@@ -39,23 +40,9 @@ pub trait SourceTarget: Send + Sync + 'static {
 pub async fn run_source_suite<T: SourceTarget>(target: Arc<T>, config: SuiteConfig) -> Result<Verdict, TestkitError> {
     let sent: Vec<u64> = (0..config.records).collect();
     target.prepare(&sent).await?;
-    let plan = CrashPlan::random(&config, "source", "collect", true);
-    eprintln!("source suite: TEST_SEED={} plan={:?}", config.seed, plan.faults);
-    let faults = FaultInjector::new();
-    plan.plant(&faults);
-    let env = StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(config.checkpoint_interval).build()?)
-        .restart_strategy(RestartStrategy::fixed_delay(config.crashes as u32 + 2, Duration::from_millis(10)))
-        .parallelism(config.parallelism)
-        .batch_size(64)
-        .fault_injector(faults.clone())
-        .build()?;
+    let faults = config.planted("source suite", "source", "collect", true);
     let collect = CollectSink::new();
-    let id_of = target.clone();
-    let job = env
-        .from_source(target.source(true), "source")
-        .map(move |record| id_of.id_of(&record))
-        .sink_to(collect.clone(), "collect");
+    let job = collecting_job(&target, config.env_builder(&faults)?, true, &collect)?;
     run_job(job, "source-suite", &config).await?;
     let verdict = Verdict::compare(&sent, &collect.committed(), faults.fired().len());
     eprintln!("source suite ({}): {verdict}", target.guarantee());
@@ -72,24 +59,10 @@ pub async fn run_unbounded_source_suite<T: SourceTarget>(
     let sent: Vec<u64> = (0..config.records).collect();
     let (first, second) = sent.split_at(sent.len() / 2);
     target.prepare(first).await?;
-    let plan = CrashPlan::random(&config, "source", "collect", true);
-    eprintln!("unbounded source suite: TEST_SEED={} plan={:?}", config.seed, plan.faults);
-    let faults = FaultInjector::new();
-    plan.plant(&faults);
-    let env = StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(config.checkpoint_interval).build()?)
-        .restart_strategy(RestartStrategy::fixed_delay(config.crashes as u32 + 2, Duration::from_millis(10)))
-        .parallelism(config.parallelism)
-        .batch_size(64)
-        .fault_injector(faults.clone())
-        .build()?;
+    let faults = config.planted("unbounded source suite", "source", "collect", true);
     let collect = CollectSink::new();
-    let id_of = target.clone();
-    let handle = env
-        .from_source(target.source(false), "source")
-        .map(move |record| id_of.id_of(&record))
-        .sink_to(collect.clone(), "collect")
-        .start("unbounded-source-suite");
+    let handle =
+        collecting_job(&target, config.env_builder(&faults)?, false, &collect)?.start("unbounded-source-suite");
     let (stall, limit) = (Duration::from_secs(2), Duration::from_secs(60));
     wait_for_count(|| collect.committed().len(), first.len(), stall, limit).await;
     target.prepare(second).await?;
@@ -111,25 +84,16 @@ pub async fn run_resume_source_suite<T: SourceTarget>(
     target.prepare(&sent).await?;
     let dir = std::env::temp_dir().join(format!("testkit-resume-{}-{}", std::process::id(), config.seed));
     let collect = CollectSink::new();
-    let job = |bounded_end: bool| -> Result<stream_core::Job, TestkitError> {
-        let env = StreamEnvironment::builder()
-            .checkpointing(CheckpointConfig::builder().interval(config.checkpoint_interval).build()?)
-            .state_backend(FsStateBackend::new(&dir)?)
-            .parallelism(config.parallelism)
-            .batch_size(64)
-            .build()?;
-        let id_of = target.clone();
-        Ok(env
-            .from_source(target.source(bounded_end), "source")
-            .map(move |record| id_of.id_of(&record))
-            .sink_to(collect.clone(), "collect"))
+    let job = || {
+        let builder = config.env_builder(&FaultInjector::new())?.state_backend(FsStateBackend::new(&dir)?);
+        collecting_job(&target, builder, true, &collect)
     };
-    let first = job(true)?.start("resume-suite-first");
+    let first = job()?.start("resume-suite-first");
     let half = sent.len() / 2;
     wait_for_count(|| collect.committed().len(), half, Duration::from_secs(2), Duration::from_secs(60)).await;
     let stopped = first.cancel_and_join().await?;
     let before = collect.committed().len();
-    let second = job(true)?.execute("resume-suite-second").await?;
+    let second = job()?.execute("resume-suite-second").await?;
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
         "resume suite: first run cancelled={} with {before} committed, second run restored checkpoint {}",
@@ -138,4 +102,19 @@ pub async fn run_resume_source_suite<T: SourceTarget>(
     let verdict = Verdict::compare(&sent, &collect.committed(), 1);
     eprintln!("resume suite ({}): {verdict}", target.guarantee());
     Ok(verdict)
+}
+
+/// The suites' job: `target`'s source -> test ids -> an exactly-once collecting sink.
+fn collecting_job<T: SourceTarget>(
+    target: &Arc<T>,
+    builder: StreamEnvironmentBuilder,
+    bounded: bool,
+    collect: &CollectSink<u64>,
+) -> Result<Job, TestkitError> {
+    let id_of = target.clone();
+    Ok(builder
+        .build()?
+        .from_source(target.source(bounded), "source")
+        .map(move |record| id_of.id_of(&record))
+        .sink_to(collect.clone(), "collect"))
 }
