@@ -48,7 +48,10 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("endpoint", &self.endpoint).field("origin", &self.origin).finish()
+        f.debug_struct("Server")
+            .field("endpoint", &crate::probe::redact(&self.endpoint))
+            .field("origin", &self.origin)
+            .finish()
     }
 }
 
@@ -154,7 +157,9 @@ pub fn restart_service(server: &Server, service: &TestServer) -> Result<(), Test
     let file = services_file().filter(|f| server.origin == f.display().to_string()).ok_or_else(|| {
         TestkitError::Target(format!(
             "{} at {} came from {}, not from `cargo xtask services`; it cannot be restarted by the test",
-            service.system, server.endpoint, server.origin
+            service.system,
+            crate::probe::redact(&server.endpoint),
+            server.origin
         ))
     })?;
     let root = file.parent().and_then(Path::parent).ok_or_else(|| TestkitError::Target("no workspace root".into()))?;

@@ -73,9 +73,26 @@ pub fn host_port(endpoint: &str) -> String {
     rest.to_string()
 }
 
+/// An endpoint for logs: the password of `scheme://user:password@host` replaced by `***`.
+pub fn redact(endpoint: &str) -> String {
+    let Some((scheme, rest)) = endpoint.split_once("://") else { return endpoint.to_string() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return endpoint.to_string() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => endpoint.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("amqp://guest:guest@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact("127.0.0.1:9092"), "127.0.0.1:9092");
+    }
 
     #[test]
     fn endpoints_reduce_to_host_and_port() {

@@ -74,7 +74,8 @@ pub fn up(services: &[&'static Service]) -> Result<(), XtaskError> {
         let pids = all;
         state::write_pids(service.name, &pids)?;
         state::set_env(service.variable, service.endpoint)?;
-        eprintln!("{}: up at {} in {:.1} s (pids {pids:?})", service.name, service.endpoint, t.elapsed().as_secs_f64());
+        let shown = probe::redact(service.endpoint);
+        eprintln!("{}: up at {shown} in {:.1} s (pids {pids:?})", service.name, t.elapsed().as_secs_f64());
     }
     eprintln!("services up in {:.1} s; endpoints in {}", started.elapsed().as_secs_f64(), state::env_file()?.display());
     Ok(())
@@ -137,7 +138,11 @@ pub fn status(services: &[&'static Service]) -> Result<(), XtaskError> {
             Ok(()) => "answering".to_string(),
             Err(e) => format!("not answering ({e})"),
         };
-        println!("{:<9} {:<40} pids alive {alive:?} of {pids:?}; {answer}", service.name, service.endpoint);
+        println!(
+            "{:<9} {:<40} pids alive {alive:?} of {pids:?}; {answer}",
+            service.name,
+            probe::redact(service.endpoint)
+        );
     }
     Ok(())
 }
