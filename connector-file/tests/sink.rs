@@ -1,0 +1,146 @@
+//! FileSink: exactly-once through the testkit sink suite with crashes in every
+//! protocol phase, no hidden part file left behind, rolling and buckets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use connector_base::DeliveryGuarantee;
+use connector_file::{BucketAssigner, FileSink, LineEncoder, RollingPolicy};
+use connector_testkit::{SinkTarget, SuiteConfig, TestkitError, run_sink_suite};
+use stream_core::prelude::*;
+
+/// Every file under `dir`, as (relative path, is hidden).
+fn files(dir: &Path) -> Vec<(PathBuf, bool)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let hidden = path.file_name().unwrap().to_string_lossy().starts_with('.');
+                out.push((path.strip_prefix(dir).unwrap().to_path_buf(), hidden));
+            }
+        }
+    }
+    out
+}
+
+fn visible_lines(dir: &Path) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|(_, hidden)| !hidden)
+        .flat_map(|(p, _)| {
+            std::fs::read_to_string(dir.join(p)).unwrap().lines().map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+struct Target(tempfile::TempDir);
+
+impl SinkTarget for Target {
+    type Record = String;
+    type Sink = FileSink<String>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    fn record(&self, id: u64) -> String {
+        format!("record-{id}")
+    }
+
+    fn sink(&self) -> FileSink<String> {
+        let rolling = RollingPolicy { max_part_size: 4_096, ..RollingPolicy::default() };
+        FileSink::builder(self.0.path(), LineEncoder).rolling_policy(rolling).build().unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
+        Ok(visible_lines(self.0.path()).iter().map(|l| l.trim_start_matches("record-").parse().unwrap()).collect())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_sink_is_exactly_once_across_crashes_in_every_phase() {
+    let target = Arc::new(Target(tempfile::tempdir().unwrap()));
+    let verdict = run_sink_suite(target.clone(), SuiteConfig { crashes: 4, ..SuiteConfig::default() }).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+    let hidden: Vec<PathBuf> = files(target.0.path()).into_iter().filter(|(_, h)| *h).map(|(p, _)| p).collect();
+    assert!(hidden.is_empty(), "part files of dead attempts must be cleaned up, the rest committed: {hidden:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_roll_by_size_and_records_go_to_their_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = FileSink::builder(dir.path(), LineEncoder)
+        .buckets(BucketAssigner::Function(Arc::new(|line: &String| format!("bucket-{}", line.len() % 3))))
+        .rolling_policy(RollingPolicy { max_part_size: 2_000, ..RollingPolicy::default() })
+        .build()
+        .unwrap();
+    StreamEnvironment::builder()
+        .parallelism(2)
+        .build()
+        .unwrap()
+        .from_source(CollectionSource::sequence(0..5_000), "numbers")
+        .map(|x| format!("line {x}"))
+        .sink_to(sink, "files")
+        .execute("roll")
+        .await
+        .unwrap();
+    let all = files(dir.path());
+    assert!(all.iter().all(|(_, hidden)| !hidden));
+    let buckets: std::collections::BTreeSet<String> =
+        all.iter().map(|(p, _)| p.parent().unwrap().display().to_string()).collect();
+    assert_eq!(buckets.len(), 3, "{buckets:?}");
+    assert!(all.len() > 20, "2 000-byte parts must roll: {} files", all.len());
+    for (path, _) in &all {
+        let bucket = path.parent().unwrap().display().to_string();
+        for line in std::fs::read_to_string(dir.path().join(path)).unwrap().lines() {
+            assert_eq!(bucket, format!("bucket-{}", line.len() % 3));
+        }
+    }
+    let mut lines = visible_lines(dir.path());
+    lines.sort();
+    let mut expected: Vec<String> = (0..5_000).map(|x| format!("line {x}")).collect();
+    expected.sort();
+    assert!(lines == expected, "every line once ({} lines)", lines.len());
+}
+
+#[test]
+fn invalid_sink_options_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = FileSink::<String>::builder(dir.path(), LineEncoder)
+        .buckets(BucketAssigner::DateTime("%Y/%m".into()))
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("`buckets` = %Y/%m"), "{err}");
+    let err = FileSink::<String>::builder(dir.path(), LineEncoder)
+        .rolling_policy(RollingPolicy { max_part_size: 0, ..RollingPolicy::default() })
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("`max_part_size` = 0"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_sink_survives_a_crash_at_every_protocol_point() {
+    use stream_core::fault::{Fault, FaultPoint};
+    let every_point = vec![
+        Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
+        Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1),
+        Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
+        Fault::new("sink", FaultPoint::DuringCommit).subtask(1),
+    ];
+    let target = Arc::new(Target(tempfile::tempdir().unwrap()));
+    let config = SuiteConfig { crashes: 4, faults: Some(every_point), ..SuiteConfig::default() };
+    let verdict = run_sink_suite(target.clone(), config).await.unwrap();
+    assert_eq!(verdict.crashes, 4, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+    assert!(files(target.0.path()).iter().all(|(_, hidden)| !hidden));
+}
