@@ -131,10 +131,9 @@ fn remove_orphans(dir: &Path, attempt: &str, restored: u64) -> Result<()> {
                     .is_some_and(|id| id > restored);
             if orphan {
                 tracing::info!(path = %path.display(), "removing a part file left by a dead attempt");
-                if let Err(e) = std::fs::remove_file(&path) {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        return Err(StreamError::io(&path, e));
-                    }
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StreamError::io(&path, e)),
+                    _ => {}
                 }
             }
         }
