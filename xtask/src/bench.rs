@@ -5,7 +5,7 @@ use crate::cmd::sh;
 use crate::error::XtaskError;
 
 /// Benchmark name -> (package, bench target).
-const BENCHES: &[(&str, &str, &str)] = &[("core", "stream-core", "core")];
+const BENCHES: &[(&str, &str, &str)] = &[("core", "stream-core", "core"), ("file", "connector-file", "file")];
 
 pub fn run(args: &[String]) -> Result<(), XtaskError> {
     let selected: Vec<&(&str, &str, &str)> = match args.first() {

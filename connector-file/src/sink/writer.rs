@@ -90,6 +90,26 @@ impl<T: Send + 'static> FileWriter<T> {
         self.open.get_mut(bucket).ok_or(StreamError::ChannelClosed)
     }
 
+    /// Append `buffer` (encoded records of one bucket) to the bucket's part; roll it
+    /// when it is full or old.
+    fn write_out(&mut self, bucket: String, buffer: &mut Vec<u8>, now: Instant) -> Result<()> {
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        let (max_size, rollover) = (self.rolling.max_part_size, self.rolling.rollover_interval);
+        let dir = self.dir.clone();
+        let part = self.open_part(&bucket)?;
+        part.file.write_all(buffer).map_err(|e| StreamError::io(in_progress(&dir, &part.bucket, &part.name), e))?;
+        part.written += buffer.len() as u64;
+        part.last_write = now;
+        let full = part.written >= max_size || now.duration_since(part.opened) >= rollover;
+        buffer.clear();
+        if full {
+            self.roll(&bucket);
+        }
+        Ok(())
+    }
+
     fn roll(&mut self, bucket: &str) {
         if let Some(part) = self.open.remove(bucket) {
             self.closed.push(part);
@@ -146,23 +166,48 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
     type State = ();
 
     async fn write(&mut self, record: T) -> Result<()> {
-        let bucket = self.bucket_of(&record);
-        self.buffer.clear();
-        self.encoder.encode(&record, &mut self.buffer).map_err(|e| StreamError::connector(std::io::Error::other(e)))?;
-        let buffer = std::mem::take(&mut self.buffer);
-        let (max_size, rollover) = (self.rolling.max_part_size, self.rolling.rollover_interval);
-        let dir = self.dir.clone();
-        let part = self.open_part(&bucket)?;
-        part.file.write_all(&buffer).map_err(|e| StreamError::io(in_progress(&dir, &part.bucket, &part.name), e))?;
-        part.written += buffer.len() as u64;
-        part.last_write = Instant::now();
-        let full = part.written >= max_size || part.opened.elapsed() >= rollover;
-        self.buffer = buffer;
-        if full {
-            self.roll(&bucket);
+        self.write_batch(&mut vec![record]).await
+    }
+
+    /// One clock read per batch; with a single bucket the whole batch is encoded into
+    /// one buffer and written at once.
+    async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
+        let now = Instant::now();
+        let single = matches!(self.buckets, BucketAssigner::Single);
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        let mut pending_bucket: Option<String> = None;
+        // Size of the bucket's open part before `buffer`: a part rolls right after the
+        // record that fills it, as in Flink (it exceeds the limit by one record at most).
+        let mut part_size = 0u64;
+        let max_size = self.rolling.max_part_size;
+        for record in records.drain(..) {
+            if !single {
+                let bucket = self.bucket_of(&record);
+                if pending_bucket.as_ref() != Some(&bucket) {
+                    if let Some(previous) = pending_bucket.take() {
+                        self.write_out(previous, &mut buffer, now)?;
+                    }
+                    part_size = self.open.get(&bucket).map(|p| p.written).unwrap_or(0);
+                    pending_bucket = Some(bucket);
+                }
+            } else if pending_bucket.is_none() {
+                part_size = self.open.get("").map(|p| p.written).unwrap_or(0);
+                pending_bucket = Some(String::new());
+            }
+            self.encoder.encode(&record, &mut buffer).map_err(|e| StreamError::connector(std::io::Error::other(e)))?;
+            if part_size + buffer.len() as u64 >= max_size || buffer.len() >= 64 * 1024 {
+                let bucket = pending_bucket.clone().unwrap_or_default();
+                self.write_out(bucket.clone(), &mut buffer, now)?;
+                part_size = self.open.get(&bucket).map(|p| p.written).unwrap_or(0);
+            }
         }
-        if self.last_inactivity_check.elapsed() >= Duration::from_secs(1) {
-            self.last_inactivity_check = Instant::now();
+        if let Some(bucket) = pending_bucket.filter(|_| !buffer.is_empty()) {
+            self.write_out(bucket, &mut buffer, now)?;
+        }
+        self.buffer = buffer;
+        if now.duration_since(self.last_inactivity_check) >= Duration::from_secs(1) {
+            self.last_inactivity_check = now;
             self.roll_inactive();
         }
         Ok(())

@@ -101,18 +101,32 @@ fn trim_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Read up to `max` lines: (lines with their byte lengths, end of file reached).
-fn read_lines(mut lines: Lines, max: usize, path: &std::path::Path) -> Result<(Lines, Vec<Vec<u8>>, bool)> {
-    let mut out = Vec::with_capacity(max);
-    while out.len() < max {
-        let mut buf = Vec::new();
-        let n = lines.read_until(b'\n', &mut buf).map_err(|e| StreamError::io(path, e))?;
+/// Up to `max` lines in one buffer: (reader, bytes, end offset of each line, end of file).
+type Batch = (Lines, Vec<u8>, Vec<usize>, bool);
+
+fn read_lines(mut lines: Lines, max: usize, path: &std::path::Path) -> Result<Batch> {
+    let mut data = Vec::with_capacity(max * 64);
+    let mut ends = Vec::with_capacity(max);
+    while ends.len() < max {
+        let n = lines.read_until(b'\n', &mut data).map_err(|e| StreamError::io(path, e))?;
         if n == 0 {
-            return Ok((lines, out, true));
+            return Ok((lines, data, ends, true));
         }
-        out.push(buf);
+        ends.push(data.len());
     }
-    Ok((lines, out, false))
+    Ok((lines, data, ends, false))
+}
+
+/// Where a line came from, formatted only when a bad record is reported.
+struct Origin<'a> {
+    path: &'a std::path::Path,
+    offset: u64,
+}
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.path.display(), self.offset)
+    }
 }
 
 impl<T: Send + 'static> SourceReader for FileReader<T> {
@@ -137,19 +151,20 @@ impl<T: Send + 'static> SourceReader for FileReader<T> {
         let Some(mut open) = self.current.take() else { return Ok(ReadStatus::MoreAvailable) };
         let (max, path) = (self.lines_per_batch, open.split.path.clone());
         let lines = std::mem::replace(&mut open.lines, Box::new(std::io::empty()) as Lines);
-        let (lines, batch, eof) = tokio::task::spawn_blocking(move || read_lines(lines, max, &path))
+        let (lines, data, ends, eof) = tokio::task::spawn_blocking(move || read_lines(lines, max, &path))
             .await
             .map_err(|e| StreamError::TaskFailed { task: "file read".into(), message: e.to_string() })??;
         open.lines = lines;
-        for raw in batch {
-            let origin = format!("{}@{}", open.split.path.display(), open.split.offset);
+        let mut start = 0;
+        for end in ends {
+            let raw = &data[start..end];
+            let origin = Origin { path: &open.split.path, offset: open.split.offset };
+            let line = trim_eol(raw);
+            let decoded = if line.is_empty() { None } else { open.decoder.decode(line, origin)? };
             open.split.offset += raw.len() as u64;
             open.split.lines += 1;
-            let line = trim_eol(&raw);
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(record) = open.decoder.decode(line, origin)? {
+            start = end;
+            if let Some(record) = decoded {
                 out.push(record);
             }
         }

@@ -1,0 +1,111 @@
+//! `cargo xtask bench file`: the FileSink (exactly-once, checkpoints every second)
+//! against a plain buffered writer loop writing the same lines, and the FileSource
+//! against a plain buffered line-reading loop over the same files, in the same run.
+//!
+//! Prints `file sink_mb_per_sec=<x> ratio_vs_raw=<r>` and
+//! `file source_mb_per_sec=<x> ratio_vs_raw=<r>` (medians over rounds).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use connector_file::{BucketAssigner, FileSink, FileSource, LineEncoder, TextLines};
+use stream_core::prelude::*;
+
+fn lines() -> u64 {
+    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000_000)
+}
+
+fn line(i: u64) -> String {
+    format!("{i:012} the quick brown fox jumps over the lazy dog {:08x}", i.wrapping_mul(0x9e37_79b9))
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
+}
+
+fn env() -> StreamEnvironment {
+    StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// MB/s of the FileSink writing `n` lines into `dir`.
+async fn sink(n: u64, dir: &Path) -> f64 {
+    let started = Instant::now();
+    let sink = FileSink::builder(dir, LineEncoder).buckets(BucketAssigner::Single).build().unwrap();
+    env()
+        .from_source(CollectionSource::from_fn(n, line), "lines")
+        .sink_to(sink, "files")
+        .execute("sink")
+        .await
+        .unwrap();
+    dir_bytes(dir) as f64 / 1e6 / started.elapsed().as_secs_f64()
+}
+
+/// MB/s of a buffered writer loop writing the same lines (and fsyncing at the end).
+fn raw_write(n: u64, path: &Path) -> f64 {
+    let started = Instant::now();
+    let file = std::fs::File::create(path).unwrap();
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    for i in 0..n {
+        writeln!(out, "{}", line(i)).unwrap();
+    }
+    out.into_inner().unwrap().sync_all().unwrap();
+    std::fs::metadata(path).unwrap().len() as f64 / 1e6 / started.elapsed().as_secs_f64()
+}
+
+/// MB/s of the FileSource reading `dir` into a discarding sink.
+async fn source(dir: &Path, bytes: u64) -> f64 {
+    let started = Instant::now();
+    let source = FileSource::builder(dir, TextLines).build().unwrap();
+    env().from_source(source, "files").sink_to(DiscardingSink::new(), "discard").execute("source").await.unwrap();
+    bytes as f64 / 1e6 / started.elapsed().as_secs_f64()
+}
+
+/// MB/s of a buffered loop reading the same files line by line into Strings.
+fn raw_read(dir: &Path, bytes: u64) -> f64 {
+    let started = Instant::now();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let mut reader = BufReader::new(std::fs::File::open(entry.unwrap().path()).unwrap());
+        let mut buf = Vec::new();
+        while reader.read_until(b'\n', &mut buf).unwrap() > 0 {
+            black_box(String::from_utf8_lossy(&buf).trim_end().to_string());
+            buf.clear();
+        }
+    }
+    bytes as f64 / 1e6 / started.elapsed().as_secs_f64()
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let n = lines();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (mut sink_rates, mut sink_ratios, mut source_rates, mut source_ratios) = (vec![], vec![], vec![], vec![]);
+    for round in 0..5 {
+        let work = tempfile::tempdir().unwrap();
+        let out = work.path().join("sink");
+        let ours = runtime.block_on(sink(n, &out));
+        let raw = raw_write(n, &work.path().join("raw.txt"));
+        let bytes = dir_bytes(&out);
+        let read_ours = runtime.block_on(source(&out, bytes));
+        let read_raw = raw_read(&out, bytes);
+        eprintln!(
+            "round {round}: sink {ours:.0} MB/s raw write {raw:.0} MB/s; source {read_ours:.0} MB/s raw read {read_raw:.0} MB/s ({} MB)",
+            bytes / 1_000_000
+        );
+        sink_rates.push(ours);
+        sink_ratios.push(ours / raw);
+        source_rates.push(read_ours);
+        source_ratios.push(read_ours / read_raw);
+    }
+    println!("file sink_mb_per_sec={:.0} ratio_vs_raw={:.2}", median(&mut sink_rates), median(&mut sink_ratios));
+    println!("file source_mb_per_sec={:.0} ratio_vs_raw={:.2}", median(&mut source_rates), median(&mut source_ratios));
+}
