@@ -1,9 +1,9 @@
 //! DataGen: a deterministic, rate-limited generator source (exactly-once: each
 //! reader's position is an index, kept in checkpoints).
 
+use stream_core::Result;
 use stream_core::api::{Boundedness, Source, TaskContext};
 use stream_core::builtin::{CollectionEnumerator, CollectionReader, CollectionSource, CollectionSplit};
-use stream_core::{Result, StreamError};
 
 /// Emits `generator(i)` for `i` in `0..rows` (or without end), at most
 /// `records_per_second` in total.
@@ -32,10 +32,9 @@ impl<T: Send + 'static> DataGenSource<T> {
 
     /// Emit at most `rate` records per second in total (> 0).
     pub fn records_per_second(mut self, rate: f64) -> Result<Self> {
-        if !(rate > 0.0 && rate.is_finite()) {
-            return Err(StreamError::invalid("records_per_second", rate, "must be a positive number"));
-        }
         self.rate = Some(rate);
+        // The collection source underneath validates the rate.
+        self.inner()?;
         Ok(self)
     }
 

@@ -91,6 +91,41 @@ async fn socket_sink_delivers_every_record() {
     assert_eq!(lines, (0..5_000).collect::<Vec<u64>>());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_sink_is_at_least_once_across_a_crash() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let received = lines.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let received = received.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(socket).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    received.lock().unwrap().push(line.parse().unwrap());
+                }
+            });
+        }
+    });
+    let faults = FaultInjector::new();
+    faults.plant(Fault::new("socket", FaultPoint::AfterRecords(3_000)));
+    let env = StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap())
+        .restart_strategy(RestartStrategy::fixed_delay(1, Duration::ZERO))
+        .fault_injector(faults.clone())
+        .build()
+        .unwrap();
+    let source = CollectionSource::sequence(0..10_000).records_per_second(50_000.0).unwrap();
+    env.from_source(source, "numbers").sink_to(SocketSink::new(address), "socket").execute("sink-crash").await.unwrap();
+    assert_eq!(faults.fired().len(), 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut got = lines.lock().unwrap().clone();
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), 10_000, "every record reaches the server at least once");
+}
+
 #[tokio::test]
 async fn socket_source_reports_an_unreachable_server_by_address() {
     // Port 9 on loopback is closed on these machines.
