@@ -199,6 +199,16 @@ pub mod servers {
         endpoint: |host, port| format!("amqp://guest:guest@{host}:{port}/%2f"),
     };
 
+    /// S3 (`S3_ENDPOINT`, e.g. `http://127.0.0.1:4566`; moto server).
+    pub const S3: TestServer = TestServer {
+        system: "S3 (moto)",
+        variable: "S3_ENDPOINT",
+        service: "moto",
+        image: ("motoserver/moto", "5.2.5", 5000),
+        ready_line: "Running on",
+        endpoint: |host, port| format!("http://{host}:{port}"),
+    };
+
     /// Kafka (`KAFKA_BOOTSTRAP_SERVERS`, e.g. `127.0.0.1:9092`).
     pub const KAFKA: TestServer = TestServer {
         system: "Kafka",

@@ -64,6 +64,21 @@ pub fn kafka(address: &str) -> Result<(), String> {
     }
 }
 
+/// An S3 endpoint answers `GET /` with a bucket listing.
+pub fn s3(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    let request = format!("GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).map_err(|e| format!("{address}: no HTTP answer: {e}"))?;
+    let text = String::from_utf8_lossy(&answer);
+    if text.starts_with("HTTP/1.1 200") && text.contains("ListAllMyBucketsResult") {
+        Ok(())
+    } else {
+        Err(format!("{address}: not an S3 bucket listing: {}", text.lines().next().unwrap_or("")))
+    }
+}
+
 /// Host and port of an endpoint URL (`redis://host:port`, `amqp://u:p@host:port/vh`)
 /// or a plain `host:port` list (the first entry).
 pub fn host_port(endpoint: &str) -> String {

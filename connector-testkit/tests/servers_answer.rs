@@ -25,3 +25,8 @@ async fn rabbitmq_answers() {
 async fn kafka_answers() {
     check(servers::KAFKA, probe::kafka).await;
 }
+
+#[tokio::test]
+async fn s3_answers() {
+    check(servers::S3, probe::s3).await;
+}

@@ -4,7 +4,7 @@
 //! cargo xtask ci              fmt check, clippy -D warnings, all tests (nextest), doc tests
 //! cargo xtask bench [NAME]    benchmarks (release): core, file
 //! cargo xtask services up|down|status [NAMES]
-//!                             test servers on 127.0.0.1: redis, rabbitmq, kafka
+//!                             test servers on 127.0.0.1: redis, rabbitmq, kafka, moto
 //! ```
 
 mod bench;
@@ -15,7 +15,7 @@ mod services;
 
 use error::XtaskError;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [core|file] | services up|down|status [redis rabbitmq kafka]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [core|file] | services up|down|status [redis rabbitmq kafka moto]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -29,7 +29,7 @@ impl Service {
     }
 }
 
-pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA];
+pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO];
 
 /// Debian 12's redis-server 7.0.
 const REDIS: Service = Service {
@@ -151,6 +151,35 @@ const KAFKA: Service = Service {
         let dir_s = dir.display().to_string();
         let args = ["start", "--data-dir", &dir_s, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", "9092"];
         Ok(vec![spawn_detached(&noida_binary()?, &args, &[], &dir.join("noida.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+const MOTO_VERSION: &str = "5.2.5";
+
+/// moto server from PyPI: S3 (and later Firehose) on one port.
+const MOTO: Service = Service {
+    name: "moto",
+    variable: "S3_ENDPOINT",
+    endpoint: "http://127.0.0.1:4566",
+    address: "127.0.0.1:4566",
+    probe: probe::s3,
+    ready_timeout: Duration::from_secs(30),
+    install: |_| {
+        let installed = Command::new("python3")
+            .args(["-m", "pip", "show", "moto"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO_VERSION}")))
+            .unwrap_or(false);
+        if installed {
+            return Ok(());
+        }
+        let pin = format!("moto[server]=={MOTO_VERSION}");
+        crate::cmd::sh("python3", &["-m", "pip", "install", "-q", "--disable-pip-version-check", &pin], &[])
+    },
+    start: |dir| {
+        let args = ["-m", "moto.server", "-H", "127.0.0.1", "-p", "4566"];
+        Ok(vec![spawn_detached("python3", &args, &[], &dir.join("moto.log"))?])
     },
     helpers: Vec::new,
 };
