@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::client::{AsyncSinkClient, SubmitResult};
+use super::client::{AsyncSinkClient, SubmitResult, sized};
 use super::config::AsyncSinkConfig;
 use super::rate_limit::Aimd;
 use crate::error::BaseError;
@@ -203,9 +203,7 @@ impl<C: AsyncSinkClient> Actor<C> {
         let failed: Vec<(C::Entry, usize)> = match outcome {
             Outcome::Done(SubmitResult::Success) => Vec::new(),
             Outcome::Done(SubmitResult::Fatal(message)) => return Err(BaseError::Fatal(message)),
-            Outcome::Done(SubmitResult::Retry(entries)) => {
-                entries.into_iter().map(|e| (self.client.entry_size(&e), e)).map(|(s, e)| (e, s)).collect()
-            }
+            Outcome::Done(SubmitResult::Retry(entries)) => sized(&*self.client, entries),
             Outcome::TimedOut if self.config.fail_on_timeout => {
                 return Err(BaseError::RequestTimeout(self.config.request_timeout));
             }

@@ -29,3 +29,14 @@ pub trait AsyncSinkClient: Send + Sync + 'static {
     /// Send one batch and say which entries failed and how.
     fn submit(&self, batch: Vec<Self::Entry>) -> impl Future<Output = SubmitResult<Self::Entry>> + Send;
 }
+
+/// Entries paired with their sizes.
+pub(crate) fn sized<C: AsyncSinkClient>(client: &C, entries: Vec<C::Entry>) -> Vec<(C::Entry, usize)> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let size = client.entry_size(&entry);
+            (entry, size)
+        })
+        .collect()
+}

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::actor::{Actor, Command};
-use super::client::AsyncSinkClient;
+use super::client::{AsyncSinkClient, sized};
 use super::config::AsyncSinkConfig;
 use crate::error::BaseError;
 
@@ -38,7 +38,7 @@ impl<T, C: AsyncSinkClient> AsyncSinkWriter<T, C> {
         restored: Vec<C::Entry>,
     ) -> Self {
         let (commands, rx) = mpsc::channel(4);
-        let restored = restored.into_iter().map(|e| (client.entry_size(&e), e)).map(|(s, e)| (e, s)).collect();
+        let restored = sized(&*client, restored);
         let max_record_size = config.max_record_size_in_bytes;
         let actor = Actor::new(config, client.clone(), rx, restored);
         AsyncSinkWriter {

@@ -60,11 +60,20 @@ impl<T: Send + 'static> FileWriter<T> {
         })
     }
 
+    /// The bucket of every record of a batch when it does not depend on the record
+    /// (single bucket, or processing time: read once per batch).
+    fn batch_bucket(&self) -> Option<String> {
+        match &self.buckets {
+            BucketAssigner::Single => Some(String::new()),
+            BucketAssigner::DateTime(pattern) => Some(chrono::Utc::now().format(pattern).to_string()),
+            BucketAssigner::Function(_) => None,
+        }
+    }
+
     fn bucket_of(&self, record: &T) -> String {
         match &self.buckets {
-            BucketAssigner::Single => String::new(),
-            BucketAssigner::DateTime(pattern) => chrono::Utc::now().format(pattern).to_string(),
             BucketAssigner::Function(f) => f(record).replace(['/', '\\'], "_"),
+            BucketAssigner::Single | BucketAssigner::DateTime(_) => self.batch_bucket().unwrap_or_default(),
         }
     }
 
@@ -173,7 +182,7 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
     /// one buffer and written at once.
     async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
         let now = Instant::now();
-        let single = matches!(self.buckets, BucketAssigner::Single);
+        let batch_bucket = self.batch_bucket();
         let mut buffer = std::mem::take(&mut self.buffer);
         buffer.clear();
         let mut pending_bucket: Option<String> = None;
@@ -182,7 +191,7 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
         let mut part_size = 0u64;
         let max_size = self.rolling.max_part_size;
         for record in records.drain(..) {
-            if !single {
+            if batch_bucket.is_none() {
                 let bucket = self.bucket_of(&record);
                 if pending_bucket.as_ref() != Some(&bucket) {
                     if let Some(previous) = pending_bucket.take() {
@@ -192,8 +201,9 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
                     pending_bucket = Some(bucket);
                 }
             } else if pending_bucket.is_none() {
-                part_size = self.open.get("").map(|p| p.written).unwrap_or(0);
-                pending_bucket = Some(String::new());
+                let bucket = batch_bucket.clone().unwrap_or_default();
+                part_size = self.open.get(&bucket).map(|p| p.written).unwrap_or(0);
+                pending_bucket = Some(bucket);
             }
             self.encoder.encode(&record, &mut buffer).map_err(|e| StreamError::connector(std::io::Error::other(e)))?;
             if part_size + buffer.len() as u64 >= max_size || buffer.len() >= 64 * 1024 {
