@@ -1,6 +1,6 @@
 //! `FileSource` and its builder (validated options).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use stream_core::api::{Boundedness, Source, TaskContext};
 use stream_core::{Result, StreamError};
 
 use crate::format::{LineFormat, SharedFormat};
-use crate::source::PathFilter;
+use crate::location::{Location, PathFilter};
 use crate::source::{FileEnumerator, FileEnumeratorState, FileReader, FileSplit};
 
 /// Reads the files of a directory as records of type `T` (exactly-once).
@@ -20,7 +20,7 @@ use crate::source::{FileEnumerator, FileEnumeratorState, FileReader, FileSplit};
 /// let source = FileSource::builder(&dir, TextLines).recursive(false).build().unwrap();
 /// ```
 pub struct FileSource<T: 'static> {
-    root: PathBuf,
+    location: Location,
     format: SharedFormat<T>,
     recursive: bool,
     filter: PathFilter,
@@ -31,11 +31,12 @@ pub struct FileSource<T: 'static> {
 }
 
 impl<T: Send + 'static> FileSource<T> {
-    /// Read `dir` with `format`.
-    pub fn builder(dir: impl Into<PathBuf>, format: impl LineFormat<T>) -> FileSourceBuilder<T> {
+    /// Read the files under `location` (a local directory, or
+    /// [`Location::object_store`]) with `format`.
+    pub fn builder(location: impl Into<Location>, format: impl LineFormat<T>) -> FileSourceBuilder<T> {
         FileSourceBuilder {
             source: FileSource {
-                root: dir.into(),
+                location: location.into(),
                 format: Arc::new(format),
                 recursive: true,
                 filter: Arc::new(|_: &Path| true),
@@ -95,8 +96,10 @@ impl<T: Send + 'static> FileSourceBuilder<T> {
     /// Validate and build; the error names the bad option or path.
     pub fn build(self) -> Result<FileSource<T>> {
         let s = self.source;
-        if !s.root.is_dir() {
-            return Err(StreamError::invalid("dir", s.root.display(), "must be an existing directory"));
+        if let Some(dir) = s.location.local_dir()
+            && !dir.is_dir()
+        {
+            return Err(StreamError::invalid("dir", dir.display(), "must be an existing directory"));
         }
         if s.continuous == Some(Duration::ZERO) {
             return Err(StreamError::invalid("monitor_continuously", "0ms", "the discovery interval must be > 0"));
@@ -125,7 +128,7 @@ impl<T: Send + 'static> Source for FileSource<T> {
         restored: Option<FileEnumeratorState>,
     ) -> Result<FileEnumerator> {
         Ok(FileEnumerator::new(
-            self.root.clone(),
+            self.location.clone(),
             self.recursive,
             self.filter.clone(),
             self.continuous,
@@ -135,6 +138,6 @@ impl<T: Send + 'static> Source for FileSource<T> {
     }
 
     async fn create_reader(&self, _ctx: &TaskContext) -> Result<FileReader<T>> {
-        Ok(FileReader::new(self.format.clone(), self.policy.clone(), self.lines_per_batch))
+        Ok(FileReader::new(self.location.clone(), self.format.clone(), self.policy.clone(), self.lines_per_batch))
     }
 }

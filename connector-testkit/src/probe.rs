@@ -79,6 +79,24 @@ pub fn s3(address: &str) -> Result<(), String> {
     }
 }
 
+/// Create `bucket` on an S3 test endpoint (moto accepts unsigned requests), for
+/// tests that need a bucket of their own. An existing bucket of ours is fine.
+pub fn s3_create_bucket(endpoint: &str, bucket: &str) -> Result<(), String> {
+    let address = host_port(endpoint);
+    let mut s = connect(&address)?;
+    let request =
+        format!("PUT /{bucket} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).map_err(|e| format!("{address}: no HTTP answer: {e}"))?;
+    let text = String::from_utf8_lossy(&answer);
+    if text.starts_with("HTTP/1.1 200") || text.contains("BucketAlreadyOwnedByYou") {
+        Ok(())
+    } else {
+        Err(format!("{address}: creating bucket {bucket} failed: {}", text.lines().next().unwrap_or("")))
+    }
+}
+
 /// Host and port of an endpoint URL (`redis://host:port`, `amqp://u:p@host:port/vh`)
 /// or a plain `host:port` list (the first entry).
 pub fn host_port(endpoint: &str) -> String {

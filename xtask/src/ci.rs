@@ -1,6 +1,8 @@
 //! `cargo xtask ci`: everything CI runs, in the order that fails fastest: format,
 //! lints, doc tests, then the test servers and all tests (a missing server fails),
-//! and the servers are stopped whatever the tests did.
+//! and the servers are stopped whatever the tests did. Everything builds with
+//! `--all-features` (object storage, Parquet) so the build is shared; the
+//! default-feature build of crates with features is checked too.
 
 use crate::cmd::{cargo_has, sh};
 use crate::error::XtaskError;
@@ -8,18 +10,20 @@ use crate::services;
 
 pub fn run() -> Result<(), XtaskError> {
     sh("cargo", &["fmt", "--all", "--", "--check"], &[])?;
-    sh("cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
+    let lint = ["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"];
+    sh("cargo", &lint, &[])?;
+    sh("cargo", &["clippy", "--package", "connector-file", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
     if !cargo_has("nextest") {
         sh("cargo", &["install", "cargo-nextest", "--locked"], &[])?;
     }
-    sh("cargo", &["test", "--workspace", "--doc", "--locked"], &[])?;
+    sh("cargo", &["test", "--workspace", "--all-features", "--doc", "--locked"], &[])?;
     let servers = services::select(&[])?;
     let tested = services::up(&servers).and_then(|()| {
         // A missing test server is a failure here, not a skip.
         let mut env: Vec<(String, String)> = services::endpoint_vars()?;
         env.push(("CONNECTOR_TESTS_REQUIRE_SERVICES".into(), "1".into()));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        sh("cargo", &["nextest", "run", "--workspace", "--locked", "--profile", "ci"], &env)
+        sh("cargo", &["nextest", "run", "--workspace", "--all-features", "--locked", "--profile", "ci"], &env)
     });
     let stopped = services::down_quietly(&servers);
     tested.and(stopped)

@@ -1,4 +1,5 @@
-//! Makes pending part files visible: a rename, idempotent.
+//! Makes pending part files visible: a rename (local) or completing the multipart
+//! upload (object store). Both are idempotent.
 
 use std::path::PathBuf;
 
@@ -6,39 +7,76 @@ use serde::{Deserialize, Serialize};
 use stream_core::api::Committer;
 use stream_core::{Result, StreamError};
 
-/// A closed part file waiting for its checkpoint to complete.
+use crate::error::FileError;
+use crate::location::Location;
+
+/// A closed part waiting for its checkpoint to complete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingFile {
-    /// Hidden pending name.
-    pub pending: PathBuf,
-    /// Visible finished name.
-    pub finished: PathBuf,
+pub enum PendingFile {
+    /// A local file under its hidden pending name.
+    Local {
+        /// Hidden pending name.
+        pending: PathBuf,
+        /// Visible finished name.
+        finished: PathBuf,
+    },
+    /// A multipart upload with every part uploaded, not completed yet.
+    Object {
+        /// The object key it becomes.
+        key: String,
+        /// The upload id.
+        upload: String,
+        /// The ids of its parts, in order.
+        parts: Vec<String>,
+    },
 }
 
-/// Renames pending files to their finished names.
+/// Makes pending parts visible.
 #[derive(Debug)]
-pub struct FileCommitter;
+pub struct FileCommitter {
+    location: Location,
+}
+
+impl FileCommitter {
+    pub(crate) fn new(location: Location) -> Self {
+        FileCommitter { location }
+    }
+}
+
+fn commit_local(pending: PathBuf, finished: PathBuf) -> Result<()> {
+    if pending.exists() {
+        std::fs::rename(&pending, &finished).map_err(|e| StreamError::io(&finished, e))?;
+    } else if !finished.exists() {
+        return Err(FileError::PendingLost(pending.display().to_string()).into());
+    }
+    Ok(())
+}
 
 impl Committer for FileCommitter {
     type Committable = PendingFile;
 
     async fn commit(&mut self, files: &[PendingFile]) -> Result<()> {
-        let files = files.to_vec();
-        tokio::task::spawn_blocking(move || {
-            for file in files {
-                if file.pending.exists() {
-                    std::fs::rename(&file.pending, &file.finished).map_err(|e| StreamError::io(&file.finished, e))?;
-                } else if !file.finished.exists() {
-                    // Neither pending nor finished: the data is gone.
-                    return Err(StreamError::io(
-                        &file.pending,
-                        std::io::Error::other("pending part file missing and not committed (data lost)"),
-                    ));
+        for file in files {
+            match file.clone() {
+                PendingFile::Local { pending, finished } => {
+                    tokio::task::spawn_blocking(move || commit_local(pending, finished))
+                        .await
+                        .map_err(|e| StreamError::TaskFailed { task: "file commit".into(), message: e.to_string() })??
                 }
+                PendingFile::Object { key, upload, parts } => match &self.location {
+                    #[cfg(feature = "s3")]
+                    Location::ObjectStore(o) => o.complete(&key, &upload, &parts).await?,
+                    _ => {
+                        let _ = (upload, parts);
+                        return Err(StreamError::invalid(
+                            "committable",
+                            key,
+                            "an object-store part restored into a sink on a local directory",
+                        ));
+                    }
+                },
             }
-            Ok(())
-        })
-        .await
-        .map_err(|e| StreamError::TaskFailed { task: "file commit".into(), message: e.to_string() })?
+        }
+        Ok(())
     }
 }

@@ -1,22 +1,24 @@
 //! Writes part files; closes them to pending at checkpoints and on rolling.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use stream_core::api::{SinkWriter, TaskContext};
 use stream_core::{Result, StreamError};
 
+use super::bulk::BulkWriter;
 use super::committer::PendingFile;
-use super::{BucketAssigner, FileSink, RollingPolicy, RowEncoder};
+use super::part::PartOutput;
+use super::{BucketAssigner, FileSink, PartFormat, RollingPolicy};
+use crate::error::FileError;
+use crate::location::Location;
 
-struct Part {
+struct Part<T> {
     bucket: String,
     name: String,
-    file: File,
+    output: PartOutput,
+    bulk: Option<Box<dyn BulkWriter<T>>>,
     written: u64,
     opened: Instant,
     last_write: Instant,
@@ -24,33 +26,34 @@ struct Part {
 
 /// The writer of one subtask.
 pub struct FileWriter<T: 'static> {
-    dir: PathBuf,
-    encoder: Arc<dyn RowEncoder<T>>,
+    location: Location,
+    format: PartFormat<T>,
     buckets: BucketAssigner<T>,
     rolling: RollingPolicy,
+    part_size: usize,
     prefix: String,
     counter: u64,
-    open: HashMap<String, Part>,
-    closed: Vec<Part>,
+    open: HashMap<String, Part<T>>,
+    closed: Vec<Part<T>>,
     buffer: Vec<u8>,
     last_inactivity_check: Instant,
 }
 
-fn in_progress(dir: &Path, bucket: &str, name: &str) -> PathBuf {
-    dir.join(bucket).join(format!(".{name}.inprogress"))
-}
-
 impl<T: Send + 'static> FileWriter<T> {
     pub(crate) async fn new(sink: &FileSink<T>, ctx: &TaskContext) -> Result<Self> {
-        let (dir, attempt, restored) = (sink.dir.clone(), ctx.attempt_id.clone(), ctx.restored_checkpoint.unwrap_or(0));
-        tokio::task::spawn_blocking(move || remove_orphans(&dir, &attempt, restored))
-            .await
-            .map_err(|e| StreamError::TaskFailed { task: "file sink clean-up".into(), message: e.to_string() })??;
+        if let Some(dir) = sink.location.local_dir() {
+            let (dir, attempt, restored) =
+                (dir.to_path_buf(), ctx.attempt_id.clone(), ctx.restored_checkpoint.unwrap_or(0));
+            tokio::task::spawn_blocking(move || remove_orphans(&dir, &attempt, restored))
+                .await
+                .map_err(|e| StreamError::TaskFailed { task: "file sink clean-up".into(), message: e.to_string() })??;
+        }
         Ok(FileWriter {
-            dir: sink.dir.clone(),
-            encoder: sink.encoder.clone(),
+            location: sink.location.clone(),
+            format: sink.format.clone(),
             buckets: sink.buckets.clone(),
-            rolling: sink.rolling,
+            rolling: sink.rolling_or_checkpoint(),
+            part_size: sink.part_size,
             prefix: format!("part-{}-{}", ctx.attempt_id, ctx.subtask),
             counter: 0,
             open: HashMap::new(),
@@ -77,44 +80,57 @@ impl<T: Send + 'static> FileWriter<T> {
         }
     }
 
-    fn open_part(&mut self, bucket: &str) -> Result<&mut Part> {
+    /// The open part of `bucket`, opened now if there is none.
+    async fn open_part(&mut self, bucket: &str) -> Result<&mut Part<T>> {
         if !self.open.contains_key(bucket) {
-            let name = format!("{}-{}.{}", self.prefix, self.counter, self.encoder.extension());
+            let name = format!("{}-{}.{}", self.prefix, self.counter, self.format.extension());
             self.counter += 1;
-            let dir = self.dir.join(bucket);
-            std::fs::create_dir_all(&dir).map_err(|e| StreamError::io(&dir, e))?;
-            let path = in_progress(&self.dir, bucket, &name);
-            let file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&path)
-                .map_err(|e| StreamError::io(&path, e))?;
+            let output = PartOutput::create(&self.location, bucket, &name, self.part_size).await?;
+            let bulk = match &self.format {
+                PartFormat::Rows(_) => None,
+                PartFormat::Bulk(format) => {
+                    Some(format.create_writer().map_err(|message| self.encode_error(&name, message))?)
+                }
+            };
             let now = Instant::now();
             self.open.insert(
                 bucket.to_string(),
-                Part { bucket: bucket.into(), name, file, written: 0, opened: now, last_write: now },
+                Part { bucket: bucket.into(), name, output, bulk, written: 0, opened: now, last_write: now },
             );
         }
         self.open.get_mut(bucket).ok_or(StreamError::ChannelClosed)
     }
 
+    fn encode_error(&self, name: &str, message: String) -> StreamError {
+        FileError::Encode { location: format!("{}/{name}", self.location), message }.into()
+    }
+
+    /// Encode `record` into `buffer` (bytes for the bucket's part; a bulk format's part
+    /// must be open).
+    fn encode(&mut self, bucket: &str, record: &T, buffer: &mut Vec<u8>) -> Result<()> {
+        let encoded = match (&self.format, self.open.get_mut(bucket).and_then(|p| p.bulk.as_mut())) {
+            (PartFormat::Rows(encoder), _) => encoder.encode(record, buffer),
+            (PartFormat::Bulk(_), Some(writer)) => writer.write(record, buffer),
+            (PartFormat::Bulk(_), None) => Err("no open part for a bulk format".to_string()),
+        };
+        encoded.map_err(|message| self.encode_error(bucket, message))
+    }
+
     /// Append `buffer` (encoded records of one bucket) to the bucket's part; roll it
     /// when it is full or old.
-    fn write_out(&mut self, bucket: String, buffer: &mut Vec<u8>, now: Instant) -> Result<()> {
+    async fn write_out(&mut self, bucket: &str, buffer: &mut Vec<u8>, now: Instant) -> Result<()> {
         if buffer.is_empty() {
             return Ok(());
         }
         let (max_size, rollover) = (self.rolling.max_part_size, self.rolling.rollover_interval);
-        let dir = self.dir.clone();
-        let part = self.open_part(&bucket)?;
-        part.file.write_all(buffer).map_err(|e| StreamError::io(in_progress(&dir, &part.bucket, &part.name), e))?;
+        let part = self.open_part(bucket).await?;
+        part.output.write(buffer).await?;
         part.written += buffer.len() as u64;
         part.last_write = now;
         let full = part.written >= max_size || now.duration_since(part.opened) >= rollover;
         buffer.clear();
         if full {
-            self.roll(&bucket);
+            self.roll(bucket);
         }
         Ok(())
     }
@@ -132,6 +148,11 @@ impl<T: Send + 'static> FileWriter<T> {
         for bucket in stale {
             self.roll(&bucket);
         }
+    }
+
+    /// Encoded size of the bucket's open part.
+    fn part_size_of(&self, bucket: &str) -> u64 {
+        self.open.get(bucket).map(|p| p.written).unwrap_or(0)
     }
 }
 
@@ -191,29 +212,32 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
         let mut part_size = 0u64;
         let max_size = self.rolling.max_part_size;
         for record in records.drain(..) {
-            if batch_bucket.is_none() {
-                let bucket = self.bucket_of(&record);
-                if pending_bucket.as_ref() != Some(&bucket) {
-                    if let Some(previous) = pending_bucket.take() {
-                        self.write_out(previous, &mut buffer, now)?;
-                    }
-                    part_size = self.open.get(&bucket).map(|p| p.written).unwrap_or(0);
-                    pending_bucket = Some(bucket);
+            let record_bucket;
+            let bucket: &str = match &batch_bucket {
+                Some(bucket) => bucket,
+                None => {
+                    record_bucket = self.bucket_of(&record);
+                    &record_bucket
                 }
-            } else if pending_bucket.is_none() {
-                let bucket = batch_bucket.clone().unwrap_or_default();
-                part_size = self.open.get(&bucket).map(|p| p.written).unwrap_or(0);
-                pending_bucket = Some(bucket);
+            };
+            if pending_bucket.as_deref() != Some(bucket) {
+                if let Some(previous) = pending_bucket.take() {
+                    self.write_out(&previous, &mut buffer, now).await?;
+                }
+                part_size = self.part_size_of(bucket);
+                pending_bucket = Some(bucket.to_string());
             }
-            self.encoder.encode(&record, &mut buffer).map_err(|e| StreamError::connector(std::io::Error::other(e)))?;
+            if matches!(self.format, PartFormat::Bulk(_)) && !self.open.contains_key(bucket) {
+                self.open_part(bucket).await?;
+            }
+            self.encode(bucket, &record, &mut buffer)?;
             if part_size + buffer.len() as u64 >= max_size || buffer.len() >= 64 * 1024 {
-                let bucket = pending_bucket.clone().unwrap_or_default();
-                self.write_out(bucket.clone(), &mut buffer, now)?;
-                part_size = self.open.get(&bucket).map(|p| p.written).unwrap_or(0);
+                self.write_out(bucket, &mut buffer, now).await?;
+                part_size = self.part_size_of(bucket);
             }
         }
-        if let Some(bucket) = pending_bucket.filter(|_| !buffer.is_empty()) {
-            self.write_out(bucket, &mut buffer, now)?;
+        if let Some(bucket) = pending_bucket {
+            self.write_out(&bucket, &mut buffer, now).await?;
         }
         self.buffer = buffer;
         if now.duration_since(self.last_inactivity_check) >= Duration::from_secs(1) {
@@ -227,28 +251,22 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
         Ok(())
     }
 
-    /// Close every part (fsync), give it its pending name and hand it to the committer.
+    /// Close every part (bulk formats write their footer; local files are fsynced),
+    /// make it pending and hand it to the committer.
     async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<PendingFile>> {
         let open: Vec<String> = self.open.keys().cloned().collect();
         for bucket in open {
             self.roll(&bucket);
         }
-        let parts = std::mem::take(&mut self.closed);
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut pending = Vec::with_capacity(parts.len());
-            for part in parts {
-                let from = in_progress(&dir, &part.bucket, &part.name);
-                part.file.sync_all().map_err(|e| StreamError::io(&from, e))?;
-                let bucket_dir = dir.join(&part.bucket);
-                let to = bucket_dir.join(format!(".{}.pending-cp{checkpoint_id}", part.name));
-                std::fs::rename(&from, &to).map_err(|e| StreamError::io(&to, e))?;
-                File::open(&bucket_dir).and_then(|d| d.sync_all()).map_err(|e| StreamError::io(&bucket_dir, e))?;
-                pending.push(PendingFile { pending: to, finished: bucket_dir.join(&part.name) });
+        let mut pending = Vec::with_capacity(self.closed.len());
+        for mut part in std::mem::take(&mut self.closed) {
+            if let Some(bulk) = part.bulk.take() {
+                let mut tail = Vec::new();
+                bulk.finish(&mut tail).map_err(|message| self.encode_error(&part.name, message))?;
+                part.output.write(&tail).await?;
             }
-            Ok(pending)
-        })
-        .await
-        .map_err(|e| StreamError::TaskFailed { task: "file pre-commit".into(), message: e.to_string() })?
+            pending.push(part.output.close(checkpoint_id).await?);
+        }
+        Ok(pending)
     }
 }

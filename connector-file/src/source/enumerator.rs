@@ -9,17 +9,15 @@
 //! move complete files into the directory (write under a hidden name, then rename).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use stream_core::Result;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
-use stream_core::{Result, StreamError};
 
 use super::split::FileSplit;
-
-pub(crate) type PathFilter = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
+use crate::location::{Location, PathFilter};
 
 /// Checkpointed state of the enumerator.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -32,7 +30,7 @@ pub struct FileEnumeratorState {
 
 /// See the module docs.
 pub struct FileEnumerator {
-    pub(crate) root: PathBuf,
+    pub(crate) location: Location,
     pub(crate) recursive: bool,
     pub(crate) filter: PathFilter,
     pub(crate) continuous: Option<Duration>,
@@ -46,7 +44,7 @@ pub struct FileEnumerator {
 
 impl FileEnumerator {
     pub(crate) fn new(
-        root: PathBuf,
+        location: Location,
         recursive: bool,
         filter: PathFilter,
         continuous: Option<Duration>,
@@ -54,7 +52,7 @@ impl FileEnumerator {
         state: FileEnumeratorState,
     ) -> Self {
         FileEnumerator {
-            root,
+            location,
             recursive,
             filter,
             continuous,
@@ -68,18 +66,15 @@ impl FileEnumerator {
     }
 
     async fn list_new(&mut self) -> Result<()> {
-        let (root, recursive, filter) = (self.root.clone(), self.recursive, self.filter.clone());
-        let files = tokio::task::spawn_blocking(move || list(&root, recursive, &*filter))
-            .await
-            .map_err(|e| StreamError::TaskFailed { task: "file listing".into(), message: e.to_string() })??;
+        let files = self.location.list(self.recursive, self.filter.clone()).await?;
         let horizon = self.watermark_ms.saturating_sub(self.retention.as_millis() as u64);
-        for (path, modified_ms) in files {
-            if self.seen.contains_key(&path) || (self.listed && modified_ms < horizon) {
+        for file in files {
+            if self.seen.contains_key(&file.path) || (self.listed && file.modified_ms < horizon) {
                 continue;
             }
-            self.seen.insert(path.clone(), modified_ms);
-            self.watermark_ms = self.watermark_ms.max(modified_ms);
-            self.pending.push_back(FileSplit::new(path, modified_ms));
+            self.seen.insert(file.path.clone(), file.modified_ms);
+            self.watermark_ms = self.watermark_ms.max(file.modified_ms);
+            self.pending.push_back(FileSplit::new(file.path, file.modified_ms, file.size));
         }
         let horizon = self.watermark_ms.saturating_sub(self.retention.as_millis() as u64);
         self.seen.retain(|_, modified| *modified >= horizon);
@@ -96,33 +91,6 @@ impl FileEnumerator {
             }
         }
     }
-}
-
-/// Files under `root` (hidden names starting with `.` or `_` skipped), oldest first.
-fn list(root: &Path, recursive: bool, filter: &(dyn Fn(&Path) -> bool + Send + Sync)) -> Result<Vec<(PathBuf, u64)>> {
-    let mut found = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| StreamError::io(&dir, e))? {
-            let entry = entry.map_err(|e| StreamError::io(&dir, e))?;
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with(['.', '_']) {
-                continue;
-            }
-            let path = entry.path();
-            let meta = entry.metadata().map_err(|e| StreamError::io(&path, e))?;
-            if meta.is_dir() {
-                if recursive {
-                    dirs.push(path);
-                }
-            } else if filter(&path) {
-                let modified = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-                found.push((path, modified.map(|d| d.as_millis() as u64).unwrap_or(0)));
-            }
-        }
-    }
-    found.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    Ok(found)
 }
 
 impl SplitEnumerator for FileEnumerator {

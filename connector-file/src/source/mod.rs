@@ -5,7 +5,6 @@ mod enumerator;
 mod reader;
 mod split;
 
-pub(crate) use enumerator::PathFilter;
 pub use enumerator::{FileEnumerator, FileEnumeratorState};
 pub use reader::FileReader;
 pub use split::{Compression, FileSplit};

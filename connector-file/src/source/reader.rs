@@ -3,8 +3,7 @@
 //! plain files seek to the byte offset, compressed files skip the emitted lines.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader};
 
 use connector_base::schema::{BadRecordPolicy, Decoder, DeserializationSchema};
 use stream_core::api::{ReadStatus, SourceReader};
@@ -12,6 +11,7 @@ use stream_core::{Result, StreamError};
 
 use super::split::{Compression, FileSplit};
 use crate::format::SharedFormat;
+use crate::location::Location;
 
 type Lines = Box<dyn BufRead + Send>;
 
@@ -36,6 +36,7 @@ impl<T: 'static> DeserializationSchema<T> for LineSchema<T> {
 
 /// The reader of one subtask.
 pub struct FileReader<T: 'static> {
+    location: Location,
     format: SharedFormat<T>,
     policy: BadRecordPolicy,
     lines_per_batch: usize,
@@ -45,28 +46,40 @@ pub struct FileReader<T: 'static> {
 }
 
 impl<T: Send + 'static> FileReader<T> {
-    pub(crate) fn new(format: SharedFormat<T>, policy: BadRecordPolicy, lines_per_batch: usize) -> Self {
-        FileReader { format, policy, lines_per_batch, queue: VecDeque::new(), current: None, no_more_splits: false }
+    pub(crate) fn new(
+        location: Location,
+        format: SharedFormat<T>,
+        policy: BadRecordPolicy,
+        lines_per_batch: usize,
+    ) -> Self {
+        FileReader {
+            location,
+            format,
+            policy,
+            lines_per_batch,
+            queue: VecDeque::new(),
+            current: None,
+            no_more_splits: false,
+        }
     }
 }
 
 /// Open `split` at its position (blocking I/O off the async threads).
 async fn open<T: Send + 'static>(
+    location: &Location,
     format: SharedFormat<T>,
     policy: BadRecordPolicy,
     mut split: FileSplit,
 ) -> Result<Open<T>> {
     let has_header = format.has_header();
+    let compression = Compression::of(&split.path);
+    let start = if compression == Compression::None { split.offset } else { 0 };
+    let file = location.open(&split.path, start, split.size).await?;
     let (split, lines) = tokio::task::spawn_blocking(move || -> Result<(FileSplit, Lines)> {
         let path = split.path.clone();
         let io = |e| StreamError::io(&path, e);
-        let mut file = File::open(&path).map_err(io)?;
-        let compression = Compression::of(&path);
         let mut lines: Lines = match compression {
-            Compression::None => {
-                file.seek(SeekFrom::Start(split.offset)).map_err(io)?;
-                Box::new(BufReader::new(file))
-            }
+            Compression::None => Box::new(BufReader::with_capacity(256 * 1024, file)),
             Compression::Gzip => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file))),
             Compression::Zstd => Box::new(BufReader::new(zstd::stream::read::Decoder::new(file).map_err(io)?)),
         };
@@ -146,7 +159,7 @@ impl<T: Send + 'static> SourceReader for FileReader<T> {
             let Some(split) = self.queue.pop_front() else {
                 return Ok(if self.no_more_splits { ReadStatus::Finished } else { ReadStatus::NeedSplits });
             };
-            self.current = Some(open(self.format.clone(), self.policy.clone(), split).await?);
+            self.current = Some(open(&self.location, self.format.clone(), self.policy.clone(), split).await?);
         }
         let Some(mut open) = self.current.take() else { return Ok(ReadStatus::MoreAvailable) };
         let (max, path) = (self.lines_per_batch, open.split.path.clone());

@@ -40,11 +40,14 @@ pub struct FileSplit {
     pub header: Option<String>,
     /// Modification time when discovered, in ms since the Unix epoch.
     pub modified_ms: u64,
+    /// Size in bytes when discovered.
+    #[serde(default)]
+    pub size: u64,
 }
 
 impl FileSplit {
-    pub(crate) fn new(path: PathBuf, modified_ms: u64) -> Self {
-        FileSplit { path, offset: 0, lines: 0, header: None, modified_ms }
+    pub(crate) fn new(path: PathBuf, modified_ms: u64, size: u64) -> Self {
+        FileSplit { path, offset: 0, lines: 0, header: None, modified_ms, size }
     }
 }
 

@@ -1,0 +1,40 @@
+//! The connector's own errors (wrapped in `StreamError::Connector` at the API boundary).
+
+use stream_core::StreamError;
+
+/// What can go wrong in the file connector beyond plain file I/O.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// A request to the object store failed.
+    #[error(
+        "object store {operation} of `{location}` failed: {message} \
+         (check the bucket, endpoint, region and credentials)"
+    )]
+    ObjectStore {
+        /// What was attempted (list, read, upload part, complete upload, ...).
+        operation: &'static str,
+        /// The object key or prefix.
+        location: String,
+        /// The store's error, credentials never included.
+        message: String,
+    },
+
+    /// A committable's data is gone: neither pending nor finished.
+    #[error("part file `{0}` is neither pending nor finished: its data is lost (was it deleted by hand?)")]
+    PendingLost(String),
+
+    /// A record could not be encoded by the sink's format.
+    #[error("record could not be encoded for `{location}`: {message}")]
+    Encode {
+        /// The part file being written.
+        location: String,
+        /// The encoder's message.
+        message: String,
+    },
+}
+
+impl From<FileError> for StreamError {
+    fn from(error: FileError) -> Self {
+        StreamError::connector(error)
+    }
+}

@@ -1,0 +1,155 @@
+//! Object storage (feature `s3`): listing and ranged reads for the source, multipart
+//! uploads for the sink (an upload is the in-progress part, completed on commit).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use stream_core::Result;
+
+use crate::error::FileError;
+use crate::location::{Listed, Location, is_hidden};
+
+/// A prefix in an object store (see [`Location::object_store`]).
+#[derive(Clone)]
+pub struct ObjectLocation {
+    store: Arc<dyn ObjectStore>,
+    multipart: Arc<dyn MultipartStore>,
+    prefix: ObjectPath,
+}
+
+impl std::fmt::Display for ObjectLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The store's Display names the bucket, never credentials.
+        write!(f, "{}/{}", self.store, self.prefix)
+    }
+}
+
+impl Location {
+    /// Files under `prefix` (`""` for the whole bucket) of an object store, for example
+    /// an `object_store::aws::AmazonS3` (re-exported as [`crate::object_store`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use connector_file::{Location, object_store::memory::InMemory};
+    /// let location = Location::object_store(Arc::new(InMemory::new()), "events/2026").unwrap();
+    /// assert!(location.to_string().ends_with("events/2026"));
+    /// ```
+    pub fn object_store<S: ObjectStore + MultipartStore>(store: Arc<S>, prefix: &str) -> Result<Location> {
+        let prefix = ObjectPath::parse(prefix.trim_matches('/')).map_err(|e| {
+            stream_core::StreamError::invalid("prefix", prefix, format!("not a valid object key prefix: {e}"))
+        })?;
+        Ok(Location::ObjectStore(ObjectLocation { store: store.clone(), multipart: store, prefix }))
+    }
+}
+
+fn store_error(operation: &'static str, location: impl std::fmt::Display, error: object_store::Error) -> FileError {
+    FileError::ObjectStore { operation, location: location.to_string(), message: error.to_string() }
+}
+
+impl ObjectLocation {
+    /// The key of `name` in `bucket` (a sub-"directory"; empty for none).
+    pub(crate) fn key(&self, bucket: &str, name: &str) -> ObjectPath {
+        let in_bucket = if bucket.is_empty() { self.prefix.clone() } else { self.prefix.clone().join(bucket) };
+        in_bucket.join(name)
+    }
+
+    /// A key as listed or recorded in a committable (already in the store's encoding).
+    fn parse(key: &str) -> Result<ObjectPath> {
+        ObjectPath::parse(key)
+            .map_err(|e| stream_core::StreamError::invalid("object key", key, format!("not a valid object key: {e}")))
+    }
+
+    /// Objects under the prefix whose key parts below it are not hidden.
+    pub(crate) async fn list(
+        &self,
+        recursive: bool,
+        filter: &(dyn Fn(&Path) -> bool + Send + Sync),
+    ) -> Result<Vec<Listed>> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let metas = if recursive {
+            self.store.list(prefix).try_collect::<Vec<_>>().await
+        } else {
+            self.store.list_with_delimiter(prefix).await.map(|r| r.objects)
+        }
+        .map_err(|e| store_error("list", self, e))?;
+        let depth = self.prefix.parts().count();
+        let mut found = Vec::new();
+        for meta in metas {
+            if meta.location.parts().skip(depth).any(|p| is_hidden(p.as_ref())) {
+                continue;
+            }
+            let path = PathBuf::from(meta.location.as_ref());
+            if filter(&path) {
+                let modified_ms = meta.last_modified.timestamp_millis().max(0) as u64;
+                found.push(Listed { path, modified_ms, size: meta.size });
+            }
+        }
+        Ok(found)
+    }
+
+    /// The object `path` from `offset` on, streamed (a blocking reader over the async
+    /// body: use it on a blocking thread).
+    pub(crate) async fn open(&self, path: &Path, offset: u64, size: u64) -> Result<Box<dyn Read + Send>> {
+        if offset >= size {
+            return Ok(Box::new(std::io::empty()));
+        }
+        let key = Self::parse(&path.to_string_lossy())?;
+        let options = GetOptions::new().with_range(Some(GetRange::Offset(offset)));
+        let body = self.store.get_opts(&key, options).await.map_err(|e| store_error("read", &key, e))?;
+        let stream = body.into_stream().map_err(std::io::Error::other).boxed();
+        let reader = tokio_util::io::StreamReader::new(stream);
+        Ok(Box::new(tokio_util::io::SyncIoBridge::new(reader)))
+    }
+
+    /// Start the multipart upload of `key` (the in-progress part).
+    pub(crate) async fn start_upload(&self, key: &ObjectPath) -> Result<String> {
+        Ok(self.multipart.create_multipart(key).await.map_err(|e| store_error("start upload", key, e))?)
+    }
+
+    /// Upload part `index` of an upload.
+    pub(crate) async fn upload_part(
+        &self,
+        key: &ObjectPath,
+        upload: &str,
+        index: usize,
+        data: Vec<u8>,
+    ) -> Result<String> {
+        let part = self
+            .multipart
+            .put_part(key, &upload.to_string(), index, PutPayload::from(data))
+            .await
+            .map_err(|e| store_error("upload part", key, e))?;
+        Ok(part.content_id)
+    }
+
+    /// Complete an upload: the object becomes visible. Idempotent: when the object
+    /// exists the upload was completed before (keys are unique per attempt, subtask
+    /// and part), so a replayed commit does not complete it again (stores answer a
+    /// second completion with errors that clients retry for minutes). An upload that
+    /// is neither completable nor complete is lost data.
+    pub(crate) async fn complete(&self, key: &str, upload: &str, parts: &[String]) -> Result<()> {
+        let path = Self::parse(key)?;
+        match self.store.head(&path).await {
+            Ok(_) => return Ok(()),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(store_error("check", key, e).into()),
+        }
+        let ids = parts.iter().map(|p| PartId { content_id: p.clone() }).collect();
+        match self.multipart.complete_multipart(&path, &upload.to_string(), ids).await {
+            Ok(_) => Ok(()),
+            Err(first) => match self.store.head(&path).await {
+                Ok(_) => Ok(()),
+                Err(object_store::Error::NotFound { .. }) => {
+                    tracing::error!(key, error = %first, "completing a pending upload failed and no object exists");
+                    Err(FileError::PendingLost(key.to_string()).into())
+                }
+                Err(_) => Err(store_error("complete upload", key, first).into()),
+            },
+        }
+    }
+}

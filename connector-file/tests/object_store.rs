@@ -1,0 +1,242 @@
+//! FileSource and FileSink on S3 (moto from `cargo xtask services`, or `S3_ENDPOINT`):
+//! the testkit source suites (bounded and continuous, plain / gzip / zstd objects)
+//! and the sink suite with a crash at every protocol point, read back from S3;
+//! multipart uploads of several parts; clear errors for a missing bucket.
+#![cfg(feature = "s3")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use connector_base::DeliveryGuarantee;
+use connector_file::object_store::aws::{AmazonS3, AmazonS3Builder};
+use connector_file::object_store::path::Path as ObjectPath;
+use connector_file::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use connector_file::{BucketAssigner, FileSink, FileSource, LineEncoder, Location, RollingPolicy, TextLines};
+use connector_testkit::{
+    SinkTarget, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_sink_suite, run_source_suite,
+    run_unbounded_source_suite, servers,
+};
+use futures::TryStreamExt;
+use stream_core::fault::{Fault, FaultPoint};
+use stream_core::prelude::*;
+
+fn store(endpoint: &str, bucket: &str) -> Arc<AmazonS3> {
+    let store = AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .unwrap();
+    Arc::new(store)
+}
+
+/// A fresh bucket on the S3 test server, or `None` to skip (when not required).
+async fn bucket(test: &str) -> Option<(String, Arc<AmazonS3>)> {
+    let server = TestServer::discover(&servers::S3).await.unwrap()?;
+    let name = format!("{test}-{}-{}", std::process::id(), fastrand::u32(..)).replace('_', "-");
+    probe::s3_create_bucket(&server.endpoint, &name).unwrap();
+    Some((server.endpoint.clone(), store(&server.endpoint, &name)))
+}
+
+/// Every object under `prefix` as lines of text (only finished, visible objects exist).
+async fn lines_under(store: &AmazonS3, prefix: &str) -> Vec<String> {
+    let metas: Vec<_> = store.list(Some(&ObjectPath::from(prefix))).try_collect().await.unwrap();
+    let mut lines = Vec::new();
+    for meta in metas {
+        let bytes = store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+        lines.extend(String::from_utf8(bytes.to_vec()).unwrap().lines().map(str::to_string));
+    }
+    lines
+}
+
+fn ids(lines: &[String]) -> Vec<u64> {
+    lines.iter().map(|l| l.trim_start_matches("record-").parse().unwrap()).collect()
+}
+
+struct Objects {
+    store: Arc<AmazonS3>,
+    written: AtomicUsize,
+}
+
+impl SourceTarget for Objects {
+    type Source = FileSource<String>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
+        // Per call: two plain objects, a gzip and a zstd one, one under a "sub-directory",
+        // and a hidden one that must never be read.
+        let n = self.written.fetch_add(1, Ordering::SeqCst);
+        let names = [
+            format!("in/part-{n}-a.txt"),
+            format!("in/part-{n}-b.txt"),
+            format!("in/part-{n}-c.txt.gz"),
+            format!("in/part-{n}-d.txt.zst"),
+            format!("in/sub/part-{n}-e.txt"),
+        ];
+        let chunk = ids.len().div_ceil(names.len());
+        for (name, lines) in names.iter().zip(ids.chunks(chunk)) {
+            let text: String = lines.iter().map(|id| format!("record-{id}\n")).collect();
+            let bytes = if name.ends_with(".gz") {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(text.as_bytes()).unwrap();
+                gz.finish().unwrap()
+            } else if name.ends_with(".zst") {
+                zstd::encode_all(text.as_bytes(), 1).unwrap()
+            } else {
+                text.into_bytes()
+            };
+            self.store.put(&ObjectPath::from(name.as_str()), PutPayload::from(bytes)).await.unwrap();
+        }
+        let hidden = ObjectPath::from(format!("in/_tmp/part-{n}.txt").as_str());
+        self.store.put(&hidden, PutPayload::from_static(b"not-a-record\n")).await.unwrap();
+        Ok(())
+    }
+
+    fn source(&self, bounded: bool) -> FileSource<String> {
+        let location = Location::object_store(self.store.clone(), "in").unwrap();
+        let builder = FileSource::builder(location, TextLines).lines_per_batch(10);
+        let builder = if bounded { builder } else { builder.monitor_continuously(Duration::from_millis(50)) };
+        builder.build().unwrap()
+    }
+
+    fn id_of(&self, line: &String) -> u64 {
+        line.trim_start_matches("record-").parse().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_source_is_exactly_once_across_crashes() {
+    let Some((_, store)) = bucket("source").await else { return };
+    let target = Arc::new(Objects { store, written: AtomicUsize::new(0) });
+    let verdict = run_source_suite(target, SuiteConfig { records: 3_000, ..SuiteConfig::default() }).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_continuous_source_picks_up_new_objects_exactly_once() {
+    let Some((_, store)) = bucket("continuous").await else { return };
+    let target = Arc::new(Objects { store, written: AtomicUsize::new(0) });
+    let config = SuiteConfig { records: 3_000, ..SuiteConfig::default() };
+    let verdict = run_unbounded_source_suite(target, config).await.unwrap();
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+struct Bucket {
+    store: Arc<AmazonS3>,
+    prefix: &'static str,
+}
+
+impl SinkTarget for Bucket {
+    type Record = String;
+    type Sink = FileSink<String>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    fn record(&self, id: u64) -> String {
+        format!("record-{id}")
+    }
+
+    fn sink(&self) -> FileSink<String> {
+        let location = Location::object_store(self.store.clone(), self.prefix).unwrap();
+        let rolling = RollingPolicy { max_part_size: 8_192, ..RollingPolicy::default() };
+        FileSink::builder(location, LineEncoder).rolling_policy(rolling).build().unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
+        Ok(ids(&lines_under(&self.store, self.prefix).await))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
+    let Some((_, store)) = bucket("sink").await else { return };
+    let every_point = vec![
+        Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
+        Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1),
+        Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
+        Fault::new("sink", FaultPoint::DuringCommit).subtask(1),
+    ];
+    let target = Arc::new(Bucket { store, prefix: "out" });
+    let config = SuiteConfig { crashes: 4, faults: Some(every_point), ..SuiteConfig::default() };
+    let verdict = run_sink_suite(target, config).await.unwrap();
+    assert_eq!(verdict.crashes, 4, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_sink_is_exactly_once_across_random_crashes() {
+    let Some((_, store)) = bucket("sink-random").await else { return };
+    let target = Arc::new(Bucket { store, prefix: "deep/out" });
+    let verdict = run_sink_suite(target, SuiteConfig { crashes: 3, ..SuiteConfig::default() }).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+/// A part larger than the multipart part size is uploaded in several parts and
+/// becomes one object only at the commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_parts_are_uploaded_in_several_parts_and_appear_whole() {
+    let Some((_, store)) = bucket("multipart").await else { return };
+    let location = Location::object_store(store.clone(), "big").unwrap();
+    let sink = FileSink::builder(location, LineEncoder)
+        .buckets(BucketAssigner::Single)
+        .multipart_part_size(5 * 1024 * 1024)
+        .build()
+        .unwrap();
+    let lines = 400_000u64; // ~ 12 MiB of "line-<n> padding..." lines: 3 parts
+    StreamEnvironment::builder()
+        .parallelism(1)
+        .build()
+        .unwrap()
+        .from_source(CollectionSource::sequence(0..lines), "numbers")
+        .map(|x| format!("line-{x:08}-{}", "x".repeat(14)))
+        .sink_to(sink, "s3")
+        .execute("multipart")
+        .await
+        .unwrap();
+    let metas: Vec<_> = store.list(Some(&ObjectPath::from("big"))).try_collect().await.unwrap();
+    assert_eq!(metas.len(), 1, "{metas:?}");
+    let etag = metas[0].e_tag.clone().unwrap_or_default();
+    let parts: u32 = etag.trim_matches('"').rsplit_once('-').and_then(|(_, n)| n.parse().ok()).unwrap_or(1);
+    assert!(
+        parts >= 2,
+        "a {} byte object must come from a multipart upload of several parts (etag {etag})",
+        metas[0].size
+    );
+    let read = lines_under(&store, "big").await;
+    assert_eq!(read.len() as u64, lines);
+    assert!(read.iter().enumerate().all(|(i, l)| l.starts_with(&format!("line-{i:08}-"))), "lines in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_is_a_clear_error() {
+    let Some((endpoint, _)) = bucket("exists").await else { return };
+    let missing = store(&endpoint, "no-such-bucket-here");
+    let source = FileSource::builder(Location::object_store(missing, "in").unwrap(), TextLines).build().unwrap();
+    let Err(err) = StreamEnvironment::builder()
+        .parallelism(1)
+        .build()
+        .unwrap()
+        .from_source(source, "missing")
+        .sink_to(CollectSink::new(), "out")
+        .execute("missing-bucket")
+        .await
+    else {
+        panic!("reading a missing bucket must fail")
+    };
+    let err = err.to_string();
+    assert!(err.contains("object store list of") && err.contains("no-such-bucket-here"), "{err}");
+    assert!(err.contains("check the bucket"), "{err}");
+}
