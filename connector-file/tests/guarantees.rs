@@ -18,11 +18,17 @@ use connector_testkit::{
 struct Files {
     dir: tempfile::TempDir,
     written: AtomicUsize,
+    split_size: Option<u64>,
 }
 
 impl Files {
     fn new() -> Arc<Files> {
-        Arc::new(Files { dir: tempfile::tempdir().unwrap(), written: AtomicUsize::new(0) })
+        Arc::new(Files { dir: tempfile::tempdir().unwrap(), written: AtomicUsize::new(0), split_size: None })
+    }
+
+    /// Plain files split into byte ranges of `bytes`.
+    fn split_by(bytes: u64) -> Arc<Files> {
+        Arc::new(Files { dir: tempfile::tempdir().unwrap(), written: AtomicUsize::new(0), split_size: Some(bytes) })
     }
 
     /// Write `lines` to a file appearing complete (hidden name, then rename).
@@ -71,6 +77,10 @@ impl SourceTarget for Files {
 
     fn source(&self, bounded: bool) -> FileSource<String> {
         let builder = FileSource::builder(self.dir.path(), TextLines).lines_per_batch(10);
+        let builder = match self.split_size {
+            Some(bytes) => builder.split_size(bytes),
+            None => builder,
+        };
         let builder = if bounded { builder } else { builder.monitor_continuously(Duration::from_millis(20)) };
         builder.build().unwrap()
     }
@@ -87,6 +97,13 @@ fn config() -> SuiteConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounded_reads_are_exactly_once_across_crashes() {
     let verdict = run_source_suite(Files::new(), config()).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_range_splits_are_exactly_once_across_crashes() {
+    let verdict = run_source_suite(Files::split_by(4_096), config()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 }

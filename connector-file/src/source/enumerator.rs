@@ -35,6 +35,7 @@ pub struct FileEnumerator {
     pub(crate) filter: PathFilter,
     pub(crate) continuous: Option<Duration>,
     pub(crate) retention: Duration,
+    pub(crate) split_size: Option<u64>,
     pending: VecDeque<FileSplit>,
     seen: BTreeMap<PathBuf, u64>,
     watermark_ms: u64,
@@ -49,6 +50,7 @@ impl FileEnumerator {
         filter: PathFilter,
         continuous: Option<Duration>,
         retention: Duration,
+        split_size: Option<u64>,
         state: FileEnumeratorState,
     ) -> Self {
         FileEnumerator {
@@ -57,6 +59,7 @@ impl FileEnumerator {
             filter,
             continuous,
             retention,
+            split_size,
             pending: state.pending.into(),
             seen: state.seen.into_iter().collect(),
             watermark_ms: state.watermark_ms,
@@ -74,7 +77,7 @@ impl FileEnumerator {
             }
             self.seen.insert(file.path.clone(), file.modified_ms);
             self.watermark_ms = self.watermark_ms.max(file.modified_ms);
-            self.pending.push_back(FileSplit::new(file.path, file.modified_ms, file.size));
+            self.pending.extend(FileSplit::of_file(file.path, file.modified_ms, file.size, self.split_size));
         }
         let horizon = self.watermark_ms.saturating_sub(self.retention.as_millis() as u64);
         self.seen.retain(|_, modified| *modified >= horizon);

@@ -73,7 +73,24 @@ async fn open<T: Send + 'static>(
 ) -> Result<Open<T>> {
     let has_header = format.has_header();
     let compression = Compression::of(&split.path);
-    let start = if compression == Compression::None { split.offset } else { 0 };
+    let range_start = split.range.map(|(start, _)| start).unwrap_or(0);
+    if has_header && split.header.is_none() && range_start > 0 {
+        // A later range of a file with a header: the header is the file's first line.
+        let file = location.open(&split.path, 0, split.size).await?;
+        let path = split.path.clone();
+        let header = tokio::task::spawn_blocking(move || first_line(file, &path))
+            .await
+            .map_err(|e| StreamError::TaskFailed { task: "file header".into(), message: e.to_string() })??;
+        split.header = Some(header);
+    }
+    // A range that is not aligned yet starts one byte early and skips to the end of that
+    // line: the line crossing `start` belongs to the range before.
+    let align = range_start > 0 && split.offset == range_start;
+    let start = match compression {
+        Compression::None if align => split.offset - 1,
+        Compression::None => split.offset,
+        _ => 0,
+    };
     let file = location.open(&split.path, start, split.size).await?;
     let (split, lines) = tokio::task::spawn_blocking(move || -> Result<(FileSplit, Lines)> {
         let path = split.path.clone();
@@ -84,6 +101,10 @@ async fn open<T: Send + 'static>(
             Compression::Zstd => Box::new(BufReader::new(zstd::stream::read::Decoder::new(file).map_err(io)?)),
         };
         let mut buf = Vec::new();
+        if align {
+            let n = lines.read_until(b'\n', &mut buf).map_err(io)?;
+            split.offset = start + n as u64;
+        }
         let at_start = compression != Compression::None || split.offset == 0;
         if has_header && at_start {
             let n = lines.read_until(b'\n', &mut buf).map_err(io)?;
@@ -109,18 +130,30 @@ async fn open<T: Send + 'static>(
     Ok(Open { split, lines, decoder: Decoder::new(schema, policy) })
 }
 
+fn first_line(file: Box<dyn std::io::Read + Send>, path: &std::path::Path) -> Result<String> {
+    let mut line = Vec::new();
+    BufReader::new(file).read_until(b'\n', &mut line).map_err(|e| StreamError::io(path, e))?;
+    Ok(String::from_utf8_lossy(trim_eol(&line)).into_owned())
+}
+
 fn trim_eol(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Up to `max` lines in one buffer: (reader, bytes, end offset of each line, end of file).
+/// Up to `max` lines in one buffer: (reader, bytes, end offset of each line, end of
+/// the split).
 type Batch = (Lines, Vec<u8>, Vec<usize>, bool);
 
-fn read_lines(mut lines: Lines, max: usize, path: &std::path::Path) -> Result<Batch> {
+/// Read up to `max` lines that begin before `range_end` (bytes from the reader's
+/// position `offset`).
+fn read_lines(mut lines: Lines, max: usize, offset: u64, range_end: u64, path: &std::path::Path) -> Result<Batch> {
     let mut data = Vec::with_capacity(max * 64);
     let mut ends = Vec::with_capacity(max);
     while ends.len() < max {
+        if offset + data.len() as u64 >= range_end {
+            return Ok((lines, data, ends, true));
+        }
         let n = lines.read_until(b'\n', &mut data).map_err(|e| StreamError::io(path, e))?;
         if n == 0 {
             return Ok((lines, data, ends, true));
@@ -164,9 +197,11 @@ impl<T: Send + 'static> SourceReader for FileReader<T> {
         let Some(mut open) = self.current.take() else { return Ok(ReadStatus::MoreAvailable) };
         let (max, path) = (self.lines_per_batch, open.split.path.clone());
         let lines = std::mem::replace(&mut open.lines, Box::new(std::io::empty()) as Lines);
-        let (lines, data, ends, eof) = tokio::task::spawn_blocking(move || read_lines(lines, max, &path))
-            .await
-            .map_err(|e| StreamError::TaskFailed { task: "file read".into(), message: e.to_string() })??;
+        let (offset, range_end) = (open.split.offset, open.split.range.map(|(_, end)| end).unwrap_or(u64::MAX));
+        let (lines, data, ends, eof) =
+            tokio::task::spawn_blocking(move || read_lines(lines, max, offset, range_end, &path))
+                .await
+                .map_err(|e| StreamError::TaskFailed { task: "file read".into(), message: e.to_string() })??;
         open.lines = lines;
         let mut start = 0;
         for end in ends {

@@ -43,16 +43,39 @@ pub struct FileSplit {
     /// Size in bytes when discovered.
     #[serde(default)]
     pub size: u64,
+    /// Byte range `[start, end)` when a large plain file is split by range (see
+    /// `FileSourceBuilder::split_size`): the split reads the lines that begin in it.
+    #[serde(default)]
+    pub range: Option<(u64, u64)>,
 }
 
 impl FileSplit {
     pub(crate) fn new(path: PathBuf, modified_ms: u64, size: u64) -> Self {
-        FileSplit { path, offset: 0, lines: 0, header: None, modified_ms, size }
+        FileSplit { path, offset: 0, lines: 0, header: None, modified_ms, size, range: None }
+    }
+
+    /// The splits of a file: one, or one per `split_size` bytes of a plain file.
+    pub(crate) fn of_file(path: PathBuf, modified_ms: u64, size: u64, split_size: Option<u64>) -> Vec<Self> {
+        let whole = FileSplit::new(path, modified_ms, size);
+        match split_size {
+            Some(step) if step > 0 && size > step && Compression::of(&whole.path) == Compression::None => (0..size)
+                .step_by(step as usize)
+                .map(|start| FileSplit {
+                    offset: start,
+                    range: Some((start, (start + step).min(size))),
+                    ..whole.clone()
+                })
+                .collect(),
+            _ => vec![whole],
+        }
     }
 }
 
 impl SourceSplit for FileSplit {
     fn split_id(&self) -> String {
-        self.path.display().to_string()
+        match self.range {
+            Some((start, _)) => format!("{}@{start}", self.path.display()),
+            None => self.path.display().to_string(),
+        }
     }
 }
