@@ -33,6 +33,23 @@ impl Location {
     /// Files under `prefix` (`""` for the whole bucket) of an object store, for example
     /// an `object_store::aws::AmazonS3` (re-exported as [`crate::object_store`]).
     ///
+    /// ```no_run
+    /// # fn main() -> stream_core::Result<()> {
+    /// use std::sync::Arc;
+    /// use connector_file::object_store::aws::AmazonS3Builder;
+    /// use connector_file::{FileSink, FileSource, LineEncoder, Location, TextLines};
+    ///
+    /// // Region, credentials and endpoint as for any object_store user (environment, or
+    /// // with_endpoint("http://127.0.0.1:4566") + with_allow_http(true) for a local server).
+    /// let s3 = AmazonS3Builder::from_env().with_bucket_name("my-bucket").build();
+    /// let s3 = Arc::new(s3.map_err(stream_core::StreamError::connector)?);
+    /// let source = FileSource::builder(Location::object_store(s3.clone(), "input")?, TextLines).build()?;
+    /// let sink = FileSink::<String>::builder(Location::object_store(s3, "output")?, LineEncoder).build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Any store with multipart uploads works, for example the in-memory one:
+    ///
     /// ```
     /// use std::sync::Arc;
     /// use connector_file::{Location, object_store::memory::InMemory};
