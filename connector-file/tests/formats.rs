@@ -14,8 +14,9 @@ struct Order {
     item: String,
 }
 
-fn env(faults: &FaultInjector) -> StreamEnvironment {
+fn env(faults: &FaultInjector, parallelism: usize) -> StreamEnvironment {
     StreamEnvironment::builder()
+        .parallelism(parallelism)
         .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(2)).build().unwrap())
         .restart_strategy(RestartStrategy::fixed_delay(3, Duration::ZERO))
         .fault_injector(faults.clone())
@@ -36,7 +37,7 @@ async fn csv_with_a_header_maps_fields_by_name_also_after_a_mid_file_restore() {
     faults.plant(Fault::new("orders", FaultPoint::AfterRecords(700)));
     let sink = CollectSink::new();
     let source = FileSource::builder(dir.path(), Csv::<Order>::with_header()).lines_per_batch(7).build().unwrap();
-    env(&faults).from_source(source, "orders").sink_to(sink.clone(), "sink").execute("csv").await.unwrap();
+    env(&faults, 1).from_source(source, "orders").sink_to(sink.clone(), "sink").execute("csv").await.unwrap();
     assert_eq!(faults.fired().len(), 2);
     let mut orders = sink.committed();
     orders.sort_by_key(|o| o.id);
@@ -63,14 +64,7 @@ async fn byte_range_splits_of_a_csv_read_every_row_once_with_the_header() {
         .lines_per_batch(50)
         .build()
         .unwrap();
-    let env = StreamEnvironment::builder()
-        .parallelism(2)
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(2)).build().unwrap())
-        .restart_strategy(RestartStrategy::fixed_delay(3, Duration::ZERO))
-        .fault_injector(faults.clone())
-        .build()
-        .unwrap();
-    env.from_source(source, "orders").sink_to(sink.clone(), "sink").execute("csv-ranges").await.unwrap();
+    env(&faults, 2).from_source(source, "orders").sink_to(sink.clone(), "sink").execute("csv-ranges").await.unwrap();
     assert_eq!(faults.fired().len(), 2);
     let mut orders = sink.committed();
     orders.sort_by_key(|o| o.id);
@@ -93,7 +87,12 @@ async fn a_bad_line_is_skipped_and_counted_or_fails_naming_file_and_offset() {
         .bad_records(BadRecordPolicy::SkipAndCount)
         .build()
         .unwrap();
-    env(&FaultInjector::new()).from_source(source, "json").sink_to(sink.clone(), "sink").execute("skip").await.unwrap();
+    env(&FaultInjector::new(), 1)
+        .from_source(source, "json")
+        .sink_to(sink.clone(), "sink")
+        .execute("skip")
+        .await
+        .unwrap();
     assert_eq!(sink.committed().iter().map(|o| o.id).collect::<Vec<_>>(), vec![1, 2]);
 
     let source = FileSource::builder(dir.path(), JsonLines::<Order>::default()).build().unwrap();

@@ -3,7 +3,8 @@
 //! resuming without re-reading finished files; plain, gzip and zstd files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,21 +32,11 @@ impl Files {
         Arc::new(Files { dir: tempfile::tempdir().unwrap(), written: AtomicUsize::new(0), split_size: Some(bytes) })
     }
 
-    /// Write `lines` to a file appearing complete (hidden name, then rename).
-    fn write(&self, name: &str, lines: &[u64]) {
-        let text: String = lines.iter().map(|id| format!("record-{id}\n")).collect();
+    /// Write a file appearing complete (hidden name, then rename).
+    fn write(&self, name: &str, bytes: Vec<u8>) {
         let path: PathBuf = self.dir.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let hidden = path.with_file_name(format!(".{}", path.file_name().unwrap().to_string_lossy()));
-        let bytes = if name.ends_with(".gz") {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(text.as_bytes()).unwrap();
-            gz.finish().unwrap()
-        } else if name.ends_with(".zst") {
-            zstd::encode_all(text.as_bytes(), 1).unwrap()
-        } else {
-            text.into_bytes()
-        };
         std::fs::write(&hidden, bytes).unwrap();
         std::fs::rename(&hidden, &path).unwrap();
     }
@@ -59,18 +50,9 @@ impl SourceTarget for Files {
     }
 
     async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
-        // Five files per call: two plain, gzip, zstd, and one in a sub-directory.
         let n = self.written.fetch_add(1, Ordering::SeqCst);
-        let names = [
-            format!("part-{n}-a.txt"),
-            format!("part-{n}-b.txt"),
-            format!("part-{n}-c.txt.gz"),
-            format!("part-{n}-d.txt.zst"),
-            format!("sub/part-{n}-e.txt"),
-        ];
-        let chunk = ids.len().div_ceil(names.len());
-        for (name, lines) in names.iter().zip(ids.chunks(chunk)) {
-            self.write(name, lines);
+        for (name, bytes) in common::mixed_files(n, ids) {
+            self.write(&name, bytes);
         }
         Ok(())
     }

@@ -5,7 +5,8 @@
 #![cfg(feature = "s3")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,7 +21,6 @@ use connector_testkit::{
     run_unbounded_source_suite, servers,
 };
 use futures::TryStreamExt;
-use stream_core::fault::{Fault, FaultPoint};
 use stream_core::prelude::*;
 
 fn store(endpoint: &str, bucket: &str) -> Arc<AmazonS3> {
@@ -75,26 +75,8 @@ impl SourceTarget for Objects {
         // Per call: two plain objects, a gzip and a zstd one, one under a "sub-directory",
         // and a hidden one that must never be read.
         let n = self.written.fetch_add(1, Ordering::SeqCst);
-        let names = [
-            format!("in/part-{n}-a.txt"),
-            format!("in/part-{n}-b.txt"),
-            format!("in/part-{n}-c.txt.gz"),
-            format!("in/part-{n}-d.txt.zst"),
-            format!("in/sub/part-{n}-e.txt"),
-        ];
-        let chunk = ids.len().div_ceil(names.len());
-        for (name, lines) in names.iter().zip(ids.chunks(chunk)) {
-            let text: String = lines.iter().map(|id| format!("record-{id}\n")).collect();
-            let bytes = if name.ends_with(".gz") {
-                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                gz.write_all(text.as_bytes()).unwrap();
-                gz.finish().unwrap()
-            } else if name.ends_with(".zst") {
-                zstd::encode_all(text.as_bytes(), 1).unwrap()
-            } else {
-                text.into_bytes()
-            };
-            self.store.put(&ObjectPath::from(name.as_str()), PutPayload::from(bytes)).await.unwrap();
+        for (name, bytes) in common::mixed_files(n, ids) {
+            self.store.put(&ObjectPath::from(format!("in/{name}").as_str()), PutPayload::from(bytes)).await.unwrap();
         }
         let hidden = ObjectPath::from(format!("in/_tmp/part-{n}.txt").as_str());
         self.store.put(&hidden, PutPayload::from_static(b"not-a-record\n")).await.unwrap();
@@ -162,14 +144,8 @@ impl SinkTarget for Bucket {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
     let Some((_, store)) = bucket("sink").await else { return };
-    let every_point = vec![
-        Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
-        Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1),
-        Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
-        Fault::new("sink", FaultPoint::DuringCommit).subtask(1),
-    ];
     let target = Arc::new(Bucket { store, prefix: "out" });
-    let config = SuiteConfig { crashes: 4, faults: Some(every_point), ..SuiteConfig::default() };
+    let config = SuiteConfig::sink_crash_at_every_point();
     let verdict = run_sink_suite(target, config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();

@@ -4,7 +4,9 @@
 #![cfg(feature = "parquet")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{Array, StringArray, UInt64Array};
@@ -13,7 +15,6 @@ use connector_file::arrow_schema::{DataType, Field, Schema};
 use connector_file::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use connector_file::{FileSink, ParquetFormat, RollingPolicy};
 use connector_testkit::{SinkTarget, SuiteConfig, TestkitError, run_sink_suite};
-use stream_core::fault::{Fault, FaultPoint};
 
 #[derive(Debug, Clone, serde::Serialize)]
 struct Reading {
@@ -25,23 +26,7 @@ fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![Field::new("id", DataType::UInt64, false), Field::new("sensor", DataType::Utf8, false)]))
 }
 
-/// Every file under `dir` (relative path, hidden).
-fn files(dir: &Path) -> Vec<(PathBuf, bool)> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                let hidden = path.file_name().unwrap().to_string_lossy().starts_with('.');
-                out.push((path, hidden));
-            }
-        }
-    }
-    out
-}
+use common::files;
 
 /// The readings of every finished Parquet file (each must be a complete file).
 fn read_parquet(dir: &Path) -> Vec<Reading> {
@@ -51,8 +36,8 @@ fn read_parquet(dir: &Path) -> Vec<Reading> {
             continue;
         }
         assert_eq!(path.extension().unwrap(), "parquet");
-        let reader =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
+        let file = std::fs::File::open(dir.join(&path)).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
         for batch in reader {
             let batch = batch.unwrap();
             let ids = batch.column(0).as_any().downcast_ref::<UInt64Array>().unwrap();
@@ -92,14 +77,8 @@ impl SinkTarget for Target {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
-    let every_point = vec![
-        Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
-        Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1),
-        Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
-        Fault::new("sink", FaultPoint::DuringCommit).subtask(1),
-    ];
     let target = Arc::new(Target(tempfile::tempdir().unwrap()));
-    let config = SuiteConfig { crashes: 4, faults: Some(every_point), ..SuiteConfig::default() };
+    let config = SuiteConfig::sink_crash_at_every_point();
     let verdict = run_sink_suite(target.clone(), config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();

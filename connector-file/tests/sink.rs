@@ -2,6 +2,8 @@
 //! protocol phase, no hidden part file left behind, rolling and buckets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,23 +12,7 @@ use connector_file::{BucketAssigner, FileSink, LineEncoder, RollingPolicy};
 use connector_testkit::{SinkTarget, SuiteConfig, TestkitError, run_sink_suite};
 use stream_core::prelude::*;
 
-/// Every file under `dir`, as (relative path, is hidden).
-fn files(dir: &Path) -> Vec<(PathBuf, bool)> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                let hidden = path.file_name().unwrap().to_string_lossy().starts_with('.');
-                out.push((path.strip_prefix(dir).unwrap().to_path_buf(), hidden));
-            }
-        }
-    }
-    out
-}
+use common::files;
 
 fn visible_lines(dir: &Path) -> Vec<String> {
     files(dir)
@@ -130,15 +116,8 @@ fn invalid_sink_options_are_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_sink_survives_a_crash_at_every_protocol_point() {
-    use stream_core::fault::{Fault, FaultPoint};
-    let every_point = vec![
-        Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
-        Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1),
-        Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
-        Fault::new("sink", FaultPoint::DuringCommit).subtask(1),
-    ];
     let target = Arc::new(Target(tempfile::tempdir().unwrap()));
-    let config = SuiteConfig { crashes: 4, faults: Some(every_point), ..SuiteConfig::default() };
+    let config = SuiteConfig::sink_crash_at_every_point();
     let verdict = run_sink_suite(target.clone(), config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();

@@ -108,10 +108,12 @@ impl<T: Send + 'static> FileWriter<T> {
     /// Encode `record` into `buffer` (bytes for the bucket's part; a bulk format's part
     /// must be open).
     fn encode(&mut self, bucket: &str, record: &T, buffer: &mut Vec<u8>) -> Result<()> {
-        let encoded = match (&self.format, self.open.get_mut(bucket).and_then(|p| p.bulk.as_mut())) {
-            (PartFormat::Rows(encoder), _) => encoder.encode(record, buffer),
-            (PartFormat::Bulk(_), Some(writer)) => writer.write(record, buffer),
-            (PartFormat::Bulk(_), None) => Err("no open part for a bulk format".to_string()),
+        let encoded = match &self.format {
+            PartFormat::Rows(encoder) => encoder.encode(record, buffer),
+            PartFormat::Bulk(_) => match self.open.get_mut(bucket).and_then(|p| p.bulk.as_mut()) {
+                Some(writer) => writer.write(record, buffer),
+                None => Err("no open part for a bulk format".to_string()),
+            },
         };
         encoded.map_err(|message| self.encode_error(bucket, message))
     }

@@ -48,6 +48,19 @@ impl fmt::Debug for SuiteConfig {
 }
 
 impl SuiteConfig {
+    /// The sink suite with one crash at each protocol point, in order: after records
+    /// (subtask 0), while the sink snapshots (subtask 1), after a checkpoint completed
+    /// and before its commit (subtask 0), in the middle of the commit (subtask 1).
+    pub fn sink_crash_at_every_point() -> SuiteConfig {
+        let faults = vec![
+            Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
+            Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1),
+            Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
+            Fault::new("sink", FaultPoint::DuringCommit).subtask(1),
+        ];
+        SuiteConfig { crashes: faults.len(), faults: Some(faults), ..SuiteConfig::default() }
+    }
+
     /// The environment of a suite's job: checkpoints at the configured interval, the
     /// configured parallelism, small batches, restarts enough for the planted crashes.
     pub(crate) fn env_builder(&self, faults: &FaultInjector) -> Result<StreamEnvironmentBuilder, crate::TestkitError> {
