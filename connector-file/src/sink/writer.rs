@@ -222,7 +222,12 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
                     &record_bucket
                 }
             };
-            if pending_bucket.as_deref() != Some(bucket) {
+            // A batch-wide bucket is set once; a per-record bucket is compared each time.
+            let switch = match &batch_bucket {
+                Some(_) => pending_bucket.is_none(),
+                None => pending_bucket.as_deref() != Some(bucket),
+            };
+            if switch {
                 if let Some(previous) = pending_bucket.take() {
                     self.write_out(&previous, &mut buffer, now).await?;
                 }
