@@ -64,36 +64,68 @@ pub fn kafka(address: &str) -> Result<(), String> {
     }
 }
 
-/// An S3 endpoint answers `GET /` with a bucket listing.
-pub fn s3(address: &str) -> Result<(), String> {
+/// One HTTP/1.1 request without authentication (test servers only); the whole answer.
+fn http(address: &str, method: &str, path: &str, body: &str) -> Result<String, String> {
     let mut s = connect(address)?;
-    let request = format!("GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     let mut answer = Vec::new();
-    s.read_to_end(&mut answer).map_err(|e| format!("{address}: no HTTP answer: {e}"))?;
-    let text = String::from_utf8_lossy(&answer);
-    if text.starts_with("HTTP/1.1 200") && text.contains("ListAllMyBucketsResult") {
+    s.read_to_end(&mut answer).map_err(|e| format!("{address}: no HTTP answer to {method} {path}: {e}"))?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+fn first_line(answer: &str) -> &str {
+    answer.lines().next().unwrap_or("")
+}
+
+/// An S3 endpoint answers `GET /` with a bucket listing and completes a multipart
+/// upload (what the file sink needs; it also warms a fresh moto up before tests run).
+pub fn s3(address: &str) -> Result<(), String> {
+    let listing = http(address, "GET", "/", "")?;
+    if !(listing.starts_with("HTTP/1.1 200") && listing.contains("ListAllMyBucketsResult")) {
+        return Err(format!("{address}: not an S3 bucket listing: {}", first_line(&listing)));
+    }
+    s3_create_bucket(address, "flink-connectors-rs-probe")?;
+    let key = "/flink-connectors-rs-probe/probe.txt";
+    let started = http(address, "POST", &format!("{key}?uploads"), "")?;
+    let upload = between(&started, "<UploadId>", "</UploadId>")
+        .ok_or_else(|| format!("{address}: multipart upload not started: {}", first_line(&started)))?;
+    let part = http(address, "PUT", &format!("{key}?partNumber=1&uploadId={upload}"), "probe")?;
+    let etag = part
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: ").or_else(|| l.strip_prefix("etag: ")))
+        .ok_or_else(|| format!("{address}: part not uploaded: {}", first_line(&part)))?;
+    let complete = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{}</ETag></Part></CompleteMultipartUpload>",
+        etag.trim()
+    );
+    let done = http(address, "POST", &format!("{key}?uploadId={upload}"), &complete)?;
+    if done.starts_with("HTTP/1.1 200") {
         Ok(())
     } else {
-        Err(format!("{address}: not an S3 bucket listing: {}", text.lines().next().unwrap_or("")))
+        Err(format!("{address}: multipart upload not completed: {}", first_line(&done)))
     }
 }
 
-/// Create `bucket` on an S3 test endpoint (moto accepts unsigned requests), for
-/// tests that need a bucket of their own. An existing bucket of ours is fine.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(&text[from..to])
+}
+
+/// Create `bucket` on an S3 test endpoint (`http://host:port` or `host:port`; moto
+/// accepts unsigned requests), for tests that need a bucket of their own. An existing
+/// bucket of ours is fine.
 pub fn s3_create_bucket(endpoint: &str, bucket: &str) -> Result<(), String> {
     let address = host_port(endpoint);
-    let mut s = connect(&address)?;
-    let request =
-        format!("PUT /{bucket} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).map_err(|e| format!("{address}: no HTTP answer: {e}"))?;
-    let text = String::from_utf8_lossy(&answer);
-    if text.starts_with("HTTP/1.1 200") || text.contains("BucketAlreadyOwnedByYou") {
+    let answer = http(&address, "PUT", &format!("/{bucket}"), "")?;
+    if answer.starts_with("HTTP/1.1 200") || answer.contains("BucketAlreadyOwnedByYou") {
         Ok(())
     } else {
-        Err(format!("{address}: creating bucket {bucket} failed: {}", text.lines().next().unwrap_or("")))
+        Err(format!("{address}: creating bucket {bucket} failed: {}", first_line(&answer)))
     }
 }
 
