@@ -122,52 +122,83 @@ impl fmt::Debug for BadRecordPolicy {
     }
 }
 
+/// Applies a [`BadRecordPolicy`] to decoding results and counts what it lets go;
+/// cloning shares the count. For decoders that are not a [`DeserializationSchema`]
+/// (a Kafka record with key, headers and timestamp, say).
+#[derive(Clone)]
+pub struct BadRecords {
+    policy: BadRecordPolicy,
+    skipped: Arc<AtomicU64>,
+}
+
+impl BadRecords {
+    /// Treat bad records by `policy`.
+    pub fn new(policy: BadRecordPolicy) -> Self {
+        BadRecords { policy, skipped: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Bad records skipped or sent to the side output so far.
+    pub fn count(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// `Ok(Some(record))`, `Ok(None)` for a bad record that the policy lets go, or an
+    /// error naming the origin and the reason under [`BadRecordPolicy::Fail`]; `bytes`
+    /// are what a side output receives.
+    pub fn settle<T>(
+        &self,
+        decoded: std::result::Result<T, String>,
+        bytes: &[u8],
+        origin: impl fmt::Display,
+    ) -> Result<Option<T>> {
+        let error = match decoded {
+            Ok(record) => return Ok(Some(record)),
+            Err(error) => error,
+        };
+        let origin = origin.to_string();
+        match &self.policy {
+            BadRecordPolicy::Fail => Err(BaseError::BadRecord(format!(
+                "{origin}: {error} (set the bad-record policy to skip or side output to go on)"
+            ))
+            .into()),
+            BadRecordPolicy::SkipAndCount => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("bad_records_skipped_total").increment(1);
+                tracing::warn!(%origin, %error, "bad record skipped");
+                Ok(None)
+            }
+            BadRecordPolicy::SideOutput(side) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("bad_records_side_output_total").increment(1);
+                side(BadRecord { bytes: bytes.to_vec(), error, origin });
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// A deserialization schema with its bad-record policy; cloning shares the count.
 #[derive(Clone)]
 pub struct Decoder<T: 'static> {
     schema: Arc<dyn DeserializationSchema<T>>,
-    policy: BadRecordPolicy,
-    skipped: Arc<AtomicU64>,
+    bad: BadRecords,
 }
 
 impl<T: 'static> Decoder<T> {
     /// Decode with `schema`, treating bad records by `policy`.
     pub fn new(schema: impl DeserializationSchema<T>, policy: BadRecordPolicy) -> Self {
-        Decoder { schema: Arc::new(schema), policy, skipped: Arc::new(AtomicU64::new(0)) }
+        Decoder { schema: Arc::new(schema), bad: BadRecords::new(policy) }
     }
 
     /// Bad records skipped or sent to the side output so far.
     pub fn bad_records(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
+        self.bad.count()
     }
 
     /// `Ok(Some(record))`, `Ok(None)` for a bad record that the policy lets go, or an
     /// error naming the origin and the reason under [`BadRecordPolicy::Fail`].
     pub fn decode(&self, bytes: &[u8], origin: impl fmt::Display) -> Result<Option<T>> {
-        match self.schema.deserialize(bytes) {
-            Ok(record) => Ok(Some(record)),
-            Err(error) => {
-                let origin = origin.to_string();
-                match &self.policy {
-                    BadRecordPolicy::Fail => Err(BaseError::BadRecord(format!(
-                        "{origin}: {error} (set the bad-record policy to skip or side output to go on)"
-                    ))
-                    .into()),
-                    BadRecordPolicy::SkipAndCount => {
-                        self.skipped.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("bad_records_skipped_total").increment(1);
-                        tracing::warn!(%origin, %error, "bad record skipped");
-                        Ok(None)
-                    }
-                    BadRecordPolicy::SideOutput(side) => {
-                        self.skipped.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("bad_records_side_output_total").increment(1);
-                        side(BadRecord { bytes: bytes.to_vec(), error, origin });
-                        Ok(None)
-                    }
-                }
-            }
-        }
+        self.bad.settle(self.schema.deserialize(bytes), bytes, origin)
     }
 }
 
