@@ -1,0 +1,53 @@
+//! Client properties shared by consumers and producers: `bootstrap.servers` plus any
+//! librdkafka property; secrets are never printed.
+
+use rdkafka::ClientConfig;
+
+/// Properties the connector sets itself; the builders refuse them as overrides.
+const OWNED: [&str; 4] = ["bootstrap.servers", "group.id", "enable.auto.commit", "transactional.id"];
+
+/// librdkafka properties of one client.
+#[derive(Clone, Default)]
+pub(crate) struct ClientProperties {
+    pub bootstrap: String,
+    pub properties: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ClientProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: Vec<(&str, &str)> =
+            self.properties.iter().map(|(k, v)| (k.as_str(), if is_secret(k) { "***" } else { v.as_str() })).collect();
+        f.debug_struct("ClientProperties").field("bootstrap", &self.bootstrap).field("properties", &shown).finish()
+    }
+}
+
+/// Whether a property holds a secret (passwords, keys, tokens).
+pub(crate) fn is_secret(key: &str) -> bool {
+    ["password", "secret", "token", "key.pem", "sasl.jaas"].iter().any(|s| key.contains(s))
+}
+
+impl ClientProperties {
+    /// A property the connector manages itself, so it may not be overridden.
+    pub fn owned(key: &str) -> bool {
+        OWNED.contains(&key)
+    }
+
+    /// The client configuration: bootstrap, the user's properties, then `fixed`.
+    pub fn config(&self, fixed: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        for (k, v) in &self.properties {
+            config.set(k, v);
+        }
+        for (k, v) in fixed {
+            config.set(*k, *v);
+        }
+        config.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
+        config
+    }
+
+    /// The value the user set for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+mod error;
+mod offsets;
+mod record;
+pub mod source;
+
+pub use config::{KafkaSource, KafkaSourceBuilder};
+pub use error::KafkaError;
+pub use offsets::{OffsetReset, StartingOffsets, StoppingOffsets};
+pub use record::{KafkaDeserializer, KafkaRecord, ValueOnly};
+
+/// The `rdkafka` crate this connector is built with.
+pub use rdkafka;

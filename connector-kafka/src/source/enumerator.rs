@@ -1,0 +1,248 @@
+//! Discovers topic-partitions (once, or at an interval), resolves their start and
+//! stop offsets, and assigns each partition to one reader for good: subtask =
+//! hash(topic, partition) mod parallelism, so a partition is never read twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::{Result, StreamError};
+
+use super::split::KafkaSplit;
+use crate::config::{KafkaSource, Topics};
+use crate::error::KafkaError;
+use crate::offsets::{OffsetReset, StartingOffsets, StoppingOffsets};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Checkpointed state of the enumerator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KafkaEnumeratorState {
+    known: BTreeSet<(String, i32)>,
+    pending: Vec<KafkaSplit>,
+    started: bool,
+}
+
+/// See the module docs.
+pub struct KafkaEnumerator {
+    admin: Arc<BaseConsumer>,
+    topics: Topics,
+    starting: StartingOffsets,
+    stopping: Option<StoppingOffsets>,
+    discovery: Option<Duration>,
+    parallelism: usize,
+    known: BTreeSet<(String, i32)>,
+    pending: Vec<KafkaSplit>,
+    started: bool,
+    registered: BTreeSet<usize>,
+}
+
+/// The reader that owns a partition (stable across runs with the same parallelism).
+pub(crate) fn owner(topic: &str, partition: i32, parallelism: usize) -> usize {
+    // FNV-1a: stable across processes and Rust versions.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in topic.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let start = (hash % parallelism as u64) as usize;
+    (start + partition.max(0) as usize) % parallelism
+}
+
+fn blocking_error(e: tokio::task::JoinError) -> StreamError {
+    StreamError::TaskFailed { task: "kafka metadata".into(), message: e.to_string() }
+}
+
+impl KafkaEnumerator {
+    pub(crate) fn new<T>(source: &KafkaSource<T>, parallelism: usize, state: KafkaEnumeratorState) -> Result<Self> {
+        let mut fixed = vec![("enable.auto.commit", "false")];
+        if let Some(group) = &source.group_id {
+            fixed.push(("group.id", group.as_str()));
+        }
+        let admin: BaseConsumer =
+            source.client.config(&fixed).create().map_err(|e| KafkaError::client("create metadata client", e))?;
+        Ok(KafkaEnumerator {
+            admin: Arc::new(admin),
+            topics: source.topics.clone().unwrap_or(Topics::List(Vec::new())),
+            starting: source.starting.clone(),
+            stopping: source.stopping.clone(),
+            discovery: source.discovery,
+            parallelism: parallelism.max(1),
+            known: state.known,
+            pending: state.pending,
+            started: state.started,
+            registered: BTreeSet::new(),
+        })
+    }
+
+    /// Partitions of matching topics not seen before, with resolved offsets.
+    async fn discover_new(&mut self) -> Result<Vec<KafkaSplit>> {
+        let (admin, topics, known) = (self.admin.clone(), self.topics.clone(), self.known.clone());
+        let initial = !self.started;
+        let (starting, stopping) = (self.starting.clone(), self.stopping.clone());
+        let splits = tokio::task::spawn_blocking(move || -> Result<Vec<KafkaSplit>> {
+            let metadata = admin.fetch_metadata(None, TIMEOUT).map_err(|e| KafkaError::client("fetch metadata", e))?;
+            let mut found = Vec::new();
+            for topic in metadata.topics() {
+                if !topics.matches(topic.name()) || topic.error().is_some() {
+                    continue;
+                }
+                for p in topic.partitions() {
+                    if !known.contains(&(topic.name().to_string(), p.id())) {
+                        found.push((topic.name().to_string(), p.id()));
+                    }
+                }
+            }
+            if initial && let Topics::List(list) = &topics {
+                for name in list {
+                    if !metadata.topics().iter().any(|t| t.name() == name && t.error().is_none()) {
+                        return Err(KafkaError::UnknownTopic(name.clone()).into());
+                    }
+                }
+            }
+            let start = if initial { starting } else { StartingOffsets::Earliest };
+            resolve(&admin, found, &start, stopping.as_ref())
+        })
+        .await
+        .map_err(blocking_error)??;
+        self.started = true;
+        for split in &splits {
+            self.known.insert((split.topic.clone(), split.partition));
+        }
+        if !splits.is_empty() {
+            tracing::info!(count = splits.len(), "kafka partitions discovered");
+        }
+        Ok(splits)
+    }
+
+    fn assign_owned(&mut self, subtask: usize, ctx: &mut EnumeratorContext<KafkaSplit>) -> bool {
+        let parallelism = self.parallelism;
+        let (mine, rest): (Vec<KafkaSplit>, Vec<KafkaSplit>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|s| owner(&s.topic, s.partition, parallelism) == subtask);
+        self.pending = rest;
+        let any = !mine.is_empty();
+        for split in mine {
+            ctx.assign_split(subtask, split);
+        }
+        any
+    }
+}
+
+/// Start and stop offsets of `partitions` (one batch of lookups).
+fn resolve(
+    admin: &BaseConsumer,
+    partitions: Vec<(String, i32)>,
+    starting: &StartingOffsets,
+    stopping: Option<&StoppingOffsets>,
+) -> Result<Vec<KafkaSplit>> {
+    let watermarks =
+        |t: &str, p: i32| admin.fetch_watermarks(t, p, TIMEOUT).map_err(|e| KafkaError::client("fetch watermarks", e));
+    let by_time = |ts: i64| -> Result<BTreeMap<(String, i32), i64>> {
+        let mut list = TopicPartitionList::new();
+        for (t, p) in &partitions {
+            list.add_partition_offset(t, *p, Offset::Offset(ts))
+                .map_err(|e| KafkaError::client("offsets for times", e))?;
+        }
+        let found = admin.offsets_for_times(list, TIMEOUT).map_err(|e| KafkaError::client("offsets for times", e))?;
+        Ok(found
+            .elements()
+            .iter()
+            .filter_map(|e| e.offset().to_raw().map(|o| ((e.topic().to_string(), e.partition()), o)))
+            .collect())
+    };
+    let committed = || -> Result<BTreeMap<(String, i32), i64>> {
+        let mut list = TopicPartitionList::new();
+        for (t, p) in &partitions {
+            list.add_partition(t, *p);
+        }
+        let found = admin.committed_offsets(list, TIMEOUT).map_err(|e| KafkaError::client("committed offsets", e))?;
+        Ok(found
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                _ => None,
+            })
+            .collect())
+    };
+    let start_times = match starting {
+        StartingOffsets::Timestamp(ts) => by_time(*ts)?,
+        StartingOffsets::Committed { .. } => committed()?,
+        _ => BTreeMap::new(),
+    };
+    let stop_times = match stopping {
+        Some(StoppingOffsets::Timestamp(ts)) => by_time(*ts)?,
+        _ => BTreeMap::new(),
+    };
+    let mut splits = Vec::with_capacity(partitions.len());
+    for (topic, partition) in partitions {
+        let (low, high) = watermarks(&topic, partition)?;
+        let key = (topic.clone(), partition);
+        let offset = match starting {
+            StartingOffsets::Earliest => low,
+            StartingOffsets::Latest => high,
+            StartingOffsets::Timestamp(_) => start_times.get(&key).copied().filter(|o| *o >= 0).unwrap_or(high),
+            StartingOffsets::Committed { reset } => start_times.get(&key).copied().unwrap_or(match reset {
+                OffsetReset::Earliest => low,
+                OffsetReset::Latest => high,
+            }),
+            StartingOffsets::Specific(map) => map.get(&key).copied().unwrap_or(low),
+        };
+        let stop = stopping.map(|s| match s {
+            StoppingOffsets::Latest => high,
+            StoppingOffsets::Timestamp(_) => stop_times.get(&key).copied().filter(|o| *o >= 0).unwrap_or(high),
+            StoppingOffsets::Specific(map) => map.get(&key).copied().unwrap_or(high),
+        });
+        splits.push(KafkaSplit { topic, partition, offset: offset.clamp(low, high), stop });
+    }
+    Ok(splits)
+}
+
+impl SplitEnumerator for KafkaEnumerator {
+    type Split = KafkaSplit;
+    type State = KafkaEnumeratorState;
+
+    async fn start(&mut self, _ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
+        if !self.started {
+            let found = self.discover_new().await?;
+            self.pending.extend(found);
+        }
+        Ok(())
+    }
+
+    async fn handle_split_request(&mut self, subtask: usize, ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
+        self.registered.insert(subtask);
+        let assigned = self.assign_owned(subtask, ctx);
+        if !assigned && self.stopping.is_some() {
+            ctx.signal_no_more_splits(subtask);
+        }
+        Ok(())
+    }
+
+    fn add_splits_back(&mut self, splits: Vec<KafkaSplit>, _subtask: usize) {
+        self.pending.extend(splits);
+    }
+
+    fn discovery_interval(&self) -> Option<Duration> {
+        self.discovery
+    }
+
+    async fn discover(&mut self, ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
+        let found = self.discover_new().await?;
+        self.pending.extend(found);
+        let registered: Vec<usize> = self.registered.iter().copied().collect();
+        for subtask in registered {
+            self.assign_owned(subtask, ctx);
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<KafkaEnumeratorState> {
+        Ok(KafkaEnumeratorState { known: self.known.clone(), pending: self.pending.clone(), started: self.started })
+    }
+}

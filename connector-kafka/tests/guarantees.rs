@@ -1,0 +1,200 @@
+//! KafkaSource against a real broker (`cargo xtask services up kafka`, or
+//! `KAFKA_BOOTSTRAP_SERVERS`): the testkit source suites with crashes (bounded,
+//! continuous, resume), records compared with what was produced; bad input gives
+//! clear errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::{BadRecordPolicy, Utf8Schema};
+use connector_kafka::rdkafka::ClientConfig;
+use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use connector_kafka::rdkafka::client::DefaultClientContext;
+use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use connector_kafka::{KafkaRecord, KafkaSource, StoppingOffsets, ValueOnly};
+use connector_testkit::{
+    SourceTarget, SuiteConfig, TestServer, TestkitError, run_resume_source_suite, run_source_suite,
+    run_unbounded_source_suite, servers,
+};
+use stream_core::prelude::*;
+
+/// A fresh topic with `partitions` partitions on the test broker, or `None` to skip.
+async fn topic(name: &str, partitions: i32) -> Option<(String, String)> {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    let server = TestServer::discover(&servers::KAFKA).await.unwrap()?;
+    let topic = format!("{name}-{}-{}", std::process::id(), fastrand::u32(..));
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", &server.endpoint).create().unwrap();
+    let created = admin
+        .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap();
+    for result in created {
+        result.unwrap();
+    }
+    Some((server.endpoint.clone(), topic))
+}
+
+fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "5").create().unwrap()
+}
+
+async fn produce(producer: &FutureProducer, topic: &str, values: impl IntoIterator<Item = (String, String)>) {
+    let sends: Vec<_> = values
+        .into_iter()
+        .map(|(key, value)| {
+            let producer = producer.clone();
+            let topic = topic.to_string();
+            async move {
+                producer
+                    .send(FutureRecord::to(&topic).key(&key).payload(&value), Duration::from_secs(10))
+                    .await
+                    .map_err(|(e, _)| e)
+                    .unwrap();
+            }
+        })
+        .collect();
+    futures::future::join_all(sends).await;
+}
+
+struct Topic {
+    bootstrap: String,
+    topic: String,
+    producer: FutureProducer,
+}
+
+impl Topic {
+    async fn new(name: &str) -> Option<Arc<Topic>> {
+        let (bootstrap, topic) = topic(name, 3).await?;
+        Some(Arc::new(Topic { producer: producer(&bootstrap), bootstrap, topic }))
+    }
+}
+
+impl SourceTarget for Topic {
+    type Source = KafkaSource<String>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
+        produce(&self.producer, &self.topic, ids.iter().map(|id| (id.to_string(), format!("record-{id}")))).await;
+        Ok(())
+    }
+
+    fn source(&self, bounded: bool) -> KafkaSource<String> {
+        let builder = KafkaSource::builder(&self.bootstrap, ValueOnly(Utf8Schema))
+            .topics([self.topic.clone()])
+            .group_id(format!("{}-group", self.topic))
+            .max_records_per_poll(50)
+            .partition_discovery_interval(Some(Duration::from_millis(200)));
+        let builder = if bounded { builder.bounded(StoppingOffsets::Latest) } else { builder };
+        builder.build().unwrap()
+    }
+
+    fn id_of(&self, line: &String) -> u64 {
+        line.trim_start_matches("record-").parse().unwrap()
+    }
+}
+
+fn config() -> SuiteConfig {
+    SuiteConfig { records: 3_000, ..SuiteConfig::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounded_reads_are_exactly_once_across_crashes() {
+    let Some(target) = Topic::new("bounded").await else { return };
+    let verdict = run_source_suite(target, config()).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_reads_pick_up_new_records_exactly_once_across_crashes() {
+    let Some(target) = Topic::new("unbounded").await else { return };
+    let verdict = run_unbounded_source_suite(target, config()).await.unwrap();
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_job_resumes_from_its_checkpoint() {
+    let Some(target) = Topic::new("resume").await else { return };
+    let verdict = run_resume_source_suite(target, config()).await.unwrap();
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+async fn run_bounded(source: KafkaSource<String>) -> stream_core::Result<Vec<String>> {
+    let sink = CollectSink::new();
+    StreamEnvironment::builder()
+        .parallelism(1)
+        .build()?
+        .from_source(source, "kafka")
+        .sink_to(sink.clone(), "out")
+        .execute("kafka-errors")
+        .await?;
+    Ok(sink.committed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_topic_is_a_clear_error() {
+    let Some((bootstrap, _)) = topic("exists", 1).await else { return };
+    let source = KafkaSource::builder(&bootstrap, ValueOnly(Utf8Schema))
+        .topics(["no-such-topic-here"])
+        .bounded(StoppingOffsets::Latest)
+        .build()
+        .unwrap();
+    let err = run_bounded(source).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("topic `no-such-topic-here` does not exist"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_is_a_clear_error() {
+    let source = KafkaSource::builder("127.0.0.1:1", ValueOnly(Utf8Schema))
+        .topics(["t"])
+        .bounded(StoppingOffsets::Latest)
+        .build()
+        .unwrap();
+    let err = run_bounded(source).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("kafka fetch metadata failed") && err.contains("bootstrap.servers"), "{err}");
+}
+
+/// A record that does not decode fails naming topic/partition@offset, or is skipped
+/// and counted; the good records around it are all read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_record_fails_naming_it_or_is_skipped() {
+    let Some((bootstrap, topic)) = topic("malformed", 1).await else { return };
+    let values = [("1", "{\"id\":1}"), ("2", "not json"), ("3", "{\"id\":3}")];
+    produce(&producer(&bootstrap), &topic, values.iter().map(|(k, v)| (k.to_string(), v.to_string()))).await;
+    let decode = |r: &KafkaRecord<'_>| -> Result<String, String> {
+        let value = r.value.ok_or("no value")?;
+        let json: serde_json::Value = serde_json::from_slice(value).map_err(|e| e.to_string())?;
+        Ok(format!("{}:{}", String::from_utf8_lossy(r.key.unwrap_or_default()), json["id"]))
+    };
+    let build = |policy: BadRecordPolicy| {
+        KafkaSource::builder(&bootstrap, decode)
+            .topics([topic.clone()])
+            .bounded(StoppingOffsets::Latest)
+            .bad_records(policy)
+            .build()
+            .unwrap()
+    };
+    let err = run_bounded(build(BadRecordPolicy::Fail)).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains(&format!("{topic}/0@1")), "{err}");
+    let mut read = run_bounded(build(BadRecordPolicy::SkipAndCount)).await.unwrap();
+    read.sort();
+    assert_eq!(read, vec!["1:1".to_string(), "3:3".to_string()]);
+}
+
+#[test]
+fn invalid_options_are_rejected_naming_them() {
+    let err =
+        |b: connector_kafka::KafkaSourceBuilder<String>| b.build().err().map(|e| e.to_string()).unwrap_or_default();
+    let base = || KafkaSource::builder("127.0.0.1:9092", ValueOnly(Utf8Schema));
+    assert!(err(base()).contains("`topics`"));
+    assert!(err(base().topic_pattern("orders-(")).contains("`topic_pattern` = orders-("));
+    assert!(err(base().topics(["t"]).property("group.id", "x")).contains("`property` = group.id"));
+    let committed = connector_kafka::StartingOffsets::Committed { reset: connector_kafka::OffsetReset::Earliest };
+    assert!(err(base().topics(["t"]).starting_offsets(committed)).contains("needs a group_id"));
+}
