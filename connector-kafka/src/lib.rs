@@ -6,12 +6,14 @@ mod config;
 mod error;
 mod offsets;
 mod record;
+pub mod sink;
 pub mod source;
 
 pub use config::{KafkaSource, KafkaSourceBuilder};
 pub use error::KafkaError;
 pub use offsets::{OffsetReset, StartingOffsets, StoppingOffsets};
-pub use record::{KafkaDeserializer, KafkaRecord, ValueOnly};
+pub use record::{KafkaDeserializer, KafkaRecord, KafkaSerializer, ProducerRecord, ValueOnly, ValueTo};
+pub use sink::{KafkaSink, KafkaSinkBuilder};
 
 /// The `rdkafka` crate this connector is built with.
 pub use rdkafka;

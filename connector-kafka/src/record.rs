@@ -49,3 +49,59 @@ impl<T, S: DeserializationSchema<T>> KafkaDeserializer<T> for ValueOnly<S> {
         }
     }
 }
+
+/// A record to produce.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ProducerRecord {
+    /// Topic.
+    pub topic: String,
+    /// Partition; `None` lets the partitioner choose (by key).
+    pub partition: Option<i32>,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Timestamp in ms since the Unix epoch; `None` for the producer's clock.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Turns `T` into a record to produce; an `Err` fails the write (naming the reason).
+pub trait KafkaSerializer<T>: Send + Sync + 'static {
+    /// Encode `record`.
+    fn serialize(&self, record: &T) -> Result<ProducerRecord, String>;
+}
+
+impl<T, F> KafkaSerializer<T> for F
+where
+    F: Fn(&T) -> Result<ProducerRecord, String> + Send + Sync + 'static,
+{
+    fn serialize(&self, record: &T) -> Result<ProducerRecord, String> {
+        self(record)
+    }
+}
+
+/// The value only, through one of the base crate's schemas, to one topic (no key:
+/// the partitioner spreads records).
+pub struct ValueTo<S> {
+    topic: String,
+    schema: S,
+}
+
+impl<S> ValueTo<S> {
+    /// Write values encoded by `schema` to `topic`.
+    pub fn new(topic: impl Into<String>, schema: S) -> Self {
+        ValueTo { topic: topic.into(), schema }
+    }
+}
+
+impl<T, S: connector_base::schema::SerializationSchema<T>> KafkaSerializer<T> for ValueTo<S> {
+    fn serialize(&self, record: &T) -> Result<ProducerRecord, String> {
+        Ok(ProducerRecord {
+            topic: self.topic.clone(),
+            value: Some(self.schema.serialize(record)?),
+            ..Default::default()
+        })
+    }
+}

@@ -4,60 +4,21 @@
 //! clear errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{produce, producer, topic};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::{BadRecordPolicy, Utf8Schema};
-use connector_kafka::rdkafka::ClientConfig;
-use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use connector_kafka::rdkafka::client::DefaultClientContext;
-use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use connector_kafka::rdkafka::producer::FutureProducer;
 use connector_kafka::{KafkaRecord, KafkaSource, StoppingOffsets, ValueOnly};
 use connector_testkit::{
-    SourceTarget, SuiteConfig, TestServer, TestkitError, run_resume_source_suite, run_source_suite,
-    run_unbounded_source_suite, servers,
+    SourceTarget, SuiteConfig, TestkitError, run_resume_source_suite, run_source_suite, run_unbounded_source_suite,
 };
 use stream_core::prelude::*;
-
-/// A fresh topic with `partitions` partitions on the test broker, or `None` to skip.
-async fn topic(name: &str, partitions: i32) -> Option<(String, String)> {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
-    let server = TestServer::discover(&servers::KAFKA).await.unwrap()?;
-    let topic = format!("{name}-{}-{}", std::process::id(), fastrand::u32(..));
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", &server.endpoint).create().unwrap();
-    let created = admin
-        .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
-        .await
-        .unwrap();
-    for result in created {
-        result.unwrap();
-    }
-    Some((server.endpoint.clone(), topic))
-}
-
-fn producer(bootstrap: &str) -> FutureProducer {
-    ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "5").create().unwrap()
-}
-
-async fn produce(producer: &FutureProducer, topic: &str, values: impl IntoIterator<Item = (String, String)>) {
-    let sends: Vec<_> = values
-        .into_iter()
-        .map(|(key, value)| {
-            let producer = producer.clone();
-            let topic = topic.to_string();
-            async move {
-                producer
-                    .send(FutureRecord::to(&topic).key(&key).payload(&value), Duration::from_secs(10))
-                    .await
-                    .map_err(|(e, _)| e)
-                    .unwrap();
-            }
-        })
-        .collect();
-    futures::future::join_all(sends).await;
-}
 
 struct Topic {
     bootstrap: String,

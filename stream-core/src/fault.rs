@@ -43,12 +43,38 @@ pub struct Fault {
     pub point: FaultPoint,
     /// What it does.
     pub action: FaultAction,
+    /// It can fire only after this many faults fired (to order a plan: a crash in the
+    /// commit phase after data flowed, not at the first, empty checkpoint).
+    pub after: usize,
+    /// Commit-phase points only: fire only for a checkpoint completed by the running
+    /// attempt, not while the committables of the restored one are committed again.
+    pub fresh_checkpoint: bool,
 }
 
 impl Fault {
     /// A fault that fails a task of `stage` at `point`.
     pub fn new(stage: impl Into<String>, point: FaultPoint) -> Self {
-        Fault { stage: stage.into(), subtask: None, point, action: FaultAction::FailTask }
+        Fault {
+            stage: stage.into(),
+            subtask: None,
+            point,
+            action: FaultAction::FailTask,
+            after: 0,
+            fresh_checkpoint: false,
+        }
+    }
+
+    /// Commit phase: fire only for a checkpoint the running attempt completed (the
+    /// case "checkpoint n complete, its commit not done" with fresh data).
+    pub fn on_fresh_checkpoint(mut self) -> Self {
+        self.fresh_checkpoint = true;
+        self
+    }
+
+    /// Fire only once `n` faults have fired.
+    pub fn after_faults(mut self, n: usize) -> Self {
+        self.after = n;
+        self
     }
 
     /// Only subtask `subtask` fires it.
@@ -63,8 +89,11 @@ impl Fault {
         self
     }
 
-    fn targets(&self, stage: &str, subtask: usize) -> bool {
-        self.stage == stage && self.subtask.is_none_or(|s| s == subtask)
+    fn targets(&self, stage: &str, subtask: usize, fired: usize, fresh: bool) -> bool {
+        self.stage == stage
+            && self.subtask.is_none_or(|s| s == subtask)
+            && fired >= self.after
+            && (fresh || !self.fresh_checkpoint)
     }
 }
 
@@ -107,12 +136,19 @@ impl FaultInjector {
 
     /// Fire a planted fault matching `stage`/`subtask`/`point`, if any.
     pub(crate) fn check(&self, stage: &str, subtask: usize, point: FaultPoint) -> Result<()> {
+        self.check_commit(stage, subtask, point, true)
+    }
+
+    /// [`FaultInjector::check`] in the commit phase: `fresh` when the checkpoint being
+    /// committed was completed by the running attempt.
+    pub(crate) fn check_commit(&self, stage: &str, subtask: usize, point: FaultPoint, fresh: bool) -> Result<()> {
         if !self.inner.armed.load(Ordering::Acquire) {
             return Ok(());
         }
+        let fired = lock(&self.inner.fired).len();
         let fault = {
             let mut planned = lock(&self.inner.planned);
-            let at = planned.iter().position(|f| f.targets(stage, subtask) && f.point == point);
+            let at = planned.iter().position(|f| f.targets(stage, subtask, fired, fresh) && f.point == point);
             let fault = at.map(|i| planned.remove(i));
             if planned.is_empty() {
                 self.inner.armed.store(false, Ordering::Release);
@@ -126,9 +162,12 @@ impl FaultInjector {
     }
 
     /// Whether a fault for this subtask and point is planted (without firing it).
-    pub(crate) fn is_planted(&self, stage: &str, subtask: usize, point: FaultPoint) -> bool {
-        self.inner.armed.load(Ordering::Acquire)
-            && lock(&self.inner.planned).iter().any(|f| f.targets(stage, subtask) && f.point == point)
+    pub(crate) fn is_planted(&self, stage: &str, subtask: usize, point: FaultPoint, fresh: bool) -> bool {
+        if !self.inner.armed.load(Ordering::Acquire) {
+            return false;
+        }
+        let fired = lock(&self.inner.fired).len();
+        lock(&self.inner.planned).iter().any(|f| f.targets(stage, subtask, fired, fresh) && f.point == point)
     }
 
     /// The smallest `AfterRecords` threshold planted for this subtask, if any: tasks
@@ -139,7 +178,7 @@ impl FaultInjector {
         }
         lock(&self.inner.planned)
             .iter()
-            .filter(|f| f.targets(stage, subtask))
+            .filter(|f| f.stage == stage && f.subtask.is_none_or(|s| s == subtask))
             .filter_map(|f| match f.point {
                 FaultPoint::AfterRecords(n) => Some(n),
                 _ => None,

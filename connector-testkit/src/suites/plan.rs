@@ -48,15 +48,21 @@ impl fmt::Debug for SuiteConfig {
 }
 
 impl SuiteConfig {
-    /// The sink suite with one crash at each protocol point, in order: after records
-    /// (subtask 0), while the sink snapshots (subtask 1), after a checkpoint completed
-    /// and before its commit (subtask 0), in the middle of the commit (subtask 1).
+    /// The sink suite with one crash at each protocol point, in this order (each armed
+    /// only after the one before fired, so the commit-phase crashes hit checkpoints
+    /// that carry data): after 800 records (subtask 0), while the sink snapshots
+    /// (subtask 1), after a checkpoint completed and before its commit (subtask 0), in
+    /// the middle of the commit (subtask 1); the last two on a checkpoint the running
+    /// attempt completed, not on the re-commit of the restored one.
     pub fn sink_crash_at_every_point() -> SuiteConfig {
         let faults = vec![
             Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
-            Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1),
-            Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit).subtask(0),
-            Fault::new("sink", FaultPoint::DuringCommit).subtask(1),
+            Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1).after_faults(1),
+            Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit)
+                .subtask(0)
+                .after_faults(2)
+                .on_fresh_checkpoint(),
+            Fault::new("sink", FaultPoint::DuringCommit).subtask(1).after_faults(3).on_fresh_checkpoint(),
         ];
         SuiteConfig { crashes: faults.len(), faults: Some(faults), ..SuiteConfig::default() }
     }

@@ -214,13 +214,14 @@ async fn commit_up_to<C: Committer>(
         return Ok(());
     }
     let (stage, subtask) = (ctx.name.as_str(), ctx.subtask);
-    env.faults.check(stage, subtask, FaultPoint::AfterCheckpointBeforeCommit)?;
-    let crash_midway = env.faults.is_planted(stage, subtask, FaultPoint::DuringCommit);
+    let fresh = id > ctx.restored_checkpoint.unwrap_or(0);
+    env.faults.check_commit(stage, subtask, FaultPoint::AfterCheckpointBeforeCommit, fresh)?;
+    let crash_midway = env.faults.is_planted(stage, subtask, FaultPoint::DuringCommit, fresh);
     for (i, committables) in due.iter().enumerate() {
         let split = if crash_midway && i == 0 { committables.len().div_ceil(2) } else { committables.len() };
         let (first, rest) = committables.split_at(split);
         commit_with_retry(committer, first, key).await?;
-        env.faults.check(stage, subtask, FaultPoint::DuringCommit)?;
+        env.faults.check_commit(stage, subtask, FaultPoint::DuringCommit, fresh)?;
         commit_with_retry(committer, rest, key).await?;
     }
     shared.lock().retain(|(cp, _)| *cp > id);

@@ -1,0 +1,114 @@
+//! Sending records and waiting for their delivery reports: a delivery error fails the
+//! next flush (and so the checkpoint); a full producer queue waits for deliveries.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use stream_core::Result;
+
+use crate::error::KafkaError;
+use crate::record::ProducerRecord;
+
+/// Where a delivered record went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Delivered {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Records sent and not yet confirmed.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    pending: Vec<DeliveryFuture>,
+}
+
+fn future_record(record: &ProducerRecord) -> FutureRecord<'_, [u8], [u8]> {
+    let mut out = FutureRecord::to(&record.topic);
+    if let Some(key) = &record.key {
+        out = out.key(key.as_slice());
+    }
+    if let Some(value) = &record.value {
+        out = out.payload(value.as_slice());
+    }
+    if let Some(partition) = record.partition {
+        out = out.partition(partition);
+    }
+    if let Some(ts) = record.timestamp_ms {
+        out = out.timestamp(ts);
+    }
+    if !record.headers.is_empty() {
+        let mut headers = rdkafka::message::OwnedHeaders::new();
+        for (k, v) in &record.headers {
+            headers = headers.insert(rdkafka::message::Header { key: k, value: Some(v.as_slice()) });
+        }
+        out = out.headers(headers);
+    }
+    out
+}
+
+async fn settle(future: DeliveryFuture) -> Result<Delivered> {
+    match future.await {
+        Ok(Ok(d)) => Ok(Delivered { partition: d.partition, offset: d.offset }),
+        Ok(Err((e, _))) => Err(KafkaError::client("deliver", e)),
+        Err(_) => Err(KafkaError::client("deliver", "the producer was closed before the delivery report")),
+    }
+}
+
+impl InFlight {
+    /// Enqueue `record`; when the producer's queue is full, wait for deliveries first.
+    pub async fn send(&mut self, producer: &FutureProducer, record: &ProducerRecord) -> Result<()> {
+        loop {
+            match producer.send_result(future_record(record)) {
+                Ok(future) => {
+                    self.pending.push(future);
+                    if self.pending.len().is_multiple_of(1024) {
+                        self.reap()?;
+                    }
+                    return Ok(());
+                }
+                Err((rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    if self.pending.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    } else {
+                        let half = self.pending.len().div_ceil(2);
+                        for future in self.pending.drain(..half).collect::<Vec<_>>() {
+                            settle(future).await?;
+                        }
+                    }
+                }
+                Err((e, _)) => return Err(KafkaError::client("send", e)),
+            }
+        }
+    }
+
+    /// Drop reports that already arrived, failing on the first error.
+    fn reap(&mut self) -> Result<()> {
+        let mut still = Vec::with_capacity(self.pending.len());
+        for mut future in self.pending.drain(..) {
+            match (&mut future).now_or_never() {
+                Some(Ok(Ok(_))) => {}
+                Some(Ok(Err((e, _)))) => return Err(KafkaError::client("deliver", e)),
+                Some(Err(_)) => return Err(KafkaError::client("deliver", "delivery report lost")),
+                None => still.push(future),
+            }
+        }
+        self.pending = still;
+        Ok(())
+    }
+
+    /// Wait for every delivery report; the first error fails.
+    pub async fn wait_all(&mut self) -> Result<()> {
+        for future in std::mem::take(&mut self.pending) {
+            settle(future).await?;
+        }
+        Ok(())
+    }
+
+    /// Send one record and wait for its delivery.
+    pub async fn send_and_wait(producer: &FutureProducer, record: &ProducerRecord) -> Result<Delivered> {
+        let future = producer.send_result(future_record(record)).map_err(|(e, _)| KafkaError::client("send", e))?;
+        settle(future).await
+    }
+}

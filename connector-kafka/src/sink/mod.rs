@@ -1,0 +1,177 @@
+//! The Kafka sink: none, at-least-once (deliveries confirmed at every checkpoint) or
+//! exactly-once (one transaction per checkpoint and subtask, committed when the
+//! checkpoint completes, recovered after a crash in between).
+
+mod committer;
+mod delivery;
+mod transaction;
+mod writer;
+
+pub use committer::KafkaCommitter;
+pub use transaction::KafkaCommittable;
+pub use writer::{KafkaWriter, KafkaWriterState};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_base::DeliveryGuarantee;
+use stream_core::api::{Sink, TaskContext};
+use stream_core::{Result, StreamError};
+
+use crate::client::ClientProperties;
+use crate::record::KafkaSerializer;
+use transaction::Transactions;
+
+/// Writes records to Kafka with the chosen delivery guarantee.
+///
+/// ```no_run
+/// use connector_base::{DeliveryGuarantee, schema::Utf8Schema};
+/// use connector_kafka::{KafkaSink, ValueTo};
+///
+/// let sink = KafkaSink::builder("127.0.0.1:9092", ValueTo::new("counts", Utf8Schema))
+///     .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+///     .transactional_id_prefix("word-count")
+///     .build()
+///     .unwrap();
+/// ```
+pub struct KafkaSink<T: 'static> {
+    pub(crate) client: ClientProperties,
+    pub(crate) guarantee: DeliveryGuarantee,
+    pub(crate) serializer: Arc<dyn KafkaSerializer<T>>,
+    pub(crate) transactions: Option<Arc<Transactions>>,
+}
+
+impl<T: Send + 'static> KafkaSink<T> {
+    /// Write to the cluster at `bootstrap_servers` with `serializer` (for example
+    /// `ValueTo::new("topic", JsonSchema::<T>::new())`); at-least-once by default.
+    pub fn builder(bootstrap_servers: impl Into<String>, serializer: impl KafkaSerializer<T>) -> KafkaSinkBuilder<T> {
+        KafkaSinkBuilder {
+            client: ClientProperties { bootstrap: bootstrap_servers.into(), properties: Vec::new() },
+            guarantee: DeliveryGuarantee::AtLeastOnce,
+            serializer: Arc::new(serializer),
+            prefix: None,
+            marker_topic: None,
+            transaction_timeout: Duration::from_secs(15 * 60),
+            max_checkpoint_duration: Duration::from_secs(10 * 60),
+            max_restart_duration: Duration::from_secs(60),
+            bad_property: None,
+        }
+    }
+}
+
+/// Builder of [`KafkaSink`].
+pub struct KafkaSinkBuilder<T: 'static> {
+    client: ClientProperties,
+    guarantee: DeliveryGuarantee,
+    serializer: Arc<dyn KafkaSerializer<T>>,
+    prefix: Option<String>,
+    marker_topic: Option<String>,
+    transaction_timeout: Duration,
+    max_checkpoint_duration: Duration,
+    max_restart_duration: Duration,
+    bad_property: Option<String>,
+}
+
+impl<T: Send + 'static> KafkaSinkBuilder<T> {
+    /// `None`, `AtLeastOnce` (default) or `ExactlyOnce` (needs a transactional id
+    /// prefix). `AtMostOnce` is refused.
+    pub fn delivery_guarantee(mut self, guarantee: DeliveryGuarantee) -> Self {
+        self.guarantee = guarantee;
+        self
+    }
+
+    /// Prefix of the transactional ids (`<prefix>-<subtask>-<n>`): unique per job and
+    /// stable across its restarts.
+    pub fn transactional_id_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Topic of the commit markers (default `<prefix>-commit-markers`, created with one
+    /// partition if missing).
+    pub fn marker_topic(mut self, topic: impl Into<String>) -> Self {
+        self.marker_topic = Some(topic.into());
+        self
+    }
+
+    /// `transaction.timeout.ms` (default 15 min, Kafka's default maximum). It must
+    /// exceed the longest checkpoint plus the longest restart, or the broker aborts a
+    /// transaction whose checkpoint completed before it is committed (then its records
+    /// are re-written from the checkpoint, but only if the restart came first).
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
+        self
+    }
+
+    /// The longest a checkpoint may take (default 10 min, Flink's checkpoint timeout)
+    /// and the longest a restart may take (default 1 min), checked against the
+    /// transaction timeout.
+    pub fn expected_durations(mut self, checkpoint: Duration, restart: Duration) -> Self {
+        self.max_checkpoint_duration = checkpoint;
+        self.max_restart_duration = restart;
+        self
+    }
+
+    /// Any librdkafka producer property (security, `linger.ms`, `compression.type`, ...).
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        if ClientProperties::owned(&key) || key == "transaction.timeout.ms" {
+            self.bad_property = Some(key.clone());
+        }
+        self.client.properties.push((key, value.into()));
+        self
+    }
+
+    /// Validate and build; the error names the bad option.
+    pub fn build(self) -> Result<KafkaSink<T>> {
+        if let Some(key) = self.bad_property {
+            return Err(StreamError::invalid("property", key, "set by the connector; use the builder's own option"));
+        }
+        if self.client.bootstrap.trim().is_empty() {
+            return Err(StreamError::invalid("bootstrap_servers", "\"\"", "give at least one host:port"));
+        }
+        if self.guarantee == DeliveryGuarantee::AtMostOnce {
+            return Err(StreamError::invalid(
+                "delivery_guarantee",
+                self.guarantee,
+                "the Kafka sink offers none, at-least-once or exactly-once",
+            ));
+        }
+        let transactions = if self.guarantee == DeliveryGuarantee::ExactlyOnce {
+            let prefix = self.prefix.filter(|p| !p.is_empty()).ok_or_else(|| {
+                StreamError::invalid("transactional_id_prefix", "none", "exactly-once needs a prefix unique to the job")
+            })?;
+            let needed = self.max_checkpoint_duration + self.max_restart_duration;
+            if self.transaction_timeout <= needed {
+                return Err(StreamError::invalid(
+                    "transaction_timeout",
+                    format!("{:?}", self.transaction_timeout),
+                    format!(
+                        "must exceed the longest checkpoint plus the longest restart ({needed:?}); raise it (and the \
+                         broker's transaction.max.timeout.ms) or lower expected_durations"
+                    ),
+                ));
+            }
+            let marker_topic = self.marker_topic.unwrap_or_else(|| format!("{prefix}-commit-markers"));
+            Some(Arc::new(Transactions::new(self.client.clone(), prefix, self.transaction_timeout, marker_topic)))
+        } else {
+            None
+        };
+        Ok(KafkaSink { client: self.client, guarantee: self.guarantee, serializer: self.serializer, transactions })
+    }
+}
+
+impl<T: Send + 'static> Sink<T> for KafkaSink<T> {
+    type Committable = KafkaCommittable;
+    type WriterState = KafkaWriterState;
+    type Writer = KafkaWriter<T>;
+    type Committer = KafkaCommitter;
+
+    async fn create_writer(&self, ctx: &TaskContext, restored: Vec<KafkaWriterState>) -> Result<KafkaWriter<T>> {
+        KafkaWriter::new(self, ctx, restored).await
+    }
+
+    async fn create_committer(&self, ctx: &TaskContext) -> Result<KafkaCommitter> {
+        Ok(KafkaCommitter { transactions: self.transactions.clone(), attempt: ctx.attempt_id.clone() })
+    }
+}

@@ -1,0 +1,266 @@
+//! Transactional producers of the exactly-once sink, and the recovery of a
+//! transaction whose checkpoint completed but whose commit may not have happened.
+//!
+//! librdkafka cannot resume another producer's transaction. So every pre-committed
+//! transaction writes, inside itself, a *commit marker* (key = transactional id) to a
+//! marker topic, and its committable keeps the records it holds and where the marker
+//! landed. Committing after a restart: a producer with the same transactional id is
+//! initialised, which fences the dead one and settles its transaction (aborted, or
+//! committed if the commit had reached the broker); then a `read_committed` read at
+//! the marker's offset tells which: visible means committed, nothing to do; invisible
+//! means aborted, so the records are written again in a fresh transaction with a new
+//! marker and committed. Either way they appear exactly once. The read scans forward
+//! from the first marker, so the marker of such a re-write is found too and a second
+//! restart does not write the records a third time. The read is conclusive only
+//! once the last stable offset of the marker partition reaches its high watermark
+//! (taken after fencing): before that, another open transaction may hide our marker.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::Offset;
+use rdkafka::TopicPartitionList;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use serde::{Deserialize, Serialize};
+use stream_core::{Result, StreamError};
+
+use super::delivery::InFlight;
+use crate::client::ClientProperties;
+use crate::error::KafkaError;
+use crate::record::ProducerRecord;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A pre-committed transaction: what the committer needs, also after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaCommittable {
+    /// The transactional id of the producer that holds it.
+    pub transactional_id: String,
+    /// The checkpoint it belongs to.
+    pub checkpoint_id: u64,
+    /// Where its commit marker landed (marker topic partition, offset).
+    pub marker: (i32, i64),
+    /// The records it holds (re-written if it turns out aborted).
+    pub records: Vec<ProducerRecord>,
+}
+
+/// Transactional producers shared by the writer (opens, pre-commits) and the
+/// committer (commits) of one sink.
+pub(crate) struct Transactions {
+    pub client: ClientProperties,
+    pub prefix: String,
+    pub timeout: Duration,
+    pub marker_topic: String,
+    /// Pre-committed transactions by id, with the attempt that opened them. A new
+    /// attempt never uses an older attempt's producer: it recovers the transaction
+    /// exactly as a new process would.
+    parked: Mutex<HashMap<String, (String, Arc<FutureProducer>)>>,
+}
+
+fn blocking(e: tokio::task::JoinError) -> StreamError {
+    StreamError::TaskFailed { task: "kafka transaction".into(), message: e.to_string() }
+}
+
+impl Transactions {
+    pub fn new(client: ClientProperties, prefix: String, timeout: Duration, marker_topic: String) -> Self {
+        Transactions { client, prefix, timeout, marker_topic, parked: Mutex::new(HashMap::new()) }
+    }
+
+    /// The transactional id of `subtask`'s `seq`th transaction.
+    pub fn id(&self, subtask: usize, seq: u64) -> String {
+        format!("{}-{subtask}-{seq}", self.prefix)
+    }
+
+    /// A producer with `id`, initialised: any earlier producer with the same id is
+    /// fenced and its open transaction settled.
+    pub async fn producer(&self, id: &str) -> Result<Arc<FutureProducer>> {
+        let timeout_ms = self.timeout.as_millis().to_string();
+        let producer: FutureProducer = self
+            .client
+            .config(&[
+                ("transactional.id", id),
+                ("transaction.timeout.ms", &timeout_ms),
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+            ])
+            .create()
+            .map_err(|e| KafkaError::client("create transactional producer", e))?;
+        let producer = Arc::new(producer);
+        let p = producer.clone();
+        tokio::task::spawn_blocking(move || p.init_transactions(CALL_TIMEOUT))
+            .await
+            .map_err(blocking)?
+            .map_err(|e| KafkaError::client("init transactions", e))?;
+        Ok(producer)
+    }
+
+    /// A producer with `id` inside a new transaction.
+    pub async fn begin(&self, id: &str) -> Result<Arc<FutureProducer>> {
+        let producer = self.producer(id).await?;
+        producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
+        Ok(producer)
+    }
+
+    /// Keep a pre-committed transaction's producer for the committer of `attempt`.
+    pub fn park(&self, id: String, attempt: &str, producer: Arc<FutureProducer>) {
+        if let Ok(mut parked) = self.parked.lock() {
+            parked.retain(|_, (a, _)| a == attempt);
+            parked.insert(id, (attempt.to_string(), producer));
+        }
+    }
+
+    fn take(&self, id: &str, attempt: &str) -> Option<Arc<FutureProducer>> {
+        let mut parked = self.parked.lock().ok()?;
+        parked.retain(|_, (a, _)| a == attempt);
+        parked.remove(id).map(|(_, p)| p)
+    }
+
+    /// Fence `id` and abort whatever it left open (a transaction of a dead attempt
+    /// would hold back `read_committed` readers until it times out).
+    pub async fn abort_lingering(&self, id: &str) -> Result<()> {
+        self.producer(id).await.map(drop)
+    }
+
+    /// The marker record of transaction `id` for `checkpoint_id`.
+    pub fn marker(&self, id: &str, checkpoint_id: u64) -> ProducerRecord {
+        ProducerRecord {
+            topic: self.marker_topic.clone(),
+            partition: Some(0),
+            key: Some(id.as_bytes().to_vec()),
+            value: Some(checkpoint_id.to_string().into_bytes()),
+            ..Default::default()
+        }
+    }
+
+    /// Create the marker topic if it is missing (one partition).
+    pub async fn ensure_marker_topic(&self) -> Result<()> {
+        let admin: AdminClient<_> =
+            self.client.config(&[]).create().map_err(|e| KafkaError::client("create admin client", e))?;
+        let topic = NewTopic::new(&self.marker_topic, 1, TopicReplication::Fixed(1))
+            .set("retention.ms", "86400000")
+            .set("segment.ms", "3600000");
+        let results = admin
+            .create_topics(&[topic], &AdminOptions::new().operation_timeout(Some(CALL_TIMEOUT)))
+            .await
+            .map_err(|e| KafkaError::client("create marker topic", e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaError::client("create marker topic", format!("{topic}: {code}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit `committable`: directly when this process pre-committed it, else by
+    /// recovery (see the module docs). Idempotent.
+    pub async fn commit(&self, committable: &KafkaCommittable, attempt: &str) -> Result<()> {
+        if let Some(producer) = self.take(&committable.transactional_id, attempt) {
+            let p = producer.clone();
+            let committed =
+                tokio::task::spawn_blocking(move || p.commit_transaction(CALL_TIMEOUT)).await.map_err(blocking)?;
+            match committed {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(id = %committable.transactional_id, error = %e, "commit failed; recovering the transaction")
+                }
+            }
+        }
+        self.recover(committable).await
+    }
+
+    async fn recover(&self, committable: &KafkaCommittable) -> Result<()> {
+        let id = committable.transactional_id.as_str();
+        let producer = self.producer(id).await?;
+        if self.marker_visible(id, committable.checkpoint_id, committable.marker).await? {
+            tracing::info!(id, checkpoint = committable.checkpoint_id, "transaction was committed before the restart");
+            return Ok(());
+        }
+        tracing::warn!(
+            id,
+            checkpoint = committable.checkpoint_id,
+            records = committable.records.len(),
+            "transaction of a completed checkpoint was not committed; writing its records again"
+        );
+        producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
+        let mut in_flight = InFlight::default();
+        for record in &committable.records {
+            in_flight.send(&producer, record).await?;
+        }
+        in_flight.send(&producer, &self.marker(id, committable.checkpoint_id)).await?;
+        in_flight.wait_all().await?;
+        tokio::task::spawn_blocking(move || producer.commit_transaction(CALL_TIMEOUT))
+            .await
+            .map_err(blocking)?
+            .map_err(|e| KafkaError::client("commit transaction", e))
+    }
+
+    /// Whether a marker of transaction `id` for `checkpoint_id` is visible to a
+    /// `read_committed` reader at or after `(partition, offset)` (the first marker, or
+    /// the one of an earlier recovery). The transaction must be settled: call after
+    /// fencing.
+    async fn marker_visible(&self, id: &str, checkpoint_id: u64, (partition, offset): (i32, i64)) -> Result<bool> {
+        let group = format!("{}-marker-check", self.prefix);
+        let consumer: BaseConsumer = self
+            .client
+            .config(&[
+                ("group.id", &group),
+                ("enable.auto.commit", "false"),
+                ("isolation.level", "read_committed"),
+                ("enable.partition.eof", "true"),
+            ])
+            .create()
+            .map_err(|e| KafkaError::client("create marker reader", e))?;
+        let (topic, id) = (self.marker_topic.clone(), id.to_string());
+        let value = checkpoint_id.to_string();
+        tokio::task::spawn_blocking(move || -> Result<bool> {
+            // Every marker of ours is below the high watermark now (our transaction is
+            // settled); the read is conclusive once the last stable offset reaches it.
+            let (_, high) = consumer
+                .fetch_watermarks(&topic, partition, CALL_TIMEOUT)
+                .map_err(|e| KafkaError::client("read marker", e))?;
+            // From the partition's start, not from the marker: a read_committed fetch
+            // that starts after an aborted transaction of the same producer id (ids are
+            // reused across attempts) was seen to hide committed records on noida-db.
+            // The topic keeps markers for a day, so this reads at most a day of them.
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(&topic, partition, Offset::Beginning)
+                .map_err(|e| KafkaError::client("read marker", e))?;
+            consumer.assign(&list).map_err(|e| KafkaError::client("read marker", e))?;
+            let started = Instant::now();
+            while started.elapsed() < CALL_TIMEOUT {
+                match consumer.poll(Duration::from_millis(100)) {
+                    Some(Ok(m)) if m.key() == Some(id.as_bytes()) && m.payload() == Some(value.as_bytes()) => {
+                        tracing::debug!(%id, checkpoint_id, marker = m.offset(), "commit marker found");
+                        return Ok(true);
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {
+                        // A read_committed reader ends at the last stable offset: another
+                        // open transaction (another subtask's, or one a restarted writer has
+                        // not fenced yet) can hide markers behind it, ours among them.
+                        let position = consumer.position().map_err(|e| KafkaError::client("read marker", e))?;
+                        let at = position.find_partition(&topic, partition).and_then(|e| e.offset().to_raw());
+                        tracing::debug!(%id, checkpoint_id, marker = offset, ?at, high, "end of marker partition");
+                        if at.is_some_and(|at| at >= high) {
+                            return Ok(false);
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Some(Err(e)) => return Err(KafkaError::client("read marker", e)),
+                    None => {}
+                }
+            }
+            Err(KafkaError::client("read marker", "no answer within 30 s"))
+        })
+        .await
+        .map_err(blocking)?
+    }
+}

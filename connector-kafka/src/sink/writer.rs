@@ -1,0 +1,178 @@
+//! Writes records: plainly (none / at-least-once: every delivery confirmed at the
+//! checkpoint) or inside one transaction per checkpoint (exactly-once).
+
+use std::sync::Arc;
+
+use connector_base::DeliveryGuarantee;
+use rdkafka::producer::{FutureProducer, Producer};
+use serde::{Deserialize, Serialize};
+use stream_core::api::{SinkWriter, TaskContext};
+use stream_core::{Result, StreamError};
+
+use super::KafkaSink;
+use super::delivery::InFlight;
+use super::transaction::{KafkaCommittable, Transactions};
+use crate::error::KafkaError;
+use crate::record::{KafkaSerializer, ProducerRecord};
+
+/// Transactions an attempt may open after the checkpoint it started from (the one
+/// pre-committed at the next checkpoint, the one opened after it, a spare).
+const LINGERING_WINDOW: u64 = 3;
+
+/// Checkpointed state of an exactly-once writer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaWriterState {
+    /// The subtask that wrote it.
+    pub subtask: usize,
+    /// The sequence number of its open transaction.
+    pub next_seq: u64,
+}
+
+struct Open {
+    seq: u64,
+    id: String,
+    records: Vec<ProducerRecord>,
+    /// The producer of the next transaction, initialised in the background so that a
+    /// pre-commit does not wait for `init_transactions`.
+    spare: Option<tokio::task::JoinHandle<Result<Arc<FutureProducer>>>>,
+}
+
+fn spare(txns: &Arc<Transactions>, id: String) -> tokio::task::JoinHandle<Result<Arc<FutureProducer>>> {
+    let txns = txns.clone();
+    tokio::spawn(async move { txns.producer(&id).await })
+}
+
+/// The writer of one subtask.
+pub struct KafkaWriter<T: 'static> {
+    serializer: Arc<dyn KafkaSerializer<T>>,
+    producer: Arc<FutureProducer>,
+    in_flight: InFlight,
+    subtask: usize,
+    attempt: String,
+    transactions: Option<(Arc<Transactions>, Open)>,
+}
+
+impl<T: Send + 'static> KafkaWriter<T> {
+    pub(crate) async fn new(sink: &KafkaSink<T>, ctx: &TaskContext, restored: Vec<KafkaWriterState>) -> Result<Self> {
+        let serializer = sink.serializer.clone();
+        if sink.guarantee != DeliveryGuarantee::ExactlyOnce {
+            let acks = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "all" } else { "1" };
+            let idempotence = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "true" } else { "false" };
+            let producer: FutureProducer = sink
+                .client
+                .config(&[("acks", acks), ("enable.idempotence", idempotence)])
+                .create()
+                .map_err(|e| KafkaError::client("create producer", e))?;
+            return Ok(KafkaWriter {
+                serializer,
+                producer: Arc::new(producer),
+                in_flight: InFlight::default(),
+                subtask: ctx.subtask,
+                attempt: ctx.attempt_id.clone(),
+                transactions: None,
+            });
+        }
+        let txns = sink
+            .transactions
+            .clone()
+            .ok_or_else(|| StreamError::invalid("transactional_id_prefix", "none", "exactly-once needs one"))?;
+        txns.ensure_marker_topic().await?;
+        // Sequence numbers: the attempt that wrote a restored state used them from its
+        // `next_seq`; attempt k of this process uses the window starting at
+        // `next_seq + (k + 1) * LINGERING_WINDOW` (at `k * LINGERING_WINDOW` without state),
+        // so no two attempts share a transactional id (work of a dead attempt may still
+        // be finishing). Whatever earlier attempts left open lies below our window.
+        let attempt = u64::from(ctx.attempt);
+        let own = restored.iter().filter(|s| s.subtask == ctx.subtask).map(|s| s.next_seq).max();
+        for state in &restored {
+            for seq in state.next_seq..state.next_seq + (attempt + 1) * LINGERING_WINDOW {
+                txns.abort_lingering(&txns.id(state.subtask, seq)).await?;
+            }
+        }
+        let seq = match own {
+            Some(next_seq) => next_seq + (attempt + 1) * LINGERING_WINDOW,
+            None => {
+                for seq in 0..attempt * LINGERING_WINDOW {
+                    txns.abort_lingering(&txns.id(ctx.subtask, seq)).await?;
+                }
+                attempt * LINGERING_WINDOW
+            }
+        };
+        let id = txns.id(ctx.subtask, seq);
+        let producer = txns.begin(&id).await?;
+        let next = spare(&txns, txns.id(ctx.subtask, seq + 1));
+        Ok(KafkaWriter {
+            serializer,
+            producer,
+            in_flight: InFlight::default(),
+            subtask: ctx.subtask,
+            attempt: ctx.attempt_id.clone(),
+            transactions: Some((txns, Open { seq, id, records: Vec::new(), spare: Some(next) })),
+        })
+    }
+}
+
+impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
+    type Committable = KafkaCommittable;
+    type State = KafkaWriterState;
+
+    async fn write(&mut self, record: T) -> Result<()> {
+        self.write_batch(&mut vec![record]).await
+    }
+
+    async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
+        for record in records.drain(..) {
+            let out = self
+                .serializer
+                .serialize(&record)
+                .map_err(|e| KafkaError::client("serialize", format!("a record could not be serialized: {e}")))?;
+            self.in_flight.send(&self.producer, &out).await?;
+            if let Some((_, open)) = self.transactions.as_mut() {
+                open.records.push(out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait for every delivery report; an error fails the checkpoint.
+    async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
+        self.in_flight.wait_all().await
+    }
+
+    /// Exactly-once: write the commit marker into the transaction, hand it to the
+    /// committer, and open the next transaction.
+    async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<KafkaCommittable>> {
+        let Some((txns, open)) = self.transactions.as_mut() else { return Ok(Vec::new()) };
+        let txns = txns.clone();
+        self.in_flight.wait_all().await?;
+        let marker = InFlight::send_and_wait(&self.producer, &txns.marker(&open.id, checkpoint_id)).await?;
+        tracing::debug!(id = %open.id, checkpoint_id, marker = marker.offset, records = open.records.len(), "pre-committed");
+        let committable = KafkaCommittable {
+            transactional_id: open.id.clone(),
+            checkpoint_id,
+            marker: (marker.partition, marker.offset),
+            records: std::mem::take(&mut open.records),
+        };
+        let next_seq = open.seq + 1;
+        let next_id = txns.id(self.subtask, next_seq);
+        let next = match open.spare.take() {
+            Some(handle) => handle.await.map_err(|e| StreamError::TaskFailed {
+                task: "kafka producer init".into(),
+                message: e.to_string(),
+            })??,
+            None => txns.producer(&next_id).await?,
+        };
+        next.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
+        txns.park(open.id.clone(), &self.attempt, std::mem::replace(&mut self.producer, next));
+        let spare = spare(&txns, txns.id(self.subtask, next_seq + 1));
+        *open = Open { seq: next_seq, id: next_id, records: Vec::new(), spare: Some(spare) };
+        Ok(vec![committable])
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<KafkaWriterState>> {
+        Ok(match &self.transactions {
+            Some((_, open)) => vec![KafkaWriterState { subtask: self.subtask, next_seq: open.seq }],
+            None => Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! Helpers shared by the connector-kafka tests: fresh topics, producing, reading a
+//! topic back as a `read_committed` consumer.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use connector_kafka::rdkafka::ClientConfig;
+use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use connector_kafka::rdkafka::client::DefaultClientContext;
+use connector_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
+use connector_kafka::rdkafka::message::Message;
+use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use connector_kafka::rdkafka::{Offset, TopicPartitionList};
+use connector_testkit::{TestServer, servers};
+
+/// A fresh topic with `partitions` partitions on the test broker, or `None` to skip.
+pub async fn topic(name: &str, partitions: i32) -> Option<(String, String)> {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    let server = TestServer::discover(&servers::KAFKA).await.unwrap()?;
+    let topic = format!("{name}-{}-{}", std::process::id(), fastrand::u32(..));
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", &server.endpoint).create().unwrap();
+    let created = admin
+        .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap();
+    for result in created {
+        result.unwrap();
+    }
+    Some((server.endpoint.clone(), topic))
+}
+
+pub fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "5").create().unwrap()
+}
+
+pub async fn produce(producer: &FutureProducer, topic: &str, values: impl IntoIterator<Item = (String, String)>) {
+    let sends: Vec<_> = values
+        .into_iter()
+        .map(|(key, value)| {
+            let producer = producer.clone();
+            let topic = topic.to_string();
+            async move {
+                producer
+                    .send(FutureRecord::to(&topic).key(&key).payload(&value), Duration::from_secs(10))
+                    .await
+                    .map_err(|(e, _)| e)
+                    .unwrap();
+            }
+        })
+        .collect();
+    futures::future::join_all(sends).await;
+}
+
+/// Every value of `topic` (all `partitions`) visible to a `read_committed` consumer now.
+pub fn read_committed(bootstrap: &str, topic: &str, partitions: i32) -> Vec<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("{topic}-verify-{}", fastrand::u32(..)))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let (mut ended, mut values) = (std::collections::BTreeSet::new(), Vec::new());
+    let started = Instant::now();
+    while ended.len() < partitions as usize {
+        assert!(started.elapsed() < Duration::from_secs(60), "reading {topic} back took over 60 s");
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => values.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()),
+            Some(Err(connector_kafka::rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                ended.insert(p);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    values
+}
