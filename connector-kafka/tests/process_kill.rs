@@ -1,0 +1,107 @@
+//! A Kafka -> Kafka job in exactly-once mode is killed with SIGKILL several times and
+//! started again on the same checkpoint directory; in the end the output topic, read
+//! with a `read_committed` consumer, holds every input record exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::Utf8Schema;
+use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
+use stream_core::prelude::*;
+
+const N: u64 = 30_000;
+const PARTITIONS: i32 = 3;
+const CHILD_ENV: &str = "KAFKA_KILL_TEST";
+
+/// The job run by the child process: `dir|bootstrap|input|output` in `CHILD_ENV`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of kafka_to_kafka_survives_kill_minus_nine"]
+async fn kafka_kill_child_job() {
+    let args = std::env::var(CHILD_ENV).expect("run by the parent test");
+    let [dir, bootstrap, input, output]: [&str; 4] = args.split('|').collect::<Vec<_>>().try_into().unwrap();
+    let source = KafkaSource::builder(bootstrap, ValueOnly(Utf8Schema))
+        .topics([input])
+        .group_id(format!("{input}-job"))
+        .bounded(StoppingOffsets::Latest)
+        .max_records_per_poll(100)
+        .build()
+        .unwrap();
+    let sink = KafkaSink::builder(bootstrap, ValueTo::new(output, Utf8Schema))
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .transactional_id_prefix(format!("{output}-job"))
+        .build()
+        .unwrap();
+    StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(100)).build().unwrap())
+        .state_backend(FsStateBackend::new(Path::new(dir).join("checkpoints")).unwrap())
+        .parallelism(2)
+        .build()
+        .unwrap()
+        .from_source(source, "kafka-in")
+        .map(|line: String| {
+            // Slow enough that every run is killed while it works.
+            if line.ends_with('0') {
+                std::thread::sleep(Duration::from_micros(300));
+            }
+            line.to_uppercase()
+        })
+        .sink_to(sink, "kafka-out")
+        .execute("kafka-kill")
+        .await
+        .unwrap();
+}
+
+fn child(args: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "kafka_kill_child_job", "--ignored", "--nocapture"])
+        .env(CHILD_ENV, args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_to_kafka_survives_kill_minus_nine() {
+    let Some((bootstrap, input)) = common::topic("kill-in", PARTITIONS).await else { return };
+    let (_, output) = common::topic("kill-out", PARTITIONS).await.unwrap();
+    let records = (0..N).map(|i| (i.to_string(), format!("record-{i}")));
+    common::produce(&common::producer(&bootstrap), &input, records).await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = format!("{}|{bootstrap}|{input}|{output}", dir.path().display());
+    let mut rng = fastrand::Rng::new();
+    let mut kills = 0;
+    for _ in 0..3 {
+        let mut process = child(&args);
+        tokio::time::sleep(Duration::from_millis(rng.u64(1_500..3_000))).await;
+        if process.try_wait().unwrap().is_none() {
+            process.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        process.wait().unwrap();
+    }
+    let (b, o) = (bootstrap.clone(), output.clone());
+    let partial = tokio::task::spawn_blocking(move || common::read_committed(&b, &o, PARTITIONS).len()).await.unwrap();
+    let started = Instant::now();
+    let status = child(&args).wait().unwrap();
+    assert!(status.success(), "the last run must finish");
+    assert!(started.elapsed() < Duration::from_secs(120));
+    let (b, o) = (bootstrap.clone(), output.clone());
+    let values = tokio::task::spawn_blocking(move || common::read_committed(&b, &o, PARTITIONS)).await.unwrap();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for v in values {
+        *seen.entry(v).or_default() += 1;
+    }
+    let lost = (0..N).filter(|i| !seen.contains_key(&format!("RECORD-{i}"))).count();
+    let duplicated: usize = seen.values().map(|n| n.saturating_sub(1)).sum();
+    eprintln!("kills={kills} committed before the last run={partial} lost={lost} duplicated={duplicated}");
+    assert!(kills >= 2, "at least two runs must have been killed while working (kills={kills})");
+    assert!(partial > 0, "the killed runs must have committed something");
+    assert_eq!((lost, duplicated, seen.len()), (0, 0, N as usize));
+}
