@@ -1,0 +1,218 @@
+//! The broker is restarted (cleanly, SIGTERM: noida-db saves its data then) in the
+//! middle of a run, on a private noida-db instance with its own port and data
+//! directory so that tests sharing the common broker are not disturbed: the source
+//! (exactly-once) and the at-least-once sink keep their guarantee. The exactly-once
+//! sink across a broker restart is not covered yet (see the crate README).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::Utf8Schema;
+use connector_kafka::rdkafka::ClientConfig;
+use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use connector_kafka::rdkafka::client::DefaultClientContext;
+use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
+use connector_testkit::{
+    RestartHook, SinkTarget, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_sink_suite,
+    run_source_suite, servers,
+};
+
+/// A noida-db Kafka broker of this test alone.
+struct PrivateBroker {
+    binary: String,
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateBroker {
+    /// Started, or `None` when the shared broker is not there either (skip).
+    async fn start() -> Option<Arc<Mutex<PrivateBroker>>> {
+        TestServer::discover(&servers::KAFKA).await.unwrap()?;
+        let out = Command::new("python3")
+            .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "noida-db must be installed (cargo xtask services up kafka)");
+        let binary = format!("{}/noida-db", String::from_utf8_lossy(&out.stdout).trim());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut broker = PrivateBroker { binary, dir: tempfile::tempdir().unwrap(), port, child: None };
+        broker.run();
+        Some(Arc::new(Mutex::new(broker)))
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn run(&mut self) {
+        let dir = self.dir.path().display().to_string();
+        let port = self.port.to_string();
+        let args = ["start", "--data-dir", &dir, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", &port];
+        let child = Command::new(&self.binary).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while probe::kafka(&self.bootstrap()).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "private broker did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A clean shutdown (SIGTERM): noida-db saves its data then, not on SIGKILL.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let started = Instant::now();
+            while child.try_wait().ok().flatten().is_none() && started.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn restart_hook(broker: &Arc<Mutex<PrivateBroker>>) -> RestartHook {
+    let broker = broker.clone();
+    Arc::new(move || {
+        let broker = broker.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || broker.lock().unwrap().restart()).await.unwrap();
+            eprintln!("private broker restarted");
+            Ok(())
+        })
+    })
+}
+
+async fn create_topic(bootstrap: &str, partitions: i32) -> String {
+    let topic = format!("restart-{}-{}", std::process::id(), fastrand::u32(..));
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    for result in admin
+        .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        result.unwrap();
+    }
+    topic
+}
+
+struct Out {
+    bootstrap: String,
+    topic: String,
+    guarantee: DeliveryGuarantee,
+}
+
+impl SinkTarget for Out {
+    type Record = String;
+    type Sink = KafkaSink<String>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        self.guarantee
+    }
+
+    fn record(&self, id: u64) -> String {
+        format!("record-{id}")
+    }
+
+    fn sink(&self) -> KafkaSink<String> {
+        KafkaSink::builder(&self.bootstrap, ValueTo::new(&self.topic, Utf8Schema))
+            .delivery_guarantee(self.guarantee)
+            .transactional_id_prefix(&self.topic)
+            .property("message.timeout.ms", "30000")
+            .build()
+            .unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
+        let (b, t) = (self.bootstrap.clone(), self.topic.clone());
+        let values = tokio::task::spawn_blocking(move || common::read_committed(&b, &t, 2)).await.unwrap();
+        Ok(values.iter().map(|v| v.trim_start_matches("record-").parse().unwrap()).collect())
+    }
+}
+
+async fn sink_survives_a_broker_restart(guarantee: DeliveryGuarantee) {
+    let Some(broker) = PrivateBroker::start().await else { return };
+    let bootstrap = broker.lock().unwrap().bootstrap();
+    let topic = create_topic(&bootstrap, 2).await;
+    let target = Arc::new(Out { bootstrap, topic, guarantee });
+    let config = SuiteConfig {
+        crashes: 1,
+        records_per_second: 5_000.0,
+        checkpoint_interval: Duration::from_millis(100),
+        restart_server: Some(restart_hook(&broker)),
+        ..SuiteConfig::default()
+    };
+    let verdict = run_sink_suite(target, config).await.unwrap();
+    verdict.check(guarantee).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_sink_survives_a_broker_restart() {
+    sink_survives_a_broker_restart(DeliveryGuarantee::AtLeastOnce).await;
+}
+
+struct In {
+    bootstrap: String,
+    topic: String,
+}
+
+impl SourceTarget for In {
+    type Source = KafkaSource<String>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
+        let values = ids.iter().map(|id| (id.to_string(), format!("record-{id}")));
+        common::produce(&common::producer(&self.bootstrap), &self.topic, values).await;
+        Ok(())
+    }
+
+    fn source(&self, _bounded: bool) -> KafkaSource<String> {
+        KafkaSource::builder(&self.bootstrap, ValueOnly(Utf8Schema))
+            .topics([self.topic.clone()])
+            .bounded(StoppingOffsets::Latest)
+            .max_records_per_poll(20)
+            .build()
+            .unwrap()
+    }
+
+    fn id_of(&self, line: &String) -> u64 {
+        line.trim_start_matches("record-").parse().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_survives_a_broker_restart() {
+    let Some(broker) = PrivateBroker::start().await else { return };
+    let bootstrap = broker.lock().unwrap().bootstrap();
+    let topic = create_topic(&bootstrap, 2).await;
+    let target = Arc::new(In { bootstrap, topic });
+    let config = SuiteConfig {
+        crashes: 1,
+        records: 5_000,
+        restart_server: Some(restart_hook(&broker)),
+        ..SuiteConfig::default()
+    };
+    let verdict = run_source_suite(target, config).await.unwrap();
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
