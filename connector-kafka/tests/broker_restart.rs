@@ -33,6 +33,7 @@ struct PrivateBroker {
 impl PrivateBroker {
     /// Started, or `None` when the shared broker is not there either (skip).
     async fn start() -> Option<Arc<Mutex<PrivateBroker>>> {
+        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
         TestServer::discover(&servers::KAFKA).await.unwrap()?;
         let out = Command::new("python3")
             .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])

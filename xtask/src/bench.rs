@@ -5,7 +5,16 @@ use crate::cmd::sh;
 use crate::error::XtaskError;
 
 /// Benchmark name -> (package, bench target).
-const BENCHES: &[(&str, &str, &str)] = &[("core", "stream-core", "core"), ("file", "connector-file", "file")];
+const BENCHES: &[(&str, &str, &str)] =
+    &[("core", "stream-core", "core"), ("file", "connector-file", "file"), ("kafka", "connector-kafka", "kafka")];
+
+/// Benchmarks that need a test server: it is started first and stopped after.
+fn service_of(name: &str) -> Option<&'static str> {
+    match name {
+        "kafka" => Some("kafka"),
+        _ => None,
+    }
+}
 
 pub fn run(args: &[String]) -> Result<(), XtaskError> {
     let selected: Vec<&(&str, &str, &str)> = match args.first() {
@@ -19,8 +28,21 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
             found
         }
     };
-    for (_, package, target) in selected {
-        sh("cargo", &["bench", "--locked", "-q", "-p", package, "--bench", target], &[])?;
+    for (name, package, target) in selected {
+        let args = ["bench", "--locked", "-q", "-p", package, "--bench", target];
+        match service_of(name) {
+            None => sh("cargo", &args, &[])?,
+            Some(service) => {
+                let servers = crate::services::select(&[service.to_string()])?;
+                let ran = crate::services::up(&servers).and_then(|()| {
+                    let vars = crate::services::endpoint_vars()?;
+                    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    sh("cargo", &args, &vars)
+                });
+                let stopped = crate::services::down_quietly(&servers);
+                ran.and(stopped)?;
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,182 @@
+//! `cargo xtask bench kafka`: our source and sink against a plain rdkafka consumer and
+//! producer loop with the same client settings, on the same broker, in the same run
+//! (the broker from `cargo xtask services`, or `KAFKA_BOOTSTRAP_SERVERS`).
+//!
+//! Prints `kafka source_ratio=<r> sink_alo_ratio=<r> sink_eos_ratio=<r>` (medians of 3
+//! rounds; checkpoints every second).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::Utf8Schema;
+use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use connector_kafka::rdkafka::client::DefaultClientContext;
+use connector_kafka::rdkafka::consumer::{Consumer, StreamConsumer};
+use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use connector_kafka::rdkafka::{ClientConfig, Offset, TopicPartitionList, message::Message};
+use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
+use stream_core::prelude::*;
+
+const PARTITIONS: i32 = 2;
+
+fn records() -> u64 {
+    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000)
+}
+
+fn line(i: u64) -> String {
+    format!("{i:012} the quick brown fox jumps over the lazy dog {:08x}", i.wrapping_mul(0x9e37_79b9))
+}
+
+async fn topic(bootstrap: &str, name: &str) -> String {
+    let topic = format!("bench-{name}-{}-{}", std::process::id(), fastrand::u32(..));
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    for r in admin
+        .create_topics(&[NewTopic::new(&topic, PARTITIONS, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+    topic
+}
+
+fn env(interval: Duration) -> StreamEnvironment {
+    StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(interval).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// Records/s of a plain producer loop (acks=all, idempotent, linger 5 ms).
+async fn raw_produce(bootstrap: &str, topic: &str, n: u64) -> f64 {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let value = line(i);
+        loop {
+            match producer.send_result(FutureRecord::<(), str>::to(topic).payload(&value)) {
+                Ok(f) => {
+                    pending.push(f);
+                    break;
+                }
+                Err(_) => {
+                    let half = pending.len().div_ceil(2);
+                    for f in pending.drain(..half) {
+                        f.await.unwrap().unwrap();
+                    }
+                }
+            }
+        }
+    }
+    for f in pending {
+        f.await.unwrap().unwrap();
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Records/s of our sink writing the same lines.
+async fn our_sink(bootstrap: &str, topic: &str, n: u64, guarantee: DeliveryGuarantee) -> f64 {
+    let sink = KafkaSink::builder(bootstrap, ValueTo::new(topic, Utf8Schema))
+        .delivery_guarantee(guarantee)
+        .transactional_id_prefix(format!("{topic}-tx"))
+        .property("linger.ms", "5")
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    env(Duration::from_secs(1))
+        .from_source(CollectionSource::from_fn(n, line), "lines")
+        .sink_to(sink, "kafka")
+        .execute("bench-sink")
+        .await
+        .unwrap();
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Records/s of a plain consumer loop reading `n` records into Strings.
+async fn raw_consume(bootstrap: &str, topic: &str, n: u64) -> f64 {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("{topic}-raw"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        list.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let started = Instant::now();
+    let mut read = 0;
+    while read < n {
+        let m = consumer.recv().await.unwrap();
+        std::hint::black_box(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        read += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Records/s of our bounded source reading the topic into a discarding sink.
+async fn our_source(bootstrap: &str, topic: &str, n: u64) -> f64 {
+    let source = KafkaSource::builder(bootstrap, ValueOnly(Utf8Schema))
+        .topics([topic.to_string()])
+        .bounded(StoppingOffsets::Latest)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    env(Duration::from_secs(1))
+        .from_source(source, "kafka")
+        .sink_to(DiscardingSink::new(), "discard")
+        .execute("bench-source")
+        .await
+        .unwrap();
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP_SERVERS") else {
+        eprintln!("set KAFKA_BOOTSTRAP_SERVERS or run `cargo xtask bench kafka` (it starts the broker)");
+        std::process::exit(2);
+    };
+    let n = records();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (mut source, mut alo, mut eos) = (Vec::new(), Vec::new(), Vec::new());
+    runtime.block_on(async {
+        for round in 0..3 {
+            let (raw_topic, alo_topic, eos_topic) =
+                (topic(&bootstrap, "raw").await, topic(&bootstrap, "alo").await, topic(&bootstrap, "eos").await);
+            let raw_p = raw_produce(&bootstrap, &raw_topic, n).await;
+            let alo_p = our_sink(&bootstrap, &alo_topic, n, DeliveryGuarantee::AtLeastOnce).await;
+            let eos_p = our_sink(&bootstrap, &eos_topic, n, DeliveryGuarantee::ExactlyOnce).await;
+            let raw_c = raw_consume(&bootstrap, &raw_topic, n).await;
+            let our_c = our_source(&bootstrap, &raw_topic, n).await;
+            eprintln!(
+                "round {round}: produce raw {raw_p:.0}/s ours-alo {alo_p:.0}/s ours-eos {eos_p:.0}/s; \
+                 consume raw {raw_c:.0}/s ours {our_c:.0}/s ({n} records)"
+            );
+            source.push(our_c / raw_c);
+            alo.push(alo_p / raw_p);
+            eos.push(eos_p / raw_p);
+        }
+    });
+    println!(
+        "kafka source_ratio={:.2} sink_alo_ratio={:.2} sink_eos_ratio={:.2}",
+        median(&mut source),
+        median(&mut alo),
+        median(&mut eos)
+    );
+}
