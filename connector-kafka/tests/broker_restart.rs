@@ -13,13 +13,9 @@ use std::time::{Duration, Instant};
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
-use connector_kafka::rdkafka::ClientConfig;
-use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use connector_kafka::rdkafka::client::DefaultClientContext;
-use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
+use connector_kafka::{KafkaSource, StoppingOffsets, ValueOnly};
 use connector_testkit::{
-    RestartHook, SinkTarget, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_sink_suite,
-    run_source_suite, servers,
+    RestartHook, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_sink_suite, run_source_suite, servers,
 };
 
 /// A noida-db Kafka broker of this test alone.
@@ -101,59 +97,11 @@ fn restart_hook(broker: &Arc<Mutex<PrivateBroker>>) -> RestartHook {
     })
 }
 
-async fn create_topic(bootstrap: &str, partitions: i32) -> String {
-    let topic = format!("restart-{}-{}", std::process::id(), fastrand::u32(..));
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
-    for result in admin
-        .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
-        .await
-        .unwrap()
-    {
-        result.unwrap();
-    }
-    topic
-}
-
-struct Out {
-    bootstrap: String,
-    topic: String,
-    guarantee: DeliveryGuarantee,
-}
-
-impl SinkTarget for Out {
-    type Record = String;
-    type Sink = KafkaSink<String>;
-
-    fn guarantee(&self) -> DeliveryGuarantee {
-        self.guarantee
-    }
-
-    fn record(&self, id: u64) -> String {
-        format!("record-{id}")
-    }
-
-    fn sink(&self) -> KafkaSink<String> {
-        KafkaSink::builder(&self.bootstrap, ValueTo::new(&self.topic, Utf8Schema))
-            .delivery_guarantee(self.guarantee)
-            .transactional_id_prefix(&self.topic)
-            .property("message.timeout.ms", "30000")
-            .build()
-            .unwrap()
-    }
-
-    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
-        let (b, t) = (self.bootstrap.clone(), self.topic.clone());
-        let values = tokio::task::spawn_blocking(move || common::read_committed(&b, &t, 2)).await.unwrap();
-        Ok(values.iter().map(|v| v.trim_start_matches("record-").parse().unwrap()).collect())
-    }
-}
-
 async fn sink_survives_a_broker_restart(guarantee: DeliveryGuarantee) {
     let Some(broker) = PrivateBroker::start().await else { return };
     let bootstrap = broker.lock().unwrap().bootstrap();
-    let topic = create_topic(&bootstrap, 2).await;
-    let target = Arc::new(Out { bootstrap, topic, guarantee });
+    let topic = common::create_topic(&bootstrap, "restart", 2).await;
+    let target = Arc::new(common::OutTopic { bootstrap, topic, partitions: 2, guarantee });
     let config = SuiteConfig {
         crashes: 1,
         records_per_second: 5_000.0,
@@ -206,7 +154,7 @@ impl SourceTarget for In {
 async fn source_survives_a_broker_restart() {
     let Some(broker) = PrivateBroker::start().await else { return };
     let bootstrap = broker.lock().unwrap().bootstrap();
-    let topic = create_topic(&bootstrap, 2).await;
+    let topic = common::create_topic(&bootstrap, "restart", 2).await;
     let target = Arc::new(In { bootstrap, topic });
     let config = SuiteConfig {
         crashes: 1,

@@ -9,58 +9,22 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::OutTopic;
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_kafka::{KafkaSink, ValueTo};
-use connector_testkit::{SinkTarget, SuiteConfig, TestkitError, run_sink_suite};
+use connector_testkit::{SuiteConfig, run_sink_suite};
 
 const PARTITIONS: i32 = 3;
 
-struct OutTopic {
-    bootstrap: String,
-    topic: String,
-    guarantee: DeliveryGuarantee,
-}
-
-impl OutTopic {
-    async fn new(name: &str, guarantee: DeliveryGuarantee) -> Option<Arc<OutTopic>> {
-        let (bootstrap, topic) = common::topic(name, PARTITIONS).await?;
-        Some(Arc::new(OutTopic { bootstrap, topic, guarantee }))
-    }
-}
-
-impl SinkTarget for OutTopic {
-    type Record = String;
-    type Sink = KafkaSink<String>;
-
-    fn guarantee(&self) -> DeliveryGuarantee {
-        self.guarantee
-    }
-
-    fn record(&self, id: u64) -> String {
-        format!("record-{id}")
-    }
-
-    fn sink(&self) -> KafkaSink<String> {
-        KafkaSink::builder(&self.bootstrap, ValueTo::new(&self.topic, Utf8Schema))
-            .delivery_guarantee(self.guarantee)
-            .transactional_id_prefix(&self.topic)
-            .property("linger.ms", "5")
-            .build()
-            .unwrap()
-    }
-
-    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
-        let (bootstrap, topic) = (self.bootstrap.clone(), self.topic.clone());
-        let values =
-            tokio::task::spawn_blocking(move || common::read_committed(&bootstrap, &topic, PARTITIONS)).await.unwrap();
-        Ok(values.iter().map(|v| v.trim_start_matches("record-").parse().unwrap()).collect())
-    }
+async fn out_topic(name: &str, guarantee: DeliveryGuarantee) -> Option<Arc<OutTopic>> {
+    let (bootstrap, topic) = common::topic(name, PARTITIONS).await?;
+    Some(Arc::new(OutTopic { bootstrap, topic, partitions: PARTITIONS, guarantee }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_with_a_crash_at_every_protocol_point() {
-    let Some(target) = OutTopic::new("eos-points", DeliveryGuarantee::ExactlyOnce).await else { return };
+    let Some(target) = out_topic("eos-points", DeliveryGuarantee::ExactlyOnce).await else { return };
     // Checkpoints 200 ms apart at 5 000 records/s: every checkpoint (also the first
     // after a restart) holds records, so the commit-phase crashes hit transactions
     // with data (seen in the log: "writing its records again ... records=<n>").
@@ -76,7 +40,7 @@ async fn exactly_once_with_a_crash_at_every_protocol_point() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_across_random_crashes() {
-    let Some(target) = OutTopic::new("eos-random", DeliveryGuarantee::ExactlyOnce).await else { return };
+    let Some(target) = out_topic("eos-random", DeliveryGuarantee::ExactlyOnce).await else { return };
     let verdict = run_sink_suite(target, SuiteConfig { crashes: 4, ..SuiteConfig::default() }).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -84,7 +48,7 @@ async fn exactly_once_across_random_crashes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_least_once_across_random_crashes() {
-    let Some(target) = OutTopic::new("alo", DeliveryGuarantee::AtLeastOnce).await else { return };
+    let Some(target) = out_topic("alo", DeliveryGuarantee::AtLeastOnce).await else { return };
     let verdict = run_sink_suite(target, SuiteConfig::default()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::AtLeastOnce).unwrap();
@@ -92,7 +56,7 @@ async fn at_least_once_across_random_crashes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_guarantee_delivers_without_crashes() {
-    let Some(target) = OutTopic::new("none", DeliveryGuarantee::None).await else { return };
+    let Some(target) = out_topic("none", DeliveryGuarantee::None).await else { return };
     let verdict = run_sink_suite(target, SuiteConfig { crashes: 0, ..SuiteConfig::default() }).await.unwrap();
     assert_eq!((verdict.lost, verdict.duplicated), (0, 0), "{verdict}");
 }

@@ -17,9 +17,15 @@ use connector_testkit::{TestServer, servers};
 pub async fn topic(name: &str, partitions: i32) -> Option<(String, String)> {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let server = TestServer::discover(&servers::KAFKA).await.unwrap()?;
+    let topic = create_topic(&server.endpoint, name, partitions).await;
+    Some((server.endpoint.clone(), topic))
+}
+
+/// Create a fresh topic named after `name` on the broker at `bootstrap`.
+pub async fn create_topic(bootstrap: &str, name: &str, partitions: i32) -> String {
     let topic = format!("{name}-{}-{}", std::process::id(), fastrand::u32(..));
     let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", &server.endpoint).create().unwrap();
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
     let created = admin
         .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
         .await
@@ -27,7 +33,44 @@ pub async fn topic(name: &str, partitions: i32) -> Option<(String, String)> {
     for result in created {
         result.unwrap();
     }
-    Some((server.endpoint.clone(), topic))
+    topic
+}
+
+/// An output topic the sink suite writes to and reads back `read_committed`.
+pub struct OutTopic {
+    pub bootstrap: String,
+    pub topic: String,
+    pub partitions: i32,
+    pub guarantee: connector_base::DeliveryGuarantee,
+}
+
+impl connector_testkit::SinkTarget for OutTopic {
+    type Record = String;
+    type Sink = connector_kafka::KafkaSink<String>;
+
+    fn guarantee(&self) -> connector_base::DeliveryGuarantee {
+        self.guarantee
+    }
+
+    fn record(&self, id: u64) -> String {
+        format!("record-{id}")
+    }
+
+    fn sink(&self) -> connector_kafka::KafkaSink<String> {
+        let values = connector_kafka::ValueTo::new(&self.topic, connector_base::schema::Utf8Schema);
+        connector_kafka::KafkaSink::builder(&self.bootstrap, values)
+            .delivery_guarantee(self.guarantee)
+            .transactional_id_prefix(&self.topic)
+            .property("linger.ms", "5")
+            .build()
+            .unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, connector_testkit::TestkitError> {
+        let (bootstrap, topic, partitions) = (self.bootstrap.clone(), self.topic.clone(), self.partitions);
+        let values = tokio::task::spawn_blocking(move || read_committed(&bootstrap, &topic, partitions)).await.unwrap();
+        Ok(values.iter().map(|v| v.trim_start_matches("record-").parse().unwrap()).collect())
+    }
 }
 
 pub fn producer(bootstrap: &str) -> FutureProducer {
