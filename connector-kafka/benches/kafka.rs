@@ -3,7 +3,9 @@
 //! (the broker from `cargo xtask services`, or `KAFKA_BOOTSTRAP_SERVERS`).
 //!
 //! Prints `kafka source_ratio=<r> sink_alo_ratio=<r> sink_eos_ratio=<r>` (medians of 3
-//! rounds; checkpoints every second).
+//! rounds; checkpoints every second). The exactly-once ratio is against a plain
+//! transactional loop committing every second (the same client settings); the plain
+//! idempotent loop's rate is printed beside it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -80,6 +82,55 @@ async fn raw_produce(bootstrap: &str, topic: &str, n: u64) -> f64 {
     for f in pending {
         f.await.unwrap().unwrap();
     }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Records/s of a plain transactional producer loop with the same settings, committing
+/// a transaction every second (what the exactly-once sink does per checkpoint).
+async fn raw_transactional(bootstrap: &str, topic: &str, n: u64) -> f64 {
+    use connector_kafka::rdkafka::producer::Producer;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("transactional.id", format!("{topic}-raw-tx"))
+        .create()
+        .unwrap();
+    producer.init_transactions(Duration::from_secs(30)).unwrap();
+    let started = Instant::now();
+    let mut last_commit = Instant::now();
+    producer.begin_transaction().unwrap();
+    let mut pending = Vec::new();
+    for i in 0..n {
+        let value = line(i);
+        loop {
+            match producer.send_result(FutureRecord::<(), str>::to(topic).payload(&value)) {
+                Ok(f) => {
+                    pending.push(f);
+                    break;
+                }
+                Err(_) => {
+                    let half = pending.len().div_ceil(2);
+                    for f in pending.drain(..half) {
+                        f.await.unwrap().unwrap();
+                    }
+                }
+            }
+        }
+        if last_commit.elapsed() >= Duration::from_secs(1) {
+            for f in pending.drain(..) {
+                f.await.unwrap().unwrap();
+            }
+            producer.commit_transaction(Duration::from_secs(30)).unwrap();
+            producer.begin_transaction().unwrap();
+            last_commit = Instant::now();
+        }
+    }
+    for f in pending {
+        f.await.unwrap().unwrap();
+    }
+    producer.commit_transaction(Duration::from_secs(30)).unwrap();
     n as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -160,17 +211,19 @@ fn main() {
             let (raw_topic, alo_topic, eos_topic) =
                 (topic(&bootstrap, "raw").await, topic(&bootstrap, "alo").await, topic(&bootstrap, "eos").await);
             let raw_p = raw_produce(&bootstrap, &raw_topic, n).await;
+            let raw_tx_topic = topic(&bootstrap, "raw-tx").await;
+            let raw_tx = raw_transactional(&bootstrap, &raw_tx_topic, n).await;
             let alo_p = our_sink(&bootstrap, &alo_topic, n, DeliveryGuarantee::AtLeastOnce).await;
             let eos_p = our_sink(&bootstrap, &eos_topic, n, DeliveryGuarantee::ExactlyOnce).await;
             let raw_c = raw_consume(&bootstrap, &raw_topic, n).await;
             let our_c = our_source(&bootstrap, &raw_topic, n).await;
             eprintln!(
-                "round {round}: produce raw {raw_p:.0}/s ours-alo {alo_p:.0}/s ours-eos {eos_p:.0}/s; \
-                 consume raw {raw_c:.0}/s ours {our_c:.0}/s ({n} records)"
+                "round {round}: produce raw {raw_p:.0}/s ours-alo {alo_p:.0}/s; transactional raw {raw_tx:.0}/s \
+                 ours-eos {eos_p:.0}/s; consume raw {raw_c:.0}/s ours {our_c:.0}/s ({n} records)"
             );
             source.push(our_c / raw_c);
             alo.push(alo_p / raw_p);
-            eos.push(eos_p / raw_p);
+            eos.push(eos_p / raw_tx);
         }
     });
     println!(

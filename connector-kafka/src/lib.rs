@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod bytes_serde;
 mod client;
 mod config;
 mod error;

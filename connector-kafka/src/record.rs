@@ -58,8 +58,10 @@ pub struct ProducerRecord {
     /// Partition; `None` lets the partitioner choose (by key).
     pub partition: Option<i32>,
     /// Key.
+    #[serde(with = "crate::bytes_serde::optional", default)]
     pub key: Option<Vec<u8>>,
     /// Value.
+    #[serde(with = "crate::bytes_serde::optional", default)]
     pub value: Option<Vec<u8>>,
     /// Headers in order.
     pub headers: Vec<(String, Vec<u8>)>,

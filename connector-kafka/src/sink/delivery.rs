@@ -18,10 +18,10 @@ pub(crate) struct Delivered {
     pub offset: i64,
 }
 
-/// Records sent and not yet confirmed.
+/// Records sent and not yet confirmed, oldest first.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    pending: Vec<DeliveryFuture>,
+    pending: std::collections::VecDeque<DeliveryFuture>,
 }
 
 fn future_record(record: &ProducerRecord) -> FutureRecord<'_, [u8], [u8]> {
@@ -62,7 +62,7 @@ impl InFlight {
         loop {
             match producer.send_result(future_record(record)) {
                 Ok(future) => {
-                    self.pending.push(future);
+                    self.pending.push_back(future);
                     if self.pending.len().is_multiple_of(1024) {
                         self.reap()?;
                     }
@@ -83,18 +83,18 @@ impl InFlight {
         }
     }
 
-    /// Drop reports that already arrived, failing on the first error.
+    /// Drop the reports that already arrived at the front (reports come in send order
+    /// per partition, so this stays cheap), failing on the first error.
     fn reap(&mut self) -> Result<()> {
-        let mut still = Vec::with_capacity(self.pending.len());
-        for mut future in self.pending.drain(..) {
-            match (&mut future).now_or_never() {
+        while let Some(front) = self.pending.front_mut() {
+            match front.now_or_never() {
                 Some(Ok(Ok(_))) => {}
                 Some(Ok(Err((e, _)))) => return Err(KafkaError::client("deliver", e)),
                 Some(Err(_)) => return Err(KafkaError::client("deliver", "delivery report lost")),
-                None => still.push(future),
+                None => break,
             }
+            self.pending.pop_front();
         }
-        self.pending = still;
         Ok(())
     }
 

@@ -144,9 +144,15 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
     async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<KafkaCommittable>> {
         let Some((txns, open)) = self.transactions.as_mut() else { return Ok(Vec::new()) };
         let txns = txns.clone();
+        let started = std::time::Instant::now();
         self.in_flight.wait_all().await?;
+        let delivered = started.elapsed();
         let marker = InFlight::send_and_wait(&self.producer, &txns.marker(&open.id, checkpoint_id)).await?;
-        tracing::debug!(id = %open.id, checkpoint_id, marker = marker.offset, records = open.records.len(), "pre-committed");
+        let marked = started.elapsed();
+        tracing::debug!(
+            id = %open.id, checkpoint_id, marker = marker.offset, records = open.records.len(),
+            delivered_ms = delivered.as_millis() as u64, marked_ms = marked.as_millis() as u64, "pre-committing"
+        );
         let committable = KafkaCommittable {
             transactional_id: open.id.clone(),
             checkpoint_id,
@@ -164,6 +170,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         };
         next.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
         txns.park(open.id.clone(), &self.attempt, std::mem::replace(&mut self.producer, next));
+        tracing::debug!(checkpoint_id, total_ms = started.elapsed().as_millis() as u64, "pre-committed");
         let spare = spare(&txns, txns.id(self.subtask, next_seq + 1));
         *open = Open { seq: next_seq, id: next_id, records: Vec::new(), spare: Some(spare) };
         Ok(vec![committable])
