@@ -84,20 +84,21 @@ impl<T: Send + 'static> KafkaWriter<T> {
         // be finishing). Whatever earlier attempts left open lies below our window.
         let attempt = u64::from(ctx.attempt);
         let own = restored.iter().filter(|s| s.subtask == ctx.subtask).map(|s| s.next_seq).max();
-        for state in &restored {
-            for seq in state.next_seq..state.next_seq + (attempt + 1) * LINGERING_WINDOW {
-                txns.abort_lingering(&txns.id(state.subtask, seq)).await?;
-            }
-        }
+        let mut lingering: Vec<String> = restored
+            .iter()
+            .flat_map(|s| {
+                (s.next_seq..s.next_seq + (attempt + 1) * LINGERING_WINDOW).map(|seq| txns.id(s.subtask, seq))
+            })
+            .collect();
         let seq = match own {
             Some(next_seq) => next_seq + (attempt + 1) * LINGERING_WINDOW,
             None => {
-                for seq in 0..attempt * LINGERING_WINDOW {
-                    txns.abort_lingering(&txns.id(ctx.subtask, seq)).await?;
-                }
+                lingering.extend((0..attempt * LINGERING_WINDOW).map(|seq| txns.id(ctx.subtask, seq)));
                 attempt * LINGERING_WINDOW
             }
         };
+        // Fencing is one broker round trip per id: all at once.
+        futures::future::try_join_all(lingering.iter().map(|id| txns.abort_lingering(id))).await?;
         let id = txns.id(ctx.subtask, seq);
         let producer = txns.begin(&id).await?;
         let next = spare(&txns, txns.id(ctx.subtask, seq + 1));
