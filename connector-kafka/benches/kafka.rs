@@ -5,7 +5,8 @@
 //! Prints `kafka source_ratio=<r> sink_alo_ratio=<r> sink_eos_ratio=<r>` (medians of 3
 //! rounds; checkpoints every second). The exactly-once ratio is against a plain
 //! transactional loop committing every second (the same client settings); the plain
-//! idempotent loop's rate is printed beside it.
+//! idempotent loop's rate is printed beside it. `BENCH_RECORDS` (default 100 000) and
+//! `BENCH_CHECKPOINT_MS` (default 1000) change the run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -142,8 +143,9 @@ async fn our_sink(bootstrap: &str, topic: &str, n: u64, guarantee: DeliveryGuara
         .property("linger.ms", "5")
         .build()
         .unwrap();
+    let interval = std::env::var("BENCH_CHECKPOINT_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let started = Instant::now();
-    env(Duration::from_secs(1))
+    env(Duration::from_millis(interval))
         .from_source(CollectionSource::from_fn(n, line), "lines")
         .sink_to(sink, "kafka")
         .execute("bench-sink")
