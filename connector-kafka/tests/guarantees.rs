@@ -159,3 +159,31 @@ fn invalid_options_are_rejected_naming_them() {
     let committed = connector_kafka::StartingOffsets::Committed { reset: connector_kafka::OffsetReset::Earliest };
     assert!(err(base().topics(["t"]).starting_offsets(committed)).contains("needs a group_id"));
 }
+
+/// Offsets are committed to the consumer group when checkpoints complete, and a source
+/// starting from the committed offsets reads only what came after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_are_committed_to_the_group_and_read_back() {
+    use connector_kafka::{OffsetReset, StartingOffsets};
+    let Some((bootstrap, topic)) = topic("committed", 2).await else { return };
+    let group = format!("{topic}-group");
+    let first = (0..500u64).map(|i| (i.to_string(), format!("record-{i}")));
+    produce(&producer(&bootstrap), &topic, first).await;
+    let build = || {
+        KafkaSource::builder(&bootstrap, ValueOnly(Utf8Schema))
+            .topics([topic.clone()])
+            .group_id(group.clone())
+            .starting_offsets(StartingOffsets::Committed { reset: OffsetReset::Earliest })
+            .bounded(StoppingOffsets::Latest)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(run_bounded(build()).await.unwrap().len(), 500, "no committed offsets yet: from the earliest");
+    let second = (500..700u64).map(|i| (i.to_string(), format!("record-{i}")));
+    produce(&producer(&bootstrap), &topic, second).await;
+    let mut read = run_bounded(build()).await.unwrap();
+    read.sort();
+    let mut expected: Vec<String> = (500..700).map(|i| format!("record-{i}")).collect();
+    expected.sort();
+    assert!(read == expected, "the second run reads only the 200 new records, got {}", read.len());
+}
