@@ -24,7 +24,8 @@ pub struct KafkaReader<T: 'static> {
     consumer: Arc<StreamConsumer>,
     deserializer: Arc<dyn KafkaDeserializer<T>>,
     bad: BadRecords,
-    splits: HashMap<(String, i32), KafkaSplit>,
+    /// Splits by topic, then partition (looked up by `&str` per record, no allocation).
+    splits: HashMap<String, HashMap<i32, KafkaSplit>>,
     no_more_splits: bool,
     max_records: usize,
     commit_on_checkpoint: bool,
@@ -65,11 +66,15 @@ impl<T: Send + 'static> KafkaReader<T> {
         })
     }
 
+    fn all(&self) -> impl Iterator<Item = &KafkaSplit> {
+        self.splits.values().flat_map(HashMap::values)
+    }
+
     /// Assign every open split at its position (a full assignment: `incremental_assign`
     /// needs a consumer group, and positions are exact anyway).
     fn reassign(&self) -> Result<()> {
         let mut list = TopicPartitionList::new();
-        for s in self.splits.values().filter(|s| !s.is_finished()) {
+        for s in self.all().filter(|s| !s.is_finished()) {
             list.add_partition_offset(&s.topic, s.partition, Offset::Offset(s.offset))
                 .map_err(|e| KafkaError::client("assign", e))?;
         }
@@ -79,8 +84,8 @@ impl<T: Send + 'static> KafkaReader<T> {
 
     /// Hand out one message: decode, advance the split, finish it at its stop offset.
     fn take(&mut self, message: &BorrowedMessage<'_>, out: &mut Vec<T>) -> Result<()> {
-        let key = (message.topic().to_string(), message.partition());
-        let Some(split) = self.splits.get_mut(&key) else { return Ok(()) };
+        let (topic, partition) = (message.topic(), message.partition());
+        let Some(split) = self.splits.get_mut(topic).and_then(|p| p.get_mut(&partition)) else { return Ok(()) };
         let offset = message.offset();
         if offset < split.offset || split.is_finished() {
             return Ok(());
@@ -106,7 +111,7 @@ impl<T: Send + 'static> KafkaReader<T> {
         }
         split.offset = if inside { offset + 1 } else { split.stop.unwrap_or(offset + 1) };
         if split.is_finished() {
-            self.finish(&key.0, key.1);
+            self.finish(topic, partition);
         }
         Ok(())
     }
@@ -123,8 +128,7 @@ impl<T: Send + 'static> KafkaReader<T> {
     /// transactional partition carry offsets no record has).
     fn at_end(&mut self, partition: i32) -> Result<()> {
         let bounded: Vec<(String, i32)> = self
-            .splits
-            .values()
+            .all()
             .filter(|s| s.partition == partition && s.stop.is_some() && !s.is_finished())
             .map(|s| (s.topic.clone(), s.partition))
             .collect();
@@ -134,7 +138,7 @@ impl<T: Send + 'static> KafkaReader<T> {
         let position = self.consumer.position().map_err(|e| KafkaError::client("position", e))?;
         for (topic, partition) in bounded {
             let at = position.find_partition(&topic, partition).and_then(|e| e.offset().to_raw());
-            let Some(split) = self.splits.get_mut(&(topic.clone(), partition)) else { continue };
+            let Some(split) = self.splits.get_mut(&topic).and_then(|p| p.get_mut(&partition)) else { continue };
             if let (Some(at), Some(stop)) = (at, split.stop)
                 && at >= stop
             {
@@ -160,7 +164,7 @@ impl<T: Send + 'static> SourceReader for KafkaReader<T> {
 
     fn add_splits(&mut self, splits: Vec<KafkaSplit>) {
         for split in splits {
-            self.splits.insert((split.topic.clone(), split.partition), split);
+            self.splits.entry(split.topic.clone()).or_default().insert(split.partition, split);
         }
         if let Err(e) = self.reassign() {
             self.failed.get_or_insert(e);
@@ -175,7 +179,7 @@ impl<T: Send + 'static> SourceReader for KafkaReader<T> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        let open = self.splits.values().any(|s| !s.is_finished());
+        let open = self.all().any(|s| !s.is_finished());
         if !open {
             let finished = self.no_more_splits;
             return Ok(if finished { ReadStatus::Finished } else { ReadStatus::NeedSplits });
@@ -200,9 +204,9 @@ impl<T: Send + 'static> SourceReader for KafkaReader<T> {
     }
 
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<KafkaSplit>> {
-        let open: Vec<KafkaSplit> = self.splits.values().filter(|s| !s.is_finished()).cloned().collect();
+        let open: Vec<KafkaSplit> = self.all().filter(|s| !s.is_finished()).cloned().collect();
         if self.commit_on_checkpoint {
-            let offsets = self.splits.values().map(|s| (s.topic.clone(), s.partition, s.offset)).collect();
+            let offsets = self.all().map(|s| (s.topic.clone(), s.partition, s.offset)).collect();
             self.to_commit.insert(checkpoint_id, offsets);
         }
         Ok(open)
