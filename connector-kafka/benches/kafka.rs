@@ -52,56 +52,27 @@ fn env(interval: Duration) -> StreamEnvironment {
         .unwrap()
 }
 
-/// Records/s of a plain producer loop (acks=all, idempotent, linger 5 ms).
-async fn raw_produce(bootstrap: &str, topic: &str, n: u64) -> f64 {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
-    let started = Instant::now();
-    let mut pending = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let value = line(i);
-        loop {
-            match producer.send_result(FutureRecord::<(), str>::to(topic).payload(&value)) {
-                Ok(f) => {
-                    pending.push(f);
-                    break;
-                }
-                Err(_) => {
-                    let half = pending.len().div_ceil(2);
-                    for f in pending.drain(..half) {
-                        f.await.unwrap().unwrap();
-                    }
-                }
-            }
-        }
-    }
-    for f in pending {
-        f.await.unwrap().unwrap();
-    }
-    n as f64 / started.elapsed().as_secs_f64()
-}
-
-/// Records/s of a plain transactional producer loop with the same settings, committing
-/// a transaction every second (what the exactly-once sink does per checkpoint).
-async fn raw_transactional(bootstrap: &str, topic: &str, n: u64) -> f64 {
+/// Records/s of a plain producer loop (acks=all, idempotent, linger 5 ms); with
+/// `transactional`, the same settings plus a transactional id, committing a transaction
+/// every second (what the exactly-once sink does per checkpoint).
+async fn raw_produce(bootstrap: &str, topic: &str, n: u64, transactional: bool) -> f64 {
     use connector_kafka::rdkafka::producer::Producer;
-    let producer: FutureProducer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
         .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("transactional.id", format!("{topic}-raw-tx"))
-        .create()
-        .unwrap();
-    producer.init_transactions(Duration::from_secs(30)).unwrap();
+        .set("linger.ms", "5");
+    if transactional {
+        config.set("transactional.id", format!("{topic}-raw-tx"));
+    }
+    let producer: FutureProducer = config.create().unwrap();
+    if transactional {
+        producer.init_transactions(Duration::from_secs(30)).unwrap();
+        producer.begin_transaction().unwrap();
+    }
     let started = Instant::now();
     let mut last_commit = Instant::now();
-    producer.begin_transaction().unwrap();
     let mut pending = Vec::new();
     for i in 0..n {
         let value = line(i);
@@ -119,7 +90,7 @@ async fn raw_transactional(bootstrap: &str, topic: &str, n: u64) -> f64 {
                 }
             }
         }
-        if last_commit.elapsed() >= Duration::from_secs(1) {
+        if transactional && last_commit.elapsed() >= Duration::from_secs(1) {
             for f in pending.drain(..) {
                 f.await.unwrap().unwrap();
             }
@@ -131,7 +102,9 @@ async fn raw_transactional(bootstrap: &str, topic: &str, n: u64) -> f64 {
     for f in pending {
         f.await.unwrap().unwrap();
     }
-    producer.commit_transaction(Duration::from_secs(30)).unwrap();
+    if transactional {
+        producer.commit_transaction(Duration::from_secs(30)).unwrap();
+    }
     n as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -212,9 +185,9 @@ fn main() {
         for round in 0..3 {
             let (raw_topic, alo_topic, eos_topic) =
                 (topic(&bootstrap, "raw").await, topic(&bootstrap, "alo").await, topic(&bootstrap, "eos").await);
-            let raw_p = raw_produce(&bootstrap, &raw_topic, n).await;
+            let raw_p = raw_produce(&bootstrap, &raw_topic, n, false).await;
             let raw_tx_topic = topic(&bootstrap, "raw-tx").await;
-            let raw_tx = raw_transactional(&bootstrap, &raw_tx_topic, n).await;
+            let raw_tx = raw_produce(&bootstrap, &raw_tx_topic, n, true).await;
             let alo_p = our_sink(&bootstrap, &alo_topic, n, DeliveryGuarantee::AtLeastOnce).await;
             let eos_p = our_sink(&bootstrap, &eos_topic, n, DeliveryGuarantee::ExactlyOnce).await;
             let raw_c = raw_consume(&bootstrap, &raw_topic, n).await;
