@@ -55,7 +55,8 @@ pub struct KafkaWriter<T: 'static> {
 impl<T: Send + 'static> KafkaWriter<T> {
     pub(crate) async fn new(sink: &KafkaSink<T>, ctx: &TaskContext, restored: Vec<KafkaWriterState>) -> Result<Self> {
         let serializer = sink.serializer.clone();
-        if sink.guarantee != DeliveryGuarantee::ExactlyOnce {
+        // The builder sets `transactions` exactly for exactly-once.
+        let Some(txns) = sink.transactions.clone() else {
             let acks = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "all" } else { "1" };
             let idempotence = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "true" } else { "false" };
             let producer: FutureProducer = sink
@@ -71,11 +72,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
                 attempt: ctx.attempt_id.clone(),
                 transactions: None,
             });
-        }
-        let txns = sink
-            .transactions
-            .clone()
-            .ok_or_else(|| StreamError::invalid("transactional_id_prefix", "none", "exactly-once needs one"))?;
+        };
         txns.ensure_marker_topic().await?;
         // Sequence numbers: the attempt that wrote a restored state used them from its
         // `next_seq`; attempt k of this process uses the window starting at
