@@ -45,9 +45,10 @@ async fn kafka_kill_child_job() {
         .unwrap()
         .from_source(source, "kafka-in")
         .map(|line: String| {
-            // Slow enough that every run is killed while it works.
+            // Paced so an uninterrupted run takes ~10 s (1 500 pauses of 3 ms per
+            // subtask): three runs killed after 1.5-3 s each cannot finish the input.
             if line.ends_with('0') {
-                std::thread::sleep(Duration::from_micros(300));
+                std::thread::sleep(Duration::from_millis(3));
             }
             line.to_uppercase()
         })
