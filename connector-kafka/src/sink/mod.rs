@@ -4,10 +4,12 @@
 
 mod committer;
 mod delivery;
+mod record_log;
 mod transaction;
 mod writer;
 
 pub use committer::KafkaCommitter;
+pub use record_log::RecordLog;
 pub use transaction::KafkaCommittable;
 pub use writer::{KafkaWriter, KafkaWriterState};
 

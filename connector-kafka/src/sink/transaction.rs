@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use stream_core::{Result, StreamError};
 
 use super::delivery::InFlight;
+use super::record_log::RecordLog;
 use crate::client::ClientProperties;
 use crate::error::KafkaError;
 use crate::record::ProducerRecord;
@@ -46,7 +47,7 @@ pub struct KafkaCommittable {
     /// Where its commit marker landed (marker topic partition, offset).
     pub marker: (i32, i64),
     /// The records it holds (re-written if it turns out aborted).
-    pub records: Vec<ProducerRecord>,
+    pub records: RecordLog,
 }
 
 /// Transactional producers shared by the writer (opens, pre-commits) and the
@@ -191,8 +192,11 @@ impl Transactions {
         );
         producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
         let mut in_flight = InFlight::default();
-        for record in &committable.records {
-            in_flight.send(&producer, record).await?;
+        for record in committable.records.records() {
+            let record = record.map_err(|e| {
+                KafkaError::client("recover transaction", format!("the checkpoint holds corrupt records of {id}: {e}"))
+            })?;
+            in_flight.send(&producer, &record).await?;
         }
         in_flight.send(&producer, &self.marker(id, committable.checkpoint_id)).await?;
         in_flight.wait_all().await?;

@@ -11,9 +11,10 @@ use stream_core::{Result, StreamError};
 
 use super::KafkaSink;
 use super::delivery::InFlight;
+use super::record_log::RecordLog;
 use super::transaction::{KafkaCommittable, Transactions};
 use crate::error::KafkaError;
-use crate::record::{KafkaSerializer, ProducerRecord};
+use crate::record::KafkaSerializer;
 
 /// Transactions an attempt may open after the checkpoint it started from (the one
 /// pre-committed at the next checkpoint, the one opened after it, a spare).
@@ -31,7 +32,7 @@ pub struct KafkaWriterState {
 struct Open {
     seq: u64,
     id: String,
-    records: Vec<ProducerRecord>,
+    records: RecordLog,
     /// The producer of the next transaction, initialised in the background so that a
     /// pre-commit does not wait for `init_transactions`.
     spare: Option<tokio::task::JoinHandle<Result<Arc<FutureProducer>>>>,
@@ -105,7 +106,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
             in_flight: InFlight::default(),
             subtask: ctx.subtask,
             attempt: ctx.attempt_id.clone(),
-            transactions: Some((txns, Open { seq, id, records: Vec::new(), spare: Some(next) })),
+            transactions: Some((txns, Open { seq, id, records: RecordLog::default(), spare: Some(next) })),
         })
     }
 }
@@ -126,7 +127,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
                 .map_err(|e| KafkaError::client("serialize", format!("a record could not be serialized: {e}")))?;
             self.in_flight.send(&self.producer, &out).await?;
             if let Some((_, open)) = self.transactions.as_mut() {
-                open.records.push(out);
+                open.records.push(&out);
             }
         }
         Ok(())
@@ -170,7 +171,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         txns.park(open.id.clone(), &self.attempt, std::mem::replace(&mut self.producer, next));
         tracing::debug!(checkpoint_id, total_ms = started.elapsed().as_millis() as u64, "pre-committed");
         let spare = spare(&txns, txns.id(self.subtask, next_seq + 1));
-        *open = Open { seq: next_seq, id: next_id, records: Vec::new(), spare: Some(spare) };
+        *open = Open { seq: next_seq, id: next_id, records: RecordLog::default(), spare: Some(spare) };
         Ok(vec![committable])
     }
 
