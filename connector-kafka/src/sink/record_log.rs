@@ -192,11 +192,11 @@ mod tests {
     fn record(topic: &str, i: u8) -> ProducerRecord {
         ProducerRecord {
             topic: topic.into(),
-            partition: (i % 2 == 0).then_some(i32::from(i)),
-            key: (i % 3 != 0).then(|| vec![i; 3]),
+            partition: i.is_multiple_of(2).then_some(i32::from(i)),
+            key: !i.is_multiple_of(3).then(|| vec![i; 3]),
             value: Some(vec![0xff, i, 0]),
             headers: (0..i % 3).map(|h| (format!("h{h}"), vec![h])).collect(),
-            timestamp_ms: (i % 4 == 0).then_some(-5 + i64::from(i)),
+            timestamp_ms: i.is_multiple_of(4).then_some(-5 + i64::from(i)),
         }
     }
 
