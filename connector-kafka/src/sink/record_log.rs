@@ -193,7 +193,7 @@ mod tests {
         ProducerRecord {
             topic: topic.into(),
             partition: i.is_multiple_of(2).then_some(i32::from(i)),
-            key: !i.is_multiple_of(3).then(|| vec![i; 3]),
+            key: (!i.is_multiple_of(3)).then(|| vec![i; 3]),
             value: Some(vec![0xff, i, 0]),
             headers: (0..i % 3).map(|h| (format!("h{h}"), vec![h])).collect(),
             timestamp_ms: i.is_multiple_of(4).then_some(-5 + i64::from(i)),
