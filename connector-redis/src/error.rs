@@ -1,0 +1,65 @@
+//! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
+
+use stream_core::StreamError;
+
+/// What can go wrong talking to Redis.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// No connection could be made.
+    #[error(
+        "cannot connect to redis at {endpoint}: {message} (check the URL, that the server runs, TLS and credentials)"
+    )]
+    Connect {
+        /// The endpoint, credentials redacted.
+        endpoint: String,
+        /// The client's message.
+        message: String,
+    },
+
+    /// The server refused a command; retrying cannot help.
+    #[error("redis refused {command} on key `{key}`: {message}")]
+    Command {
+        /// The command (SET, XADD, ...).
+        command: &'static str,
+        /// The key it targeted.
+        key: String,
+        /// The server's message (for example WRONGTYPE: the key holds another type).
+        message: String,
+    },
+
+    /// A command failed on the way (connection lost, timeout).
+    #[error("redis {operation} failed: {message}")]
+    Io {
+        /// What was attempted.
+        operation: &'static str,
+        /// The client's message.
+        message: String,
+    },
+
+    /// The server answered something this connector cannot read.
+    #[error("unexpected redis reply to {operation}: {reply}")]
+    Reply {
+        /// What was attempted.
+        operation: &'static str,
+        /// The reply, abbreviated.
+        reply: String,
+    },
+}
+
+impl From<RedisError> for StreamError {
+    fn from(error: RedisError) -> Self {
+        StreamError::connector(error)
+    }
+}
+
+impl RedisError {
+    pub(crate) fn io(operation: &'static str, error: impl std::fmt::Display) -> StreamError {
+        RedisError::Io { operation, message: error.to_string() }.into()
+    }
+
+    pub(crate) fn reply(operation: &'static str, reply: &redis::Value) -> StreamError {
+        let mut text = format!("{reply:?}");
+        text.truncate(200);
+        RedisError::Reply { operation, reply: text }.into()
+    }
+}

@@ -1,0 +1,78 @@
+//! Sends a batch of commands as one pipeline and sorts the replies into accepted,
+//! to retry (the connection failed) and fatal (the server refused a command).
+
+use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
+use redis::Value;
+
+use crate::command::RedisCommand;
+use crate::connection::{Connection, transient};
+use crate::error::RedisError;
+
+/// The [`AsyncSinkClient`] of the Redis sink.
+pub struct RedisClient {
+    pub(crate) connection: Connection,
+}
+
+impl AsyncSinkClient for RedisClient {
+    type Entry = RedisCommand;
+
+    fn entry_size(&self, entry: &RedisCommand) -> usize {
+        entry.size()
+    }
+
+    async fn submit(&self, batch: Vec<RedisCommand>) -> SubmitResult<RedisCommand> {
+        let cmds: Vec<redis::Cmd> = batch.iter().map(RedisCommand::to_cmd).collect();
+        let mut connection = self.connection.clone();
+        let replies = match connection.batch(&cmds).await {
+            Ok(replies) => replies,
+            Err(e) if transient(&e) => {
+                tracing::warn!(error = %e, entries = batch.len(), "redis batch failed; retrying it");
+                return SubmitResult::Retry(batch);
+            }
+            Err(e) => return SubmitResult::Fatal(RedisError::io("pipeline", e).to_string()),
+        };
+        let mut retry = Vec::new();
+        for (entry, reply) in batch.into_iter().zip(replies) {
+            match reply {
+                Ok(_) => {}
+                Err(e) if transient(&e) => retry.push(entry),
+                Err(e) if is_replayed_xadd(&entry, &e) => {
+                    if let Err(message) = confirm_replayed_xadd(&mut connection, &entry).await {
+                        return SubmitResult::Fatal(message);
+                    }
+                }
+                Err(e) => {
+                    let error = RedisError::Command {
+                        command: entry.kind().name(),
+                        key: entry.key().to_string(),
+                        message: e.to_string(),
+                    };
+                    return SubmitResult::Fatal(error.to_string());
+                }
+            }
+        }
+        if retry.is_empty() { SubmitResult::Success } else { SubmitResult::Retry(retry) }
+    }
+}
+
+fn is_replayed_xadd(entry: &RedisCommand, e: &redis::RedisError) -> bool {
+    matches!(entry, RedisCommand::XAdd { id: Some(_), .. }) && e.to_string().contains("equal or smaller")
+}
+
+/// An explicit XADD id the server refused as not new: fine if the stream holds that
+/// id (a re-send after a restart), an error naming it otherwise.
+async fn confirm_replayed_xadd(connection: &mut Connection, entry: &RedisCommand) -> Result<(), String> {
+    let RedisCommand::XAdd { key, id: Some(id), .. } = entry else { return Ok(()) };
+    let mut cmd = redis::cmd("XRANGE");
+    cmd.arg(key).arg(id).arg(id);
+    match connection.query(&cmd).await {
+        Ok(Value::Array(found)) if !found.is_empty() => Ok(()),
+        Ok(_) => Err(RedisError::Command {
+            command: "XADD",
+            key: key.clone(),
+            message: format!("id {id} is not above the stream's last id (explicit ids must increase)"),
+        }
+        .to_string()),
+        Err(e) => Err(RedisError::io("XRANGE", e).to_string()),
+    }
+}
