@@ -150,13 +150,13 @@ impl Connection {
     /// round trip). Cluster: the commands go out together over the multiplexed
     /// connection, each to the node owning its key. `Err` = the batch failed as a
     /// whole (connection); per-command server errors are in the vector.
-    pub(crate) async fn batch(&mut self, cmds: &[Cmd]) -> RedisResult<Vec<RedisResult<Value>>> {
+    pub(crate) async fn batch(&mut self, cmds: Vec<Cmd>) -> RedisResult<Vec<RedisResult<Value>>> {
         match self {
             Connection::Standalone(c) => {
                 let mut pipe = redis::pipe();
                 pipe.ignore_errors();
                 for cmd in cmds {
-                    pipe.add_command(cmd.clone());
+                    pipe.add_command(cmd);
                 }
                 let replies: Vec<RedisResult<Value>> = pipe.query_async(c).await?;
                 Ok(replies)

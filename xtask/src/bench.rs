@@ -5,13 +5,18 @@ use crate::cmd::sh;
 use crate::error::XtaskError;
 
 /// Benchmark name -> (package, bench target).
-const BENCHES: &[(&str, &str, &str)] =
-    &[("core", "stream-core", "core"), ("file", "connector-file", "file"), ("kafka", "connector-kafka", "kafka")];
+const BENCHES: &[(&str, &str, &str)] = &[
+    ("core", "stream-core", "core"),
+    ("file", "connector-file", "file"),
+    ("kafka", "connector-kafka", "kafka"),
+    ("redis", "connector-redis", "redis"),
+];
 
 /// Benchmarks that need a test server: it is started first and stopped after.
 fn service_of(name: &str) -> Option<&'static str> {
     match name {
         "kafka" => Some("kafka"),
+        "redis" => Some("redis"),
         _ => None,
     }
 }

@@ -23,7 +23,7 @@ impl AsyncSinkClient for RedisClient {
     async fn submit(&self, batch: Vec<RedisCommand>) -> SubmitResult<RedisCommand> {
         let cmds: Vec<redis::Cmd> = batch.iter().map(RedisCommand::to_cmd).collect();
         let mut connection = self.connection.clone();
-        let replies = match connection.batch(&cmds).await {
+        let replies = match connection.batch(cmds).await {
             Ok(replies) => replies,
             Err(e) if transient(&e) => {
                 tracing::warn!(error = %e, entries = batch.len(), "redis batch failed; retrying it");
