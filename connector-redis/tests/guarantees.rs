@@ -6,59 +6,10 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use connector_base::DeliveryGuarantee;
 use connector_redis::{RedisEndpoint, RedisStreamsSource, StartPosition, StreamEntry};
-use connector_testkit::{
-    SourceTarget, SuiteConfig, TestkitError, run_resume_source_suite, run_source_suite, run_unbounded_source_suite,
-};
+use connector_testkit::{SuiteConfig, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};
 use stream_core::prelude::*;
-
-struct Streams {
-    url: String,
-    keys: Vec<String>,
-    group: Option<String>,
-}
-
-impl Streams {
-    async fn new(name: &str, group: bool) -> Option<Arc<Streams>> {
-        let url = common::server().await?;
-        let keys = (0..3).map(|i| common::unique(&format!("{name}-{i}"))).collect();
-        Some(Arc::new(Streams { url, keys, group: group.then(|| common::unique("group")) }))
-    }
-}
-
-impl SourceTarget for Streams {
-    type Source = RedisStreamsSource;
-
-    fn guarantee(&self) -> DeliveryGuarantee {
-        if self.group.is_some() { DeliveryGuarantee::AtLeastOnce } else { DeliveryGuarantee::ExactlyOnce }
-    }
-
-    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
-        for (i, key) in self.keys.iter().enumerate() {
-            let mine: Vec<u64> = ids.iter().copied().filter(|id| *id as usize % self.keys.len() == i).collect();
-            common::xadd_ids(&self.url, key, &mine).await;
-        }
-        Ok(())
-    }
-
-    fn source(&self, bounded: bool) -> RedisStreamsSource {
-        let builder =
-            RedisStreamsSource::builder(RedisEndpoint::standalone(&self.url)).streams(self.keys.clone()).batch_size(50);
-        let builder = match &self.group {
-            Some(group) => builder.consumer_group(group, "test"),
-            None if bounded => builder.bounded(),
-            None => builder,
-        };
-        builder.build().unwrap()
-    }
-
-    fn id_of(&self, entry: &StreamEntry) -> u64 {
-        std::str::from_utf8(entry.field("id").unwrap()).unwrap().parse().unwrap()
-    }
-}
 
 fn config() -> SuiteConfig {
     SuiteConfig { records: 3_000, ..SuiteConfig::default() }
@@ -66,7 +17,7 @@ fn config() -> SuiteConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounded_reads_are_exactly_once_across_crashes() {
-    let Some(target) = Streams::new("bounded", false).await else { return };
+    let Some(target) = common::Streams::new("bounded", false).await else { return };
     let verdict = run_source_suite(target, config()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -74,7 +25,7 @@ async fn bounded_reads_are_exactly_once_across_crashes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unbounded_reads_see_new_entries_exactly_once_across_crashes() {
-    let Some(target) = Streams::new("unbounded", false).await else { return };
+    let Some(target) = common::Streams::new("unbounded", false).await else { return };
     let verdict = run_unbounded_source_suite(target, config()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -82,14 +33,14 @@ async fn unbounded_reads_see_new_entries_exactly_once_across_crashes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_job_resumes_where_its_checkpoint_left_off() {
-    let Some(target) = Streams::new("resume", false).await else { return };
+    let Some(target) = common::Streams::new("resume", false).await else { return };
     let verdict = run_resume_source_suite(target, config()).await.unwrap();
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_group_reads_lose_nothing_across_crashes() {
-    let Some(target) = Streams::new("group", true).await else { return };
+    let Some(target) = common::Streams::new("group", true).await else { return };
     let verdict = run_unbounded_source_suite(target.clone(), config()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::AtLeastOnce).unwrap();

@@ -7,107 +7,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_redis::redis::AsyncCommands;
 use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink};
-use connector_testkit::{SinkTarget, SuiteConfig, TestkitError, run_sink_suite};
+use connector_testkit::{SuiteConfig, run_sink_suite};
 use stream_core::prelude::*;
-
-/// What a target writes.
-#[derive(Clone, Copy, PartialEq)]
-enum Write {
-    /// `SET <prefix>:<id> <id>`: exactly-once.
-    Set,
-    /// `XADD <prefix>:<id/10> <id+1>-0 id <id>`: exactly-once (explicit, increasing ids
-    /// per stream; a record range of one source split is written in order).
-    XAddWithIds,
-    /// `RPUSH <prefix> <id>`: at-least-once.
-    RPush,
-}
-
-struct Target {
-    url: String,
-    prefix: String,
-    write: Write,
-}
-
-impl Target {
-    async fn new(write: Write) -> Option<Arc<Target>> {
-        let url = common::server().await?;
-        Some(Arc::new(Target { url, prefix: common::unique("sink"), write }))
-    }
-}
-
-impl SinkTarget for Target {
-    type Record = u64;
-    type Sink = RedisSink<u64>;
-
-    fn guarantee(&self) -> DeliveryGuarantee {
-        match self.write {
-            Write::RPush => DeliveryGuarantee::AtLeastOnce,
-            _ => DeliveryGuarantee::ExactlyOnce,
-        }
-    }
-
-    fn two_phase(&self) -> bool {
-        false // no committer: exactly-once comes from idempotent replay
-    }
-
-    fn record(&self, id: u64) -> u64 {
-        id
-    }
-
-    fn sink(&self) -> RedisSink<u64> {
-        let endpoint = RedisEndpoint::standalone(&self.url);
-        let prefix = self.prefix.clone();
-        let builder = match self.write {
-            Write::Set => RedisSink::builder(endpoint, CommandKind::Set, move |id: u64| RedisCommand::Set {
-                key: format!("{prefix}:{id}"),
-                value: id.to_string().into_bytes(),
-                ttl_ms: None,
-            }),
-            Write::XAddWithIds => {
-                RedisSink::builder(endpoint, CommandKind::XAddWithIds, move |id: u64| RedisCommand::XAdd {
-                    key: format!("{prefix}:{}", id / 10),
-                    id: Some(format!("{}-0", id + 1)),
-                    fields: vec![("id".into(), id.to_string().into_bytes())],
-                })
-            }
-            Write::RPush => RedisSink::builder(endpoint, CommandKind::RPush, move |id: u64| RedisCommand::RPush {
-                key: prefix.clone(),
-                value: id.to_string().into_bytes(),
-            }),
-        };
-        builder.delivery_guarantee(self.guarantee()).max_batch_size(50).build().unwrap()
-    }
-
-    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
-        Ok(match self.write {
-            Write::Set => {
-                let keys = common::keys(&self.url, &format!("{}:*", self.prefix)).await;
-                let mut conn = common::raw(&self.url).await;
-                let mut ids = Vec::new();
-                for key in keys {
-                    let value: String = conn.get(&key).await.unwrap();
-                    assert_eq!(key.rsplit(':').next(), Some(value.as_str()), "value of {key}");
-                    ids.push(value.parse().unwrap());
-                }
-                ids
-            }
-            Write::XAddWithIds => {
-                let mut ids = Vec::new();
-                for key in common::keys(&self.url, &format!("{}:*", self.prefix)).await {
-                    ids.extend(common::stream_ids(&self.url, &key).await);
-                }
-                ids
-            }
-            Write::RPush => common::list(&self.url, &self.prefix).await.iter().map(|v| v.parse().unwrap()).collect(),
-        })
-    }
-}
 
 /// The sink's protocol points (it has no committer, so no commit phase): after
 /// records were written, and while the writer flushes and snapshots its buffer.
@@ -119,7 +25,7 @@ fn crash_at_every_point() -> SuiteConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_is_exactly_once_with_a_crash_at_every_protocol_point() {
-    let Some(target) = Target::new(Write::Set).await else { return };
+    let Some(target) = common::Written::new(common::Write::Set).await else { return };
     let verdict = run_sink_suite(target, crash_at_every_point()).await.unwrap();
     assert_eq!(verdict.crashes, 2, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -127,7 +33,7 @@ async fn set_is_exactly_once_with_a_crash_at_every_protocol_point() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xadd_with_ids_is_exactly_once_with_a_crash_at_every_protocol_point() {
-    let Some(target) = Target::new(Write::XAddWithIds).await else { return };
+    let Some(target) = common::Written::new(common::Write::XAddWithIds).await else { return };
     let verdict = run_sink_suite(target, crash_at_every_point()).await.unwrap();
     assert_eq!(verdict.crashes, 2, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -135,7 +41,7 @@ async fn xadd_with_ids_is_exactly_once_with_a_crash_at_every_protocol_point() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xadd_with_ids_is_exactly_once_across_random_crashes() {
-    let Some(target) = Target::new(Write::XAddWithIds).await else { return };
+    let Some(target) = common::Written::new(common::Write::XAddWithIds).await else { return };
     let verdict = run_sink_suite(target, SuiteConfig::default()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -143,7 +49,7 @@ async fn xadd_with_ids_is_exactly_once_across_random_crashes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpush_is_at_least_once_across_random_crashes() {
-    let Some(target) = Target::new(Write::RPush).await else { return };
+    let Some(target) = common::Written::new(common::Write::RPush).await else { return };
     let verdict = run_sink_suite(target, SuiteConfig::default()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::AtLeastOnce).unwrap();

@@ -2,7 +2,12 @@
 //! raw commands to prepare and read back data.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+
+use connector_base::DeliveryGuarantee;
 use connector_redis::redis::{self, AsyncCommands, Value};
+use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink, RedisStreamsSource, StreamEntry};
+use connector_testkit::{SinkTarget, SourceTarget, TestkitError};
 use connector_testkit::{TestServer, servers};
 
 /// The test server's URL, or `None` to skip (a failure with
@@ -75,4 +80,164 @@ pub async fn stream_ids(url: &str, key: &str) -> Vec<u64> {
             String::from_utf8_lossy(v).parse().unwrap()
         })
         .collect()
+}
+
+/// What a sink target writes.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Write {
+    /// `SET <prefix>:<id> <id>`: exactly-once.
+    Set,
+    /// `XADD <prefix>:<id/10> <id+1>-0 id <id>`: exactly-once (explicit, increasing ids
+    /// per stream; a record range of one source split is written in order).
+    XAddWithIds,
+    /// `RPUSH <prefix> <id>`: at-least-once.
+    RPush,
+}
+
+/// A sink suite target: a fresh key prefix on a server.
+pub struct Written {
+    /// The server.
+    pub url: String,
+    /// Keys written start with it.
+    pub prefix: String,
+    /// What is written.
+    pub write: Write,
+}
+
+impl Written {
+    /// A target on the test server, or `None` to skip.
+    pub async fn new(write: Write) -> Option<Arc<Written>> {
+        Some(Written::at(server().await?, write))
+    }
+
+    /// A target on the server at `url`.
+    pub fn at(url: String, write: Write) -> Arc<Written> {
+        Arc::new(Written { url, prefix: unique("sink"), write })
+    }
+}
+
+impl SinkTarget for Written {
+    type Record = u64;
+    type Sink = RedisSink<u64>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        match self.write {
+            Write::RPush => DeliveryGuarantee::AtLeastOnce,
+            _ => DeliveryGuarantee::ExactlyOnce,
+        }
+    }
+
+    fn two_phase(&self) -> bool {
+        false // no committer: exactly-once comes from idempotent replay
+    }
+
+    fn record(&self, id: u64) -> u64 {
+        id
+    }
+
+    fn sink(&self) -> RedisSink<u64> {
+        let endpoint = RedisEndpoint::standalone(&self.url);
+        let prefix = self.prefix.clone();
+        let builder = match self.write {
+            Write::Set => RedisSink::builder(endpoint, CommandKind::Set, move |id: u64| RedisCommand::Set {
+                key: format!("{prefix}:{id}"),
+                value: id.to_string().into_bytes(),
+                ttl_ms: None,
+            }),
+            Write::XAddWithIds => {
+                RedisSink::builder(endpoint, CommandKind::XAddWithIds, move |id: u64| RedisCommand::XAdd {
+                    key: format!("{prefix}:{}", id / 10),
+                    id: Some(format!("{}-0", id + 1)),
+                    fields: vec![("id".into(), id.to_string().into_bytes())],
+                })
+            }
+            Write::RPush => RedisSink::builder(endpoint, CommandKind::RPush, move |id: u64| RedisCommand::RPush {
+                key: prefix.clone(),
+                value: id.to_string().into_bytes(),
+            }),
+        };
+        builder.delivery_guarantee(self.guarantee()).max_batch_size(50).build().unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
+        Ok(match self.write {
+            Write::Set => {
+                let keys = keys(&self.url, &format!("{}:*", self.prefix)).await;
+                let mut conn = raw(&self.url).await;
+                let mut ids = Vec::new();
+                for key in keys {
+                    let value: String = conn.get(&key).await.unwrap();
+                    assert_eq!(key.rsplit(':').next(), Some(value.as_str()), "value of {key}");
+                    ids.push(value.parse().unwrap());
+                }
+                ids
+            }
+            Write::XAddWithIds => {
+                let mut ids = Vec::new();
+                for key in keys(&self.url, &format!("{}:*", self.prefix)).await {
+                    ids.extend(stream_ids(&self.url, &key).await);
+                }
+                ids
+            }
+            Write::RPush => list(&self.url, &self.prefix).await.iter().map(|v| v.parse().unwrap()).collect(),
+        })
+    }
+}
+
+/// A source suite target: three fresh streams on a server, read by position or
+/// through a consumer group.
+pub struct Streams {
+    /// The server.
+    pub url: String,
+    /// The stream keys.
+    pub keys: Vec<String>,
+    /// The consumer group, in group mode.
+    pub group: Option<String>,
+    /// Entries per read.
+    pub batch_size: usize,
+}
+
+impl Streams {
+    /// Streams on the test server, or `None` to skip.
+    pub async fn new(name: &str, group: bool) -> Option<Arc<Streams>> {
+        Some(Streams::at(server().await?, name, group))
+    }
+
+    /// Streams on the server at `url`.
+    pub fn at(url: String, name: &str, group: bool) -> Arc<Streams> {
+        let keys = (0..3).map(|i| unique(&format!("{name}-{i}"))).collect();
+        Arc::new(Streams { url, keys, group: group.then(|| unique("group")), batch_size: 50 })
+    }
+}
+
+impl SourceTarget for Streams {
+    type Source = RedisStreamsSource;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        if self.group.is_some() { DeliveryGuarantee::AtLeastOnce } else { DeliveryGuarantee::ExactlyOnce }
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
+        for (i, key) in self.keys.iter().enumerate() {
+            let mine: Vec<u64> = ids.iter().copied().filter(|id| *id as usize % self.keys.len() == i).collect();
+            xadd_ids(&self.url, key, &mine).await;
+        }
+        Ok(())
+    }
+
+    fn source(&self, bounded: bool) -> RedisStreamsSource {
+        let builder = RedisStreamsSource::builder(RedisEndpoint::standalone(&self.url))
+            .streams(self.keys.clone())
+            .batch_size(self.batch_size);
+        let builder = match &self.group {
+            Some(group) => builder.consumer_group(group, "test"),
+            None if bounded => builder.bounded(),
+            None => builder,
+        };
+        builder.build().unwrap()
+    }
+
+    fn id_of(&self, entry: &StreamEntry) -> u64 {
+        std::str::from_utf8(entry.field("id").unwrap()).unwrap().parse().unwrap()
+    }
 }
