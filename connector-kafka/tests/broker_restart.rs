@@ -7,106 +7,52 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_kafka::{KafkaSource, StoppingOffsets, ValueOnly};
 use connector_testkit::{
-    RestartHook, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_sink_suite, run_source_suite, servers,
+    PrivateServer, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_sink_suite, run_source_suite,
+    servers,
 };
 
-/// A noida-db Kafka broker of this test alone.
-struct PrivateBroker {
-    binary: String,
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateBroker {
-    /// Started, or `None` when the shared broker is not there either (skip).
-    async fn start() -> Option<Arc<Mutex<PrivateBroker>>> {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
-        TestServer::discover(&servers::KAFKA).await.unwrap()?;
-        let out = Command::new("python3")
-            .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "noida-db must be installed (cargo xtask services up kafka)");
-        let binary = format!("{}/noida-db", String::from_utf8_lossy(&out.stdout).trim());
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut broker = PrivateBroker { binary, dir: tempfile::tempdir().unwrap(), port, child: None };
-        broker.run();
-        Some(Arc::new(Mutex::new(broker)))
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn run(&mut self) {
-        let dir = self.dir.path().display().to_string();
-        let port = self.port.to_string();
-        let args = ["start", "--data-dir", &dir, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", &port];
-        let child = Command::new(&self.binary).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        self.child = Some(child);
-        let started = Instant::now();
-        while probe::kafka(&self.bootstrap()).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "private broker did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// A clean shutdown (SIGTERM): noida-db saves its data then, not on SIGKILL.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let started = Instant::now();
-            while child.try_wait().ok().flatten().is_none() && started.elapsed() < Duration::from_secs(20) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn restart(&mut self) {
-        self.stop();
-        self.run();
-    }
-}
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn restart_hook(broker: &Arc<Mutex<PrivateBroker>>) -> RestartHook {
-    let broker = broker.clone();
-    Arc::new(move || {
-        let broker = broker.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || broker.lock().unwrap().restart()).await.unwrap();
-            eprintln!("private broker restarted");
-            Ok(())
-        })
-    })
+/// A noida-db Kafka broker of this test alone (stopped with SIGTERM: noida-db saves
+/// its data then, not on SIGKILL), or `None` when the shared broker is not there
+/// either (skip).
+async fn private_broker() -> Option<(Arc<Mutex<PrivateServer>>, String)> {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    TestServer::discover(&servers::KAFKA).await.unwrap()?;
+    let out = Command::new("python3")
+        .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "noida-db must be installed (cargo xtask services up kafka)");
+    let binary = format!("{}/noida-db", String::from_utf8_lossy(&out.stdout).trim());
+    let broker = PrivateServer::start(
+        &binary,
+        |port, dir| {
+            let args = ["start", "--data-dir", dir, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port"];
+            args.iter().map(|a| a.to_string()).chain([port.to_string()]).collect()
+        },
+        probe::kafka,
+    )
+    .unwrap();
+    let bootstrap = format!("127.0.0.1:{}", broker.lock().unwrap().port());
+    Some((broker, bootstrap))
 }
 
 async fn sink_survives_a_broker_restart(guarantee: DeliveryGuarantee) {
-    let Some(broker) = PrivateBroker::start().await else { return };
-    let bootstrap = broker.lock().unwrap().bootstrap();
+    let Some((broker, bootstrap)) = private_broker().await else { return };
     let topic = common::create_topic(&bootstrap, "restart", 2).await;
     let target = Arc::new(common::OutTopic { bootstrap, topic, partitions: 2, guarantee });
     let config = SuiteConfig {
         crashes: 1,
         records_per_second: 5_000.0,
         checkpoint_interval: Duration::from_millis(100),
-        restart_server: Some(restart_hook(&broker)),
+        restart_server: Some(PrivateServer::restart_hook(&broker, Duration::ZERO)),
         ..SuiteConfig::default()
     };
     let verdict = run_sink_suite(target, config).await.unwrap();
@@ -152,14 +98,13 @@ impl SourceTarget for In {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_survives_a_broker_restart() {
-    let Some(broker) = PrivateBroker::start().await else { return };
-    let bootstrap = broker.lock().unwrap().bootstrap();
+    let Some((broker, bootstrap)) = private_broker().await else { return };
     let topic = common::create_topic(&bootstrap, "restart", 2).await;
     let target = Arc::new(In { bootstrap, topic });
     let config = SuiteConfig {
         crashes: 1,
         records: 5_000,
-        restart_server: Some(restart_hook(&broker)),
+        restart_server: Some(PrivateServer::restart_hook(&broker, Duration::ZERO)),
         ..SuiteConfig::default()
     };
     let verdict = run_source_suite(target, config).await.unwrap();

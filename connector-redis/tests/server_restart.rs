@@ -7,113 +7,40 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
-use connector_testkit::{RestartHook, SuiteConfig, probe, run_sink_suite, run_source_suite};
+use connector_testkit::{PrivateServer, SuiteConfig, probe, run_sink_suite, run_source_suite};
 
-/// A redis-server of this test alone.
-struct PrivateRedis {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
+/// A redis-server of this test alone, or `None` when the shared server is not there
+/// either (skip).
+async fn private_redis() -> Option<(Arc<Mutex<PrivateServer>>, String)> {
+    common::server().await?;
+    let server = PrivateServer::start(
+        "redis-server",
+        |port, dir| {
+            let args = ["--bind", "127.0.0.1", "--port", &port.to_string(), "--dir", dir, "--appendonly", "yes"];
+            let more = ["--appendfsync", "always", "--save", "", "--daemonize", "no"];
+            args.iter().chain(&more).map(|a| a.to_string()).collect()
+        },
+        probe::redis,
+    )
+    .unwrap();
+    let url = format!("redis://127.0.0.1:{}", server.lock().unwrap().port());
+    Some((server, url))
 }
 
-impl PrivateRedis {
-    /// Started, or `None` when the shared server is not there either (skip).
-    async fn start() -> Option<Arc<Mutex<PrivateRedis>>> {
-        common::server().await?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis = PrivateRedis { dir: tempfile::tempdir().unwrap(), port, child: None };
-        redis.run();
-        Some(Arc::new(Mutex::new(redis)))
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn run(&mut self) {
-        let dir = self.dir.path().display().to_string();
-        let port = self.port.to_string();
-        let args = [
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--dir",
-            &dir,
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-        ];
-        let child = Command::new("redis-server")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (cargo xtask services up redis)");
-        self.child = Some(child);
-        let started = Instant::now();
-        while probe::redis(&format!("127.0.0.1:{}", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "private redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let started = Instant::now();
-            while child.try_wait().ok().flatten().is_none() && started.elapsed() < Duration::from_secs(20) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn restart_hook(redis: &Arc<Mutex<PrivateRedis>>) -> RestartHook {
-    let redis = redis.clone();
-    Arc::new(move || {
-        let redis = redis.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut r = redis.lock().unwrap();
-                r.stop();
-                std::thread::sleep(Duration::from_millis(300)); // down for a moment
-                r.run();
-            })
-            .await
-            .unwrap();
-            eprintln!("private redis-server restarted");
-            Ok(())
-        })
-    })
-}
+const DOWN: Duration = Duration::from_millis(300);
 
 async fn sink_survives_a_server_restart(write: common::Write, guarantee: DeliveryGuarantee) {
-    let Some(redis) = PrivateRedis::start().await else { return };
-    let target = common::Written::at(redis.lock().unwrap().url(), write);
+    let Some((redis, url)) = private_redis().await else { return };
+    let target = common::Written::at(url, write);
     let config = SuiteConfig {
         crashes: 1,
         records_per_second: 5_000.0,
         checkpoint_interval: Duration::from_millis(100),
-        restart_server: Some(restart_hook(&redis)),
+        restart_server: Some(PrivateServer::restart_hook(&redis, DOWN)),
         ..SuiteConfig::default()
     };
     let verdict = run_sink_suite(target, config).await.unwrap();
@@ -132,14 +59,14 @@ async fn at_least_once_rpush_sink_survives_a_server_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_survives_a_server_restart() {
-    let Some(redis) = PrivateRedis::start().await else { return };
-    let streams = common::Streams::at(redis.lock().unwrap().url(), "restart", false);
+    let Some((redis, url)) = private_redis().await else { return };
+    let streams = common::Streams::at(url, "restart", false);
     // Small reads, so that reading lasts past the moment of the restart.
     let target = Arc::new(common::Streams { batch_size: 5, ..Arc::into_inner(streams).unwrap() });
     let config = SuiteConfig {
         crashes: 1,
         records: 10_000,
-        restart_server: Some(restart_hook(&redis)),
+        restart_server: Some(PrivateServer::restart_hook(&redis, DOWN)),
         ..SuiteConfig::default()
     };
     let verdict = run_source_suite(target, config).await.unwrap();
