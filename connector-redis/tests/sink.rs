@@ -47,6 +47,29 @@ async fn xadd_with_ids_is_exactly_once_across_random_crashes() {
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 }
 
+async fn every_point_then_random(write: common::Write, guarantee: DeliveryGuarantee) {
+    for config in [crash_at_every_point(), SuiteConfig::default()] {
+        let Some(target) = common::Written::new(write).await else { return };
+        let verdict = run_sink_suite(target, config).await.unwrap();
+        assert!(verdict.crashes >= 1, "{verdict}");
+        verdict.check(guarantee).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hset_sadd_zadd_are_exactly_once_across_crashes() {
+    for write in [common::Write::HSet, common::Write::SAdd, common::Write::ZAdd] {
+        every_point_then_random(write, DeliveryGuarantee::ExactlyOnce).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lpush_and_incrby_are_at_least_once_across_crashes() {
+    for write in [common::Write::LPush, common::Write::IncrBy] {
+        every_point_then_random(write, DeliveryGuarantee::AtLeastOnce).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpush_is_at_least_once_across_random_crashes() {
     let Some(target) = common::Written::new(common::Write::RPush).await else { return };

@@ -87,11 +87,21 @@ pub async fn stream_ids(url: &str, key: &str) -> Vec<u64> {
 pub enum Write {
     /// `SET <prefix>:<id> <id>`: exactly-once.
     Set,
+    /// `HSET <prefix>:<id % 7> <id> <id>`: exactly-once.
+    HSet,
+    /// `SADD <prefix> <id>`: exactly-once.
+    SAdd,
+    /// `ZADD <prefix> <id> <id>`: exactly-once.
+    ZAdd,
     /// `XADD <prefix>:<id/10> <id+1>-0 id <id>`: exactly-once (explicit, increasing ids
     /// per stream; a record range of one source split is written in order).
     XAddWithIds,
     /// `RPUSH <prefix> <id>`: at-least-once.
     RPush,
+    /// `LPUSH <prefix> <id>`: at-least-once.
+    LPush,
+    /// `INCRBY <prefix>:<id> 1`: at-least-once; a count of 2 reads back as a duplicate.
+    IncrBy,
 }
 
 /// A sink suite target: a fresh key prefix on a server.
@@ -122,7 +132,7 @@ impl SinkTarget for Written {
 
     fn guarantee(&self) -> DeliveryGuarantee {
         match self.write {
-            Write::RPush => DeliveryGuarantee::AtLeastOnce,
+            Write::RPush | Write::LPush | Write::IncrBy => DeliveryGuarantee::AtLeastOnce,
             _ => DeliveryGuarantee::ExactlyOnce,
         }
     }
@@ -155,6 +165,28 @@ impl SinkTarget for Written {
                 key: prefix.clone(),
                 value: id.to_string().into_bytes(),
             }),
+            Write::LPush => RedisSink::builder(endpoint, CommandKind::LPush, move |id: u64| RedisCommand::LPush {
+                key: prefix.clone(),
+                value: id.to_string().into_bytes(),
+            }),
+            Write::HSet => RedisSink::builder(endpoint, CommandKind::HSet, move |id: u64| RedisCommand::HSet {
+                key: format!("{prefix}:{}", id % 7),
+                field: id.to_string(),
+                value: id.to_string().into_bytes(),
+            }),
+            Write::SAdd => RedisSink::builder(endpoint, CommandKind::SAdd, move |id: u64| RedisCommand::SAdd {
+                key: prefix.clone(),
+                member: id.to_string().into_bytes(),
+            }),
+            Write::ZAdd => RedisSink::builder(endpoint, CommandKind::ZAdd, move |id: u64| RedisCommand::ZAdd {
+                key: prefix.clone(),
+                score: id as f64,
+                member: id.to_string().into_bytes(),
+            }),
+            Write::IncrBy => RedisSink::builder(endpoint, CommandKind::IncrBy, move |id: u64| RedisCommand::IncrBy {
+                key: format!("{prefix}:{id}"),
+                by: 1,
+            }),
         };
         builder.delivery_guarantee(self.guarantee()).max_batch_size(50).build().unwrap()
     }
@@ -179,7 +211,37 @@ impl SinkTarget for Written {
                 }
                 ids
             }
-            Write::RPush => list(&self.url, &self.prefix).await.iter().map(|v| v.parse().unwrap()).collect(),
+            Write::RPush | Write::LPush => {
+                list(&self.url, &self.prefix).await.iter().map(|v| v.parse().unwrap()).collect()
+            }
+            Write::HSet => {
+                let mut conn = raw(&self.url).await;
+                let mut ids = Vec::new();
+                for key in keys(&self.url, &format!("{}:*", self.prefix)).await {
+                    let fields: Vec<(u64, u64)> = conn.hgetall(&key).await.unwrap();
+                    for (field, value) in fields {
+                        assert_eq!(field, value, "{key}");
+                        ids.push(field);
+                    }
+                }
+                ids
+            }
+            Write::SAdd => raw(&self.url).await.smembers(&self.prefix).await.unwrap(),
+            Write::ZAdd => {
+                let scored: Vec<(u64, f64)> =
+                    raw(&self.url).await.zrange_withscores(&self.prefix, 0, -1).await.unwrap();
+                scored.into_iter().inspect(|(m, score)| assert_eq!(*m as f64, *score)).map(|(m, _)| m).collect()
+            }
+            Write::IncrBy => {
+                let mut conn = raw(&self.url).await;
+                let mut ids = Vec::new();
+                for key in keys(&self.url, &format!("{}:*", self.prefix)).await {
+                    let count: usize = conn.get(&key).await.unwrap();
+                    let id: u64 = key.rsplit(':').next().unwrap().parse().unwrap();
+                    ids.extend(std::iter::repeat_n(id, count));
+                }
+                ids
+            }
         })
     }
 }
