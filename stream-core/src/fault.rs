@@ -16,7 +16,9 @@ pub enum FaultPoint {
     AfterRecords(u64),
     /// While the task snapshots its state for a checkpoint, before acknowledging.
     DuringSnapshot,
-    /// In a sink, after a checkpoint completed and before its committables are committed.
+    /// In a sink, after a checkpoint completed and before its committables are
+    /// committed; in a source, after a checkpoint completed and before the reader is
+    /// told (before it acknowledges or commits what the checkpoint covers).
     AfterCheckpointBeforeCommit,
     /// In a sink, after part of the committables of a completed checkpoint were
     /// committed (the first one when there is only one).

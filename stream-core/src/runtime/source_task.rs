@@ -126,7 +126,17 @@ impl<R: SourceReader> SourceTask<R> {
                 self.env.ack(&self.key, id, &splits)?;
                 self.out.barrier(id).await?;
             }
-            SourceControl::Complete(id) => self.reader.notify_checkpoint_complete(id).await?,
+            SourceControl::Complete(id) => {
+                // A crash here: the checkpoint is complete, the reader has not yet
+                // acknowledged or committed what it covers.
+                self.env.faults.check_commit(
+                    &self.ctx.name,
+                    self.ctx.subtask,
+                    FaultPoint::AfterCheckpointBeforeCommit,
+                    true,
+                )?;
+                self.reader.notify_checkpoint_complete(id).await?
+            }
             SourceControl::EndInput => {
                 self.out.end().await?;
                 return Ok(Flow::Exit);

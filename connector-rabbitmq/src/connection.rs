@@ -1,0 +1,88 @@
+//! Connecting, with retries while the broker is (re)starting, and the URL with its
+//! password hidden.
+
+use std::time::{Duration, Instant};
+
+use lapin::{Connection, ConnectionProperties};
+
+use crate::error::RabbitMqError;
+
+/// `amqp://user:secret@host/vhost` -> `amqp://user:***@host/vhost`.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+/// Check the URL's form; the error names it (redacted).
+pub(crate) fn validate(url: &str) -> stream_core::Result<()> {
+    url.parse::<lapin::uri::AMQPUri>()
+        .map(|_| ())
+        .map_err(|e| stream_core::StreamError::invalid("url", redact(url), format!("not an amqp:// URL: {e}")))
+}
+
+/// Connect, retrying refused or reset connections until `timeout` (a broker being
+/// restarted); authentication failures are not retried.
+pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result<Connection> {
+    let started = Instant::now();
+    loop {
+        match Connection::connect(url, ConnectionProperties::default()).await {
+            Ok(connection) => return Ok(connection),
+            Err(e) => {
+                let text = e.to_string();
+                let auth = text.contains("ACCESS_REFUSED") || text.contains("auth") || text.contains("403");
+                if auth || started.elapsed() >= timeout {
+                    return Err(RabbitMqError::Connect { endpoint: redact(url), message: redact(&text) }.into());
+                }
+                tracing::debug!(endpoint = %redact(url), error = %redact(&text), "rabbitmq not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Closes started from `Drop`, so that a new consumer can wait for them.
+static CLOSING: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Close in the background (from `Drop`): the broker then requeues what this
+/// connection's consumers held unacknowledged.
+pub(crate) fn close_in_background(connection: Connection) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        let task = handle.spawn(async move {
+            let _ = connection.close(200, "closing".into()).await;
+        });
+        if let Ok(mut closing) = CLOSING.lock() {
+            closing.retain(|t| !t.is_finished());
+            closing.push(task);
+        }
+    }
+}
+
+/// Wait (up to 10 s) for connections of this process that are still closing: a
+/// consumer starting before an earlier attempt's connection is closed would get new
+/// messages before the requeued ones.
+pub(crate) async fn await_closing() {
+    let tasks: Vec<_> = match CLOSING.lock() {
+        Ok(mut closing) => closing.drain(..).collect(),
+        Err(_) => return,
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show_and_bad_urls_are_named() {
+        assert_eq!(redact("amqp://guest:s3cret@h:5672/%2f"), "amqp://guest:***@h:5672/%2f");
+        assert_eq!(redact("amqp://h:5672"), "amqp://h:5672");
+        let e = validate("http://guest:pw@h").unwrap_err().to_string();
+        assert!(e.contains("http://guest:***@h") && !e.contains("pw"), "{e}");
+        assert!(validate("amqp://guest:guest@127.0.0.1:5672/%2f").is_ok());
+    }
+}

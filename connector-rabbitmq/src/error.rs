@@ -1,0 +1,52 @@
+//! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
+
+use stream_core::StreamError;
+
+/// What can go wrong talking to RabbitMQ.
+#[derive(Debug, thiserror::Error)]
+pub enum RabbitMqError {
+    /// No connection could be made within the connect timeout.
+    #[error(
+        "cannot connect to rabbitmq at {endpoint}: {message} (check the URL, that the broker runs, and the credentials)"
+    )]
+    Connect {
+        /// The endpoint, password redacted.
+        endpoint: String,
+        /// The client's message.
+        message: String,
+    },
+
+    /// A channel operation failed.
+    #[error("rabbitmq {operation} failed: {message}")]
+    Channel {
+        /// What was attempted (declare, consume, publish, ack, ...).
+        operation: String,
+        /// The client's or broker's message.
+        message: String,
+    },
+
+    /// The broker did not take a published message.
+    #[error("rabbitmq {what} a message published to exchange `{exchange}` with routing key `{routing_key}`{detail}")]
+    NotDelivered {
+        /// `nacked` or `returned (unroutable)`.
+        what: &'static str,
+        /// Exchange.
+        exchange: String,
+        /// Routing key.
+        routing_key: String,
+        /// More about it.
+        detail: String,
+    },
+}
+
+impl From<RabbitMqError> for StreamError {
+    fn from(error: RabbitMqError) -> Self {
+        StreamError::connector(error)
+    }
+}
+
+impl RabbitMqError {
+    pub(crate) fn channel(operation: impl Into<String>, error: impl std::fmt::Display) -> StreamError {
+        RabbitMqError::Channel { operation: operation.into(), message: error.to_string() }.into()
+    }
+}

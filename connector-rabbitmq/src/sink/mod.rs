@@ -1,0 +1,5 @@
+//! [`crate::RabbitMqSink`]: publisher confirms awaited at every checkpoint.
+
+mod writer;
+
+pub use writer::RabbitMqWriter;

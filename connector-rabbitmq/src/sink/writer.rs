@@ -1,0 +1,173 @@
+//! Publishes with publisher confirms. Each publish returns a confirm to await; at a
+//! checkpoint every outstanding confirm is awaited, and a nack or a returned
+//! (unroutable, `mandatory`) message fails the checkpoint: at-least-once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection};
+use lapin::{Confirmation, PublisherConfirm};
+use stream_core::api::{NoCommitter, Sink, SinkWriter, TaskContext};
+use stream_core::{Result, StreamError};
+
+use crate::config::{RabbitMqSink, ReturnPolicy};
+use crate::connection::{close_in_background, connect};
+use crate::error::RabbitMqError;
+use crate::message::{MessageSerializer, OutgoingMessage};
+
+/// A published message awaiting its confirm (with where it went, for errors).
+struct Pending {
+    confirm: PublisherConfirm,
+    exchange: String,
+    routing_key: String,
+}
+
+/// The writer of one subtask.
+pub struct RabbitMqWriter<T: 'static> {
+    serializer: Arc<dyn MessageSerializer<T>>,
+    connection: Option<Connection>,
+    channel: Channel,
+    mandatory: bool,
+    returns: ReturnPolicy,
+    max_in_flight: usize,
+    pending: VecDeque<Pending>,
+}
+
+impl<T: Send + 'static> Sink<T> for RabbitMqSink<T> {
+    type Committable = ();
+    type WriterState = ();
+    type Writer = RabbitMqWriter<T>;
+    type Committer = NoCommitter<()>;
+
+    async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<RabbitMqWriter<T>> {
+        let connection = connect(&self.url, self.connect_timeout).await?;
+        let channel = connection.create_channel().await.map_err(|e| RabbitMqError::channel("open channel", e))?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| RabbitMqError::channel("enable publisher confirms", e))?;
+        Ok(RabbitMqWriter {
+            serializer: self.serializer.clone(),
+            connection: Some(connection),
+            channel,
+            mandatory: self.mandatory,
+            returns: self.returns,
+            max_in_flight: self.max_in_flight,
+            pending: VecDeque::new(),
+        })
+    }
+
+    async fn create_committer(&self, _ctx: &TaskContext) -> Result<NoCommitter<()>> {
+        Ok(NoCommitter::default())
+    }
+}
+
+fn properties(message: &OutgoingMessage) -> BasicProperties {
+    let mut props = BasicProperties::default().with_delivery_mode(if message.persistent { 2 } else { 1 });
+    if let Some(id) = &message.correlation_id {
+        props = props.with_correlation_id(ShortString::from(id.as_str()));
+    }
+    if !message.headers.is_empty() {
+        let mut table = FieldTable::default();
+        for (k, v) in &message.headers {
+            table.insert(ShortString::from(k.as_str()), AMQPValue::LongString(LongString::from(v.as_str())));
+        }
+        props = props.with_headers(table);
+    }
+    props
+}
+
+impl<T: Send + 'static> RabbitMqWriter<T> {
+    /// Await one confirm; a nack or a return is an error (or logged, by policy).
+    async fn settle(&self, pending: Pending) -> Result<()> {
+        let confirmation = pending.confirm.await.map_err(|e| RabbitMqError::channel("await publisher confirm", e))?;
+        let not_delivered = |what: &'static str, detail: String| -> StreamError {
+            RabbitMqError::NotDelivered {
+                what,
+                exchange: pending.exchange.clone(),
+                routing_key: pending.routing_key.clone(),
+                detail,
+            }
+            .into()
+        };
+        match confirmation {
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+            Confirmation::Ack(Some(returned)) => {
+                let detail = format!(
+                    ": {} {} (no queue is bound for it; declare the queue or the binding)",
+                    returned.reply_code, returned.reply_text
+                );
+                match self.returns {
+                    ReturnPolicy::Fail => Err(not_delivered("returned (unroutable)", detail)),
+                    ReturnPolicy::Log => {
+                        tracing::warn!(exchange = %pending.exchange, routing_key = %pending.routing_key, %detail, "message returned; dropped by policy");
+                        Ok(())
+                    }
+                }
+            }
+            Confirmation::Nack(_) => {
+                Err(not_delivered("nacked", " (the broker could not take it; see its log)".into()))
+            }
+        }
+    }
+
+    async fn publish(&mut self, message: OutgoingMessage) -> Result<()> {
+        while self.pending.len() >= self.max_in_flight {
+            if let Some(oldest) = self.pending.pop_front() {
+                self.settle(oldest).await?;
+            }
+        }
+        let options = BasicPublishOptions { mandatory: self.mandatory, ..BasicPublishOptions::default() };
+        let confirm = self
+            .channel
+            .basic_publish(
+                message.exchange.as_str().into(),
+                message.routing_key.as_str().into(),
+                options,
+                &message.body,
+                properties(&message),
+            )
+            .await
+            .map_err(|e| RabbitMqError::channel("publish", e))?;
+        self.pending.push_back(Pending { confirm, exchange: message.exchange, routing_key: message.routing_key });
+        Ok(())
+    }
+}
+
+impl<T: 'static> Drop for RabbitMqWriter<T> {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            close_in_background(connection);
+        }
+    }
+}
+
+impl<T: Send + 'static> SinkWriter<T> for RabbitMqWriter<T> {
+    type Committable = ();
+    type State = ();
+
+    async fn write(&mut self, record: T) -> Result<()> {
+        let message = self
+            .serializer
+            .serialize(&record)
+            .map_err(|e| RabbitMqError::channel("serialize", format!("a record could not be serialized: {e}")))?;
+        self.publish(message).await
+    }
+
+    async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
+        for record in records.drain(..) {
+            self.write(record).await?;
+        }
+        Ok(())
+    }
+
+    /// Wait for every outstanding confirm; a nack or a return fails the checkpoint.
+    async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
+        while let Some(pending) = self.pending.pop_front() {
+            self.settle(pending).await?;
+        }
+        Ok(())
+    }
+}

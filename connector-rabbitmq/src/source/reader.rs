@@ -1,0 +1,278 @@
+//! Consumes the queue. At-most-once: the broker forgets a message once sent
+//! (auto-ack). At-least-once: delivery tags are grouped by the checkpoint taken after
+//! them and acknowledged (`basic.ack multiple` up to the checkpoint's highest tag) when
+//! that checkpoint completes; a restart closes the old connection, so the broker
+//! redelivers everything unacknowledged. Exactly-once: as at-least-once, and the
+//! correlation ids of messages emitted but not yet acknowledged are kept in state, so
+//! that their redeliveries after a restore are dropped. The broker puts requeued
+//! messages back at their place, ahead of newer ones, and marks them `redelivered`:
+//! the first message that is not a redelivery shows that every requeued one has come,
+//! and the restored ids are forgotten then. A new consumer waits until the connections
+//! of earlier attempts in this process are closed (their messages requeued).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::BadRecords;
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, Consumer};
+use stream_core::Result;
+use stream_core::api::{ReadStatus, SourceReader};
+
+use super::split::QueueSplit;
+use crate::config::{QueueDeclaration, RabbitMqSource};
+use crate::connection::{await_closing, close_in_background, connect};
+use crate::error::RabbitMqError;
+
+/// Deliveries taken per `poll_next`.
+const BATCH: usize = 500;
+
+struct Consuming {
+    connection: Connection,
+    channel: Channel,
+    consumer: Consumer,
+}
+
+/// The reader of one subtask.
+pub struct RabbitMqReader<T: 'static> {
+    source: RabbitMqSourceParts<T>,
+    bad: BadRecords,
+    splits: Vec<QueueSplit>,
+    consuming: Option<Consuming>,
+    waiting: Option<Delivery>,
+    /// Highest delivery tag since the last snapshot (acknowledging modes).
+    tag_since_snapshot: Option<u64>,
+    /// Checkpoint -> highest tag it covers.
+    tags_by_checkpoint: BTreeMap<u64, u64>,
+    /// Exactly-once: ids emitted (or dropped as duplicates) by this attempt and not
+    /// acknowledged, and which checkpoint took them.
+    unacknowledged: HashSet<String>,
+    ids_since_snapshot: Vec<String>,
+    ids_by_checkpoint: BTreeMap<u64, Vec<String>>,
+    /// Ids restored from the checkpoint and not seen again yet.
+    restored: HashSet<String>,
+}
+
+pub(crate) struct RabbitMqSourceParts<T> {
+    pub url: String,
+    pub queue: String,
+    pub schema: Arc<dyn connector_base::schema::DeserializationSchema<T>>,
+    pub guarantee: DeliveryGuarantee,
+    pub declaration: QueueDeclaration,
+    pub prefetch: u16,
+    pub connect_timeout: Duration,
+}
+
+impl<T: Send + 'static> RabbitMqReader<T> {
+    pub(crate) fn new(source: &RabbitMqSource<T>) -> Self {
+        RabbitMqReader {
+            source: RabbitMqSourceParts {
+                url: source.url.clone(),
+                queue: source.queue.clone(),
+                schema: source.schema.clone(),
+                guarantee: source.guarantee,
+                declaration: source.declaration,
+                prefetch: source.prefetch,
+                connect_timeout: source.connect_timeout,
+            },
+            bad: BadRecords::new(source.bad_records.clone()),
+            splits: Vec::new(),
+            consuming: None,
+            waiting: None,
+            tag_since_snapshot: None,
+            tags_by_checkpoint: BTreeMap::new(),
+            unacknowledged: HashSet::new(),
+            ids_since_snapshot: Vec::new(),
+            ids_by_checkpoint: BTreeMap::new(),
+            restored: HashSet::new(),
+        }
+    }
+
+    fn acknowledging(&self) -> bool {
+        self.source.guarantee != DeliveryGuarantee::AtMostOnce
+    }
+
+    async fn start_consuming(&mut self, subtask: usize) -> Result<()> {
+        await_closing().await;
+        let s = &self.source;
+        let connection = connect(&s.url, s.connect_timeout).await?;
+        let channel = connection.create_channel().await.map_err(|e| RabbitMqError::channel("open channel", e))?;
+        let options = match s.declaration {
+            QueueDeclaration::MustExist => QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() },
+            QueueDeclaration::Declare { durable, auto_delete } => {
+                QueueDeclareOptions { durable, auto_delete, ..QueueDeclareOptions::default() }
+            }
+        };
+        channel.queue_declare(s.queue.as_str().into(), options, FieldTable::default()).await.map_err(|e| {
+            RabbitMqError::channel(format!("declare queue `{}`", s.queue), format!("{e} (does the queue exist?)"))
+        })?;
+        if self.acknowledging() {
+            channel
+                .basic_qos(s.prefetch, BasicQosOptions::default())
+                .await
+                .map_err(|e| RabbitMqError::channel("set prefetch (qos)", e))?;
+        }
+        let tag = format!("stream-core-{}-{subtask}-{}", std::process::id(), fastrand_tag());
+        let options = BasicConsumeOptions { no_ack: !self.acknowledging(), ..BasicConsumeOptions::default() };
+        let consumer = channel
+            .basic_consume(s.queue.as_str().into(), tag.as_str().into(), options, FieldTable::default())
+            .await
+            .map_err(|e| RabbitMqError::channel(format!("consume queue `{}`", s.queue), e))?;
+        tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
+        self.consuming = Some(Consuming { connection, channel, consumer });
+        Ok(())
+    }
+
+    /// Emit (or drop, for a redelivered duplicate) one delivery.
+    fn handle(&mut self, delivery: Delivery, out: &mut Vec<T>) -> Result<()> {
+        if self.acknowledging() {
+            self.tag_since_snapshot = Some(delivery.delivery_tag);
+        }
+        let origin = format!("queue {} message #{}", self.source.queue, delivery.delivery_tag);
+        if self.source.guarantee == DeliveryGuarantee::ExactlyOnce {
+            let id = delivery.properties.correlation_id().as_ref().map(|id| id.to_string());
+            let Some(id) = id else {
+                let settled: Option<T> =
+                    self.bad.settle(Err("message without correlation_id".to_string()), &delivery.data, &origin)?;
+                out.extend(settled);
+                return Ok(());
+            };
+            if !delivery.redelivered {
+                // Every requeued message came before this one.
+                self.restored.clear();
+            }
+            let duplicate = self.restored.remove(&id) || self.unacknowledged.contains(&id);
+            if self.unacknowledged.insert(id.clone()) {
+                self.ids_since_snapshot.push(id.clone());
+            }
+            if duplicate {
+                tracing::debug!(%id, "dropping a redelivered message already emitted");
+                return Ok(());
+            }
+        }
+        let decoded = self.source.schema.deserialize(&delivery.data);
+        out.extend(self.bad.settle(decoded, &delivery.data, &origin)?);
+        Ok(())
+    }
+}
+
+fn fastrand_tag() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
+    );
+    h.finish()
+}
+
+impl<T: 'static> Drop for RabbitMqReader<T> {
+    fn drop(&mut self) {
+        if let Some(c) = self.consuming.take() {
+            close_in_background(c.connection);
+        }
+    }
+}
+
+impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
+    type Output = T;
+    type Split = QueueSplit;
+
+    fn add_splits(&mut self, splits: Vec<QueueSplit>) {
+        for split in &splits {
+            self.restored.extend(split.unacknowledged_ids.iter().cloned());
+        }
+        self.splits.extend(splits);
+    }
+
+    fn notify_no_more_splits(&mut self) {}
+
+    async fn poll_next(&mut self, out: &mut Vec<T>) -> Result<ReadStatus> {
+        let Some(subtask) = self.splits.first().map(|s| s.subtask) else { return Ok(ReadStatus::NeedSplits) };
+        if self.consuming.is_none() {
+            self.start_consuming(subtask).await?;
+        }
+        let mut taken = 0;
+        while taken < BATCH {
+            let next = match self.waiting.take() {
+                Some(d) => Some(Some(Ok(d))),
+                None => match self.consuming.as_mut() {
+                    Some(c) => c.consumer.next().now_or_never(),
+                    None => None,
+                },
+            };
+            match next {
+                Some(Some(Ok(delivery))) => {
+                    self.handle(delivery, out)?;
+                    taken += 1;
+                }
+                Some(Some(Err(e))) => return Err(RabbitMqError::channel("consume", e)),
+                Some(None) => {
+                    return Err(RabbitMqError::channel(
+                        "consume",
+                        "the broker cancelled the consumer (queue deleted?)",
+                    ));
+                }
+                None => break,
+            }
+        }
+        Ok(if taken > 0 { ReadStatus::MoreAvailable } else { ReadStatus::NothingAvailable })
+    }
+
+    async fn wait_available(&mut self) {
+        if self.waiting.is_some() {
+            return;
+        }
+        let Some(c) = self.consuming.as_mut() else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            return;
+        };
+        // Cancel-safe: an item not yet taken stays in the consumer's queue.
+        match tokio::time::timeout(Duration::from_millis(100), c.consumer.next()).await {
+            Ok(Some(Ok(delivery))) => self.waiting = Some(delivery),
+            Ok(Some(Err(e))) => tracing::warn!(error = %e, "consumer error"),
+            Ok(None) | Err(_) => {}
+        }
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<QueueSplit>> {
+        if let Some(tag) = self.tag_since_snapshot.take() {
+            self.tags_by_checkpoint.insert(checkpoint_id, tag);
+        }
+        if !self.ids_since_snapshot.is_empty() {
+            self.ids_by_checkpoint.insert(checkpoint_id, std::mem::take(&mut self.ids_since_snapshot));
+        }
+        let mut ids: Vec<String> = self.unacknowledged.iter().chain(&self.restored).cloned().collect();
+        ids.sort();
+        let mut splits = self.splits.clone();
+        for (i, split) in splits.iter_mut().enumerate() {
+            split.unacknowledged_ids = if i == 0 { std::mem::take(&mut ids) } else { Vec::new() };
+        }
+        Ok(splits)
+    }
+
+    /// Acknowledge what the completed checkpoint covers; a failure is only logged
+    /// (the messages are redelivered after a restart).
+    async fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let newer = self.tags_by_checkpoint.split_off(&(checkpoint_id + 1));
+        let covered = std::mem::replace(&mut self.tags_by_checkpoint, newer);
+        let newer_ids = self.ids_by_checkpoint.split_off(&(checkpoint_id + 1));
+        let covered_ids = std::mem::replace(&mut self.ids_by_checkpoint, newer_ids);
+        if let (Some(tag), Some(c)) = (covered.values().max().copied(), self.consuming.as_ref()) {
+            match c.channel.basic_ack(tag, BasicAckOptions { multiple: true }).await {
+                Ok(()) => tracing::debug!(checkpoint_id, tag, "acknowledged"),
+                Err(e) => {
+                    tracing::warn!(checkpoint_id, error = %e, "acknowledging failed; the messages will be redelivered")
+                }
+            }
+        }
+        for id in covered_ids.into_values().flatten() {
+            self.unacknowledged.remove(&id);
+        }
+        Ok(())
+    }
+}

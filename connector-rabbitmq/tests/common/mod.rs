@@ -1,0 +1,167 @@
+//! Helpers shared by the connector-rabbitmq tests: the test broker, fresh queues,
+//! publishing test ids, draining a queue, and the suite targets.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::Utf8Schema;
+use connector_rabbitmq::lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+};
+use connector_rabbitmq::lapin::types::FieldTable;
+use connector_rabbitmq::lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use connector_rabbitmq::{OutgoingMessage, RabbitMqSink, RabbitMqSource};
+use connector_testkit::{SinkTarget, SourceTarget, TestServer, TestkitError, servers};
+
+/// The test broker's URL, or `None` to skip (a failure with
+/// `CONNECTOR_TESTS_REQUIRE_SERVICES=1`).
+pub async fn server() -> Option<String> {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    Some(TestServer::discover(&servers::RABBITMQ).await.unwrap()?.endpoint.clone())
+}
+
+async fn channel(url: &str) -> (Connection, Channel) {
+    let connection = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    (connection, channel)
+}
+
+/// A fresh durable queue named after `name`.
+pub async fn queue(url: &str, name: &str) -> String {
+    let queue = format!("test-{name}-{}-{}", std::process::id(), fastrand::u32(..));
+    let (_conn, ch) = channel(url).await;
+    let options = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+    ch.queue_declare(queue.as_str().into(), options, FieldTable::default()).await.unwrap();
+    queue
+}
+
+/// Publish `ids` (body and correlation id = the id) persistently, with confirms.
+pub async fn publish(url: &str, queue: &str, ids: &[u64]) {
+    let (_conn, ch) = channel(url).await;
+    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    for id in ids {
+        let props = BasicProperties::default().with_delivery_mode(2).with_correlation_id(id.to_string().into());
+        let body = id.to_string();
+        let confirm = ch
+            .basic_publish("".into(), queue.into(), BasicPublishOptions::default(), body.as_bytes(), props)
+            .await
+            .unwrap();
+        drop(confirm); // all confirms are awaited together below
+    }
+    assert!(ch.wait_for_confirms().await.unwrap().is_empty());
+}
+
+/// Take every message now in `queue` (acknowledged), as ids.
+pub async fn drain(url: &str, queue: &str) -> Vec<u64> {
+    let (_conn, ch) = channel(url).await;
+    let mut out = Vec::new();
+    while let Some(m) = ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap() {
+        out.push(String::from_utf8_lossy(&m.delivery.data).parse().unwrap());
+    }
+    out
+}
+
+/// A source suite target: a fresh queue read with `guarantee`.
+pub struct InQueue {
+    /// The broker.
+    pub url: String,
+    /// The queue.
+    pub queue: String,
+    /// The source's guarantee.
+    pub guarantee: DeliveryGuarantee,
+}
+
+impl InQueue {
+    /// A fresh queue on the test broker, or `None` to skip.
+    pub async fn new(name: &str, guarantee: DeliveryGuarantee) -> Option<Arc<InQueue>> {
+        let url = server().await?;
+        Some(InQueue::at(url, name, guarantee).await)
+    }
+
+    /// A fresh queue on the broker at `url`.
+    pub async fn at(url: String, name: &str, guarantee: DeliveryGuarantee) -> Arc<InQueue> {
+        let queue = queue(&url, name).await;
+        Arc::new(InQueue { url, queue, guarantee })
+    }
+}
+
+impl SourceTarget for InQueue {
+    type Source = RabbitMqSource<String>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        self.guarantee
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
+        publish(&self.url, &self.queue, ids).await;
+        Ok(())
+    }
+
+    fn source(&self, _bounded: bool) -> RabbitMqSource<String> {
+        RabbitMqSource::builder(&self.url, &self.queue, Utf8Schema)
+            .delivery_guarantee(self.guarantee)
+            .use_correlation_ids(true)
+            .prefetch(200)
+            .build()
+            .unwrap()
+    }
+
+    fn id_of(&self, body: &String) -> u64 {
+        body.parse().unwrap()
+    }
+}
+
+/// A sink suite target: a fresh queue the sink publishes to, drained afterwards.
+pub struct OutQueue {
+    /// The broker.
+    pub url: String,
+    /// The queue.
+    pub queue: String,
+}
+
+impl OutQueue {
+    /// A fresh queue on the test broker, or `None` to skip.
+    pub async fn new(name: &str) -> Option<Arc<OutQueue>> {
+        let url = server().await?;
+        Some(OutQueue::at(url, name).await)
+    }
+
+    /// A fresh queue on the broker at `url`.
+    pub async fn at(url: String, name: &str) -> Arc<OutQueue> {
+        let queue = queue(&url, name).await;
+        Arc::new(OutQueue { url, queue })
+    }
+}
+
+impl SinkTarget for OutQueue {
+    type Record = u64;
+    type Sink = RabbitMqSink<u64>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::AtLeastOnce
+    }
+
+    fn record(&self, id: u64) -> u64 {
+        id
+    }
+
+    fn sink(&self) -> RabbitMqSink<u64> {
+        let queue = self.queue.clone();
+        RabbitMqSink::builder(&self.url, move |id: &u64| {
+            Ok(OutgoingMessage {
+                routing_key: queue.clone(),
+                body: id.to_string().into_bytes(),
+                correlation_id: Some(id.to_string()),
+                persistent: true,
+                ..OutgoingMessage::default()
+            })
+        })
+        .build()
+        .unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
+        Ok(drain(&self.url, &self.queue).await)
+    }
+}

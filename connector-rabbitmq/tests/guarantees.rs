@@ -1,0 +1,140 @@
+//! RabbitMqSource and RabbitMqSink against a real RabbitMQ (`cargo xtask services up
+//! rabbitmq`, or `RABBITMQ_URL`): the unbounded source suite for each of the three
+//! source guarantees (crashes at random, and for exactly-once at every protocol point
+//! including between checkpoint completion and the acknowledgements), the sink suite
+//! (at-least-once), and clear errors for bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::Utf8Schema;
+use connector_rabbitmq::{RabbitMqSink, RabbitMqSource, ToQueue};
+use connector_testkit::{SuiteConfig, run_sink_suite, run_unbounded_source_suite};
+use stream_core::fault::{Fault, FaultPoint};
+use stream_core::prelude::*;
+
+fn config() -> SuiteConfig {
+    SuiteConfig { records: 3_000, ..SuiteConfig::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_once_source_never_duplicates() {
+    let Some(target) = common::InQueue::new("amo", DeliveryGuarantee::AtMostOnce).await else { return };
+    let verdict = run_unbounded_source_suite(target, config()).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::AtMostOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_source_loses_nothing_across_crashes() {
+    let Some(target) = common::InQueue::new("alo", DeliveryGuarantee::AtLeastOnce).await else { return };
+    let verdict = run_unbounded_source_suite(target, config()).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::AtLeastOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_source_across_random_crashes() {
+    let Some(target) = common::InQueue::new("eos", DeliveryGuarantee::ExactlyOnce).await else { return };
+    let verdict = run_unbounded_source_suite(target, SuiteConfig { parallelism: 1, ..config() }).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+/// In order, each armed after the one before fired: after 300 records, while the
+/// source snapshots, after a checkpoint completed and before the source acknowledges,
+/// after a checkpoint completed and before the collecting sink commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_source_with_a_crash_at_every_protocol_point() {
+    let Some(target) = common::InQueue::new("eos-points", DeliveryGuarantee::ExactlyOnce).await else { return };
+    let faults = vec![
+        Fault::new("source", FaultPoint::AfterRecords(300)).subtask(0),
+        Fault::new("source", FaultPoint::DuringSnapshot).subtask(0).after_faults(1),
+        Fault::new("source", FaultPoint::AfterCheckpointBeforeCommit).subtask(0).after_faults(2),
+        Fault::new("collect", FaultPoint::AfterCheckpointBeforeCommit).subtask(0).after_faults(3).on_fresh_checkpoint(),
+    ];
+    let config = SuiteConfig { parallelism: 1, crashes: faults.len(), faults: Some(faults), ..config() };
+    let verdict = run_unbounded_source_suite(target, config).await.unwrap();
+    assert_eq!(verdict.crashes, 4, "{verdict}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_is_at_least_once_across_crashes() {
+    let Some(target) = common::OutQueue::new("sink").await else { return };
+    let verdict = run_sink_suite(target, SuiteConfig::default()).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(DeliveryGuarantee::AtLeastOnce).unwrap();
+}
+
+async fn run_briefly(job: stream_core::Job) -> Result<stream_core::JobResult, StreamError> {
+    match tokio::time::timeout(Duration::from_secs(30), job.execute("bad-input")).await {
+        Ok(result) => result,
+        Err(_) => panic!("the job neither failed nor finished in 30 s"),
+    }
+}
+
+fn env(parallelism: usize) -> StreamEnvironment {
+    StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(50)).build().unwrap())
+        .restart_strategy(RestartStrategy::None)
+        .parallelism(parallelism)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gives_clear_errors() {
+    let Some(url) = common::server().await else { return };
+    // A missing queue, for the source.
+    let source = RabbitMqSource::builder(&url, "no-such-queue-here", Utf8Schema).build().unwrap();
+    let job = env(1).from_source(source, "source").sink_to(DiscardingSink::new(), "discard");
+    let err = run_briefly(job).await.unwrap_err().to_string();
+    assert!(err.contains("no-such-queue-here"), "{err}");
+
+    // A missing queue, for the sink: the mandatory message comes back.
+    let sink = RabbitMqSink::builder(&url, ToQueue::new("no-such-queue-either", Utf8Schema)).build().unwrap();
+    let job = env(1).from_source(CollectionSource::new(vec!["a".to_string()]), "one").sink_to(sink, "sink");
+    let err = run_briefly(job).await.unwrap_err().to_string();
+    assert!(err.contains("no-such-queue-either") && err.contains("returned"), "{err}");
+
+    // Wrong credentials: named, not retried for the whole connect timeout, password hidden.
+    let bad = url.replace("guest:guest", "guest:wrong-password");
+    let source = RabbitMqSource::builder(&bad, "q", Utf8Schema).build().unwrap();
+    let job = env(1).from_source(source, "source").sink_to(DiscardingSink::new(), "discard");
+    let err = run_briefly(job).await.unwrap_err().to_string();
+    assert!(err.contains("cannot connect") && !err.contains("wrong-password"), "{err}");
+
+    // Exactly-once with a parallel source.
+    let queue = common::queue(&url, "eos-parallel").await;
+    let source = RabbitMqSource::builder(&url, &queue, Utf8Schema)
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .use_correlation_ids(true)
+        .build()
+        .unwrap();
+    let job = env(2).from_source(source, "source").sink_to(DiscardingSink::new(), "discard");
+    let err = run_briefly(job).await.unwrap_err().to_string();
+    assert!(err.contains("parallelism"), "{err}");
+
+    // Options.
+    let e = RabbitMqSource::builder(&url, "q", Utf8Schema)
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("correlation"), "{e}");
+    assert!(
+        RabbitMqSource::builder(&url, "q", Utf8Schema)
+            .prefetch(0)
+            .build()
+            .unwrap_err()
+            .to_string()
+            .contains("prefetch")
+    );
+    assert!(RabbitMqSource::builder("http://x", "q", Utf8Schema).build().is_err());
+    let sink = RabbitMqSink::builder(&url, ToQueue::new("q", Utf8Schema)).max_in_flight(0).build();
+    assert!(sink.unwrap_err().to_string().contains("max_in_flight"));
+}
