@@ -1,2 +1,169 @@
-//! x
-fn main() {}
+//! `cargo xtask bench rabbitmq`: our sink (publisher confirms) against a raw lapin
+//! publisher with confirms, and our at-least-once source against a raw lapin consumer
+//! acknowledging in batches, on the same broker in the same run (the broker from
+//! `cargo xtask services`, or `RABBITMQ_URL`). Prints `rabbitmq sink_ratio=<r>
+//! source_ratio=<r>` (medians of 3 rounds). `BENCH_RECORDS` (default 200 000).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::Utf8Schema;
+use connector_rabbitmq::lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
+use connector_rabbitmq::lapin::types::FieldTable;
+use connector_rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
+use connector_rabbitmq::{RabbitMqSink, RabbitMqSource, ToQueue};
+use futures::StreamExt;
+use stream_core::prelude::*;
+
+const IN_FLIGHT: usize = 10_000;
+/// Both consumers may hold this many unacknowledged messages; ours acknowledges at
+/// checkpoints, so it bounds our rate to `PREFETCH` per checkpoint interval.
+const PREFETCH: u16 = u16::MAX;
+
+fn records() -> u64 {
+    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000)
+}
+
+fn line(i: u64) -> String {
+    format!("{i:012} the quick brown fox jumps over the lazy dog")
+}
+
+async fn queue(url: &str, name: &str) -> String {
+    let queue = format!("bench-{name}-{}-{}", std::process::id(), fastrand::u32(..));
+    let conn = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let options = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+    ch.queue_declare(queue.as_str().into(), options, FieldTable::default()).await.unwrap();
+    queue
+}
+
+/// Messages/s of a raw publisher with confirms (at most `IN_FLIGHT` unconfirmed,
+/// persistent, mandatory, as our sink), timed from connecting.
+async fn raw_publish(url: &str, queue: &str, n: u64) -> f64 {
+    let started = Instant::now();
+    let conn = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    let mut pending = VecDeque::new();
+    for i in 0..n {
+        if pending.len() >= IN_FLIGHT {
+            let oldest: connector_rabbitmq::lapin::PublisherConfirm = pending.pop_front().unwrap();
+            assert!(oldest.await.unwrap().is_ack());
+        }
+        let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
+        let props = BasicProperties::default().with_delivery_mode(2);
+        pending.push_back(ch.basic_publish("".into(), queue.into(), options, line(i).as_bytes(), props).await.unwrap());
+    }
+    for confirm in pending {
+        assert!(confirm.await.unwrap().is_ack());
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Messages/s of our sink in a job (parallelism 1, checkpoints every second).
+async fn our_sink(url: &str, queue: &str, n: u64) -> f64 {
+    let sink = RabbitMqSink::builder(url, ToQueue::new(queue, Utf8Schema)).max_in_flight(IN_FLIGHT).build().unwrap();
+    let started = Instant::now();
+    StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
+        .parallelism(1)
+        .build()
+        .unwrap()
+        .from_source(CollectionSource::from_fn(n, line), "lines")
+        .sink_to(sink, "rabbitmq")
+        .execute("bench-sink")
+        .await
+        .unwrap();
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Messages/s of a raw consumer (prefetch `PREFETCH`, acknowledging every 1 000 with
+/// `multiple`), decoding bodies to Strings, timed from connecting.
+async fn raw_consume(url: &str, queue: &str, n: u64) -> f64 {
+    let started = Instant::now();
+    let conn = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.basic_qos(PREFETCH, BasicQosOptions::default()).await.unwrap();
+    let mut consumer = ch
+        .basic_consume(queue.into(), "raw".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .unwrap();
+    let mut read = 0;
+    while read < n {
+        let d = consumer.next().await.unwrap().unwrap();
+        std::hint::black_box(String::from_utf8_lossy(&d.data).into_owned());
+        read += 1;
+        if read % 1_000 == 0 || read == n {
+            ch.basic_ack(d.delivery_tag, BasicAckOptions { multiple: true }).await.unwrap();
+        }
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Messages/s of our at-least-once source (prefetch `PREFETCH`, checkpoints every
+/// second), the job cancelled once `n` records went through.
+async fn our_source(url: &str, queue: &str, n: u64) -> f64 {
+    let source = RabbitMqSource::builder(url, queue, Utf8Schema)
+        .delivery_guarantee(DeliveryGuarantee::AtLeastOnce)
+        .prefetch(PREFETCH)
+        .build()
+        .unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = seen.clone();
+    let started = Instant::now();
+    let handle = StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
+        .parallelism(1)
+        .build()
+        .unwrap()
+        .from_source(source, "rabbitmq")
+        .map(move |line: String| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            line.len()
+        })
+        .sink_to(DiscardingSink::new(), "discard")
+        .start("bench-source");
+    while seen.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    handle.cancel_and_join().await.unwrap();
+    rate
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let Ok(url) = std::env::var("RABBITMQ_URL") else {
+        eprintln!("set RABBITMQ_URL or run `cargo xtask bench rabbitmq` (it starts the broker)");
+        std::process::exit(2);
+    };
+    let n = records();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (mut sink, mut source) = (Vec::new(), Vec::new());
+    runtime.block_on(async {
+        for round in 0..3 {
+            let (raw_q, our_q) = (queue(&url, "raw").await, queue(&url, "ours").await);
+            let raw_p = raw_publish(&url, &raw_q, n).await;
+            let our_p = our_sink(&url, &our_q, n).await;
+            let raw_c = raw_consume(&url, &raw_q, n).await;
+            let our_c = our_source(&url, &our_q, n).await;
+            eprintln!(
+                "round {round}: publish raw {raw_p:.0}/s ours {our_p:.0}/s; consume raw {raw_c:.0}/s ours {our_c:.0}/s ({n} messages)"
+            );
+            sink.push(our_p / raw_p);
+            source.push(our_c / raw_c);
+        }
+    });
+    println!("rabbitmq sink_ratio={:.2} source_ratio={:.2}", median(&mut sink), median(&mut source));
+}

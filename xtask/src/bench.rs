@@ -10,6 +10,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("file", "connector-file", "file"),
     ("kafka", "connector-kafka", "kafka"),
     ("redis", "connector-redis", "redis"),
+    ("rabbitmq", "connector-rabbitmq", "rabbitmq"),
 ];
 
 /// Benchmarks that need a test server: it is started first and stopped after.
@@ -17,6 +18,7 @@ fn service_of(name: &str) -> Option<&'static str> {
     match name {
         "kafka" => Some("kafka"),
         "redis" => Some("redis"),
+        "rabbitmq" => Some("rabbitmq"),
         _ => None,
     }
 }
