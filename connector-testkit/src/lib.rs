@@ -10,7 +10,7 @@ mod verdict;
 
 pub use discovery::{Server, TestServer, restart_service, servers};
 pub use error::TestkitError;
-pub use private_server::PrivateServer;
+pub use private_server::{PrivateServer, free_port};
 pub use suites::{
     RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_resume_source_suite, run_sink_suite, run_source_suite,
     run_unbounded_source_suite,

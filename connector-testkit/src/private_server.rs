@@ -11,13 +11,19 @@ use crate::suites::RestartHook;
 /// How long a start or a clean stop may take.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A private server: `program args...` listening on `127.0.0.1:port`, checked by a
-/// probe, stopped cleanly with SIGTERM (servers save their data then) on restart and drop.
+/// Builds the command that runs the server on a port with a data directory.
+type MakeCommand = Box<dyn Fn(u16, &std::path::Path) -> Result<Command, String> + Send>;
+
+/// A private server listening on `127.0.0.1:port`, checked by a probe, stopped
+/// cleanly with SIGTERM (servers save their data then) on restart and drop.
 pub struct PrivateServer {
-    program: String,
-    args: Vec<String>,
+    name: String,
+    make: MakeCommand,
     port: u16,
     probe: fn(&str) -> Result<(), String>,
+    /// A file in the data directory holding the server's PID, when the spawned
+    /// process is a wrapper that does not receive signals for the server.
+    pid_file: Option<String>,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -27,18 +33,39 @@ impl PrivateServer {
     /// a fresh directory) and wait until `probe("127.0.0.1:<port>")` answers.
     pub fn start(
         program: &str,
-        args: impl Fn(u16, &str) -> Vec<String>,
+        args: impl Fn(u16, &str) -> Vec<String> + Send + 'static,
         probe: fn(&str) -> Result<(), String>,
     ) -> Result<Arc<Mutex<PrivateServer>>, TestkitError> {
+        let name = program.to_string();
+        let make = move |port: u16, dir: &std::path::Path| {
+            let mut command = Command::new(&name);
+            command.args(args(port, &dir.display().to_string()));
+            Ok(command)
+        };
+        PrivateServer::start_command(program, make, probe, None)
+    }
+
+    /// Start the command `make(port, data_dir)` builds (it may prepare the directory
+    /// first); with `pid_file`, stop the PID written to that file in the directory.
+    pub fn start_command(
+        name: &str,
+        make: impl Fn(u16, &std::path::Path) -> Result<Command, String> + Send + 'static,
+        probe: fn(&str) -> Result<(), String>,
+        pid_file: Option<&str>,
+    ) -> Result<Arc<Mutex<PrivateServer>>, TestkitError> {
         let failed =
-            |what: &str, e: &dyn std::fmt::Display| TestkitError::Target(format!("private {program}: {what}: {e}"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| failed("no free port on 127.0.0.1", &e))?
-            .port();
+            |what: &str, e: &dyn std::fmt::Display| TestkitError::Target(format!("private {name}: {what}: {e}"));
+        let port = free_port().map_err(|e| failed("no free port on 127.0.0.1", &e))?;
         let dir = tempfile::tempdir().map_err(|e| failed("temporary directory", &e))?;
-        let args = args(port, &dir.path().display().to_string());
-        let mut server = PrivateServer { program: program.to_string(), args, port, probe, dir, child: None };
+        let mut server = PrivateServer {
+            name: name.to_string(),
+            make: Box::new(make),
+            port,
+            probe,
+            pid_file: pid_file.map(str::to_string),
+            dir,
+            child: None,
+        };
         server.run()?;
         Ok(Arc::new(Mutex::new(server)))
     }
@@ -54,24 +81,50 @@ impl PrivateServer {
     }
 
     fn run(&mut self) -> Result<(), TestkitError> {
+        let name = self.name.clone();
+        let mut command = (self.make)(self.port, self.dir.path())
+            .map_err(|e| TestkitError::Target(format!("private {name}: preparing: {e}")))?;
         let child =
-            Command::new(&self.program).args(&self.args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(
-                |e| TestkitError::Target(format!("{} must be installed (cargo xtask services up): {e}", self.program)),
-            )?;
+            command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| {
+                TestkitError::Target(format!("{name} must be installed (cargo xtask services up): {e}"))
+            })?;
         self.child = Some(child);
         let address = format!("127.0.0.1:{}", self.port);
         let started = Instant::now();
         while let Err(e) = (self.probe)(&address) {
             if started.elapsed() > PATIENCE {
-                return Err(TestkitError::Target(format!("private {} did not start at {address}: {e}", self.program)));
+                return Err(TestkitError::Target(format!("private {name} did not start at {address}: {e}")));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(50));
         }
         Ok(())
     }
 
-    /// SIGTERM, then wait for the exit (SIGKILL after the patience runs out).
+    /// SIGTERM (to the PID in the PID file, if any, and to the spawned process),
+    /// then wait for the exit (SIGKILL after the patience runs out).
     pub fn stop(&mut self) {
+        let pid = self
+            .pid_file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(self.dir.path().join(f)).ok())
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        let alive = |pid: u32| {
+            Command::new("kill")
+                .args(["-0", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if let Some(pid) = pid {
+            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let started = Instant::now();
+            while alive(pid) && started.elapsed() < PATIENCE {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if alive(pid) {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
             let started = Instant::now();
@@ -113,4 +166,9 @@ impl Drop for PrivateServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> std::io::Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port())
 }

@@ -214,7 +214,7 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
                 Some(None) => {
                     return Err(RabbitMqError::channel(
                         "consume",
-                        "the broker cancelled the consumer (queue deleted?)",
+                        "the broker cancelled the consumer (the queue was deleted, or the broker is shutting down)",
                     ));
                 }
                 None => break,

@@ -33,6 +33,9 @@ pub struct SuiteConfig {
     pub faults: Option<Vec<Fault>>,
     /// Restart the external server once, a third of the way into the run.
     pub restart_server: Option<RestartHook>,
+    /// Unbounded suites stop waiting for records after this long without one (make it
+    /// longer than a server restart).
+    pub idle_stall: Duration,
 }
 
 impl fmt::Debug for SuiteConfig {
@@ -105,6 +108,7 @@ impl Default for SuiteConfig {
             seed,
             faults: None,
             restart_server: None,
+            idle_stall: Duration::from_secs(2),
         }
     }
 }

@@ -63,11 +63,22 @@ pub async fn run_unbounded_source_suite<T: SourceTarget>(
     let collect = CollectSink::new();
     let handle =
         collecting_job(&target, config.env_builder(&faults)?, false, &collect)?.start("unbounded-source-suite");
-    let (stall, limit) = (Duration::from_secs(2), Duration::from_secs(60));
+    let restarting = config.restart_server.clone().map(|restart| {
+        let wait = config.expected_duration() / 3;
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            eprintln!("unbounded-source-suite: restarting the server mid-run");
+            restart().await
+        })
+    });
+    let (stall, limit) = (config.idle_stall, Duration::from_secs(60));
     wait_for_count(|| collect.committed().len(), first.len(), stall, limit).await;
     target.prepare(second).await?;
     wait_for_count(|| collect.committed().len(), sent.len(), stall, limit).await;
     handle.cancel_and_join().await?;
+    if let Some(restarting) = restarting {
+        restarting.await.map_err(|e| TestkitError::Target(format!("the server restart task failed: {e}")))??;
+    }
     let verdict = Verdict::compare(&sent, &collect.committed(), faults.fired().len());
     eprintln!("unbounded source suite ({}): {verdict}", target.guarantee());
     Ok(verdict)
