@@ -16,14 +16,19 @@ use connector_testkit::{SuiteConfig, run_sink_suite, run_unbounded_source_suite}
 use stream_core::fault::{Fault, FaultPoint};
 use stream_core::prelude::*;
 
+/// Waits up to 10 s without a record before judging (under a loaded CI machine a
+/// restart after a crash, reconnecting and the redeliveries took longer than the
+/// default 2 s once, which counted as loss).
 fn config() -> SuiteConfig {
-    SuiteConfig { records: 3_000, ..SuiteConfig::default() }
+    SuiteConfig { records: 3_000, idle_stall: Duration::from_secs(10), ..SuiteConfig::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_once_source_never_duplicates() {
     let Some(target) = common::InQueue::new("amo", DeliveryGuarantee::AtMostOnce).await else { return };
-    let verdict = run_unbounded_source_suite(target, config()).await.unwrap();
+    // Losses are expected here: do not wait long for records that will not come.
+    let config = SuiteConfig { idle_stall: Duration::from_secs(2), ..config() };
+    let verdict = run_unbounded_source_suite(target, config).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::AtMostOnce).unwrap();
 }
