@@ -113,6 +113,7 @@ impl RedisEndpoint {
 
     /// Connect (reconnecting by itself after a lost connection).
     pub(crate) async fn connect(&self) -> stream_core::Result<Connection> {
+        ensure_crypto_provider();
         let infos = self.infos().map_err(|e| self.connect_error(e))?;
         if self.cluster {
             let client = ClusterClient::new(infos).map_err(|e| self.connect_error(e))?;
@@ -127,6 +128,16 @@ impl RedisEndpoint {
             .set_number_of_retries(2);
         let conn = client.get_connection_manager_with_config(config).await.map_err(|e| self.connect_error(e))?;
         Ok(Connection::Standalone(conn))
+    }
+}
+
+/// rustls needs one process-wide crypto provider; when a program's crates enable more
+/// than one (ring and aws-lc-rs), rustls cannot choose and a `rediss://` connection
+/// panics. Unless the program installed one, install ring.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // An error means another thread installed one first: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
