@@ -6,6 +6,7 @@ mod datagen;
 mod delivery;
 mod error;
 pub mod hybrid;
+mod redact;
 pub mod schema;
 pub mod split_reader;
 
@@ -13,3 +14,4 @@ pub use datagen::DataGenSource;
 pub use delivery::DeliveryGuarantee;
 pub use error::BaseError;
 pub use hybrid::HybridSource;
+pub use redact::redact_url;

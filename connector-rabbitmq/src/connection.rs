@@ -7,16 +7,7 @@ use lapin::{Connection, ConnectionProperties};
 
 use crate::error::RabbitMqError;
 
-/// `amqp://user:secret@host/vhost` -> `amqp://user:***@host/vhost`.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
-}
+pub(crate) use connector_base::redact_url as redact;
 
 /// Check the URL's form; the error names it (redacted).
 pub(crate) fn validate(url: &str) -> stream_core::Result<()> {

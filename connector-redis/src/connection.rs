@@ -28,19 +28,7 @@ impl std::fmt::Debug for RedisEndpoint {
     }
 }
 
-/// `redis://user:secret@host` -> `redis://user:***@host`.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+pub(crate) use connector_base::redact_url as redact;
 
 impl RedisEndpoint {
     /// A standalone server: `redis://host:port/db`, `rediss://...` for TLS,
