@@ -9,7 +9,7 @@ use crate::TestkitError;
 use crate::suites::RestartHook;
 
 /// How long a start or a clean stop may take.
-const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Builds the command that runs the server on a port with a data directory.
 type MakeCommand = Box<dyn Fn(u16, &std::path::Path) -> Result<Command, String> + Send>;

@@ -37,19 +37,57 @@ pub async fn queue(url: &str, name: &str) -> String {
 }
 
 /// Publish `ids` (body and correlation id = the id) persistently, with confirms.
+/// A broker being restarted (the restart tests) is waited for, and the ids whose
+/// confirm did not arrive are published again (a message stored whose confirm was lost
+/// would then be there twice: rare, and it would show as a duplicate).
 pub async fn publish(url: &str, queue: &str, ids: &[u64]) {
-    let (_conn, ch) = channel(url).await;
-    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    for id in ids {
+    let started = std::time::Instant::now();
+    let mut left: Vec<u64> = ids.to_vec();
+    while !left.is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(90), "could not publish to {queue} for 90 s");
+        match publish_once(url, queue, &left).await {
+            Ok(()) => return,
+            Err(unconfirmed) => {
+                left = unconfirmed;
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// One attempt; `Err` holds the ids not confirmed.
+async fn publish_once(url: &str, queue: &str, ids: &[u64]) -> Result<(), Vec<u64>> {
+    let Ok(connection) = Connection::connect(url, ConnectionProperties::default()).await else {
+        return Err(ids.to_vec());
+    };
+    let Ok(ch) = connection.create_channel().await else { return Err(ids.to_vec()) };
+    if ch.confirm_select(ConfirmSelectOptions::default()).await.is_err() {
+        return Err(ids.to_vec());
+    }
+    let mut confirms = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
         let props = BasicProperties::default().with_delivery_mode(2).with_correlation_id(id.to_string().into());
         let body = id.to_string();
-        let confirm = ch
-            .basic_publish("".into(), queue.into(), BasicPublishOptions::default(), body.as_bytes(), props)
-            .await
-            .unwrap();
-        drop(confirm); // all confirms are awaited together below
+        match ch.basic_publish("".into(), queue.into(), BasicPublishOptions::default(), body.as_bytes(), props).await {
+            Ok(confirm) => confirms.push((*id, confirm)),
+            Err(_) => {
+                let mut unconfirmed: Vec<u64> = ids[i..].to_vec();
+                for (id, confirm) in confirms {
+                    if !confirm.await.is_ok_and(|c| c.is_ack()) {
+                        unconfirmed.push(id);
+                    }
+                }
+                return Err(unconfirmed);
+            }
+        }
     }
-    assert!(ch.wait_for_confirms().await.unwrap().is_empty());
+    let mut unconfirmed = Vec::new();
+    for (id, confirm) in confirms {
+        if !confirm.await.is_ok_and(|c| c.is_ack()) {
+            unconfirmed.push(id);
+        }
+    }
+    if unconfirmed.is_empty() { Ok(()) } else { Err(unconfirmed) }
 }
 
 /// Take every message now in `queue` (acknowledged), as ids.

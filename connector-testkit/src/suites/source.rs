@@ -72,9 +72,12 @@ pub async fn run_unbounded_source_suite<T: SourceTarget>(
         })
     });
     let (stall, limit) = (config.idle_stall, Duration::from_secs(60));
-    wait_for_count(|| collect.committed().len(), first.len(), stall, limit).await;
+    // Distinct ids: duplicates (at-least-once) must not end the wait while records
+    // are still missing.
+    let distinct = || collect.committed().into_iter().collect::<std::collections::HashSet<u64>>().len();
+    wait_for_count(distinct, first.len(), stall, limit).await;
     target.prepare(second).await?;
-    wait_for_count(|| collect.committed().len(), sent.len(), stall, limit).await;
+    wait_for_count(distinct, sent.len(), stall, limit).await;
     handle.cancel_and_join().await?;
     if let Some(restarting) = restarting {
         restarting.await.map_err(|e| TestkitError::Target(format!("the server restart task failed: {e}")))??;
