@@ -37,6 +37,22 @@ pub struct RabbitMqSource<T> {
     pub(crate) connect_timeout: Duration,
 }
 
+// Not derived: `T` itself need not be `Clone`.
+impl<T> Clone for RabbitMqSource<T> {
+    fn clone(&self) -> Self {
+        RabbitMqSource {
+            url: self.url.clone(),
+            queue: self.queue.clone(),
+            schema: self.schema.clone(),
+            guarantee: self.guarantee,
+            declaration: self.declaration,
+            prefetch: self.prefetch,
+            bad_records: self.bad_records.clone(),
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
 impl<T> std::fmt::Debug for RabbitMqSource<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RabbitMqSource")

@@ -156,13 +156,6 @@ impl<T: Send + 'static> SinkWriter<T> for RabbitMqWriter<T> {
         self.publish(message).await
     }
 
-    async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
-        for record in records.drain(..) {
-            self.write(record).await?;
-        }
-        Ok(())
-    }
-
     /// Wait for every outstanding confirm; a nack or a return fails the checkpoint.
     async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
         while let Some(pending) = self.pending.pop_front() {

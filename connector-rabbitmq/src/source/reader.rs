@@ -11,7 +11,6 @@
 //! of earlier attempts in this process are closed (their messages requeued).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
@@ -40,7 +39,7 @@ struct Consuming {
 
 /// The reader of one subtask.
 pub struct RabbitMqReader<T: 'static> {
-    source: RabbitMqSourceParts<T>,
+    source: RabbitMqSource<T>,
     bad: BadRecords,
     splits: Vec<QueueSplit>,
     consuming: Option<Consuming>,
@@ -58,28 +57,10 @@ pub struct RabbitMqReader<T: 'static> {
     restored: HashSet<String>,
 }
 
-pub(crate) struct RabbitMqSourceParts<T> {
-    pub url: String,
-    pub queue: String,
-    pub schema: Arc<dyn connector_base::schema::DeserializationSchema<T>>,
-    pub guarantee: DeliveryGuarantee,
-    pub declaration: QueueDeclaration,
-    pub prefetch: u16,
-    pub connect_timeout: Duration,
-}
-
 impl<T: Send + 'static> RabbitMqReader<T> {
     pub(crate) fn new(source: &RabbitMqSource<T>) -> Self {
         RabbitMqReader {
-            source: RabbitMqSourceParts {
-                url: source.url.clone(),
-                queue: source.queue.clone(),
-                schema: source.schema.clone(),
-                guarantee: source.guarantee,
-                declaration: source.declaration,
-                prefetch: source.prefetch,
-                connect_timeout: source.connect_timeout,
-            },
+            source: source.clone(),
             bad: BadRecords::new(source.bad_records.clone()),
             splits: Vec::new(),
             consuming: None,
@@ -117,10 +98,9 @@ impl<T: Send + 'static> RabbitMqReader<T> {
                 .await
                 .map_err(|e| RabbitMqError::channel("set prefetch (qos)", e))?;
         }
-        let tag = format!("stream-core-{}-{subtask}-{}", std::process::id(), fastrand_tag());
         let options = BasicConsumeOptions { no_ack: !self.acknowledging(), ..BasicConsumeOptions::default() };
         let consumer = channel
-            .basic_consume(s.queue.as_str().into(), tag.as_str().into(), options, FieldTable::default())
+            .basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default()) // the broker names the consumer
             .await
             .map_err(|e| RabbitMqError::channel(format!("consume queue `{}`", s.queue), e))?;
         tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
@@ -133,12 +113,15 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         if self.acknowledging() {
             self.tag_since_snapshot = Some(delivery.delivery_tag);
         }
-        let origin = format!("queue {} message #{}", self.source.queue, delivery.delivery_tag);
+        let (queue, tag) = (&self.source.queue, delivery.delivery_tag);
         if self.source.guarantee == DeliveryGuarantee::ExactlyOnce {
             let id = delivery.properties.correlation_id().as_ref().map(|id| id.to_string());
             let Some(id) = id else {
-                let settled: Option<T> =
-                    self.bad.settle(Err("message without correlation_id".to_string()), &delivery.data, &origin)?;
+                let settled: Option<T> = self.bad.settle(
+                    Err("message without correlation_id".to_string()),
+                    &delivery.data,
+                    format_args!("queue {queue} message #{tag}"),
+                )?;
                 out.extend(settled);
                 return Ok(());
             };
@@ -156,18 +139,9 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             }
         }
         let decoded = self.source.schema.deserialize(&delivery.data);
-        out.extend(self.bad.settle(decoded, &delivery.data, &origin)?);
+        out.extend(self.bad.settle(decoded, &delivery.data, format_args!("queue {queue} message #{tag}"))?);
         Ok(())
     }
-}
-
-fn fastrand_tag() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
-    );
-    h.finish()
 }
 
 impl<T: 'static> Drop for RabbitMqReader<T> {
