@@ -57,6 +57,15 @@ impl RedisError {
         RedisError::Io { operation, message: error.to_string() }.into()
     }
 
+    /// A failed command on `key`: a connection problem (`Io`) or a refusal (`Command`).
+    pub(crate) fn command(command: &'static str, key: &str, e: redis::RedisError) -> StreamError {
+        if crate::connection::transient(&e) {
+            RedisError::io(command, e)
+        } else {
+            RedisError::Command { command, key: key.to_string(), message: e.to_string() }.into()
+        }
+    }
+
     pub(crate) fn reply(operation: &'static str, reply: &redis::Value) -> StreamError {
         let mut text = format!("{reply:?}");
         text.truncate(200);

@@ -32,7 +32,7 @@ pub struct RedisStreamsEnumerator {
 async fn newest(connection: &mut Connection, key: &str) -> Result<StreamId> {
     let mut cmd = redis::cmd("XREVRANGE");
     cmd.arg(key).arg("+").arg("-").arg("COUNT").arg(1);
-    let reply = connection.query(&cmd).await.map_err(|e| command_error("XREVRANGE", key, e))?;
+    let reply = connection.query(&cmd).await.map_err(|e| RedisError::command("XREVRANGE", key, e))?;
     let Value::Array(entries) = &reply else { return Err(RedisError::reply("XREVRANGE", &reply)) };
     let Some(Value::Array(parts)) = entries.first() else { return Ok(StreamId::ZERO) };
     match parts.first() {
@@ -40,14 +40,6 @@ async fn newest(connection: &mut Connection, key: &str) -> Result<StreamId> {
             std::str::from_utf8(id).ok().and_then(StreamId::parse).ok_or_else(|| RedisError::reply("XREVRANGE", &reply))
         }
         _ => Err(RedisError::reply("XREVRANGE", &reply)),
-    }
-}
-
-pub(crate) fn command_error(command: &'static str, key: &str, e: redis::RedisError) -> stream_core::StreamError {
-    if crate::connection::transient(&e) {
-        RedisError::io(command, e)
-    } else {
-        RedisError::Command { command, key: key.to_string(), message: e.to_string() }.into()
     }
 }
 
@@ -81,7 +73,7 @@ impl RedisStreamsEnumerator {
                         tracing::info!(stream = %key, group = %group.group, from = %last, "consumer group created")
                     }
                     Err(e) if e.to_string().contains("BUSYGROUP") => {}
-                    Err(e) => return Err(command_error("XGROUP CREATE", key, e)),
+                    Err(e) => return Err(RedisError::command("XGROUP CREATE", key, e)),
                 }
             }
             let stop = source.bounded.then_some(top);

@@ -12,10 +12,10 @@ use stream_core::Result;
 use stream_core::api::{ReadStatus, SourceReader};
 
 use super::entry::{StreamEntry, parse_read_reply};
-use super::enumerator::command_error;
 use super::split::{StreamId, StreamSplit};
 use crate::config::{ConsumerGroup, RedisStreamsSource};
 use crate::connection::{Connection, transient};
+use crate::error::RedisError;
 
 /// How long a fetch keeps retrying a lost connection (a server restart) before the
 /// reader fails and the job restarts from its checkpoint.
@@ -41,7 +41,7 @@ impl StreamFetcher {
                     tracing::warn!(stream = key, error = %e, "redis read failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(e) => return Err(command_error(command, key, e)),
+                Err(e) => return Err(RedisError::command(command, key, e)),
             }
         }
     }
@@ -121,8 +121,8 @@ async fn ack_through(connection: &mut Connection, group: &ConsumerGroup, key: &s
     loop {
         let mut cmd = redis::cmd("XPENDING");
         cmd.arg(key).arg(&group.group).arg("-").arg(last.to_string()).arg(PAGE).arg(consumer_name(group, key));
-        let reply = connection.query(&cmd).await.map_err(|e| command_error("XPENDING", key, e))?;
-        let Value::Array(rows) = &reply else { return Err(crate::error::RedisError::reply("XPENDING", &reply)) };
+        let reply = connection.query(&cmd).await.map_err(|e| RedisError::command("XPENDING", key, e))?;
+        let Value::Array(rows) = &reply else { return Err(RedisError::reply("XPENDING", &reply)) };
         let ids: Vec<Vec<u8>> = rows
             .iter()
             .filter_map(|row| match row {
@@ -138,7 +138,7 @@ async fn ack_through(connection: &mut Connection, group: &ConsumerGroup, key: &s
         }
         let mut ack = redis::cmd("XACK");
         ack.arg(key).arg(&group.group).arg(&ids);
-        connection.query(&ack).await.map_err(|e| command_error("XACK", key, e))?;
+        connection.query(&ack).await.map_err(|e| RedisError::command("XACK", key, e))?;
         acked += ids.len();
         if ids.len() < PAGE {
             return Ok(acked);
