@@ -13,7 +13,7 @@ use stream_core::prelude::*;
 use stream_core::{Job, StreamEnvironmentBuilder};
 
 use super::plan::SuiteConfig;
-use super::run::{run_job, wait_for_count};
+use super::run::{finish_restart, restart_midway, run_job, wait_for_count};
 use crate::error::TestkitError;
 use crate::verdict::Verdict;
 
@@ -63,14 +63,7 @@ pub async fn run_unbounded_source_suite<T: SourceTarget>(
     let collect = CollectSink::new();
     let handle =
         collecting_job(&target, config.env_builder(&faults)?, false, &collect)?.start("unbounded-source-suite");
-    let restarting = config.restart_server.clone().map(|restart| {
-        let wait = config.expected_duration() / 3;
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            eprintln!("unbounded-source-suite: restarting the server mid-run");
-            restart().await
-        })
-    });
+    let restarting = restart_midway("unbounded-source-suite", &config);
     let (stall, limit) = (config.idle_stall, Duration::from_secs(60));
     // Distinct ids: duplicates (at-least-once) must not end the wait while records
     // are still missing.
@@ -79,9 +72,7 @@ pub async fn run_unbounded_source_suite<T: SourceTarget>(
     target.prepare(second).await?;
     wait_for_count(distinct, sent.len(), stall, limit).await;
     handle.cancel_and_join().await?;
-    if let Some(restarting) = restarting {
-        restarting.await.map_err(|e| TestkitError::Target(format!("the server restart task failed: {e}")))??;
-    }
+    finish_restart(restarting).await?;
     let verdict = Verdict::compare(&sent, &collect.committed(), faults.fired().len());
     eprintln!("unbounded source suite ({}): {verdict}", target.guarantee());
     Ok(verdict)
