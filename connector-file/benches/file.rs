@@ -12,11 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use connector_file::{BucketAssigner, FileSink, FileSource, LineEncoder, TextLines};
+use connector_testkit::bench;
 use stream_core::prelude::*;
 
-fn lines() -> u64 {
-    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000_000)
-}
+const DEFAULT_LINES: u64 = 2_000_000;
 
 fn line(i: u64) -> String {
     format!("{i:012} the quick brown fox jumps over the lazy dog {:08x}", i.wrapping_mul(0x9e37_79b9))
@@ -80,13 +79,8 @@ fn raw_read(dir: &Path, bytes: u64) -> f64 {
     bytes as f64 / 1e6 / started.elapsed().as_secs_f64()
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
-    let n = lines();
+    let n = bench::records(DEFAULT_LINES);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (mut sink_rates, mut sink_ratios, mut source_rates, mut source_ratios) = (vec![], vec![], vec![], vec![]);
     for round in 0..5 {
@@ -106,6 +100,14 @@ fn main() {
         source_rates.push(read_ours);
         source_ratios.push(read_ours / read_raw);
     }
-    println!("file sink_mb_per_sec={:.0} ratio_vs_raw={:.2}", median(&mut sink_rates), median(&mut sink_ratios));
-    println!("file source_mb_per_sec={:.0} ratio_vs_raw={:.2}", median(&mut source_rates), median(&mut source_ratios));
+    println!(
+        "file sink_mb_per_sec={:.0} ratio_vs_raw={:.2}",
+        bench::median(&mut sink_rates),
+        bench::median(&mut sink_ratios)
+    );
+    println!(
+        "file source_mb_per_sec={:.0} ratio_vs_raw={:.2}",
+        bench::median(&mut source_rates),
+        bench::median(&mut source_ratios)
+    );
 }

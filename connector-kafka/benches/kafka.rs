@@ -19,13 +19,12 @@ use connector_kafka::rdkafka::consumer::{Consumer, StreamConsumer};
 use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use connector_kafka::rdkafka::{ClientConfig, Offset, TopicPartitionList, message::Message};
 use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
+use connector_testkit::bench;
 use stream_core::prelude::*;
 
 const PARTITIONS: i32 = 2;
 
-fn records() -> u64 {
-    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000)
-}
+const DEFAULT_RECORDS: u64 = 1_000_000;
 
 fn line(i: u64) -> String {
     format!("{i:012} the quick brown fox jumps over the lazy dog {:08x}", i.wrapping_mul(0x9e37_79b9))
@@ -170,17 +169,9 @@ async fn our_source(bootstrap: &str, topic: &str, n: u64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
-    let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP_SERVERS") else {
-        eprintln!("set KAFKA_BOOTSTRAP_SERVERS or run `cargo xtask bench kafka` (it starts the broker)");
-        std::process::exit(2);
-    };
-    let n = records();
+    let bootstrap = bench::endpoint("KAFKA_BOOTSTRAP_SERVERS", "kafka");
+    let n = bench::records(DEFAULT_RECORDS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (mut source, mut alo, mut eos) = (Vec::new(), Vec::new(), Vec::new());
     runtime.block_on(async {
@@ -205,8 +196,8 @@ fn main() {
     });
     println!(
         "kafka source_ratio={:.2} sink_alo_ratio={:.2} sink_eos_ratio={:.2}",
-        median(&mut source),
-        median(&mut alo),
-        median(&mut eos)
+        bench::median(&mut source),
+        bench::median(&mut alo),
+        bench::median(&mut eos)
     );
 }

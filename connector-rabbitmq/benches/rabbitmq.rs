@@ -19,6 +19,7 @@ use connector_rabbitmq::lapin::options::{
 use connector_rabbitmq::lapin::types::FieldTable;
 use connector_rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
 use connector_rabbitmq::{RabbitMqSink, RabbitMqSource, ToQueue};
+use connector_testkit::bench;
 use futures::StreamExt;
 use stream_core::prelude::*;
 
@@ -27,9 +28,7 @@ const IN_FLIGHT: usize = 10_000;
 /// checkpoints, so it bounds our rate to `PREFETCH` per checkpoint interval.
 const PREFETCH: u16 = u16::MAX;
 
-fn records() -> u64 {
-    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000)
-}
+const DEFAULT_RECORDS: u64 = 200_000;
 
 fn line(i: u64) -> String {
     format!("{i:012} the quick brown fox jumps over the lazy dog")
@@ -138,17 +137,9 @@ async fn our_source(url: &str, queue: &str, n: u64) -> f64 {
     rate
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
-    let Ok(url) = std::env::var("RABBITMQ_URL") else {
-        eprintln!("set RABBITMQ_URL or run `cargo xtask bench rabbitmq` (it starts the broker)");
-        std::process::exit(2);
-    };
-    let n = records();
+    let url = bench::endpoint("RABBITMQ_URL", "rabbitmq");
+    let n = bench::records(DEFAULT_RECORDS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (mut sink, mut source) = (Vec::new(), Vec::new());
     runtime.block_on(async {
@@ -165,5 +156,5 @@ fn main() {
             source.push(our_c / raw_c);
         }
     });
-    println!("rabbitmq sink_ratio={:.2} source_ratio={:.2}", median(&mut sink), median(&mut source));
+    println!("rabbitmq sink_ratio={:.2} source_ratio={:.2}", bench::median(&mut sink), bench::median(&mut source));
 }

@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 use connector_base::DeliveryGuarantee;
 use connector_redis::redis;
 use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink};
+use connector_testkit::bench;
 use stream_core::prelude::*;
 
 const BATCH: usize = 500;
 
-fn records() -> u64 {
-    std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000)
-}
+const DEFAULT_RECORDS: u64 = 1_000_000;
 
 fn value(i: u64) -> Vec<u8> {
     format!("{i:012} the quick brown fox jumps over the lazy dog").into_bytes()
@@ -87,11 +86,8 @@ fn ceiling(url: &str) -> Option<String> {
 }
 
 fn main() {
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        eprintln!("set REDIS_URL or run `cargo xtask bench redis` (it starts the server)");
-        std::process::exit(2);
-    };
-    let n = records();
+    let url = bench::endpoint("REDIS_URL", "redis");
+    let n = bench::records(DEFAULT_RECORDS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut ratios = Vec::new();
     runtime.block_on(async {
@@ -105,7 +101,6 @@ fn main() {
         }
     });
     flush(&url);
-    ratios.sort_by(f64::total_cmp);
     let ceiling = ceiling(&url).map(|c| format!(" redis_benchmark_p64_set_per_sec={c}")).unwrap_or_default();
-    println!("redis sink_ratio={:.2}{ceiling}", ratios[1]);
+    println!("redis sink_ratio={:.2}{ceiling}", bench::median(&mut ratios));
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod discovery;
 mod error;
 mod private_server;
