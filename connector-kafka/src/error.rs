@@ -16,6 +16,22 @@ pub enum KafkaError {
         message: String,
     },
 
+    /// Every transactional id of a subtask's pool holds a transaction still waiting
+    /// for its checkpoint to complete.
+    #[error(
+        "kafka sink subtask {subtask}: {pending} pre-committed transactions wait for their checkpoints to complete, \
+         and the pool of {pool} transactional ids has no free one; checkpoints keep failing (see the errors before \
+         this one), or raise `transactional_id_pool_size`"
+    )]
+    TransactionPoolExhausted {
+        /// The writer's subtask.
+        subtask: usize,
+        /// Its transactions pre-committed and not yet committed.
+        pending: usize,
+        /// The pool size.
+        pool: u64,
+    },
+
     /// A topic given by name does not exist.
     #[error("topic `{0}` does not exist on the cluster (create it first, or check its name)")]
     UnknownTopic(String),

@@ -38,8 +38,12 @@ async fn visible(bootstrap: &str, topic: &str) -> Vec<String> {
     values
 }
 
+fn records(range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|i| format!("record-{i}")).collect()
+}
+
 fn expected() -> Vec<String> {
-    let mut v: Vec<String> = (0..100).map(|i| format!("record-{i}")).collect();
+    let mut v = records(0..100);
     v.sort();
     v
 }
@@ -81,4 +85,75 @@ async fn a_transaction_committed_before_the_crash_is_not_written_again() {
     let mut restarted = sink.create_committer(&ctx(1, "restarted")).await.unwrap();
     restarted.commit(&committables).await.unwrap();
     assert!(visible(&bootstrap, &topic).await == expected(), "recovery found the marker and wrote nothing");
+}
+
+/// Two processes restore the same checkpoint: the first one gets further than the
+/// checkpoint (one transaction pre-committed for a checkpoint that never completed,
+/// the next one open with records) and is killed; the second must settle everything
+/// the first left open, or `read_committed` readers stop at it for the transaction
+/// timeout (15 min) and see none of the second process's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_restored_twice_leaves_no_transaction_open() {
+    let Some((bootstrap, topic)) = common::topic("restored-twice", 1).await else { return };
+    let sink = sink(&bootstrap, &topic);
+    let mut first = sink.create_writer(&ctx(0, "first"), Vec::new()).await.unwrap();
+    first.write_batch(&mut records(0..100)).await.unwrap();
+    first.flush(false).await.unwrap();
+    let checkpoint_1 = first.prepare_commit(1).await.unwrap();
+    let state_1 = first.snapshot_state(1).unwrap();
+    sink.create_committer(&ctx(0, "first")).await.unwrap().commit(&checkpoint_1).await.unwrap();
+    drop(first);
+
+    for process in ["second", "third"] {
+        // A new process: attempt 0 again, restored from checkpoint 1.
+        sink.create_committer(&ctx(0, process)).await.unwrap().commit(&checkpoint_1).await.unwrap();
+        let mut writer = sink.create_writer(&ctx(0, process), state_1.clone()).await.unwrap();
+        for checkpoint in 2..5 {
+            writer.write_batch(&mut records(100..200)).await.unwrap();
+            writer.flush(false).await.unwrap();
+            writer.prepare_commit(checkpoint).await.unwrap(); // checkpoint never completes
+        }
+        writer.write_batch(&mut records(200..300)).await.unwrap();
+        writer.flush(false).await.unwrap();
+        drop(writer); // killed
+    }
+    let mut last = sink.create_writer(&ctx(0, "last"), state_1).await.unwrap();
+    last.write_batch(&mut records(100..300)).await.unwrap();
+    last.flush(false).await.unwrap();
+    let checkpoint_2 = last.prepare_commit(2).await.unwrap();
+    sink.create_committer(&ctx(0, "last")).await.unwrap().commit(&checkpoint_2).await.unwrap();
+    let mut expected = records(0..300);
+    expected.sort();
+    let seen = visible(&bootstrap, &topic).await;
+    assert!(seen == expected, "{} records visible of 300: a transaction of a killed process is still open", seen.len());
+}
+
+/// Checkpoints that keep failing leave their transactions waiting; once the pool has
+/// no id left that is surely settled, the writer fails instead of fencing one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_fails_clearly_when_every_pooled_id_waits_for_a_commit() {
+    let Some((bootstrap, topic)) = common::topic("pool", 1).await else { return };
+    let sink = KafkaSink::builder(&bootstrap, ValueTo::new(&topic, Utf8Schema))
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .transactional_id_prefix(format!("{topic}-tx"))
+        .transactional_id_pool_size(5)
+        .build()
+        .unwrap();
+    let mut writer = sink.create_writer(&ctx(0, "only"), Vec::new()).await.unwrap();
+    let mut committer = sink.create_committer(&ctx(0, "only")).await.unwrap();
+    // Committed transactions free their ids: many more checkpoints than ids.
+    for checkpoint in 1..=12 {
+        writer.write_batch(&mut records(0..10)).await.unwrap();
+        let committables = writer.prepare_commit(checkpoint).await.unwrap();
+        committer.commit(&committables).await.unwrap();
+    }
+    // Two checkpoints that never complete: 5 - 3 = 2 may wait, the third may not.
+    for checkpoint in 13..=14 {
+        writer.prepare_commit(checkpoint).await.unwrap();
+    }
+    let error = writer.prepare_commit(15).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.contains("3 pre-committed transactions") && error.contains("`transactional_id_pool_size`"),
+        "{error}"
+    );
 }

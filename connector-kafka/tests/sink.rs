@@ -73,4 +73,8 @@ fn invalid_sink_options_are_rejected_naming_them() {
         .transaction_timeout(Duration::from_secs(60));
     assert!(err(short).contains("`transaction_timeout` = 60s"));
     assert!(err(base().property("transactional.id", "x")).contains("`property` = transactional.id"));
+    let exactly_once = || base().delivery_guarantee(DeliveryGuarantee::ExactlyOnce).transactional_id_prefix("p");
+    assert!(err(exactly_once().transactional_id_pool_size(3)).contains("`transactional_id_pool_size` = 3"));
+    assert!(err(exactly_once().transactional_id_pool_size(65)).contains("`transactional_id_pool_size` = 65"));
+    assert!(exactly_once().transactional_id_pool_size(4).build().is_ok());
 }

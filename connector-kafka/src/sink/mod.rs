@@ -52,6 +52,7 @@ impl<T: Send + 'static> KafkaSink<T> {
             guarantee: DeliveryGuarantee::AtLeastOnce,
             serializer: Arc::new(serializer),
             prefix: None,
+            pool_size: DEFAULT_POOL_SIZE,
             marker_topic: None,
             transaction_timeout: Duration::from_secs(15 * 60),
             max_checkpoint_duration: Duration::from_secs(10 * 60),
@@ -61,12 +62,16 @@ impl<T: Send + 'static> KafkaSink<T> {
     }
 }
 
+/// Transactional ids per subtask unless `transactional_id_pool_size` says otherwise.
+const DEFAULT_POOL_SIZE: u64 = 8;
+
 /// Builder of [`KafkaSink`].
 pub struct KafkaSinkBuilder<T: 'static> {
     client: ClientProperties,
     guarantee: DeliveryGuarantee,
     serializer: Arc<dyn KafkaSerializer<T>>,
     prefix: Option<String>,
+    pool_size: u64,
     marker_topic: Option<String>,
     transaction_timeout: Duration,
     max_checkpoint_duration: Duration,
@@ -82,10 +87,20 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
         self
     }
 
-    /// Prefix of the transactional ids (`<prefix>-<subtask>-<n>`): unique per job and
+    /// Prefix of the transactional ids (`<prefix>-<subtask>-<slot>`): unique per job and
     /// stable across its restarts.
     pub fn transactional_id_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Transactional ids per subtask (default 8, at least 4), used in turn. A restart
+    /// fences all of them, so nothing a killed process left open can hold back
+    /// `read_committed` readers, however many processes restored the same checkpoint.
+    /// A subtask fails when all but two of them hold transactions still waiting for
+    /// their checkpoints (after that many failed checkpoints in a row).
+    pub fn transactional_id_pool_size(mut self, size: u64) -> Self {
+        self.pool_size = size;
         self
     }
 
@@ -154,8 +169,22 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
                     ),
                 ));
             }
+            if !(4..=64).contains(&self.pool_size) {
+                return Err(StreamError::invalid(
+                    "transactional_id_pool_size",
+                    self.pool_size,
+                    "give 4 to 64: the committing, the open and the next transaction need an id each, plus one \
+                     restored; each id costs one broker round trip per restart",
+                ));
+            }
             let marker_topic = self.marker_topic.unwrap_or_else(|| format!("{prefix}-commit-markers"));
-            Some(Arc::new(Transactions::new(self.client.clone(), prefix, self.transaction_timeout, marker_topic)))
+            Some(Arc::new(Transactions::new(
+                self.client.clone(),
+                prefix,
+                self.pool_size,
+                self.transaction_timeout,
+                marker_topic,
+            )))
         } else {
             None
         };

@@ -14,6 +14,12 @@
 //! restart does not write the records a third time. The read is conclusive only
 //! once the last stable offset of the marker partition reaches its high watermark
 //! (taken after fencing): before that, another open transaction may hide our marker.
+//!
+//! Transactional ids come from a fixed pool per subtask (`<prefix>-<subtask>-<slot>`,
+//! slot = sequence number modulo the pool size), because librdkafka cannot list open
+//! transactions nor tell a fresh id from a used one: a restart can only fence ids it
+//! can name. Restoring fences the whole pool, so whatever any earlier process or
+//! attempt left open is settled, however many of them restored the same checkpoint.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,12 +61,20 @@ pub struct KafkaCommittable {
 pub(crate) struct Transactions {
     pub client: ClientProperties,
     pub prefix: String,
+    /// Transactional ids per subtask.
+    pub pool: u64,
     pub timeout: Duration,
     pub marker_topic: String,
-    /// Pre-committed transactions by id, with the attempt that opened them. A new
-    /// attempt never uses an older attempt's producer: it recovers the transaction
-    /// exactly as a new process would.
-    parked: Mutex<HashMap<String, (String, Arc<FutureProducer>)>>,
+    /// Pre-committed transactions by id and checkpoint, not yet committed. A new attempt never uses
+    /// an older attempt's producer: it recovers the transaction exactly as a new
+    /// process would.
+    parked: Mutex<HashMap<(String, u64), Parked>>,
+}
+
+struct Parked {
+    attempt: String,
+    subtask: usize,
+    producer: Arc<FutureProducer>,
 }
 
 fn blocking(e: tokio::task::JoinError) -> StreamError {
@@ -68,13 +82,13 @@ fn blocking(e: tokio::task::JoinError) -> StreamError {
 }
 
 impl Transactions {
-    pub fn new(client: ClientProperties, prefix: String, timeout: Duration, marker_topic: String) -> Self {
-        Transactions { client, prefix, timeout, marker_topic, parked: Mutex::new(HashMap::new()) }
+    pub fn new(client: ClientProperties, prefix: String, pool: u64, timeout: Duration, marker_topic: String) -> Self {
+        Transactions { client, prefix, pool, timeout, marker_topic, parked: Mutex::new(HashMap::new()) }
     }
 
-    /// The transactional id of `subtask`'s `seq`th transaction.
+    /// The transactional id of `subtask`'s `seq`th transaction: its slot in the pool.
     pub fn id(&self, subtask: usize, seq: u64) -> String {
-        format!("{}-{subtask}-{seq}", self.prefix)
+        format!("{}-{subtask}-{}", self.prefix, seq % self.pool)
     }
 
     /// A producer with `id`, initialised: any earlier producer with the same id is
@@ -107,18 +121,26 @@ impl Transactions {
         Ok(producer)
     }
 
-    /// Keep a pre-committed transaction's producer for the committer of `attempt`.
-    pub fn park(&self, id: String, attempt: &str, producer: Arc<FutureProducer>) {
-        if let Ok(mut parked) = self.parked.lock() {
-            parked.retain(|_, (a, _)| a == attempt);
-            parked.insert(id, (attempt.to_string(), producer));
-        }
+    /// Keep a pre-committed transaction's producer for the committer of `attempt`;
+    /// how many of `subtask`'s transactions now wait for their commit.
+    pub fn park(
+        &self,
+        id: String,
+        checkpoint_id: u64,
+        attempt: &str,
+        subtask: usize,
+        producer: Arc<FutureProducer>,
+    ) -> usize {
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        parked.retain(|_, p| p.attempt == attempt);
+        parked.insert((id, checkpoint_id), Parked { attempt: attempt.to_string(), subtask, producer });
+        parked.values().filter(|p| p.subtask == subtask).count()
     }
 
-    fn take(&self, id: &str, attempt: &str) -> Option<Arc<FutureProducer>> {
-        let mut parked = self.parked.lock().ok()?;
-        parked.retain(|_, (a, _)| a == attempt);
-        parked.remove(id).map(|(_, p)| p)
+    fn take(&self, committable: &KafkaCommittable, attempt: &str) -> Option<Arc<FutureProducer>> {
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        parked.retain(|_, p| p.attempt == attempt);
+        parked.remove(&(committable.transactional_id.clone(), committable.checkpoint_id)).map(|p| p.producer)
     }
 
     /// Fence `id` and abort whatever it left open (a transaction of a dead attempt
@@ -163,7 +185,7 @@ impl Transactions {
     /// Commit `committable`: directly when this process pre-committed it, else by
     /// recovery (see the module docs). Idempotent.
     pub async fn commit(&self, committable: &KafkaCommittable, attempt: &str) -> Result<()> {
-        if let Some(producer) = self.take(&committable.transactional_id, attempt) {
+        if let Some(producer) = self.take(committable, attempt) {
             let p = producer.clone();
             let committed =
                 tokio::task::spawn_blocking(move || p.commit_transaction(CALL_TIMEOUT)).await.map_err(blocking)?;

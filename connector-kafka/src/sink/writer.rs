@@ -16,10 +16,6 @@ use super::transaction::{KafkaCommittable, Transactions};
 use crate::error::KafkaError;
 use crate::record::KafkaSerializer;
 
-/// Transactions an attempt may open after the checkpoint it started from (the one
-/// pre-committed at the next checkpoint, the one opened after it, a spare).
-const LINGERING_WINDOW: u64 = 3;
-
 /// Checkpointed state of an exactly-once writer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KafkaWriterState {
@@ -36,6 +32,15 @@ struct Open {
     /// The producer of the next transaction, initialised in the background so that a
     /// pre-commit does not wait for `init_transactions`.
     spare: Option<tokio::task::JoinHandle<Result<Arc<FutureProducer>>>>,
+}
+
+impl Drop for Open {
+    /// A dead attempt's spare must not fence the id once a new attempt uses it.
+    fn drop(&mut self) {
+        if let Some(spare) = self.spare.take() {
+            spare.abort();
+        }
+    }
 }
 
 fn spare(txns: &Arc<Transactions>, id: String) -> tokio::task::JoinHandle<Result<Arc<FutureProducer>>> {
@@ -75,28 +80,26 @@ impl<T: Send + 'static> KafkaWriter<T> {
             });
         };
         txns.ensure_marker_topic().await?;
-        // Sequence numbers: the attempt that wrote a restored state used them from its
-        // `next_seq`; attempt k of this process uses the window starting at
-        // `next_seq + (k + 1) * LINGERING_WINDOW` (at `k * LINGERING_WINDOW` without state),
-        // so no two attempts share a transactional id (work of a dead attempt may still
-        // be finishing). Whatever earlier attempts left open lies below our window.
-        let attempt = u64::from(ctx.attempt);
         let own = restored.iter().filter(|s| s.subtask == ctx.subtask).map(|s| s.next_seq).max();
-        let mut lingering: Vec<String> = restored
+        // Fence every transactional id earlier processes or attempts may have left a
+        // transaction open on: the whole pool of each restored subtask (and of ours),
+        // except the id of each restored committable (sequence `next_seq - 1`), which
+        // the committer recovers. Fencing is one broker round trip per id: all at once.
+        let pool = txns.pool;
+        let mut fence: Vec<String> = restored
             .iter()
-            .flat_map(|s| {
-                (s.next_seq..s.next_seq + (attempt + 1) * LINGERING_WINDOW).map(|seq| txns.id(s.subtask, seq))
+            .flat_map(|s| match s.next_seq.checked_sub(1) {
+                Some(committable) => (committable + 1..committable + pool).map(|seq| txns.id(s.subtask, seq)).collect(),
+                None => (0..pool).map(|seq| txns.id(s.subtask, seq)).collect::<Vec<_>>(),
             })
             .collect();
-        let seq = match own {
-            Some(next_seq) => next_seq + (attempt + 1) * LINGERING_WINDOW,
-            None => {
-                lingering.extend((0..attempt * LINGERING_WINDOW).map(|seq| txns.id(ctx.subtask, seq)));
-                attempt * LINGERING_WINDOW
-            }
-        };
-        // Fencing is one broker round trip per id: all at once.
-        futures::future::try_join_all(lingering.iter().map(|id| txns.abort_lingering(id))).await?;
+        if own.is_none() {
+            fence.extend((0..pool).map(|seq| txns.id(ctx.subtask, seq)));
+        }
+        fence.sort();
+        fence.dedup();
+        futures::future::try_join_all(fence.iter().map(|id| txns.abort_lingering(id))).await?;
+        let seq = own.unwrap_or(0);
         let id = txns.id(ctx.subtask, seq);
         let producer = txns.begin(&id).await?;
         let next = spare(&txns, txns.id(ctx.subtask, seq + 1));
@@ -168,7 +171,18 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             None => txns.producer(&next_id).await?,
         };
         next.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
-        txns.park(open.id.clone(), &self.attempt, std::mem::replace(&mut self.producer, next));
+        let pending = txns.park(
+            open.id.clone(),
+            checkpoint_id,
+            &self.attempt,
+            self.subtask,
+            std::mem::replace(&mut self.producer, next),
+        );
+        // The next spare takes the slot `pool - 2` ids after the oldest transaction that
+        // may still wait for its commit (one restored by the committer counts too).
+        if pending as u64 > txns.pool - 3 {
+            return Err(KafkaError::TransactionPoolExhausted { subtask: self.subtask, pending, pool: txns.pool }.into());
+        }
         tracing::debug!(checkpoint_id, total_ms = started.elapsed().as_millis() as u64, "pre-committed");
         let spare = spare(&txns, txns.id(self.subtask, next_seq + 1));
         *open = Open { seq: next_seq, id: next_id, records: RecordLog::default(), spare: Some(spare) };
