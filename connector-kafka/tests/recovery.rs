@@ -157,3 +157,27 @@ async fn a_writer_fails_clearly_when_every_pooled_id_waits_for_a_commit() {
         "{error}"
     );
 }
+
+/// Checkpoint ids start again at 1 when a job is started afresh with the same
+/// prefix: the marker of the earlier run's checkpoint 1 must not pass for the new
+/// run's, or the new run's records of its checkpoint 1 are lost in the hard case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_run_with_the_same_prefix_does_not_take_an_old_marker_for_its_own() {
+    let Some((bootstrap, topic)) = common::topic("fresh-run", 1).await else { return };
+    let sink = sink(&bootstrap, &topic);
+    let mut earlier = sink.create_writer(&ctx(0, "earlier-run"), Vec::new()).await.unwrap();
+    earlier.write_batch(&mut records(0..100)).await.unwrap();
+    let committables = earlier.prepare_commit(1).await.unwrap();
+    sink.create_committer(&ctx(0, "earlier-run")).await.unwrap().commit(&committables).await.unwrap();
+    drop(earlier);
+
+    let mut fresh = sink.create_writer(&ctx(0, "fresh-run"), Vec::new()).await.unwrap();
+    fresh.write_batch(&mut records(100..200)).await.unwrap();
+    let committables = fresh.prepare_commit(1).await.unwrap();
+    drop(fresh); // checkpoint 1 completes, and the process dies before committing
+    sink.create_committer(&ctx(1, "fresh-run-restarted")).await.unwrap().commit(&committables).await.unwrap();
+    let mut expected = records(0..200);
+    expected.sort();
+    let seen = visible(&bootstrap, &topic).await;
+    assert!(seen == expected, "{} records visible of 200", seen.len());
+}

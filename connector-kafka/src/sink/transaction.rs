@@ -50,6 +50,9 @@ pub struct KafkaCommittable {
     pub transactional_id: String,
     /// The checkpoint it belongs to.
     pub checkpoint_id: u64,
+    /// The attempt of the job that wrote it: checkpoint ids start again at 1 in a
+    /// new run of the job, so the marker names both.
+    pub attempt: String,
     /// Where its commit marker landed (marker topic partition, offset).
     pub marker: (i32, i64),
     /// The records it holds (re-written if it turns out aborted).
@@ -149,13 +152,18 @@ impl Transactions {
         self.producer(id).await.map(drop)
     }
 
-    /// The marker record of transaction `id` for `checkpoint_id`.
-    pub fn marker(&self, id: &str, checkpoint_id: u64) -> ProducerRecord {
+    /// The marker value of a transaction for `checkpoint_id` written by `attempt`.
+    fn marker_value(checkpoint_id: u64, attempt: &str) -> String {
+        format!("{checkpoint_id}@{attempt}")
+    }
+
+    /// The marker record of transaction `id` for `checkpoint_id`, written by `attempt`.
+    pub fn marker(&self, id: &str, checkpoint_id: u64, attempt: &str) -> ProducerRecord {
         ProducerRecord {
             topic: self.marker_topic.clone(),
             partition: Some(0),
             key: Some(id.as_bytes().to_vec()),
-            value: Some(checkpoint_id.to_string().into_bytes()),
+            value: Some(Self::marker_value(checkpoint_id, attempt).into_bytes()),
             ..Default::default()
         }
     }
@@ -202,7 +210,7 @@ impl Transactions {
     async fn recover(&self, committable: &KafkaCommittable) -> Result<()> {
         let id = committable.transactional_id.as_str();
         let producer = self.producer(id).await?;
-        if self.marker_visible(id, committable.checkpoint_id, committable.marker).await? {
+        if self.marker_visible(id, committable).await? {
             tracing::info!(id, checkpoint = committable.checkpoint_id, "transaction was committed before the restart");
             return Ok(());
         }
@@ -220,7 +228,7 @@ impl Transactions {
             })?;
             in_flight.send(&producer, &record).await?;
         }
-        in_flight.send(&producer, &self.marker(id, committable.checkpoint_id)).await?;
+        in_flight.send(&producer, &self.marker(id, committable.checkpoint_id, &committable.attempt)).await?;
         in_flight.wait_all().await?;
         tokio::task::spawn_blocking(move || producer.commit_transaction(CALL_TIMEOUT))
             .await
@@ -232,7 +240,8 @@ impl Transactions {
     /// `read_committed` reader at or after `(partition, offset)` (the first marker, or
     /// the one of an earlier recovery). The transaction must be settled: call after
     /// fencing.
-    async fn marker_visible(&self, id: &str, checkpoint_id: u64, (partition, offset): (i32, i64)) -> Result<bool> {
+    async fn marker_visible(&self, id: &str, committable: &KafkaCommittable) -> Result<bool> {
+        let (checkpoint_id, (partition, offset)) = (committable.checkpoint_id, committable.marker);
         let group = format!("{}-marker-check", self.prefix);
         let consumer: BaseConsumer = self
             .client
@@ -245,7 +254,7 @@ impl Transactions {
             .create()
             .map_err(|e| KafkaError::client("create marker reader", e))?;
         let (topic, id) = (self.marker_topic.clone(), id.to_string());
-        let value = checkpoint_id.to_string();
+        let value = Self::marker_value(checkpoint_id, &committable.attempt);
         tokio::task::spawn_blocking(move || -> Result<bool> {
             // Every marker of ours is below the high watermark now (our transaction is
             // settled); the read is conclusive once the last stable offset reaches it.

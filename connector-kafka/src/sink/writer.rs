@@ -149,7 +149,8 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let started = std::time::Instant::now();
         self.in_flight.wait_all().await?;
         let delivered = started.elapsed();
-        let marker = InFlight::send_and_wait(&self.producer, &txns.marker(&open.id, checkpoint_id)).await?;
+        let marker =
+            InFlight::send_and_wait(&self.producer, &txns.marker(&open.id, checkpoint_id, &self.attempt)).await?;
         let marked = started.elapsed();
         tracing::debug!(
             id = %open.id, checkpoint_id, marker = marker.offset, records = open.records.len(),
@@ -158,6 +159,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let committable = KafkaCommittable {
             transactional_id: open.id.clone(),
             checkpoint_id,
+            attempt: self.attempt.clone(),
             marker: (marker.partition, marker.offset),
             records: std::mem::take(&mut open.records),
         };
