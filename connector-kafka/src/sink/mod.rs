@@ -2,6 +2,7 @@
 //! exactly-once (one transaction per checkpoint and subtask, committed when the
 //! checkpoint completes, recovered after a crash in between).
 
+mod commits_in_flight;
 mod committer;
 mod delivery;
 mod record_log;

@@ -35,6 +35,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 use stream_core::{Result, StreamError};
 
+use super::commits_in_flight::CommitsInFlight;
 use super::delivery::InFlight;
 use super::record_log::RecordLog;
 use crate::client::ClientProperties;
@@ -72,6 +73,8 @@ pub(crate) struct Transactions {
     /// an older attempt's producer: it recovers the transaction exactly as a new
     /// process would.
     parked: Mutex<HashMap<(String, u64), Parked>>,
+    /// Direct commits running, also those of attempts that have failed since.
+    commits: Arc<CommitsInFlight>,
 }
 
 struct Parked {
@@ -86,7 +89,15 @@ fn blocking(e: tokio::task::JoinError) -> StreamError {
 
 impl Transactions {
     pub fn new(client: ClientProperties, prefix: String, pool: u64, timeout: Duration, marker_topic: String) -> Self {
-        Transactions { client, prefix, pool, timeout, marker_topic, parked: Mutex::new(HashMap::new()) }
+        Transactions {
+            client,
+            prefix,
+            pool,
+            timeout,
+            marker_topic,
+            parked: Mutex::new(HashMap::new()),
+            commits: Arc::default(),
+        }
     }
 
     /// The transactional id of `subtask`'s `seq`th transaction: its slot in the pool.
@@ -149,6 +160,7 @@ impl Transactions {
     /// Fence `id` and abort whatever it left open (a transaction of a dead attempt
     /// would hold back `read_committed` readers until it times out).
     pub async fn abort_lingering(&self, id: &str) -> Result<()> {
+        self.commits.settled(id).await;
         self.producer(id).await.map(drop)
     }
 
@@ -194,9 +206,14 @@ impl Transactions {
     /// recovery (see the module docs). Idempotent.
     pub async fn commit(&self, committable: &KafkaCommittable, attempt: &str) -> Result<()> {
         if let Some(producer) = self.take(committable, attempt) {
-            let p = producer.clone();
-            let committed =
-                tokio::task::spawn_blocking(move || p.commit_transaction(CALL_TIMEOUT)).await.map_err(blocking)?;
+            let running = self.commits.start(&committable.transactional_id);
+            let committed = tokio::task::spawn_blocking(move || {
+                let committed = producer.commit_transaction(CALL_TIMEOUT);
+                drop(running);
+                committed
+            })
+            .await
+            .map_err(blocking)?;
             match committed {
                 Ok(()) => return Ok(()),
                 Err(e) => {
@@ -209,6 +226,7 @@ impl Transactions {
 
     async fn recover(&self, committable: &KafkaCommittable) -> Result<()> {
         let id = committable.transactional_id.as_str();
+        self.commits.settled(id).await;
         let producer = self.producer(id).await?;
         if self.marker_visible(id, committable).await? {
             tracing::info!(id, checkpoint = committable.checkpoint_id, "transaction was committed before the restart");
