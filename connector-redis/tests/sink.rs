@@ -18,9 +18,7 @@ use stream_core::prelude::*;
 /// The sink's protocol points (it has no committer, so no commit phase): after
 /// records were written, and while the writer flushes and snapshots its buffer.
 fn crash_at_every_point() -> SuiteConfig {
-    let mut config = SuiteConfig::sink_crash_at_every_point();
-    let faults: Vec<_> = config.faults.take().unwrap().into_iter().take(2).collect();
-    SuiteConfig { crashes: faults.len(), faults: Some(faults), ..config }
+    SuiteConfig::writer_crash_at_every_point()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -209,6 +209,16 @@ pub mod servers {
         endpoint: |host, port| format!("http://{host}:{port}"),
     };
 
+    /// DynamoDB (`DYNAMODB_ENDPOINT`, e.g. `http://127.0.0.1:8000`; AWS DynamoDB Local).
+    pub const DYNAMODB: TestServer = TestServer {
+        system: "DynamoDB (DynamoDB Local)",
+        variable: "DYNAMODB_ENDPOINT",
+        service: "dynamodb",
+        image: ("amazon/dynamodb-local", "3.1.0", 8000),
+        ready_line: "CorsParams",
+        endpoint: |host, port| format!("http://{host}:{port}"),
+    };
+
     /// Kafka (`KAFKA_BOOTSTRAP_SERVERS`, e.g. `127.0.0.1:9092`).
     pub const KAFKA: TestServer = TestServer {
         system: "Kafka",

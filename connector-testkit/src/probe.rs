@@ -110,6 +110,25 @@ pub fn s3(address: &str) -> Result<(), String> {
     }
 }
 
+/// A DynamoDB endpoint answers an unsigned `ListTables` with DynamoDB's own error
+/// (DynamoDB Local needs a signature; the SDK signs with any test credentials).
+pub fn dynamodb(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).map_err(|e| format!("{address}: no HTTP answer to ListTables: {e}"))?;
+    let answer = String::from_utf8_lossy(&answer);
+    if answer.contains("MissingAuthenticationToken") || answer.contains("TableNames") {
+        Ok(())
+    } else {
+        Err(format!("{address}: not a DynamoDB endpoint: {}", first_line(&answer)))
+    }
+}
+
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = text.find(start)? + start.len();
     let to = text[from..].find(end)? + from;

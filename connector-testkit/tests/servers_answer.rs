@@ -30,3 +30,8 @@ async fn kafka_answers() {
 async fn s3_answers() {
     check(servers::S3, probe::s3).await;
 }
+
+#[tokio::test]
+async fn dynamodb_answers() {
+    check(servers::DYNAMODB, probe::dynamodb).await;
+}

@@ -70,6 +70,14 @@ impl SuiteConfig {
         SuiteConfig { crashes: faults.len(), faults: Some(faults), ..SuiteConfig::default() }
     }
 
+    /// [`SuiteConfig::sink_crash_at_every_point`] for a sink without a commit phase
+    /// (no committer): after records were written, and while the writer snapshots.
+    pub fn writer_crash_at_every_point() -> SuiteConfig {
+        let mut config = SuiteConfig::sink_crash_at_every_point();
+        let faults: Vec<Fault> = config.faults.take().unwrap_or_default().into_iter().take(2).collect();
+        SuiteConfig { crashes: faults.len(), faults: Some(faults), ..config }
+    }
+
     /// The environment of a suite's job: checkpoints at the configured interval, the
     /// configured parallelism, small batches, restarts enough for the planted crashes.
     pub(crate) fn env_builder(&self, faults: &FaultInjector) -> Result<StreamEnvironmentBuilder, crate::TestkitError> {

