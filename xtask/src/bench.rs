@@ -11,6 +11,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("kafka", "connector-kafka", "kafka"),
     ("redis", "connector-redis", "redis"),
     ("rabbitmq", "connector-rabbitmq", "rabbitmq"),
+    ("aws", "connector-dynamodb", "dynamodb"),
 ];
 
 /// Benchmarks that need a test server: it is started first and stopped after.
@@ -19,6 +20,7 @@ fn service_of(name: &str) -> Option<&'static str> {
         "kafka" => Some("kafka"),
         "redis" => Some("redis"),
         "rabbitmq" => Some("rabbitmq"),
+        "aws" => Some("dynamodb"),
         _ => None,
     }
 }
