@@ -8,13 +8,13 @@
 
 use std::time::{Duration, Instant};
 
-use connector_dynamodb::aws_config::{BehaviorVersion, SdkConfig};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::table;
+use connector_dynamodb::aws_config::SdkConfig;
 use connector_dynamodb::aws_sdk_dynamodb::Client;
-use connector_dynamodb::aws_sdk_dynamodb::config::{Credentials, Region};
-use connector_dynamodb::aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest, ScalarAttributeType,
-    WriteRequest,
-};
+use connector_dynamodb::aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use connector_dynamodb::{DynamoDbSink, DynamoDbWriteRequest};
 use connector_testkit::bench;
 use stream_core::prelude::*;
@@ -31,22 +31,6 @@ struct Row {
 
 fn row(i: u64) -> Row {
     Row { pk: format!("k-{i:012}"), payload: format!("{i:012} the quick brown fox jumps over the lazy dog") }
-}
-
-async fn table(sdk: &SdkConfig, name: &str) -> String {
-    let table = format!("bench-{name}-{}-{}", std::process::id(), fastrand::u32(..));
-    Client::new(sdk)
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    table
 }
 
 /// Items/s of a plain loop: batches of 25, at most 4 in flight, unprocessed items
@@ -109,12 +93,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut ratios = Vec::new();
     runtime.block_on(async {
-        let sdk = connector_dynamodb::aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-            .load()
-            .await;
+        let sdk = common::sdk(&endpoint).await;
         // Warm DynamoDB Local's JVM up before measuring.
         raw(&sdk, &table(&sdk, "warm-up").await, n / 4).await;
         for round in 0..3 {

@@ -178,24 +178,14 @@ impl<T: Send + 'static> DynamoDbSinkBuilder<T> {
                 "name the partition key, and the sort key if the table has one",
             ));
         }
-        let in_flight = match (self.guarantee, self.max_in_flight_requests) {
-            (DeliveryGuarantee::ExactlyOnce, Some(n)) if n != 1 => {
-                return Err(StreamError::invalid(
-                    "max_in_flight_requests",
-                    n,
-                    "exactly-once needs 1: with more, a retried batch could overwrite newer items",
-                ));
-            }
-            (DeliveryGuarantee::ExactlyOnce, _) => 1,
-            (DeliveryGuarantee::AtLeastOnce, n) => n.unwrap_or(4),
-            (other, _) => {
-                return Err(StreamError::invalid(
-                    "delivery_guarantee",
-                    other,
-                    "the DynamoDB sink offers at-least-once, or exactly-once for its keyed puts and deletes",
-                ));
-            }
-        };
+        if !matches!(self.guarantee, DeliveryGuarantee::AtLeastOnce | DeliveryGuarantee::ExactlyOnce) {
+            return Err(StreamError::invalid(
+                "delivery_guarantee",
+                self.guarantee,
+                "the DynamoDB sink offers at-least-once, or exactly-once for its keyed puts and deletes",
+            ));
+        }
+        let in_flight = AsyncSinkConfig::in_flight_for(self.guarantee, self.max_in_flight_requests, 4)?;
         let async_config = AsyncSinkConfig::builder()
             .max_batch_size(self.max_batch_size)
             .max_in_flight_requests(in_flight)

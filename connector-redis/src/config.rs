@@ -109,15 +109,15 @@ impl<T> RedisSinkBuilder<T> {
     /// Validate; the error names the bad option and value.
     pub fn build(self) -> Result<RedisSink<T>> {
         self.endpoint.validate()?;
-        let in_flight = match (self.guarantee, self.max_in_flight_requests) {
-            (g @ (DeliveryGuarantee::None | DeliveryGuarantee::AtMostOnce), _) => {
+        match self.guarantee {
+            g @ (DeliveryGuarantee::None | DeliveryGuarantee::AtMostOnce) => {
                 return Err(StreamError::invalid(
                     "delivery_guarantee",
                     g,
                     "the Redis sink gives at-least-once or exactly-once; choose one",
                 ));
             }
-            (DeliveryGuarantee::ExactlyOnce, _) if !self.kind.is_idempotent() => {
+            DeliveryGuarantee::ExactlyOnce if !self.kind.is_idempotent() => {
                 return Err(StreamError::invalid(
                     "delivery_guarantee",
                     format!("exactly-once for {}", self.kind.name()),
@@ -125,16 +125,9 @@ impl<T> RedisSinkBuilder<T> {
                      a repeated INCRBY, LPUSH, RPUSH, PUBLISH or XADD with server ids is applied twice: use at-least-once",
                 ));
             }
-            (DeliveryGuarantee::ExactlyOnce, Some(n)) if n != 1 => {
-                return Err(StreamError::invalid(
-                    "max_in_flight_requests",
-                    n,
-                    "exactly-once needs 1: with more, a retried pipeline could overwrite newer values",
-                ));
-            }
-            (DeliveryGuarantee::ExactlyOnce, _) => 1,
-            (DeliveryGuarantee::AtLeastOnce, n) => n.unwrap_or(4),
-        };
+            _ => {}
+        }
+        let in_flight = AsyncSinkConfig::in_flight_for(self.guarantee, self.max_in_flight_requests, 4)?;
         let async_config = AsyncSinkConfig::builder()
             .max_batch_size(self.max_batch_size)
             .max_in_flight_requests(in_flight)

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use stream_core::{Result, StreamError};
 
+use crate::DeliveryGuarantee;
+
 /// Validated options; build with [`AsyncSinkConfig::builder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AsyncSinkConfig {
@@ -20,6 +22,23 @@ pub struct AsyncSinkConfig {
 }
 
 impl AsyncSinkConfig {
+    /// Requests in flight for a sink of `guarantee` whose user asked for `requested`
+    /// (or `default` when they did not). An exactly-once sink of idempotent writes
+    /// needs one request in flight, or a retried request could overwrite a newer
+    /// value: it gets 1, and another explicit value is refused naming
+    /// `max_in_flight_requests`.
+    pub fn in_flight_for(guarantee: DeliveryGuarantee, requested: Option<usize>, default: usize) -> Result<usize> {
+        match (guarantee, requested) {
+            (DeliveryGuarantee::ExactlyOnce, Some(n)) if n != 1 => Err(StreamError::invalid(
+                "max_in_flight_requests",
+                n,
+                "exactly-once needs 1: with more, a retried request could overwrite newer values",
+            )),
+            (DeliveryGuarantee::ExactlyOnce, _) => Ok(1),
+            (_, requested) => Ok(requested.unwrap_or(default)),
+        }
+    }
+
     /// Start from Flink's defaults (500 / 50 / 10 000 / 5 MiB / 5 s / 1 MiB, 10 min
     /// timeout with retry).
     pub fn builder() -> AsyncSinkConfigBuilder {
