@@ -1,0 +1,39 @@
+//! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
+
+use stream_core::StreamError;
+
+/// What can go wrong writing to Firehose.
+#[derive(Debug, thiserror::Error)]
+pub enum FirehoseError {
+    /// The delivery stream is not there (or the endpoint, region or credentials point
+    /// elsewhere).
+    #[error(
+        "Firehose delivery stream `{stream}` cannot be used at {endpoint}: {message} (create it, or check the region, \
+         endpoint and credentials of the SdkConfig)"
+    )]
+    Stream {
+        /// The delivery stream.
+        stream: String,
+        /// The endpoint (or region) the SDK config points at.
+        endpoint: String,
+        /// What Firehose or the client said.
+        message: String,
+    },
+
+    /// A request was rejected in a way retrying cannot mend.
+    #[error("Firehose rejected a write to `{stream}` ({code}): {message}")]
+    Rejected {
+        /// The delivery stream.
+        stream: String,
+        /// Firehose's error code.
+        code: String,
+        /// Firehose's message.
+        message: String,
+    },
+}
+
+impl From<FirehoseError> for StreamError {
+    fn from(error: FirehoseError) -> Self {
+        StreamError::connector(error)
+    }
+}
