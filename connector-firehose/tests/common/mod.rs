@@ -8,6 +8,7 @@ use std::time::Duration;
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_firehose::FirehoseSink;
+use connector_firehose::aws_config::timeout::TimeoutConfig;
 use connector_firehose::aws_config::{BehaviorVersion, SdkConfig};
 use connector_firehose::aws_sdk_firehose::Client;
 use connector_firehose::aws_sdk_firehose::config::{Credentials, Region};
@@ -19,9 +20,13 @@ use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt};
 
-/// An SDK config for `endpoint` with test credentials.
+/// An SDK config for `endpoint` with test credentials. moto (a werkzeug development
+/// server) sometimes stops answering every client for seconds (see the workspace
+/// README): an attempt that hangs is given up after 5 s and retried by the SDK.
 pub async fn sdk(endpoint: &str) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(5)).build();
     connector_firehose::aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
