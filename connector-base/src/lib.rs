@@ -2,6 +2,8 @@
 #![deny(missing_docs)]
 
 pub mod async_sink;
+#[cfg(feature = "aws")]
+pub mod aws;
 mod datagen;
 mod delivery;
 mod error;

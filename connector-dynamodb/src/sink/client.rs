@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
@@ -82,16 +82,10 @@ impl DynamoDbClient {
         error: SdkError<BatchWriteItemError>,
         batch: Vec<DynamoDbWriteRequest>,
     ) -> SubmitResult<DynamoDbWriteRequest> {
-        let (code, message) = match &error {
-            SdkError::ServiceError(service) => {
-                let e = service.err();
-                (e.code().unwrap_or("Unknown").to_string(), e.message().unwrap_or_default().to_string())
-            }
+        let Some((code, message)) = connector_base::aws::service_error(&error) else {
             // Timeouts, connection failures, unparsable answers: try again.
-            other => {
-                tracing::warn!(table = %self.table, error = %other, "BatchWriteItem failed on the way; retrying");
-                return SubmitResult::Retry(batch);
-            }
+            tracing::warn!(table = %self.table, error = %error, "BatchWriteItem failed on the way; retrying");
+            return SubmitResult::Retry(batch);
         };
         if RETRYABLE.contains(&code.as_str()) {
             tracing::debug!(table = %self.table, %code, "BatchWriteItem throttled; retrying");

@@ -8,8 +8,8 @@ pub use client::DynamoDbClient;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use connector_base::async_sink::AsyncSinkWriter;
+use connector_base::aws;
 use stream_core::Result;
 use stream_core::api::{NoCommitter, Sink, TaskContext};
 
@@ -21,31 +21,13 @@ use crate::request::DynamoDbWriteRequest;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl<T: Send + 'static> DynamoDbSink<T> {
-    /// Where the SDK config points, for error messages.
-    fn endpoint(&self) -> String {
-        match (self.sdk.endpoint_url(), self.sdk.region()) {
-            (Some(url), _) => url.to_string(),
-            (None, Some(region)) => format!("region {region}"),
-            (None, None) => "no region (set one in the SdkConfig)".to_string(),
-        }
-    }
-
     /// A missing table, a wrong endpoint or region or bad credentials fail here, at
     /// the start, naming the table and the endpoint.
     async fn check_table(&self, client: &aws_sdk_dynamodb::Client) -> Result<()> {
-        let described =
-            tokio::time::timeout(CHECK_TIMEOUT, client.describe_table().table_name(&self.table).send()).await;
-        let message = match described {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => match e.as_service_error() {
-                Some(service) => {
-                    format!("{}: {}", service.code().unwrap_or("Unknown"), service.message().unwrap_or(""))
-                }
-                None => format!("{e} ({e:?})").chars().take(400).collect(),
-            },
-            Err(_) => format!("no answer within {CHECK_TIMEOUT:?}"),
-        };
-        Err(DynamoDbError::Table { table: self.table.clone(), endpoint: self.endpoint(), message }.into())
+        let describe = client.describe_table().table_name(&self.table).send();
+        aws::call_within(CHECK_TIMEOUT, describe).await.map(drop).map_err(|message| {
+            DynamoDbError::Table { table: self.table.clone(), endpoint: aws::endpoint_of(&self.sdk), message }.into()
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! One `PutRecordBatch` per batch: failed entries (`FailedPutCount`) and throttling are
 //! retried by the writer, rejections that retrying cannot mend fail it.
 
-use aws_sdk_firehose::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_firehose::error::SdkError;
 use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutRecordBatchOutput};
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
@@ -36,16 +36,14 @@ impl FirehoseClient {
         error: SdkError<PutRecordBatchError>,
         batch: Vec<FirehoseRecord>,
     ) -> SubmitResult<FirehoseRecord> {
-        let SdkError::ServiceError(service) = &error else {
+        let Some((code, message)) = connector_base::aws::service_error(&error) else {
             tracing::warn!(stream = %self.stream, error = %error, "PutRecordBatch failed on the way; retrying");
             return SubmitResult::Retry(batch);
         };
-        let code = service.err().code().unwrap_or("Unknown").to_string();
         if RETRYABLE.contains(&code.as_str()) {
             tracing::debug!(stream = %self.stream, %code, "PutRecordBatch throttled; retrying");
             return SubmitResult::Retry(batch);
         }
-        let message = service.err().message().unwrap_or_default().to_string();
         SubmitResult::Fatal(FirehoseError::Rejected { stream: self.stream.clone(), code, message }.to_string())
     }
 }

@@ -8,8 +8,8 @@ pub use client::FirehoseClient;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_firehose::error::ProvideErrorMetadata;
 use connector_base::async_sink::AsyncSinkWriter;
+use connector_base::aws;
 use stream_core::api::{NoCommitter, Sink, TaskContext};
 use stream_core::{Result, StreamError};
 
@@ -21,29 +21,13 @@ use crate::record::FirehoseRecord;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl<T: Send + 'static> FirehoseSink<T> {
-    fn endpoint(&self) -> String {
-        match (self.sdk.endpoint_url(), self.sdk.region()) {
-            (Some(url), _) => url.to_string(),
-            (None, Some(region)) => format!("region {region}"),
-            (None, None) => "no region (set one in the SdkConfig)".to_string(),
-        }
-    }
-
     /// A missing stream, a wrong endpoint or region or bad credentials fail here, at
     /// the start, naming the stream and the endpoint.
     async fn check_stream(&self, client: &aws_sdk_firehose::Client) -> Result<()> {
-        let call = client.describe_delivery_stream().delivery_stream_name(&self.stream).send();
-        let message = match tokio::time::timeout(CHECK_TIMEOUT, call).await {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => match e.as_service_error() {
-                Some(service) => {
-                    format!("{}: {}", service.code().unwrap_or("Unknown"), service.message().unwrap_or(""))
-                }
-                None => format!("{e} ({e:?})").chars().take(400).collect(),
-            },
-            Err(_) => format!("no answer within {CHECK_TIMEOUT:?}"),
-        };
-        Err(FirehoseError::Stream { stream: self.stream.clone(), endpoint: self.endpoint(), message }.into())
+        let describe = client.describe_delivery_stream().delivery_stream_name(&self.stream).send();
+        aws::call_within(CHECK_TIMEOUT, describe).await.map(drop).map_err(|message| {
+            FirehoseError::Stream { stream: self.stream.clone(), endpoint: aws::endpoint_of(&self.sdk), message }.into()
+        })
     }
 }
 

@@ -1,0 +1,53 @@
+//! What the AWS connectors share (feature `aws`): naming where an `SdkConfig` points,
+//! and reading a failed call as the service's error code or a transport failure.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Where `sdk` sends requests, for error messages: its endpoint override, else its
+/// region.
+pub fn endpoint_of(sdk: &SdkConfig) -> String {
+    match (sdk.endpoint_url(), sdk.region()) {
+        (Some(url), _) => url.to_string(),
+        (None, Some(region)) => format!("region {region}"),
+        (None, None) => "no region (set one in the SdkConfig)".to_string(),
+    }
+}
+
+/// The service's error code and message when the service answered with an error;
+/// `None` for a failure on the way (timeout, connection, unreadable answer), which a
+/// sink retries.
+pub fn service_error<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<(String, String)> {
+    match error {
+        SdkError::ServiceError(service) => Some((
+            service.err().code().unwrap_or("Unknown").to_string(),
+            service.err().message().unwrap_or_default().to_string(),
+        )),
+        _ => None,
+    }
+}
+
+/// Run one call (a start-up check such as describing the table or stream) for at most
+/// `timeout`; a failure becomes a one-line description: `Code: message` from the
+/// service, or the transport failure.
+pub async fn call_within<T, E, R>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, String>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(error)) => Err(match service_error(&error) {
+            Some((code, message)) => format!("{code}: {message}"),
+            None => format!("{error} ({error:?})").chars().take(400).collect(),
+        }),
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    }
+}
