@@ -53,13 +53,16 @@ impl fmt::Debug for SuiteConfig {
 impl SuiteConfig {
     /// The sink suite with one crash at each protocol point, in this order (each armed
     /// only after the one before fired, so the commit-phase crashes hit checkpoints
-    /// that carry data): after 800 records (subtask 0), while the sink snapshots
+    /// that carry data): after 800 records (any subtask), while the sink snapshots
     /// (subtask 1), after a checkpoint completed and before its commit (subtask 0), in
     /// the middle of the commit (subtask 1); the last two on a checkpoint the running
     /// attempt completed, not on the re-commit of the restored one.
     pub fn sink_crash_at_every_point() -> SuiteConfig {
         let faults = vec![
-            Fault::new("records", FaultPoint::AfterRecords(800)).subtask(0),
+            // Whichever source subtask reads 800 records first: splits are handed out on
+            // request, and under load one subtask can take them all (a CI run saw
+            // subtask 0 read none, and no crash fired).
+            Fault::new("records", FaultPoint::AfterRecords(800)),
             Fault::new("sink", FaultPoint::DuringSnapshot).subtask(1).after_faults(1),
             Fault::new("sink", FaultPoint::AfterCheckpointBeforeCommit)
                 .subtask(0)
