@@ -137,10 +137,6 @@ impl SinkTarget for Written {
         }
     }
 
-    fn two_phase(&self) -> bool {
-        false // no committer: exactly-once comes from idempotent replay
-    }
-
     fn record(&self, id: u64) -> u64 {
         id
     }

@@ -133,7 +133,8 @@ pub struct CrashPlan {
 
 impl CrashPlan {
     /// `config.crashes` faults at random points of stages `source` and `sink`;
-    /// commit-phase points only when the sink commits (`two_phase`).
+    /// commit-phase points only when the sink commits (`two_phase`). The first fault
+    /// may fire on any subtask, so that every run crashes at least once.
     pub fn random(config: &SuiteConfig, source: &str, sink: &str, two_phase: bool) -> CrashPlan {
         if let Some(faults) = &config.faults {
             return CrashPlan { faults: faults.clone() };
@@ -141,7 +142,7 @@ impl CrashPlan {
         let mut rng = fastrand::Rng::with_seed(config.seed);
         let per_subtask = (config.records / config.parallelism as u64 / 2).max(2);
         let faults = (0..config.crashes)
-            .map(|_| {
+            .map(|i| {
                 let kinds = if two_phase { 5 } else { 3 };
                 let (stage, point) = match rng.usize(0..kinds) {
                     0 => (source, FaultPoint::AfterRecords(rng.u64(1..per_subtask))),
@@ -150,7 +151,12 @@ impl CrashPlan {
                     3 => (sink, FaultPoint::AfterCheckpointBeforeCommit),
                     _ => (sink, FaultPoint::DuringCommit),
                 };
-                Fault::new(stage, point).subtask(rng.usize(0..config.parallelism))
+                let subtask = rng.usize(0..config.parallelism);
+                // The first crash fires on whichever subtask gets there first: splits
+                // are handed out on request, so one subtask may read every record, and
+                // a plan pinned to the other would not crash at all.
+                let fault = Fault::new(stage, point);
+                if i == 0 { fault } else { fault.subtask(subtask) }
             })
             .collect();
         CrashPlan { faults }

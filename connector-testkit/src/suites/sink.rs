@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use connector_base::DeliveryGuarantee;
-use stream_core::api::Sink;
+use stream_core::api::{Committer, Sink};
 use stream_core::prelude::*;
 
 use super::plan::SuiteConfig;
@@ -24,9 +24,13 @@ pub trait SinkTarget: Send + Sync + 'static {
     /// The guarantee the sink declares in this configuration.
     fn guarantee(&self) -> DeliveryGuarantee;
 
-    /// Whether the sink pre-commits and commits (enables crashes in the commit phase).
+    /// Whether the sink pre-commits and commits (enables crashes in the commit phase):
+    /// exactly-once sinks with a committer. A sink without one (exactly-once through
+    /// idempotent writes) never reaches the commit-phase fault points, so a random plan
+    /// must not spend its crashes there.
     fn two_phase(&self) -> bool {
         self.guarantee() == DeliveryGuarantee::ExactlyOnce
+            && <<Self::Sink as Sink<Self::Record>>::Committer as Committer>::COMMITS
     }
 
     /// The record carrying test id `id`.

@@ -77,6 +77,10 @@ pub trait Committer: Send + 'static {
     /// See [`Sink::Committable`].
     type Committable: Serialize + DeserializeOwned + Send + Sync + 'static;
 
+    /// Whether this committer commits anything: `false` only for [`NoCommitter`], so
+    /// that tools (the testkit's crash plans) know a sink has no commit phase.
+    const COMMITS: bool = true;
+
     /// Commit `committables`. Must be idempotent: after a crash the committables of the
     /// restored checkpoint are committed again, some of them perhaps already committed.
     /// An error is retried by the runtime, then fails the job.
@@ -95,6 +99,8 @@ impl<C> Default for NoCommitter<C> {
 
 impl<C: Serialize + DeserializeOwned + Send + Sync + 'static> Committer for NoCommitter<C> {
     type Committable = C;
+
+    const COMMITS: bool = false;
 
     async fn commit(&mut self, _committables: &[C]) -> Result<()> {
         Ok(())
