@@ -219,6 +219,17 @@ pub mod servers {
         endpoint: |host, port| format!("http://{host}:{port}"),
     };
 
+    /// Kinesis (`KINESIS_ENDPOINT`, e.g. `http://127.0.0.1:4568`; kinesis-local, the
+    /// kinesis-mock engine).
+    pub const KINESIS: TestServer = TestServer {
+        system: "Kinesis (kinesis-local)",
+        variable: "KINESIS_ENDPOINT",
+        service: "kinesis",
+        image: ("ghcr.io/etspaceman/kinesis-mock", "0.4.8", 4568),
+        ready_line: "service bound to address",
+        endpoint: |host, port| format!("http://{host}:{port}"),
+    };
+
     /// Kafka (`KAFKA_BOOTSTRAP_SERVERS`, e.g. `127.0.0.1:9092`).
     pub const KAFKA: TestServer = TestServer {
         system: "Kafka",

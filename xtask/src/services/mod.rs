@@ -22,7 +22,8 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         Some((verb, names)) => (verb.as_str(), names),
         None => {
             return Err(XtaskError::Usage(
-                "usage: cargo xtask services up|down|status|restart [redis rabbitmq kafka moto dynamodb]".into(),
+                "usage: cargo xtask services up|down|status|restart [redis rabbitmq kafka moto dynamodb kinesis]"
+                    .into(),
             ));
         }
     };
