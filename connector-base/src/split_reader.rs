@@ -3,6 +3,11 @@
 //! [`SplitFetcher::fetch`]; fetchers read ahead into a bounded queue, and the reader
 //! advances a split's position only when it emits the records the position covers, so
 //! snapshots are exact (exactly-once).
+//!
+//! Finished splits are reported to the enumerator
+//! ([`SourceReader::take_finished_splits`]) and kept, at their end position, in the
+//! snapshots until a checkpoint taken after the report completes: a restore from an
+//! earlier checkpoint fetches them again, finds them finished and reports them again.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -65,12 +70,21 @@ enum Delivery<S: SourceSplit, R> {
     Failed(String),
 }
 
+/// A split read to its end, kept until the enumerator surely knows.
+struct FinishedSplit<S> {
+    split: S,
+    reported: bool,
+    /// The first checkpoint snapshotted after the report.
+    snapshotted_in: Option<u64>,
+}
+
 /// The reader; construct it in `Source::create_reader` with a fetcher factory.
 pub struct FetcherReader<F: SplitFetcher> {
     config: FetcherConfig,
     make_fetcher: Box<dyn Fn() -> F + Send + Sync>,
     /// Splits by id, at the position of the records emitted so far.
     positions: BTreeMap<String, F::Split>,
+    finished: BTreeMap<String, FinishedSplit<F::Split>>,
     fetchers: Vec<mpsc::UnboundedSender<F::Split>>,
     tasks: JoinSet<()>,
     deliveries: mpsc::Receiver<Delivery<F::Split, F::Record>>,
@@ -95,6 +109,7 @@ impl<F: SplitFetcher> FetcherReader<F> {
             config,
             make_fetcher: Box::new(make_fetcher),
             positions: BTreeMap::new(),
+            finished: BTreeMap::new(),
             fetchers: Vec::new(),
             tasks: JoinSet::new(),
             deliveries,
@@ -194,7 +209,9 @@ impl<F: SplitFetcher> SourceReader for FetcherReader<F> {
                 Ok(ReadStatus::MoreAvailable)
             }
             Some(Delivery::Finished { split_id }) => {
-                self.positions.remove(&split_id);
+                if let Some(split) = self.positions.remove(&split_id) {
+                    self.finished.insert(split_id, FinishedSplit { split, reported: false, snapshotted_in: None });
+                }
                 Ok(ReadStatus::MoreAvailable)
             }
             Some(Delivery::Failed(message)) => Err(StreamError::Connector(message.into())),
@@ -212,7 +229,94 @@ impl<F: SplitFetcher> SourceReader for FetcherReader<F> {
         }
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<F::Split>> {
-        Ok(self.positions.values().cloned().collect())
+    fn take_finished_splits(&mut self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (id, finished) in self.finished.iter_mut().filter(|(_, f)| !f.reported) {
+            finished.reported = true;
+            ids.push(id.clone());
+        }
+        ids
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<F::Split>> {
+        for finished in self.finished.values_mut().filter(|f| f.reported && f.snapshotted_in.is_none()) {
+            finished.snapshotted_in = Some(checkpoint_id);
+        }
+        let finished = self.finished.values().map(|f| f.split.clone());
+        Ok(self.positions.values().cloned().chain(finished).collect())
+    }
+
+    /// Forget finished splits once a checkpoint snapshotted after their report
+    /// completed: every later enumerator snapshot knows them finished.
+    async fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.finished.retain(|_, f| f.snapshotted_in.is_none_or(|s| s > checkpoint_id));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Counter {
+        id: String,
+        next: u32,
+        end: u32,
+    }
+
+    impl SourceSplit for Counter {
+        fn split_id(&self) -> String {
+            self.id.clone()
+        }
+    }
+
+    struct Counting;
+
+    impl SplitFetcher for Counting {
+        type Split = Counter;
+        type Record = u32;
+
+        async fn fetch(&mut self, split: &mut Counter, max: usize) -> Result<Fetch<u32>> {
+            if split.next >= split.end {
+                return Ok(Fetch::Finished);
+            }
+            let to = split.end.min(split.next + max as u32);
+            let records = (split.next..to).collect();
+            split.next = to;
+            Ok(Fetch::Records(records))
+        }
+    }
+
+    async fn read_until_reported(reader: &mut FetcherReader<Counting>, out: &mut Vec<u32>) -> Vec<String> {
+        for _ in 0..1_000 {
+            reader.poll_next(out).await.unwrap();
+            let ids = reader.take_finished_splits();
+            if !ids.is_empty() {
+                return ids;
+            }
+            reader.wait_available().await;
+        }
+        panic!("no split reported finished");
+    }
+
+    #[tokio::test]
+    async fn a_finished_split_is_reported_once_and_kept_until_a_later_checkpoint_completes() {
+        let config = FetcherConfig { batch_size: 4, ..FetcherConfig::default() };
+        let mut reader = FetcherReader::new(config, || Counting).unwrap();
+        reader.add_splits(vec![Counter { id: "a".into(), next: 0, end: 10 }]);
+        let mut out = Vec::new();
+        assert_eq!(read_until_reported(&mut reader, &mut out).await, vec!["a".to_string()]);
+        assert_eq!(out, (0..10).collect::<Vec<_>>());
+        assert!(reader.take_finished_splits().is_empty(), "reported once");
+        // Checkpoint 7 was taken after the report; completing 6 keeps the split.
+        let at_end = Counter { id: "a".into(), next: 10, end: 10 };
+        assert_eq!(reader.snapshot_state(7).unwrap(), vec![at_end.clone()]);
+        reader.notify_checkpoint_complete(6).await.unwrap();
+        assert_eq!(reader.snapshot_state(8).unwrap(), vec![at_end]);
+        reader.notify_checkpoint_complete(7).await.unwrap();
+        assert!(reader.snapshot_state(9).unwrap().is_empty());
+        assert_eq!(reader.poll_next(&mut out).await.unwrap(), ReadStatus::NeedSplits);
     }
 }

@@ -165,6 +165,10 @@ impl SourceReader for RedisStreamsReader {
         self.inner.notify_no_more_splits();
     }
 
+    fn take_finished_splits(&mut self) -> Vec<String> {
+        self.inner.take_finished_splits()
+    }
+
     async fn poll_next(&mut self, out: &mut Vec<StreamEntry>) -> Result<ReadStatus> {
         self.inner.poll_next(out).await
     }
@@ -185,6 +189,7 @@ impl SourceReader for RedisStreamsReader {
     /// acknowledgement is only logged: the entries are delivered again after a
     /// restart (at-least-once).
     async fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.inner.notify_checkpoint_complete(checkpoint_id).await?;
         let Some((connection, group)) = self.acks.as_mut() else { return Ok(()) };
         let newer = self.snapshots.split_off(&(checkpoint_id + 1));
         let covered = std::mem::replace(&mut self.snapshots, newer);

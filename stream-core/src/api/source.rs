@@ -103,6 +103,19 @@ pub trait SplitEnumerator: Send + 'static {
         async { Ok(()) }
     }
 
+    /// A reader finished these splits (Flink's `SplitsFinishedEvent`): the place to
+    /// assign splits that must wait for others (Kinesis child shards after their
+    /// parents). It may come again for the same split after a restore; handle it
+    /// idempotently.
+    fn handle_splits_finished(
+        &mut self,
+        _subtask: usize,
+        _split_ids: Vec<String>,
+        _ctx: &mut EnumeratorContext<Self::Split>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+
     /// Snapshot the state (unassigned splits, discovery progress).
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Self::State>;
 
@@ -132,6 +145,15 @@ pub trait SourceReader: Send + 'static {
     /// Must be cancel-safe: the runtime drops it when a checkpoint comes first.
     fn wait_available(&mut self) -> impl Future<Output = ()> + Send {
         tokio::time::sleep(Duration::from_millis(10))
+    }
+
+    /// Ids of the splits finished since the last call; the runtime calls it after
+    /// every `poll_next` and hands them to [`SplitEnumerator::handle_splits_finished`].
+    /// A reader that reports them must keep each finished split in its snapshots until
+    /// a checkpoint snapshotted after the report completes, so that a restore from an
+    /// earlier checkpoint reports it again (`FetcherReader` in connector-base does).
+    fn take_finished_splits(&mut self) -> Vec<String> {
+        Vec::new()
     }
 
     /// The splits still owned by this reader, with their current positions.

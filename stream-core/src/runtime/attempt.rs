@@ -31,6 +31,10 @@ pub(crate) enum CoordinatorMsg {
     SplitRequest {
         subtask: usize,
     },
+    SplitsFinished {
+        subtask: usize,
+        split_ids: Vec<String>,
+    },
     /// The task forwarded its end of data (all its records are out).
     Drained {
         task: String,

@@ -81,6 +81,9 @@ impl Coordinator {
                         self.on_ack(&mut p, checkpoint_id, task, state).await?;
                     }
                     CoordinatorMsg::SplitRequest { subtask } => self.driver.handle_split_request(subtask).await?,
+                    CoordinatorMsg::SplitsFinished { subtask, split_ids } => {
+                        self.driver.handle_splits_finished(subtask, split_ids).await?
+                    }
                     CoordinatorMsg::Drained { task } => {
                         p.drained.insert(task);
                     }

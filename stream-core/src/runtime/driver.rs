@@ -25,6 +25,7 @@ pub(crate) enum SourceControl<S> {
 pub(crate) trait EnumeratorDriver: Send {
     async fn start(&mut self) -> Result<()>;
     async fn handle_split_request(&mut self, subtask: usize) -> Result<()>;
+    async fn handle_splits_finished(&mut self, subtask: usize, split_ids: Vec<String>) -> Result<()>;
     fn discovery_interval(&self) -> Option<Duration>;
     async fn discover(&mut self) -> Result<()>;
     /// Snapshot the enumerator, then send the trigger to every reader.
@@ -90,6 +91,11 @@ impl<E: SplitEnumerator> EnumeratorDriver for SourceDriver<E> {
 
     async fn handle_split_request(&mut self, subtask: usize) -> Result<()> {
         self.enumerator.handle_split_request(subtask, &mut self.ctx).await?;
+        self.dispatch()
+    }
+
+    async fn handle_splits_finished(&mut self, subtask: usize, split_ids: Vec<String>) -> Result<()> {
+        self.enumerator.handle_splits_finished(subtask, split_ids, &mut self.ctx).await?;
         self.dispatch()
     }
 

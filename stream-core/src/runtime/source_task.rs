@@ -69,6 +69,11 @@ pub(crate) async fn run_source<R: SourceReader>(
         let n = buffer.len() as u64;
         task.out.collect_all(&mut buffer);
         task.out.flush().await?;
+        // Reported once the split's last records are on their way downstream.
+        let finished = task.reader.take_finished_splits();
+        if !finished.is_empty() {
+            task.notify(CoordinatorMsg::SplitsFinished { subtask: task.ctx.subtask, split_ids: finished })?;
+        }
         counters.records_out(n);
         emitted += n;
         if threshold.is_some_and(|t| emitted >= t) {
