@@ -51,3 +51,23 @@ where
         Err(_) => Err(format!("no answer within {timeout:?}")),
     }
 }
+
+/// Serde for record bytes kept in checkpoint state (buffered Firehose and Kinesis
+/// records): base64 text instead of a JSON array of numbers. Use with
+/// `#[serde(with = "connector_base::aws::base64_bytes")]`.
+pub mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write `bytes` as base64 text.
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    /// Read base64 text back into bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}

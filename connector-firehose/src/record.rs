@@ -1,25 +1,10 @@
 //! A record as the sink buffers it: its bytes (base64 in checkpoint state).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// The bytes of one Firehose record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirehoseRecord(pub Vec<u8>);
-
-impl Serialize for FirehoseRecord {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for FirehoseRecord {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        STANDARD.decode(text).map(FirehoseRecord).map_err(serde::de::Error::custom)
-    }
-}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirehoseRecord(#[serde(with = "connector_base::aws::base64_bytes")] pub Vec<u8>);
 
 #[cfg(test)]
 mod tests {

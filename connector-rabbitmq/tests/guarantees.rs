@@ -13,7 +13,6 @@ use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_rabbitmq::{RabbitMqSink, RabbitMqSource, ToQueue};
 use connector_testkit::{SuiteConfig, run_sink_suite, run_unbounded_source_suite};
-use stream_core::fault::{Fault, FaultPoint};
 use stream_core::prelude::*;
 
 /// Waits up to 10 s without a record before judging (under a loaded CI machine a
@@ -55,13 +54,8 @@ async fn exactly_once_source_across_random_crashes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_source_with_a_crash_at_every_protocol_point() {
     let Some(target) = common::InQueue::new("eos-points", DeliveryGuarantee::ExactlyOnce).await else { return };
-    let faults = vec![
-        Fault::new("source", FaultPoint::AfterRecords(300)).subtask(0),
-        Fault::new("source", FaultPoint::DuringSnapshot).subtask(0).after_faults(1),
-        Fault::new("source", FaultPoint::AfterCheckpointBeforeCommit).subtask(0).after_faults(2),
-        Fault::new("collect", FaultPoint::AfterCheckpointBeforeCommit).subtask(0).after_faults(3).on_fresh_checkpoint(),
-    ];
-    let config = SuiteConfig { parallelism: 1, crashes: faults.len(), faults: Some(faults), ..config() };
+    let points = SuiteConfig::source_crash_at_every_point();
+    let config = SuiteConfig { parallelism: 1, crashes: points.crashes, faults: points.faults, ..config() };
     let verdict = run_unbounded_source_suite(target, config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();

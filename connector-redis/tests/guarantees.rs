@@ -9,7 +9,6 @@ mod common;
 use connector_base::DeliveryGuarantee;
 use connector_redis::{RedisEndpoint, RedisStreamsSource, StartPosition, StreamEntry};
 use connector_testkit::{SuiteConfig, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};
-use stream_core::fault::{Fault, FaultPoint};
 use stream_core::prelude::*;
 
 fn config() -> SuiteConfig {
@@ -32,17 +31,11 @@ async fn unbounded_reads_see_new_entries_exactly_once_across_crashes() {
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 }
 
-/// In order, each armed after the one before fired: after 300 records, while the
-/// source snapshots, after a checkpoint completed and before the source is told (in
-/// group mode: before it acknowledges), before the collecting sink commits.
+/// The testkit's source crash points (in group mode the third one falls before the
+/// acknowledgement) with this file's settings.
 fn crash_at_every_point() -> SuiteConfig {
-    let faults = vec![
-        Fault::new("source", FaultPoint::AfterRecords(300)).subtask(0),
-        Fault::new("source", FaultPoint::DuringSnapshot).subtask(1).after_faults(1),
-        Fault::new("source", FaultPoint::AfterCheckpointBeforeCommit).subtask(0).after_faults(2),
-        Fault::new("collect", FaultPoint::AfterCheckpointBeforeCommit).subtask(1).after_faults(3).on_fresh_checkpoint(),
-    ];
-    SuiteConfig { crashes: faults.len(), faults: Some(faults), ..config() }
+    let points = SuiteConfig::source_crash_at_every_point();
+    SuiteConfig { crashes: points.crashes, faults: points.faults, ..config() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,11 @@
 mod actor;
 mod client;
 mod config;
+mod options;
 mod rate_limit;
 mod writer;
 
 pub use client::{AsyncSinkClient, SubmitResult};
 pub use config::{AsyncSinkConfig, AsyncSinkConfigBuilder};
+pub use options::{AsyncSinkOptions, ServiceLimits};
 pub use writer::AsyncSinkWriter;

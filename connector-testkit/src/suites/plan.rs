@@ -73,6 +73,21 @@ impl SuiteConfig {
         SuiteConfig { crashes: faults.len(), faults: Some(faults), ..SuiteConfig::default() }
     }
 
+    /// The source suite with one crash at each protocol point, each armed after the one
+    /// before fired and each on whichever subtask gets there first: after 300 records,
+    /// while the source snapshots, after a checkpoint completed and before the source
+    /// is told (before it acknowledges or commits), and after a checkpoint completed
+    /// and before the collecting sink commits (on a checkpoint of the running attempt).
+    pub fn source_crash_at_every_point() -> SuiteConfig {
+        let faults = vec![
+            Fault::new("source", FaultPoint::AfterRecords(300)),
+            Fault::new("source", FaultPoint::DuringSnapshot).after_faults(1),
+            Fault::new("source", FaultPoint::AfterCheckpointBeforeCommit).after_faults(2),
+            Fault::new("collect", FaultPoint::AfterCheckpointBeforeCommit).after_faults(3).on_fresh_checkpoint(),
+        ];
+        SuiteConfig { crashes: faults.len(), faults: Some(faults), ..SuiteConfig::default() }
+    }
+
     /// [`SuiteConfig::sink_crash_at_every_point`] for a sink without a commit phase
     /// (no committer): after records were written, and while the writer snapshots.
     pub fn writer_crash_at_every_point() -> SuiteConfig {

@@ -282,7 +282,7 @@ net.Server.prototype.listen = function (...args) {
 
 /// kinesis-local (npm; the kinesis-mock engine compiled to JavaScript) on node: plain
 /// HTTP on 4568, its TLS port on 4569, both on 127.0.0.1. Streams are created and
-/// resharded in 10 ms instead of 500 ms.
+/// resharded in 10 ms instead of 500 ms; no limit on the number of shards.
 const KINESIS: Service = Service {
     name: "kinesis",
     variable: "KINESIS_ENDPOINT",
@@ -318,6 +318,8 @@ const KINESIS: Service = Service {
             ("MERGE_SHARDS_DURATION", "10ms"),
             ("UPDATE_SHARD_COUNT_DURATION", "10ms"),
             ("REGISTER_STREAM_CONSUMER_DURATION", "10ms"),
+            // Tests make a fresh stream each; the default limit is 50 shards in all.
+            ("SHARD_LIMIT", "100000"),
             ("LOG_LEVEL", "WARN"),
         ]
         .into_iter()

@@ -1,0 +1,112 @@
+//! `cargo xtask bench aws` (Kinesis part): our sink (at-least-once, batches of 500, its
+//! default 50 requests in flight) against a raw aws-sdk `PutRecords` loop with the same
+//! batch size and concurrency, on the same server in the same run (kinesis-local from
+//! `cargo xtask services`, or `KINESIS_ENDPOINT`), each round on a fresh 16-shard
+//! stream. Prints `aws kinesis_sink_ratio=<r>` (median of 3 rounds). `BENCH_RECORDS`
+//! (default 20 000; kinesis-local slows down past a few thousand records per shard)
+//! changes the run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use connector_base::schema::Utf8Schema;
+use connector_kinesis::KinesisStreamsSink;
+use connector_kinesis::aws_config::SdkConfig;
+use connector_kinesis::aws_sdk_kinesis::Client;
+use connector_kinesis::aws_sdk_kinesis::primitives::Blob;
+use connector_kinesis::aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use connector_testkit::bench;
+use stream_core::prelude::*;
+
+const DEFAULT_RECORDS: u64 = 20_000;
+const BATCH: u64 = 500;
+const IN_FLIGHT: usize = 50;
+const SHARDS: i32 = 16;
+
+fn record(i: u64) -> String {
+    format!("record-{i:012} the quick brown fox jumps over the lazy dog")
+}
+
+fn key(i: u64) -> String {
+    format!("k{}", i % 1024)
+}
+
+/// Records/s of a plain loop: batches of 500, at most 50 in flight, failed entries
+/// sent again.
+async fn raw(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
+    let started = Instant::now();
+    let client = Client::new(sdk);
+    let mut running = tokio::task::JoinSet::new();
+    let mut i = 0;
+    while i < n {
+        while running.len() >= IN_FLIGHT {
+            running.join_next().await.unwrap().unwrap();
+        }
+        let entries: Vec<PutRecordsRequestEntry> = (i..(i + BATCH).min(n))
+            .map(|j| {
+                PutRecordsRequestEntry::builder().partition_key(key(j)).data(Blob::new(record(j))).build().unwrap()
+            })
+            .collect();
+        let (client, stream) = (client.clone(), stream.to_string());
+        running.spawn(async move {
+            let mut entries = entries;
+            while !entries.is_empty() {
+                let out = client.put_records().stream_name(&stream).set_records(Some(entries.clone())).send().await;
+                let out = out.unwrap();
+                entries = entries
+                    .into_iter()
+                    .zip(out.records())
+                    .filter(|(_, r)| r.error_code().is_some())
+                    .map(|(e, _)| e)
+                    .collect();
+            }
+        });
+        i += BATCH;
+    }
+    while let Some(done) = running.join_next().await {
+        done.unwrap();
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Records/s of our sink writing the same records (its defaults).
+async fn ours(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
+    let sink = KinesisStreamsSink::builder(sdk, stream, Utf8Schema, |r: &String| {
+        key(r.get(7..19).and_then(|d| d.parse().ok()).unwrap_or(0))
+    })
+    .build()
+    .unwrap();
+    let started = Instant::now();
+    StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
+        .build()
+        .unwrap()
+        .from_source(CollectionSource::sequence(0..n), "records")
+        .map(record)
+        .sink_to(sink, "kinesis")
+        .execute("bench-kinesis")
+        .await
+        .unwrap();
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let endpoint = bench::endpoint("KINESIS_ENDPOINT", "kinesis");
+    let n = bench::records(DEFAULT_RECORDS);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut ratios = Vec::new();
+    runtime.block_on(async {
+        let sdk = common::sdk(&endpoint).await;
+        raw(&sdk, &common::stream(&sdk, "warm-up", SHARDS).await, n / 4).await;
+        for round in 0..3 {
+            let raw_rate = raw(&sdk, &common::stream(&sdk, "raw", SHARDS).await, n).await;
+            let our_rate = ours(&sdk, &common::stream(&sdk, "ours", SHARDS).await, n).await;
+            eprintln!("round {round}: raw {raw_rate:.0}/s ours {our_rate:.0}/s ({n} records)");
+            ratios.push(our_rate / raw_rate);
+        }
+    });
+    println!("aws kinesis_sink_ratio={:.2}", bench::median(&mut ratios));
+}

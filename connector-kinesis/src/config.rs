@@ -1,0 +1,227 @@
+//! The builders of [`KinesisStreamsSink`] and [`KinesisStreamsSource`] and the
+//! validation of their options.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use connector_base::DeliveryGuarantee;
+use connector_base::async_sink::{AsyncSinkConfig, AsyncSinkOptions, ServiceLimits};
+use connector_base::schema::SerializationSchema;
+use stream_core::{Result, StreamError};
+
+/// `PutRecords`: 500 records, 5 MiB per request, 1 MiB per record (data and key).
+const PUT_RECORDS: ServiceLimits = ServiceLimits {
+    api: "PutRecords",
+    max_batch_size: 500,
+    max_batch_size_in_bytes: 5 * 1024 * 1024,
+    max_record_size_in_bytes: 1024 * 1024,
+};
+
+/// `GetRecords` returns at most 10 000 records.
+const MAX_GET_RECORDS: usize = 10_000;
+
+pub(crate) type PartitionKeyFn<T> = Arc<dyn Fn(&T) -> String + Send + Sync>;
+
+/// Writes records to one Kinesis data stream with `PutRecords`, at-least-once.
+/// Build with [`KinesisStreamsSink::builder`].
+pub struct KinesisStreamsSink<T> {
+    pub(crate) sdk: SdkConfig,
+    pub(crate) stream: String,
+    pub(crate) schema: Arc<dyn SerializationSchema<T>>,
+    pub(crate) partition_key: PartitionKeyFn<T>,
+    pub(crate) async_config: AsyncSinkConfig,
+}
+
+impl<T> std::fmt::Debug for KinesisStreamsSink<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SdkConfig's own Debug hides credentials; only name what identifies the sink.
+        f.debug_struct("KinesisStreamsSink")
+            .field("stream", &self.stream)
+            .field("region", &self.sdk.region())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> KinesisStreamsSink<T> {
+    /// Write to `stream` with the region, credentials and endpoint of `sdk`: each
+    /// record encoded by `schema`, its shard chosen by the partition key
+    /// `partition_key` gives it (1 to 256 characters; records with one key keep their
+    /// order within a shard).
+    pub fn builder(
+        sdk: &SdkConfig,
+        stream: impl Into<String>,
+        schema: impl SerializationSchema<T>,
+        partition_key: impl Fn(&T) -> String + Send + Sync + 'static,
+    ) -> KinesisStreamsSinkBuilder<T> {
+        KinesisStreamsSinkBuilder {
+            sdk: sdk.clone(),
+            stream: stream.into(),
+            schema: Arc::new(schema),
+            partition_key: Arc::new(partition_key),
+            options: AsyncSinkOptions::new(PUT_RECORDS),
+        }
+    }
+}
+
+/// Builder of [`KinesisStreamsSink`]; defaults are Flink's (500 records, 5 MiB per
+/// batch, 1 MiB per record, 50 requests in flight, 10 000 buffered, 5 s in buffer).
+pub struct KinesisStreamsSinkBuilder<T> {
+    sdk: SdkConfig,
+    stream: String,
+    schema: Arc<dyn SerializationSchema<T>>,
+    partition_key: PartitionKeyFn<T>,
+    options: AsyncSinkOptions,
+}
+
+impl<T: Send + 'static> KinesisStreamsSinkBuilder<T> {
+    connector_base::async_sink_options!(options);
+
+    /// Validate and build; the error names the bad option and value.
+    pub fn build(self) -> Result<KinesisStreamsSink<T>> {
+        validate_stream(&self.stream)?;
+        let async_config = self.options.build(DeliveryGuarantee::AtLeastOnce, 50)?;
+        Ok(KinesisStreamsSink {
+            sdk: self.sdk,
+            stream: self.stream,
+            schema: self.schema,
+            partition_key: self.partition_key,
+            async_config,
+        })
+    }
+}
+
+fn validate_stream(stream: &str) -> Result<()> {
+    let valid = (1..=128).contains(&stream.len())
+        && stream.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(StreamError::invalid("stream", format!("{stream:?}"), "a stream name is 1 to 128 of [a-zA-Z0-9_.-]"))
+    }
+}
+
+/// Where the source starts reading the shards it finds when a job first starts
+/// (shards born later by resharding are always read from their beginning, and a
+/// restored job continues from its checkpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// The oldest record still retained (`TRIM_HORIZON`).
+    TrimHorizon,
+    /// Records added after the job first started (`LATEST`, fixed as the start time so
+    /// that a restart before the first checkpoint does not skip records).
+    Latest,
+    /// Records added at or after this time (`AT_TIMESTAMP`).
+    AtTimestamp(SystemTime),
+    /// Named shards at these sequence numbers (`AT_SEQUENCE_NUMBER`, inclusive);
+    /// shards not named start at `TRIM_HORIZON`.
+    AtSequenceNumbers(BTreeMap<String, String>),
+}
+
+/// Reads one Kinesis data stream, exactly-once: shards are splits, sequence numbers
+/// are checkpointed, and a shard born by resharding is read only after its parents.
+/// Build with [`KinesisStreamsSource::builder`].
+#[derive(Clone)]
+pub struct KinesisStreamsSource {
+    pub(crate) sdk: SdkConfig,
+    pub(crate) stream: String,
+    pub(crate) start: StartingPosition,
+    pub(crate) discovery_interval: Duration,
+    pub(crate) get_records_max: usize,
+    pub(crate) idle_poll_interval: Duration,
+    pub(crate) fetchers: usize,
+}
+
+impl std::fmt::Debug for KinesisStreamsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KinesisStreamsSource")
+            .field("stream", &self.stream)
+            .field("region", &self.sdk.region())
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KinesisStreamsSource {
+    /// Read `stream` with the region, credentials and endpoint of `sdk`.
+    pub fn builder(sdk: &SdkConfig, stream: impl Into<String>) -> KinesisStreamsSourceBuilder {
+        KinesisStreamsSourceBuilder {
+            source: KinesisStreamsSource {
+                sdk: sdk.clone(),
+                stream: stream.into(),
+                start: StartingPosition::Latest,
+                discovery_interval: Duration::from_secs(10),
+                get_records_max: MAX_GET_RECORDS,
+                idle_poll_interval: Duration::from_millis(200),
+                fetchers: 1,
+            },
+        }
+    }
+}
+
+/// Builder of [`KinesisStreamsSource`].
+pub struct KinesisStreamsSourceBuilder {
+    source: KinesisStreamsSource,
+}
+
+impl KinesisStreamsSourceBuilder {
+    /// Where a fresh job starts (default [`StartingPosition::Latest`], as Flink).
+    pub fn starting_position(mut self, start: StartingPosition) -> Self {
+        self.source.start = start;
+        self
+    }
+
+    /// How often the shard list is read again to find shards born by resharding
+    /// (default 10 s).
+    pub fn shard_discovery_interval(mut self, interval: Duration) -> Self {
+        self.source.discovery_interval = interval;
+        self
+    }
+
+    /// Records per `GetRecords` call (1 to 10 000, default 10 000).
+    pub fn get_records_max(mut self, n: usize) -> Self {
+        self.source.get_records_max = n;
+        self
+    }
+
+    /// Pause before polling a shard again after a `GetRecords` that returned nothing
+    /// (default 200 ms; Kinesis allows 5 reads per second per shard).
+    pub fn idle_poll_interval(mut self, interval: Duration) -> Self {
+        self.source.idle_poll_interval = interval;
+        self
+    }
+
+    /// Fetcher tasks per reader, each polling its share of the reader's shards
+    /// (default 1).
+    pub fn fetchers_per_reader(mut self, n: usize) -> Self {
+        self.source.fetchers = n;
+        self
+    }
+
+    /// Validate and build; the error names the bad option and value.
+    pub fn build(self) -> Result<KinesisStreamsSource> {
+        let s = &self.source;
+        validate_stream(&s.stream)?;
+        if !(1..=MAX_GET_RECORDS).contains(&s.get_records_max) {
+            return Err(StreamError::invalid("get_records_max", s.get_records_max, "GetRecords takes 1 to 10000"));
+        }
+        if s.discovery_interval.is_zero() {
+            return Err(StreamError::invalid("shard_discovery_interval", "0s", "must be positive"));
+        }
+        if s.fetchers == 0 {
+            return Err(StreamError::invalid("fetchers_per_reader", 0, "must be at least 1"));
+        }
+        if let StartingPosition::AtSequenceNumbers(map) = &s.start
+            && let Some((shard, seq)) =
+                map.iter().find(|(_, seq)| seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(StreamError::invalid(
+                "starting_position",
+                format!("{shard}={seq:?}"),
+                "a sequence number is a string of digits",
+            ));
+        }
+        Ok(self.source)
+    }
+}

@@ -1,0 +1,53 @@
+//! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
+
+use stream_core::StreamError;
+
+/// What can go wrong reading from or writing to Kinesis.
+#[derive(Debug, thiserror::Error)]
+pub enum KinesisError {
+    /// The stream is not there (or the endpoint, region or credentials point elsewhere).
+    #[error(
+        "Kinesis stream `{stream}` cannot be used at {endpoint}: {message} (create it, or check the region, endpoint \
+         and credentials of the SdkConfig)"
+    )]
+    Stream {
+        /// The stream.
+        stream: String,
+        /// The endpoint (or region) the SDK config points at.
+        endpoint: String,
+        /// What Kinesis or the client said.
+        message: String,
+    },
+
+    /// A request was rejected in a way retrying cannot mend.
+    #[error("Kinesis rejected {operation} on `{stream}` ({code}): {message}")]
+    Rejected {
+        /// The stream.
+        stream: String,
+        /// The API call.
+        operation: &'static str,
+        /// Kinesis's error code.
+        code: String,
+        /// Kinesis's message.
+        message: String,
+    },
+
+    /// Reading a shard kept failing on the way (timeouts, connection errors).
+    #[error("reading shard {shard} of `{stream}` failed for {seconds} s: {message}")]
+    Unreachable {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: String,
+        /// How long it was retried.
+        seconds: u64,
+        /// The last failure.
+        message: String,
+    },
+}
+
+impl From<KinesisError> for StreamError {
+    fn from(error: KinesisError) -> Self {
+        StreamError::connector(error)
+    }
+}

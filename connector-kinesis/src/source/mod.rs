@@ -1,0 +1,48 @@
+//! [`crate::KinesisStreamsSource`]: one split per shard, the last emitted sequence
+//! number in checkpoint state (exactly-once), shards read parent-first.
+
+mod enumerator;
+mod fetcher;
+mod record;
+mod split;
+
+use connector_base::split_reader::{FetcherConfig, FetcherReader};
+use stream_core::Result;
+use stream_core::api::{Boundedness, Source, TaskContext};
+
+pub use enumerator::{KinesisEnumerator, KinesisEnumeratorState};
+pub use fetcher::ShardFetcher;
+pub use record::KinesisRecord;
+pub use split::{ShardPosition, ShardSplit};
+
+use crate::config::KinesisStreamsSource;
+
+impl Source for KinesisStreamsSource {
+    type Output = KinesisRecord;
+    type Split = ShardSplit;
+    type EnumeratorState = KinesisEnumeratorState;
+    type Enumerator = KinesisEnumerator;
+    type Reader = FetcherReader<ShardFetcher>;
+
+    fn boundedness(&self) -> Boundedness {
+        Boundedness::ContinuousUnbounded
+    }
+
+    async fn create_enumerator(
+        &self,
+        _parallelism: usize,
+        restored: Option<KinesisEnumeratorState>,
+    ) -> Result<KinesisEnumerator> {
+        let client = aws_sdk_kinesis::Client::new(&self.sdk);
+        crate::stream_check::check_stream(&client, &self.sdk, &self.stream).await?;
+        Ok(KinesisEnumerator::new(self.clone(), restored))
+    }
+
+    async fn create_reader(&self, _ctx: &TaskContext) -> Result<FetcherReader<ShardFetcher>> {
+        let client = aws_sdk_kinesis::Client::new(&self.sdk);
+        let config =
+            FetcherConfig { fetchers: self.fetchers, batch_size: self.get_records_max, ..FetcherConfig::default() };
+        let (stream, idle) = (self.stream.clone(), self.idle_poll_interval);
+        FetcherReader::new(config, move || ShardFetcher::new(client.clone(), stream.clone(), idle))
+    }
+}
