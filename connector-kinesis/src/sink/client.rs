@@ -24,10 +24,18 @@ const RETRYABLE: &[&str] = &[
 /// Per-entry error codes after which the same entry may succeed.
 const RETRYABLE_ENTRY: &[&str] = &["ProvisionedThroughputExceededException", "InternalFailure"];
 
-/// Sends batches to one stream.
+/// Sends batches to one stream (the [`AsyncSinkClient`] of the sink; usable on its own
+/// with connector-base's `AsyncSinkWriter`).
 pub struct KinesisClient {
-    pub(crate) client: aws_sdk_kinesis::Client,
-    pub(crate) stream: String,
+    client: aws_sdk_kinesis::Client,
+    stream: String,
+}
+
+impl KinesisClient {
+    /// A client writing to `stream` with the region, credentials and endpoint of `sdk`.
+    pub fn new(sdk: &aws_config::SdkConfig, stream: impl Into<String>) -> Self {
+        KinesisClient { client: aws_sdk_kinesis::Client::new(sdk), stream: stream.into() }
+    }
 }
 
 /// What the answer to a partly failed batch means.

@@ -24,7 +24,7 @@ impl<T: Send + 'static> Sink<T> for KinesisStreamsSink<T> {
     async fn create_writer(&self, _ctx: &TaskContext, restored: Vec<KinesisEntry>) -> Result<Self::Writer> {
         let client = aws_sdk_kinesis::Client::new(&self.sdk);
         crate::stream_check::check_stream(&client, &self.sdk, &self.stream).await?;
-        let client = Arc::new(KinesisClient { client, stream: self.stream.clone() });
+        let client = Arc::new(KinesisClient::new(&self.sdk, &self.stream));
         let (schema, partition_key) = (self.schema.clone(), self.partition_key.clone());
         let convert = move |record: T| {
             let key = partition_key(&record);

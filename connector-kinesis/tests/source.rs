@@ -1,0 +1,140 @@
+//! KinesisStreamsSource behaviour against kinesis-local: starting positions, bad
+//! input, options.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use connector_kinesis::aws_config::SdkConfig;
+use connector_kinesis::aws_sdk_kinesis::Client;
+use connector_kinesis::aws_sdk_kinesis::types::ShardIteratorType;
+use connector_kinesis::{KinesisStreamsSource, KinesisStreamsSourceBuilder, StartingPosition};
+use stream_core::prelude::*;
+
+fn source(sdk: &SdkConfig, stream: &str, start: StartingPosition) -> KinesisStreamsSourceBuilder {
+    KinesisStreamsSource::builder(sdk, stream)
+        .starting_position(start)
+        .idle_poll_interval(Duration::from_millis(20))
+        .shard_discovery_interval(Duration::from_millis(200))
+}
+
+/// Start a job reading `source`; `during` runs once it reads; the job is cancelled
+/// once `expected` ids arrived (or after 30 s). Returns the ids read, sorted.
+async fn read(
+    source: KinesisStreamsSource,
+    expected: usize,
+    during: impl std::future::Future<Output = ()>,
+) -> Vec<u64> {
+    let collect = CollectSink::new();
+    let handle = StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(50)).build().unwrap())
+        .restart_strategy(RestartStrategy::None)
+        .parallelism(2)
+        .build()
+        .unwrap()
+        .from_source(source, "source")
+        .map(|r| common::id_of(&r))
+        .sink_to(collect.clone(), "collect")
+        .start("kinesis-source");
+    // Give the readers their shards before anything new is put.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    during.await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while collect.committed().len() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A little longer: records beyond the expected ones would show up now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    handle.cancel_and_join().await.unwrap();
+    let mut ids = collect.committed();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_reads_only_what_is_put_after_the_start() {
+    let Some(sdk) = common::server().await else { return };
+    let stream = common::stream(&sdk, "latest", 2).await;
+    common::put(&sdk, &stream, &common::keyed(&(0..100).collect::<Vec<_>>())).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let newer = common::keyed(&(100..200).collect::<Vec<_>>());
+    let later = common::put(&sdk, &stream, &newer);
+    let ids = read(source(&sdk, &stream, StartingPosition::Latest).build().unwrap(), 100, later).await;
+    assert_eq!(ids, (100..200).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_timestamp_and_trim_horizon_start_where_asked() {
+    let Some(sdk) = common::server().await else { return };
+    let stream = common::stream(&sdk, "timestamp", 2).await;
+    common::put(&sdk, &stream, &common::keyed(&(0..100).collect::<Vec<_>>())).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let between = SystemTime::now();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    common::put(&sdk, &stream, &common::keyed(&(100..150).collect::<Vec<_>>())).await;
+    let at = source(&sdk, &stream, StartingPosition::AtTimestamp(between)).build().unwrap();
+    assert_eq!(read(at, 50, async {}).await, (100..150).collect::<Vec<_>>());
+    let all = source(&sdk, &stream, StartingPosition::TrimHorizon).build().unwrap();
+    assert_eq!(read(all, 150, async {}).await, (0..150).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_sequence_numbers_start_named_shards_there_and_others_at_their_beginning() {
+    let Some(sdk) = common::server().await else { return };
+    let stream = common::stream(&sdk, "sequence", 1).await;
+    common::put(&sdk, &stream, &common::keyed(&(0..50).collect::<Vec<_>>())).await;
+    let client = Client::new(&sdk);
+    let iterator = client
+        .get_shard_iterator()
+        .stream_name(&stream)
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let page = client.get_records().shard_iterator(iterator.shard_iterator().unwrap()).send().await.unwrap();
+    let twentieth = page.records()[20].sequence_number().to_string();
+    let start = StartingPosition::AtSequenceNumbers(BTreeMap::from([("shardId-000000000000".into(), twentieth)]));
+    let ids = read(source(&sdk, &stream, start).build().unwrap(), 30, async {}).await;
+    assert_eq!(ids, (20..50).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_stream_and_an_unreachable_endpoint_fail_naming_them() {
+    let Some(sdk) = common::server().await else { return };
+    let run = |source: KinesisStreamsSource| async move {
+        StreamEnvironment::builder()
+            .restart_strategy(RestartStrategy::None)
+            .build()
+            .unwrap()
+            .from_source(source, "source")
+            .sink_to(DiscardingSink::default(), "discard")
+            .execute("bad-input")
+            .await
+            .map(drop)
+            .unwrap_err()
+            .to_string()
+    };
+    let error = run(source(&sdk, "no-such-stream", StartingPosition::Latest).build().unwrap()).await;
+    assert!(error.contains("`no-such-stream`") && error.contains("ResourceNotFoundException"), "{error}");
+    let port = connector_testkit::free_port().unwrap();
+    let nowhere = common::sdk(&format!("http://127.0.0.1:{port}")).await;
+    let error = run(source(&nowhere, "s", StartingPosition::Latest).build().unwrap()).await;
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+}
+
+#[test]
+fn invalid_options_are_rejected_naming_them() {
+    let sdk = SdkConfig::builder().build();
+    let err = |b: KinesisStreamsSourceBuilder| b.build().err().map(|e| e.to_string()).unwrap_or_default();
+    let base = || source(&sdk, "s", StartingPosition::Latest);
+    assert!(err(base().get_records_max(0)).contains("`get_records_max` = 0"));
+    assert!(err(base().get_records_max(10_001)).contains("`get_records_max` = 10001"));
+    assert!(err(base().shard_discovery_interval(Duration::ZERO)).contains("`shard_discovery_interval`"));
+    assert!(err(base().fetchers_per_reader(0)).contains("`fetchers_per_reader` = 0"));
+    assert!(err(source(&sdk, "", StartingPosition::Latest)).contains("`stream`"));
+    let bad = StartingPosition::AtSequenceNumbers(BTreeMap::from([("shardId-0".into(), "12a".into())]));
+    assert!(err(source(&sdk, "s", bad)).contains("shardId-0=\"12a\""));
+}
