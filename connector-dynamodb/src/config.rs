@@ -1,20 +1,22 @@
 //! The sink's builder and the validation of its options.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 use connector_base::DeliveryGuarantee;
-use connector_base::async_sink::AsyncSinkConfig;
+use connector_base::async_sink::{AsyncSinkConfig, AsyncSinkOptions, ServiceLimits};
 use stream_core::{Result, StreamError};
 
 use crate::error::DynamoDbError;
 use crate::request::DynamoDbWriteRequest;
 
 /// DynamoDB's limits on `BatchWriteItem`.
-const MAX_ITEMS_PER_BATCH: usize = 25;
-const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
-const MAX_ITEM_BYTES: usize = 400 * 1024;
+const BATCH_WRITE_ITEM: ServiceLimits = ServiceLimits {
+    api: "BatchWriteItem",
+    max_batch_size: 25,
+    max_batch_size_in_bytes: 16 * 1024 * 1024,
+    max_record_size_in_bytes: 400 * 1024,
+};
 
 pub(crate) type Convert<T> = Arc<dyn Fn(T) -> std::result::Result<DynamoDbWriteRequest, DynamoDbError> + Send + Sync>;
 
@@ -57,13 +59,7 @@ impl<T: Send + 'static> DynamoDbSink<T> {
             convert: Arc::new(convert),
             overwrite_keys: None,
             guarantee: DeliveryGuarantee::AtLeastOnce,
-            max_batch_size: MAX_ITEMS_PER_BATCH,
-            max_in_flight_requests: None,
-            max_buffered_requests: 10_000,
-            max_batch_size_in_bytes: MAX_BATCH_BYTES,
-            max_record_size_in_bytes: MAX_ITEM_BYTES,
-            max_time_in_buffer: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(600),
+            options: AsyncSinkOptions::new(BATCH_WRITE_ITEM),
         }
     }
 
@@ -80,13 +76,7 @@ pub struct DynamoDbSinkBuilder<T> {
     convert: Convert<T>,
     overwrite_keys: Option<Vec<String>>,
     guarantee: DeliveryGuarantee,
-    max_batch_size: usize,
-    max_in_flight_requests: Option<usize>,
-    max_buffered_requests: usize,
-    max_batch_size_in_bytes: usize,
-    max_record_size_in_bytes: usize,
-    max_time_in_buffer: Duration,
-    request_timeout: Duration,
+    options: AsyncSinkOptions,
 }
 
 impl<T: Send + 'static> DynamoDbSinkBuilder<T> {
@@ -106,70 +96,12 @@ impl<T: Send + 'static> DynamoDbSinkBuilder<T> {
         self
     }
 
-    /// Requests per `BatchWriteItem` (1 to 25, default 25).
-    pub fn max_batch_size(mut self, n: usize) -> Self {
-        self.max_batch_size = n;
-        self
-    }
-
-    /// Batches in flight at once (default 4; exactly-once needs 1).
-    pub fn max_in_flight_requests(mut self, n: usize) -> Self {
-        self.max_in_flight_requests = Some(n);
-        self
-    }
-
-    /// Requests buffered before writes wait (default 10 000).
-    pub fn max_buffered_requests(mut self, n: usize) -> Self {
-        self.max_buffered_requests = n;
-        self
-    }
-
-    /// Bytes per batch (at most 16 MiB, the default).
-    pub fn max_batch_size_in_bytes(mut self, n: usize) -> Self {
-        self.max_batch_size_in_bytes = n;
-        self
-    }
-
-    /// Largest item accepted (at most 400 KiB, the default); a larger one fails the
-    /// job naming its size.
-    pub fn max_record_size_in_bytes(mut self, n: usize) -> Self {
-        self.max_record_size_in_bytes = n;
-        self
-    }
-
-    /// Send a partial batch once its oldest request waited this long (default 5 s).
-    pub fn max_time_in_buffer(mut self, d: Duration) -> Self {
-        self.max_time_in_buffer = d;
-        self
-    }
-
-    /// A batch still failing to be accepted after this long fails the job (default 10 min).
-    pub fn request_timeout(mut self, d: Duration) -> Self {
-        self.request_timeout = d;
-        self
-    }
+    connector_base::async_sink_options!(options, "default 4; exactly-once needs 1");
 
     /// Validate and build; the error names the bad option and value.
     pub fn build(self) -> Result<DynamoDbSink<T>> {
         if self.table.trim().is_empty() {
             return Err(StreamError::invalid("table", "\"\"", "name the table to write to"));
-        }
-        if !(1..=MAX_ITEMS_PER_BATCH).contains(&self.max_batch_size) {
-            return Err(StreamError::invalid("max_batch_size", self.max_batch_size, "BatchWriteItem takes 1 to 25"));
-        }
-        if self.max_batch_size_in_bytes > MAX_BATCH_BYTES {
-            return Err(StreamError::invalid(
-                "max_batch_size_in_bytes",
-                self.max_batch_size_in_bytes,
-                "BatchWriteItem takes at most 16 MiB",
-            ));
-        }
-        if self.max_record_size_in_bytes > MAX_ITEM_BYTES {
-            return Err(StreamError::invalid(
-                "max_record_size_in_bytes",
-                self.max_record_size_in_bytes,
-                "DynamoDB items are at most 400 KiB",
-            ));
         }
         if self.overwrite_keys.as_ref().is_some_and(|k| k.is_empty() || k.len() > 2) {
             return Err(StreamError::invalid(
@@ -185,16 +117,7 @@ impl<T: Send + 'static> DynamoDbSinkBuilder<T> {
                 "the DynamoDB sink offers at-least-once, or exactly-once for its keyed puts and deletes",
             ));
         }
-        let in_flight = AsyncSinkConfig::in_flight_for(self.guarantee, self.max_in_flight_requests, 4)?;
-        let async_config = AsyncSinkConfig::builder()
-            .max_batch_size(self.max_batch_size)
-            .max_in_flight_requests(in_flight)
-            .max_buffered_requests(self.max_buffered_requests)
-            .max_batch_size_in_bytes(self.max_batch_size_in_bytes)
-            .max_record_size_in_bytes(self.max_record_size_in_bytes)
-            .max_time_in_buffer(self.max_time_in_buffer)
-            .request_timeout(self.request_timeout, true)
-            .build()?;
+        let async_config = self.options.build(self.guarantee, 4)?;
         Ok(DynamoDbSink {
             sdk: self.sdk,
             table: self.table,

@@ -76,7 +76,7 @@ pub struct KinesisStreamsSinkBuilder<T> {
 }
 
 impl<T: Send + 'static> KinesisStreamsSinkBuilder<T> {
-    connector_base::async_sink_options!(options);
+    connector_base::async_sink_options!(options, "default 50; 1 keeps the order of batches");
 
     /// Validate and build; the error names the bad option and value.
     pub fn build(self) -> Result<KinesisStreamsSink<T>> {

@@ -97,18 +97,19 @@ impl AsyncSinkOptions {
 /// [`AsyncSinkOptions`](crate::async_sink::AsyncSinkOptions): `max_batch_size`,
 /// `max_in_flight_requests`, `max_buffered_requests`, `max_batch_size_in_bytes`,
 /// `max_record_size_in_bytes`, `max_time_in_buffer`, `request_timeout`. Use it inside
-/// the builder's `impl` block.
+/// the builder's `impl` block; the second argument documents the sink's default
+/// number of requests in flight.
 #[macro_export]
 macro_rules! async_sink_options {
-    ($field:ident) => {
+    ($field:ident, $in_flight_default:literal) => {
         /// Entries per request (at most the API's limit, the default).
         pub fn max_batch_size(mut self, n: usize) -> Self {
             self.$field.max_batch_size = n;
             self
         }
 
-        /// Requests in flight at once (default 50, or the sink's default for its
-        /// guarantee).
+        /// Requests in flight at once
+        #[doc = concat!("(", $in_flight_default, ").")]
         pub fn max_in_flight_requests(mut self, n: usize) -> Self {
             self.$field.max_in_flight_requests = Some(n);
             self
