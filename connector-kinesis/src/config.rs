@@ -131,6 +131,7 @@ pub struct KinesisStreamsSource {
     pub(crate) get_records_max: usize,
     pub(crate) idle_poll_interval: Duration,
     pub(crate) fetchers: usize,
+    pub(crate) fan_out_consumer: Option<String>,
 }
 
 impl std::fmt::Debug for KinesisStreamsSource {
@@ -139,6 +140,7 @@ impl std::fmt::Debug for KinesisStreamsSource {
             .field("stream", &self.stream)
             .field("region", &self.sdk.region())
             .field("start", &self.start)
+            .field("enhanced_fan_out", &self.fan_out_consumer)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +157,7 @@ impl KinesisStreamsSource {
                 get_records_max: MAX_GET_RECORDS,
                 idle_poll_interval: Duration::from_millis(200),
                 fetchers: 1,
+                fan_out_consumer: None,
             },
         }
     }
@@ -199,6 +202,14 @@ impl KinesisStreamsSourceBuilder {
         self
     }
 
+    /// Read with enhanced fan-out (`SubscribeToShard`: records pushed to a consumer of
+    /// its own, 2 MB/s per shard) as consumer `consumer_name`, registered on first use
+    /// and kept registered; default: polling with `GetRecords`.
+    pub fn enhanced_fan_out(mut self, consumer_name: impl Into<String>) -> Self {
+        self.source.fan_out_consumer = Some(consumer_name.into());
+        self
+    }
+
     /// Validate and build; the error names the bad option and value.
     pub fn build(self) -> Result<KinesisStreamsSource> {
         let s = &self.source;
@@ -208,6 +219,16 @@ impl KinesisStreamsSourceBuilder {
         }
         if s.discovery_interval.is_zero() {
             return Err(StreamError::invalid("shard_discovery_interval", "0s", "must be positive"));
+        }
+        if let Some(name) = &s.fan_out_consumer
+            && !((1..=128).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
+            return Err(StreamError::invalid(
+                "enhanced_fan_out",
+                format!("{name:?}"),
+                "a consumer name is 1 to 128 of [a-zA-Z0-9_.-]",
+            ));
         }
         if s.fetchers == 0 {
             return Err(StreamError::invalid("fetchers_per_reader", 0, "must be at least 1"));

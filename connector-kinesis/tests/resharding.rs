@@ -71,6 +71,16 @@ async fn wait_for(collect: &CollectSink<(String, u64)>, distinct: usize, limit: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_and_merge_keep_every_record_once_and_each_key_in_order_across_crashes() {
+    resharding_run(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_enhanced_fan_out_too() {
+    resharding_run(Some("reshard-consumer")).await;
+}
+
+/// The run, reading by polling or with enhanced fan-out as `consumer`.
+async fn resharding_run(consumer: Option<&str>) {
     let Some(sdk) = common::server().await else { return };
     let stream = common::stream(&sdk, "reshard", 2).await;
     put(&sdk, &stream, 0..800).await;
@@ -89,9 +99,11 @@ async fn split_and_merge_keep_every_record_once_and_each_key_in_order_across_cra
         .starting_position(StartingPosition::TrimHorizon)
         .shard_discovery_interval(Duration::from_millis(200))
         .idle_poll_interval(Duration::from_millis(20))
-        .get_records_max(25)
-        .build()
-        .unwrap();
+        .get_records_max(25);
+    let source = match consumer {
+        Some(name) => source.enhanced_fan_out(name).build().unwrap(),
+        None => source.build().unwrap(),
+    };
     let collect = CollectSink::new();
     let job = StreamEnvironment::builder()
         .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(20)).build().unwrap())
@@ -133,7 +145,7 @@ async fn split_and_merge_keep_every_record_once_and_each_key_in_order_across_cra
     let ids: Vec<u64> = collected.iter().map(|(_, id)| *id).collect();
     let sent: Vec<u64> = (0..2400).collect();
     let verdict = Verdict::compare(&sent, &ids, faults.fired().len());
-    eprintln!("resharding: {verdict}");
+    eprintln!("resharding (fan-out consumer {consumer:?}): {verdict}");
     assert_eq!(verdict.crashes, planned.len() + 2, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
     let per_key = common::per_key(&collected);

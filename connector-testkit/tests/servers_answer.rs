@@ -35,3 +35,8 @@ async fn s3_answers() {
 async fn dynamodb_answers() {
     check(servers::DYNAMODB, probe::dynamodb).await;
 }
+
+#[tokio::test]
+async fn kinesis_answers() {
+    check(servers::KINESIS, probe::kinesis).await;
+}

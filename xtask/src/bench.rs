@@ -1,57 +1,75 @@
 //! `cargo xtask bench [NAME]`: the benchmarks, each printing one result line that
-//! compares our pipeline with the raw baseline measured in the same run.
+//! compares our pipeline with the raw baseline measured in the same run (`aws` runs
+//! two bench targets and joins their results into one line).
 
-use crate::cmd::sh;
+use crate::cmd::{sh, sh_output};
 use crate::error::XtaskError;
 
-/// Benchmark name -> (package, bench target).
-const BENCHES: &[(&str, &str, &str)] = &[
-    ("core", "stream-core", "core"),
-    ("file", "connector-file", "file"),
-    ("kafka", "connector-kafka", "kafka"),
-    ("redis", "connector-redis", "redis"),
-    ("rabbitmq", "connector-rabbitmq", "rabbitmq"),
-    ("aws", "connector-dynamodb", "dynamodb"),
+/// Benchmark name -> (package, bench target) of each part.
+const BENCHES: &[(&str, &[(&str, &str)])] = &[
+    ("core", &[("stream-core", "core")]),
+    ("file", &[("connector-file", "file")]),
+    ("kafka", &[("connector-kafka", "kafka")]),
+    ("redis", &[("connector-redis", "redis")]),
+    ("rabbitmq", &[("connector-rabbitmq", "rabbitmq")]),
+    ("aws", &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb")]),
 ];
 
-/// Benchmarks that need a test server: it is started first and stopped after.
-fn service_of(name: &str) -> Option<&'static str> {
+/// The test servers a benchmark needs: started first and stopped after.
+fn services_of(name: &str) -> &'static [&'static str] {
     match name {
-        "kafka" => Some("kafka"),
-        "redis" => Some("redis"),
-        "rabbitmq" => Some("rabbitmq"),
-        "aws" => Some("dynamodb"),
-        _ => None,
+        "kafka" => &["kafka"],
+        "redis" => &["redis"],
+        "rabbitmq" => &["rabbitmq"],
+        "aws" => &["kinesis", "dynamodb"],
+        _ => &[],
     }
 }
 
+/// Run the parts of benchmark `name`; a benchmark of several parts prints its result
+/// lines (`<name> key=value`) joined into one.
+fn run_parts(name: &str, parts: &[(&str, &str)], env: &[(&str, &str)]) -> Result<(), XtaskError> {
+    if let [(package, target)] = parts {
+        return sh("cargo", &["bench", "--locked", "-q", "-p", package, "--bench", target], env);
+    }
+    let mut results = Vec::new();
+    for (package, target) in parts {
+        let out = sh_output("cargo", &["bench", "--locked", "-q", "-p", package, "--bench", target], env)?;
+        print!("{out}");
+        let prefix = format!("{name} ");
+        results.extend(out.lines().filter_map(|l| l.strip_prefix(&prefix)).map(str::to_string));
+    }
+    println!("{name} {}", results.join(" "));
+    Ok(())
+}
+
 pub fn run(args: &[String]) -> Result<(), XtaskError> {
-    let selected: Vec<&(&str, &str, &str)> = match args.first() {
+    let selected: Vec<&(&str, &[(&str, &str)])> = match args.first() {
         None => BENCHES.iter().collect(),
         Some(name) => {
-            let found: Vec<_> = BENCHES.iter().filter(|(n, _, _)| n == name).collect();
+            let found: Vec<_> = BENCHES.iter().filter(|(n, _)| n == name).collect();
             if found.is_empty() {
-                let known: Vec<&str> = BENCHES.iter().map(|(n, _, _)| *n).collect();
+                let known: Vec<&str> = BENCHES.iter().map(|(n, _)| *n).collect();
                 return Err(XtaskError::Usage(format!("unknown benchmark `{name}`; known: {}", known.join(", "))));
             }
             found
         }
     };
-    for (name, package, target) in selected {
-        let args = ["bench", "--locked", "-q", "-p", package, "--bench", target];
-        match service_of(name) {
-            None => sh("cargo", &args, &[])?,
-            Some(service) => {
-                let servers = crate::services::select(&[service.to_string()])?;
-                let ran = crate::services::up(&servers).and_then(|()| {
-                    let vars = crate::services::endpoint_vars()?;
-                    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                    sh("cargo", &args, &vars)
-                });
-                let stopped = crate::services::down_quietly(&servers);
-                ran.and(stopped)?;
-            }
+    for (name, parts) in selected {
+        let services = services_of(name);
+        if services.is_empty() {
+            run_parts(name, parts, &[])?;
+            continue;
         }
+        let names: Vec<String> = services.iter().map(|s| s.to_string()).collect();
+        let servers = crate::services::select(&names)?;
+        let ran = crate::services::up(&servers).and_then(|()| {
+            let vars = crate::services::endpoint_vars()?;
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run_parts(name, parts, &vars)
+        });
+        let stopped = crate::services::down_quietly(&servers);
+        ran.and(stopped)?;
     }
     Ok(())
 }

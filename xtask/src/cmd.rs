@@ -19,6 +19,25 @@ pub fn sh(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), Xtas
     if status.success() { Ok(()) } else { Err(XtaskError::Failed { command, status }) }
 }
 
+/// Like [`sh`], but returns what the command printed on stdout (stderr is inherited).
+pub fn sh_output(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String, XtaskError> {
+    let command = format!("{program} {}", args.join(" "));
+    eprintln!("==> {command}");
+    let started = Instant::now();
+    let output = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|source| XtaskError::Spawn { command: command.clone(), source })?;
+    eprintln!("<== {command} ({:.1} s)", started.elapsed().as_secs_f64());
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(XtaskError::Failed { command, status: output.status })
+    }
+}
+
 /// Whether `cargo <subcommand> --version` works.
 pub fn cargo_has(subcommand: &str) -> bool {
     Command::new("cargo")

@@ -1,9 +1,14 @@
 //! [`crate::KinesisStreamsSource`]: one split per shard, the last emitted sequence
-//! number in checkpoint state (exactly-once), shards read parent-first.
+//! number in checkpoint state (exactly-once), shards read parent-first, by polling or
+//! with enhanced fan-out.
 
+mod consumer;
 mod enumerator;
+mod fan_out;
 mod fetcher;
+mod polling;
 mod record;
+mod retry;
 mod split;
 
 use connector_base::split_reader::{FetcherConfig, FetcherReader};
@@ -11,7 +16,9 @@ use stream_core::Result;
 use stream_core::api::{Boundedness, Source, TaskContext};
 
 pub use enumerator::{KinesisEnumerator, KinesisEnumeratorState};
+pub use fan_out::FanOutFetcher;
 pub use fetcher::ShardFetcher;
+pub use polling::PollingFetcher;
 pub use record::KinesisRecord;
 pub use split::{ShardPosition, ShardSplit};
 
@@ -43,6 +50,16 @@ impl Source for KinesisStreamsSource {
         let config =
             FetcherConfig { fetchers: self.fetchers, batch_size: self.get_records_max, ..FetcherConfig::default() };
         let (stream, idle) = (self.stream.clone(), self.idle_poll_interval);
-        FetcherReader::new(config, move || ShardFetcher::new(client.clone(), stream.clone(), idle))
+        match &self.fan_out_consumer {
+            None => FetcherReader::new(config, move || {
+                ShardFetcher::Polling(PollingFetcher::new(client.clone(), stream.clone(), idle))
+            }),
+            Some(name) => {
+                let arn = consumer::consumer_arn(&self.sdk, &self.stream, name).await?;
+                FetcherReader::new(config, move || {
+                    ShardFetcher::FanOut(FanOutFetcher::new(client.clone(), stream.clone(), arn.clone()))
+                })
+            }
+        }
     }
 }

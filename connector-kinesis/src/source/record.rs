@@ -14,3 +14,16 @@ pub struct KinesisRecord {
     /// When Kinesis received it (milliseconds since the epoch), if known.
     pub approximate_arrival_millis: Option<i64>,
 }
+
+impl KinesisRecord {
+    /// The SDK's record, read from `shard`.
+    pub(crate) fn from_sdk(shard: &str, r: &aws_sdk_kinesis::types::Record) -> Self {
+        KinesisRecord {
+            shard_id: shard.to_string(),
+            sequence_number: r.sequence_number().to_string(),
+            partition_key: r.partition_key().unwrap_or_default().to_string(),
+            data: r.data().as_ref().to_vec(),
+            approximate_arrival_millis: r.approximate_arrival_timestamp().and_then(|t| t.to_millis().ok()),
+        }
+    }
+}

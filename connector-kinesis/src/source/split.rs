@@ -33,3 +33,21 @@ impl SourceSplit for ShardSplit {
         self.shard_id.clone()
     }
 }
+
+impl ShardPosition {
+    /// The position as Kinesis names it: iterator type, sequence number, timestamp
+    /// (for `GetShardIterator` and `SubscribeToShard`).
+    pub(crate) fn as_kinesis(
+        &self,
+    ) -> (aws_sdk_kinesis::types::ShardIteratorType, Option<String>, Option<aws_sdk_kinesis::primitives::DateTime>)
+    {
+        use aws_sdk_kinesis::primitives::DateTime;
+        use aws_sdk_kinesis::types::ShardIteratorType as Type;
+        match self {
+            ShardPosition::TrimHorizon => (Type::TrimHorizon, None, None),
+            ShardPosition::AtTimestamp(ms) => (Type::AtTimestamp, None, Some(DateTime::from_millis(*ms))),
+            ShardPosition::AtSequenceNumber(seq) => (Type::AtSequenceNumber, Some(seq.clone()), None),
+            ShardPosition::AfterSequenceNumber(seq) => (Type::AfterSequenceNumber, Some(seq.clone()), None),
+        }
+    }
+}

@@ -149,17 +149,25 @@ pub fn key_of(record: &str) -> String {
     format!("k{}", id % 64)
 }
 
-/// The source suite's target: ids put as `record-<id>` with key `k<id % 64>`.
+/// The source suite's target: ids put as `record-<id>` with key `k<id % 64>`, read
+/// by polling or with enhanced fan-out (consumer `fan_out`).
 pub struct FromStream {
     pub sdk: SdkConfig,
     pub stream: String,
+    pub fan_out: Option<String>,
 }
 
 impl FromStream {
     pub async fn new(shards: i32) -> Option<std::sync::Arc<FromStream>> {
         let sdk = server().await?;
         let stream = stream(&sdk, "source-suite", shards).await;
-        Some(std::sync::Arc::new(FromStream { sdk, stream }))
+        Some(std::sync::Arc::new(FromStream { sdk, stream, fan_out: None }))
+    }
+
+    pub async fn fan_out(shards: i32) -> Option<std::sync::Arc<FromStream>> {
+        let sdk = server().await?;
+        let stream = stream(&sdk, "fan-out-suite", shards).await;
+        Some(std::sync::Arc::new(FromStream { sdk, stream, fan_out: Some("suite-consumer".into()) }))
     }
 }
 
@@ -187,12 +195,14 @@ impl SourceTarget for FromStream {
 
     /// Kinesis streams do not end: only the unbounded suite runs.
     fn source(&self, _bounded: bool) -> KinesisStreamsSource {
-        KinesisStreamsSource::builder(&self.sdk, &self.stream)
+        let builder = KinesisStreamsSource::builder(&self.sdk, &self.stream)
             .starting_position(StartingPosition::TrimHorizon)
             .shard_discovery_interval(Duration::from_millis(200))
-            .idle_poll_interval(Duration::from_millis(20))
-            .build()
-            .unwrap()
+            .idle_poll_interval(Duration::from_millis(20));
+        match &self.fan_out {
+            Some(consumer) => builder.enhanced_fan_out(consumer).build().unwrap(),
+            None => builder.build().unwrap(),
+        }
     }
 
     fn id_of(&self, record: &KinesisRecord) -> u64 {
