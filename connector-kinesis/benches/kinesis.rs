@@ -100,10 +100,24 @@ fn main() {
     let mut ratios = Vec::new();
     runtime.block_on(async {
         let sdk = common::sdk(&endpoint).await;
-        raw(&sdk, &common::stream(&sdk, "warm-up", SHARDS).await, n / 4).await;
+        // kinesis-local keeps every stream in memory and slows down as they grow: each
+        // run gets a fresh stream, deleted after it.
+        let fresh = |name: &'static str| common::stream(&sdk, name, SHARDS);
+        let client = Client::new(&sdk);
+        let delete = |stream: String| {
+            let client = client.clone();
+            async move { client.delete_stream().stream_name(stream).send().await.unwrap() }
+        };
+        let warm_up = fresh("warm-up").await;
+        raw(&sdk, &warm_up, n / 4).await;
+        delete(warm_up).await;
         for round in 0..3 {
-            let raw_rate = raw(&sdk, &common::stream(&sdk, "raw", SHARDS).await, n).await;
-            let our_rate = ours(&sdk, &common::stream(&sdk, "ours", SHARDS).await, n).await;
+            let stream = fresh("raw").await;
+            let raw_rate = raw(&sdk, &stream, n).await;
+            delete(stream).await;
+            let stream = fresh("ours").await;
+            let our_rate = ours(&sdk, &stream, n).await;
+            delete(stream).await;
             eprintln!("round {round}: raw {raw_rate:.0}/s ours {our_rate:.0}/s ({n} records)");
             ratios.push(our_rate / raw_rate);
         }
