@@ -92,10 +92,13 @@ impl<T: Send + 'static> KinesisStreamsSinkBuilder<T> {
     }
 }
 
+/// Kinesis names (streams, consumers): 1 to 128 of `[a-zA-Z0-9_.-]`.
+fn valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 fn validate_stream(stream: &str) -> Result<()> {
-    let valid = (1..=128).contains(&stream.len())
-        && stream.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if valid {
+    if valid_name(stream) {
         Ok(())
     } else {
         Err(StreamError::invalid("stream", format!("{stream:?}"), "a stream name is 1 to 128 of [a-zA-Z0-9_.-]"))
@@ -220,10 +223,7 @@ impl KinesisStreamsSourceBuilder {
         if s.discovery_interval.is_zero() {
             return Err(StreamError::invalid("shard_discovery_interval", "0s", "must be positive"));
         }
-        if let Some(name) = &s.fan_out_consumer
-            && !((1..=128).contains(&name.len())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-        {
+        if let Some(name) = s.fan_out_consumer.as_ref().filter(|n| !valid_name(n)) {
             return Err(StreamError::invalid(
                 "enhanced_fan_out",
                 format!("{name:?}"),

@@ -135,6 +135,7 @@ fn invalid_options_are_rejected_naming_them() {
     assert!(err(base().shard_discovery_interval(Duration::ZERO)).contains("`shard_discovery_interval`"));
     assert!(err(base().fetchers_per_reader(0)).contains("`fetchers_per_reader` = 0"));
     assert!(err(source(&sdk, "", StartingPosition::Latest)).contains("`stream`"));
+    assert!(err(base().enhanced_fan_out("no spaces")).contains("`enhanced_fan_out` = \"no spaces\""));
     let bad = StartingPosition::AtSequenceNumbers(BTreeMap::from([("shardId-0".into(), "12a".into())]));
     assert!(err(source(&sdk, "s", bad)).contains("shardId-0=\"12a\""));
 }
