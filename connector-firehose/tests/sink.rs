@@ -44,7 +44,7 @@ async fn every_record_arrives_in_the_bucket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_stream_fails_at_start_naming_it_and_the_endpoint() {
-    let Some(server) = TestServer::discover(&servers::S3).await.unwrap() else { return };
+    let Some(server) = TestServer::discover(&servers::FIREHOSE).await.unwrap() else { return };
     let sdk = common::sdk(&server.endpoint).await;
     let sink = FirehoseSink::builder(&sdk, "no-such-stream", Utf8Schema).build().unwrap();
     let error = run(sink, lines(10)).await.unwrap_err();

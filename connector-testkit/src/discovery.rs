@@ -209,6 +209,17 @@ pub mod servers {
         endpoint: |host, port| format!("http://{host}:{port}"),
     };
 
+    /// Firehose (`FIREHOSE_ENDPOINT`, e.g. `http://127.0.0.1:4566`; moto server, which
+    /// serves S3 on the same port: tests read the S3 destination through [`S3`]).
+    pub const FIREHOSE: TestServer = TestServer {
+        system: "Firehose (moto)",
+        variable: "FIREHOSE_ENDPOINT",
+        service: "moto",
+        image: ("motoserver/moto", "5.2.5", 5000),
+        ready_line: "Running on",
+        endpoint: |host, port| format!("http://{host}:{port}"),
+    };
+
     /// DynamoDB (`DYNAMODB_ENDPOINT`, e.g. `http://127.0.0.1:8000`; AWS DynamoDB Local).
     pub const DYNAMODB: TestServer = TestServer {
         system: "DynamoDB (DynamoDB Local)",

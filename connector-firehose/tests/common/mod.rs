@@ -34,14 +34,16 @@ pub async fn sdk(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// A delivery stream on moto writing to a fresh bucket: (sdk, stream, bucket store),
-/// or `None` to skip.
+/// A delivery stream (`FIREHOSE_ENDPOINT`) writing to a fresh bucket read back through
+/// `S3_ENDPOINT` (both moto's by default): (sdk, stream, bucket store), or `None` to
+/// skip.
 pub async fn stream(name: &str) -> Option<(SdkConfig, String, Arc<AmazonS3>)> {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    let firehose = TestServer::discover(&servers::FIREHOSE).await.unwrap()?;
     let server = TestServer::discover(&servers::S3).await.unwrap()?;
     let name = format!("{name}-{}-{}", std::process::id(), fastrand::u32(..));
     probe::s3_create_bucket(&server.endpoint, &name).unwrap();
-    let sdk = sdk(&server.endpoint).await;
+    let sdk = sdk(&firehose.endpoint).await;
     let destination = ExtendedS3DestinationConfiguration::builder()
         .bucket_arn(format!("arn:aws:s3:::{name}"))
         .role_arn("arn:aws:iam::123456789012:role/firehose-test")

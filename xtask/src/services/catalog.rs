@@ -12,7 +12,8 @@ use crate::error::XtaskError;
 /// One kind of test server.
 pub struct Service {
     pub name: &'static str,
-    pub variable: &'static str,
+    /// The endpoint variables the tests read (one server may stand for several).
+    pub variables: &'static [&'static str],
     pub endpoint: &'static str,
     pub address: &'static str,
     pub probe: fn(&str) -> Result<(), String>,
@@ -34,7 +35,7 @@ pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS];
 /// Debian 12's redis-server 7.0.
 const REDIS: Service = Service {
     name: "redis",
-    variable: "REDIS_URL",
+    variables: &["REDIS_URL"],
     endpoint: "redis://127.0.0.1:6379",
     address: "127.0.0.1:6379",
     probe: probe::redis,
@@ -64,7 +65,7 @@ fn rabbitmq_dir() -> PathBuf {
 /// Debian 12's rabbitmq-server 3.10.
 const RABBITMQ: Service = Service {
     name: "rabbitmq",
-    variable: "RABBITMQ_URL",
+    variables: &["RABBITMQ_URL"],
     endpoint: "amqp://guest:guest@127.0.0.1:5672/%2f",
     address: "127.0.0.1:5672",
     probe: probe::amqp,
@@ -130,7 +131,7 @@ fn noida_binary() -> Result<String, XtaskError> {
 /// noida-db from PyPI (Kafka protocol with transactions), `--only kafka`.
 const KAFKA: Service = Service {
     name: "kafka",
-    variable: "KAFKA_BOOTSTRAP_SERVERS",
+    variables: &["KAFKA_BOOTSTRAP_SERVERS"],
     endpoint: "127.0.0.1:9092",
     address: "127.0.0.1:9092",
     probe: probe::kafka,
@@ -169,7 +170,8 @@ const MOTO_VERSION: &str = "5.2.5";
 /// moto server from PyPI: S3 (and later Firehose) on one port.
 const MOTO: Service = Service {
     name: "moto",
-    variable: "S3_ENDPOINT",
+    // moto serves S3 and Firehose on one port.
+    variables: &["S3_ENDPOINT", "FIREHOSE_ENDPOINT"],
     endpoint: "http://127.0.0.1:4566",
     address: "127.0.0.1:4566",
     probe: probe::s3,
@@ -230,7 +232,7 @@ fn dynamodb_jar_dir() -> Option<PathBuf> {
 /// to listen on one interface only: it listens on every interface, port 8000.
 const DYNAMODB: Service = Service {
     name: "dynamodb",
-    variable: "DYNAMODB_ENDPOINT",
+    variables: &["DYNAMODB_ENDPOINT"],
     endpoint: "http://127.0.0.1:8000",
     address: "127.0.0.1:8000",
     probe: probe::dynamodb,
@@ -285,7 +287,7 @@ net.Server.prototype.listen = function (...args) {
 /// resharded in 10 ms instead of 500 ms; no limit on the number of shards.
 const KINESIS: Service = Service {
     name: "kinesis",
-    variable: "KINESIS_ENDPOINT",
+    variables: &["KINESIS_ENDPOINT"],
     endpoint: "http://127.0.0.1:4568",
     address: "127.0.0.1:4568",
     probe: probe::kinesis,

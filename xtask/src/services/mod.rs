@@ -59,7 +59,7 @@ pub fn up(services: &[&'static Service]) -> Result<(), XtaskError> {
     for service in services {
         if service.answers() {
             eprintln!("{}: already answering at {}", service.name, service.address);
-            state::set_env(service.variable, service.endpoint)?;
+            state::set_env(service.variables, service.endpoint)?;
             continue;
         }
         let t = Instant::now();
@@ -74,7 +74,7 @@ pub fn up(services: &[&'static Service]) -> Result<(), XtaskError> {
         all.extend(pids);
         let pids = all;
         state::write_pids(service.name, &pids)?;
-        state::set_env(service.variable, service.endpoint)?;
+        state::set_env(service.variables, service.endpoint)?;
         let shown = probe::redact(service.endpoint);
         eprintln!("{}: up at {shown} in {:.1} s (pids {pids:?})", service.name, t.elapsed().as_secs_f64());
     }
@@ -123,7 +123,7 @@ fn stop(services: &[&'static Service], verbose: bool) -> Result<(), XtaskError> 
             process::stop(*pid);
         }
         state::clear_pids(service.name)?;
-        state::unset_env(service.variable)?;
+        state::unset_env(service.variables)?;
         if verbose && !pids.is_empty() {
             eprintln!("{}: stopped pids {pids:?}", service.name);
         }

@@ -65,14 +65,16 @@ fn write_env(vars: &[(String, String)]) -> Result<(), XtaskError> {
     fs::write(&path, text).map_err(|e| XtaskError::io(&path, e))
 }
 
-pub fn set_env(variable: &str, value: &str) -> Result<(), XtaskError> {
-    let mut vars: Vec<(String, String)> = read_env()?.into_iter().filter(|(k, _)| k != variable).collect();
-    vars.push((variable.to_string(), value.to_string()));
+pub fn set_env(variables: &[&str], value: &str) -> Result<(), XtaskError> {
+    let mut vars: Vec<(String, String)> =
+        read_env()?.into_iter().filter(|(k, _)| !variables.contains(&k.as_str())).collect();
+    vars.extend(variables.iter().map(|v| (v.to_string(), value.to_string())));
     write_env(&vars)
 }
 
-pub fn unset_env(variable: &str) -> Result<(), XtaskError> {
-    let vars: Vec<(String, String)> = read_env()?.into_iter().filter(|(k, _)| k != variable).collect();
+pub fn unset_env(variables: &[&str]) -> Result<(), XtaskError> {
+    let vars: Vec<(String, String)> =
+        read_env()?.into_iter().filter(|(k, _)| !variables.contains(&k.as_str())).collect();
     write_env(&vars)
 }
 
