@@ -52,6 +52,41 @@ where
     }
 }
 
+/// What a failed write request of a sink means.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RequestFailure {
+    /// Send the batch again (throttled, or failed on the way).
+    Retry,
+    /// Rejected in a way retrying cannot mend: the service's code and message.
+    Fatal {
+        /// The service's error code.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+}
+
+/// Sort a failed `api` request to `target` (a stream or table, for the log): failures
+/// on the way (timeouts, connections, unreadable answers) and the service codes in
+/// `retryable` are retried, any other service error is fatal.
+pub fn request_failure<E, R>(error: &SdkError<E, R>, retryable: &[&str], api: &str, target: &str) -> RequestFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match service_error(error) {
+        None => {
+            tracing::warn!(target, error = %error, "{api} failed on the way; retrying");
+            RequestFailure::Retry
+        }
+        Some((code, _)) if retryable.contains(&code.as_str()) => {
+            tracing::debug!(target, %code, "{api} throttled; retrying");
+            RequestFailure::Retry
+        }
+        Some((code, message)) => RequestFailure::Fatal { code, message },
+    }
+}
+
 /// Serde for record bytes kept in checkpoint state (buffered Firehose and Kinesis
 /// records): base64 text instead of a JSON array of numbers. Use with
 /// `#[serde(with = "connector_base::aws::base64_bytes")]`.

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
+use connector_base::aws::{self, RequestFailure};
 
 use crate::attribute::{Attr, Item, item_to_sdk};
 use crate::error::DynamoDbError;
@@ -82,15 +83,10 @@ impl DynamoDbClient {
         error: SdkError<BatchWriteItemError>,
         batch: Vec<DynamoDbWriteRequest>,
     ) -> SubmitResult<DynamoDbWriteRequest> {
-        let Some((code, message)) = connector_base::aws::service_error(&error) else {
-            // Timeouts, connection failures, unparsable answers: try again.
-            tracing::warn!(table = %self.table, error = %error, "BatchWriteItem failed on the way; retrying");
-            return SubmitResult::Retry(batch);
+        let (code, message) = match aws::request_failure(&error, RETRYABLE, "BatchWriteItem", &self.table) {
+            RequestFailure::Retry => return SubmitResult::Retry(batch),
+            RequestFailure::Fatal { code, message } => (code, message),
         };
-        if RETRYABLE.contains(&code.as_str()) {
-            tracing::debug!(table = %self.table, %code, "BatchWriteItem throttled; retrying");
-            return SubmitResult::Retry(batch);
-        }
         let table = self.table.clone();
         let error = if code == "ResourceNotFoundException" {
             let endpoint = String::from("the configured endpoint");

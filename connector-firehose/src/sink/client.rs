@@ -6,6 +6,7 @@ use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutReco
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
+use connector_base::aws::{self, RequestFailure};
 
 use crate::error::FirehoseError;
 use crate::record::FirehoseRecord;
@@ -36,14 +37,10 @@ impl FirehoseClient {
         error: SdkError<PutRecordBatchError>,
         batch: Vec<FirehoseRecord>,
     ) -> SubmitResult<FirehoseRecord> {
-        let Some((code, message)) = connector_base::aws::service_error(&error) else {
-            tracing::warn!(stream = %self.stream, error = %error, "PutRecordBatch failed on the way; retrying");
-            return SubmitResult::Retry(batch);
+        let (code, message) = match aws::request_failure(&error, RETRYABLE, "PutRecordBatch", &self.stream) {
+            RequestFailure::Retry => return SubmitResult::Retry(batch),
+            RequestFailure::Fatal { code, message } => (code, message),
         };
-        if RETRYABLE.contains(&code.as_str()) {
-            tracing::debug!(stream = %self.stream, %code, "PutRecordBatch throttled; retrying");
-            return SubmitResult::Retry(batch);
-        }
         SubmitResult::Fatal(FirehoseError::Rejected { stream: self.stream.clone(), code, message }.to_string())
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsOutput}
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
+use connector_base::aws::{self, RequestFailure};
 
 use super::entry::KinesisEntry;
 use crate::error::KinesisError;
@@ -72,15 +73,10 @@ impl KinesisClient {
     }
 
     fn classify(&self, error: SdkError<PutRecordsError>, batch: Vec<KinesisEntry>) -> SubmitResult<KinesisEntry> {
-        let Some((code, message)) = connector_base::aws::service_error(&error) else {
-            tracing::warn!(stream = %self.stream, error = %error, "PutRecords failed on the way; retrying");
-            return SubmitResult::Retry(batch);
-        };
-        if RETRYABLE.contains(&code.as_str()) {
-            tracing::debug!(stream = %self.stream, %code, "PutRecords throttled; retrying");
-            return SubmitResult::Retry(batch);
+        match aws::request_failure(&error, RETRYABLE, "PutRecords", &self.stream) {
+            RequestFailure::Retry => SubmitResult::Retry(batch),
+            RequestFailure::Fatal { code, message } => self.rejected(code, message),
         }
-        self.rejected(code, message)
     }
 }
 
