@@ -327,7 +327,10 @@ const KINESIS: Service = Service {
         .into_iter()
         .map(|(k, v)| (k, v.to_string()))
         .collect();
-        Ok(vec![spawn_detached("node", &["--require", &preload, &main], &env, &dir.join("kinesis.log"))?])
+        // Every stream and record lives in the server's heap: room for a whole test run
+        // without long garbage-collection pauses near node's default limit.
+        let args = ["--max-old-space-size=4096", "--require", &preload, &main];
+        Ok(vec![spawn_detached("node", &args, &env, &dir.join("kinesis.log"))?])
     },
     helpers: Vec::new,
 };
