@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::types::ConsumerStatus;
 use connector_base::aws;
 use stream_core::Result;
@@ -14,6 +15,10 @@ use crate::error::KinesisError;
 
 /// How long registration may take.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn has_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, code: &str) -> bool {
+    aws::service_error(error).is_some_and(|(c, _)| c == code)
+}
 
 /// The ARN of consumer `name` of `stream`, registered if needed and ACTIVE.
 pub(crate) async fn consumer_arn(sdk: &SdkConfig, stream: &str, name: &str) -> Result<String> {
@@ -39,21 +44,19 @@ pub(crate) async fn consumer_arn(sdk: &SdkConfig, stream: &str, name: &str) -> R
                     return Ok(consumer.consumer_arn().to_string());
                 }
             }
-            Err(e)
-                if !registered
-                    && aws::service_error(&e).is_some_and(|(code, _)| code == "ResourceNotFoundException") =>
-            {
-                let register =
-                    client.register_stream_consumer().stream_arn(&stream_arn).consumer_name(name).send().await;
-                match register {
-                    Ok(_) => tracing::info!(stream, consumer = name, "registered the enhanced fan-out consumer"),
-                    // Another reader registered it first.
-                    Err(e) if aws::service_error(&e).is_some_and(|(code, _)| code == "ResourceInUseException") => {}
-                    Err(e) => return Err(error(format!("RegisterStreamConsumer: {e} ({e:?})")).into()),
+            Err(e) if has_code(&e, "ResourceNotFoundException") => {
+                if !registered {
+                    let register =
+                        client.register_stream_consumer().stream_arn(&stream_arn).consumer_name(name).send().await;
+                    match register {
+                        Ok(_) => tracing::info!(stream, consumer = name, "registered the enhanced fan-out consumer"),
+                        // Another reader registered it first.
+                        Err(e) if has_code(&e, "ResourceInUseException") => {}
+                        Err(e) => return Err(error(format!("RegisterStreamConsumer: {e} ({e:?})")).into()),
+                    }
+                    registered = true;
                 }
-                registered = true;
             }
-            Err(e) if aws::service_error(&e).is_some_and(|(code, _)| code == "ResourceNotFoundException") => {}
             Err(e) => return Err(error(format!("DescribeStreamConsumer: {e} ({e:?})")).into()),
         }
         if Instant::now() > deadline {

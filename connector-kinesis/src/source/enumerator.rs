@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use connector_base::aws;
 use serde::{Deserialize, Serialize};
 use stream_core::Result;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
@@ -14,6 +15,10 @@ use stream_core::api::{EnumeratorContext, SplitEnumerator};
 use super::split::{ShardPosition, ShardSplit};
 use crate::config::{KinesisStreamsSource, StartingPosition};
 use crate::error::KinesisError;
+
+/// How long one `ListShards` page may take: discovery runs in the checkpoint
+/// coordinator, which a hung call would hold up.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Checkpointed state of the enumerator.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,16 +68,10 @@ impl KinesisEnumerator {
                 Some(token) => self.client.list_shards().next_token(token),
                 None => self.client.list_shards().stream_name(&self.source.stream),
             };
-            let page = call.send().await.map_err(|e| {
-                let message = match connector_base::aws::service_error(&e) {
-                    Some((code, message)) => format!("ListShards: {code}: {message}"),
-                    None => format!("ListShards: {e}"),
-                };
-                KinesisError::Stream {
-                    stream: self.source.stream.clone(),
-                    endpoint: connector_base::aws::endpoint_of(&self.source.sdk),
-                    message,
-                }
+            let page = aws::call_within(LIST_TIMEOUT, call.send()).await.map_err(|message| KinesisError::Stream {
+                stream: self.source.stream.clone(),
+                endpoint: aws::endpoint_of(&self.source.sdk),
+                message: format!("ListShards: {message}"),
             })?;
             for shard in page.shards() {
                 let parents = [shard.parent_shard_id(), shard.adjacent_parent_shard_id()];

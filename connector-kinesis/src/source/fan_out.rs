@@ -117,6 +117,17 @@ async fn subscribe(
     }
 }
 
+impl FannedShard {
+    /// Where reading of `split` resumes: after the last continuation of this attempt,
+    /// or at the split's position.
+    fn resume_at(&self, split: &ShardSplit) -> ShardPosition {
+        match &self.continuation {
+            Some(seq) => ShardPosition::AfterSequenceNumber(seq.clone()),
+            None => split.position.clone(),
+        }
+    }
+}
+
 impl FanOutFetcher {
     pub(crate) fn new(client: aws_sdk_kinesis::Client, stream: String, consumer_arn: String) -> Self {
         FanOutFetcher { client, stream, consumer_arn, shards: HashMap::new() }
@@ -137,7 +148,7 @@ impl FanOutFetcher {
         }
         let Some(subscription) = state.subscription.as_mut() else {
             if !state.retry.waiting() {
-                state.subscription = Some(self.start(split, state.continuation.as_deref())?);
+                state.subscription = Some(self.start(&split.shard_id, state.resume_at(split))?);
             }
             return Ok(Fetch::Empty);
         };
@@ -154,7 +165,7 @@ impl FanOutFetcher {
                 }
                 if !closed && state.last_end_check.is_none_or(|t| t.elapsed() >= END_CHECK_INTERVAL) {
                     state.last_end_check = Some(Instant::now());
-                    state.closed = self.read_to_its_end(split, state.continuation.as_deref()).await;
+                    state.closed = self.read_to_its_end(&split.shard_id, &state.resume_at(split)).await;
                 }
                 Ok(if state.closed { Fetch::Finished } else { Fetch::Empty })
             }
@@ -171,52 +182,35 @@ impl FanOutFetcher {
         }
     }
 
-    /// Whether nothing follows `continuation` (or the split's position) in a closed
-    /// shard. A failed check is only logged: the next quiet event checks again.
-    async fn read_to_its_end(&self, split: &ShardSplit, continuation: Option<&str>) -> bool {
-        let position = match continuation {
-            Some(seq) => ShardPosition::AfterSequenceNumber(seq.to_string()),
-            None => split.position.clone(),
-        };
-        let (kind, sequence, timestamp) = position.as_kinesis();
-        let call = self.client.get_shard_iterator().stream_name(&self.stream).shard_id(&split.shard_id);
-        let iterator = match call
-            .shard_iterator_type(kind)
-            .set_starting_sequence_number(sequence)
-            .set_timestamp(timestamp)
-            .send()
-            .await
-        {
-            Ok(out) => out.shard_iterator().map(str::to_string),
+    /// Whether nothing follows `position` in closed shard `shard`. A failed check is
+    /// only logged: the next quiet event checks again.
+    async fn read_to_its_end(&self, shard: &str, position: &ShardPosition) -> bool {
+        let iterator = match position.iterator(&self.client, &self.stream, shard).await {
+            Ok(Some(iterator)) => iterator,
+            Ok(None) => return true,
             Err(e) => {
-                tracing::debug!(shard = %split.shard_id, error = %e, "end-of-shard check failed");
+                tracing::debug!(shard, error = %e, "end-of-shard check failed");
                 return false;
             }
         };
-        let Some(iterator) = iterator else { return true };
         match self.client.get_records().shard_iterator(iterator).limit(1).send().await {
             Ok(out) => out.records().is_empty() && out.next_shard_iterator().is_none(),
             Err(e) => {
-                tracing::debug!(shard = %split.shard_id, error = %e, "end-of-shard check failed");
+                tracing::debug!(shard, error = %e, "end-of-shard check failed");
                 false
             }
         }
     }
 
-    /// Subscribe after `continuation` (a resubscription in this attempt) or at the
-    /// split's position.
-    fn start(&self, split: &ShardSplit, continuation: Option<&str>) -> Result<Subscription> {
-        let position = match continuation {
-            Some(seq) => ShardPosition::AfterSequenceNumber(seq.to_string()),
-            None => split.position.clone(),
-        };
+    /// Subscribe to `shard` at `position`.
+    fn start(&self, shard: &str, position: ShardPosition) -> Result<Subscription> {
         let (kind, sequence, timestamp) = position.as_kinesis();
         let start = StartingPosition::builder().r#type(kind).set_sequence_number(sequence).set_timestamp(timestamp);
         let start = start.build().map_err(|e| StreamError::invalid("starting position", e, "Kinesis refused it"))?;
         let (tx, events) = mpsc::channel(4);
         let task =
-            tokio::spawn(subscribe(self.client.clone(), self.consumer_arn.clone(), split.shard_id.clone(), start, tx));
-        tracing::debug!(stream = %self.stream, shard = %split.shard_id, ?position, "subscribing to shard");
+            tokio::spawn(subscribe(self.client.clone(), self.consumer_arn.clone(), shard.to_string(), start, tx));
+        tracing::debug!(stream = %self.stream, shard, ?position, "subscribing to shard");
         Ok(Subscription { events, task })
     }
 }

@@ -58,27 +58,15 @@ impl PollingFetcher {
         let shard = split.shard_id.as_str();
         let iterator = match state.iterator.take() {
             Some(iterator) => iterator,
-            None => {
-                let (kind, sequence, timestamp) = split.position.as_kinesis();
-                let call = self.client.get_shard_iterator().stream_name(&self.stream).shard_id(shard);
-                match call
-                    .shard_iterator_type(kind)
-                    .set_starting_sequence_number(sequence)
-                    .set_timestamp(timestamp)
-                    .send()
-                    .await
-                {
-                    Ok(out) => match out.shard_iterator() {
-                        Some(iterator) => iterator.to_string(),
-                        // No iterator: a closed shard with nothing after the position.
-                        None => return Ok(Fetch::Finished),
-                    },
-                    Err(error) => {
-                        state.retry.failed(&self.stream, shard, Failure::of("GetShardIterator", &error))?;
-                        return Ok(Fetch::Empty);
-                    }
+            None => match split.position.iterator(&self.client, &self.stream, shard).await {
+                Ok(Some(iterator)) => iterator,
+                // No iterator: a closed shard with nothing after the position.
+                Ok(None) => return Ok(Fetch::Finished),
+                Err(error) => {
+                    state.retry.failed(&self.stream, shard, Failure::of("GetShardIterator", &error))?;
+                    return Ok(Fetch::Empty);
                 }
-            }
+            },
         };
         let limit = i32::try_from(max).unwrap_or(10_000).clamp(1, 10_000);
         let output = match self.client.get_records().shard_iterator(&iterator).limit(limit).send().await {

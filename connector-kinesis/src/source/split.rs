@@ -1,5 +1,7 @@
 //! A split is one shard: its parents (read before it) and where reading stands.
 
+use aws_sdk_kinesis::error::SdkError;
+use aws_sdk_kinesis::operation::get_shard_iterator::GetShardIteratorError;
 use serde::{Deserialize, Serialize};
 use stream_core::api::SourceSplit;
 
@@ -35,6 +37,20 @@ impl SourceSplit for ShardSplit {
 }
 
 impl ShardPosition {
+    /// A shard iterator of `shard` at this position (`GetShardIterator`); `None` when
+    /// the shard is closed and nothing follows the position.
+    pub(crate) async fn iterator(
+        &self,
+        client: &aws_sdk_kinesis::Client,
+        stream: &str,
+        shard: &str,
+    ) -> Result<Option<String>, SdkError<GetShardIteratorError>> {
+        let (kind, sequence, timestamp) = self.as_kinesis();
+        let call = client.get_shard_iterator().stream_name(stream).shard_id(shard).shard_iterator_type(kind);
+        let out = call.set_starting_sequence_number(sequence).set_timestamp(timestamp).send().await?;
+        Ok(out.shard_iterator().map(str::to_string))
+    }
+
     /// The position as Kinesis names it: iterator type, sequence number, timestamp
     /// (for `GetShardIterator` and `SubscribeToShard`).
     pub(crate) fn as_kinesis(
