@@ -54,6 +54,25 @@ struct Progress {
 
 const FAR: Duration = Duration::from_secs(3600);
 
+/// When the coordinator must wake up without a message: for a due periodic
+/// checkpoint, a pending one's timeout, or partition discovery.
+fn next_wake(config: &CheckpointConfig, p: &Progress, now: Instant) -> Instant {
+    let mut wake = now + FAR;
+    // While as many checkpoints as allowed are pending, a due periodic one waits for
+    // an acknowledgement (a message), not for a time: waking for it would spin.
+    let may_trigger = p.pending.len() < config.max_concurrent;
+    if let (None, Some(t), true) = (p.final_id, p.next_periodic, may_trigger) {
+        wake = wake.min(t.max(p.earliest_next));
+    }
+    for pending in p.pending.values() {
+        wake = wake.min(pending.started + config.timeout);
+    }
+    if let Some(t) = p.next_discovery {
+        wake = wake.min(t);
+    }
+    wake
+}
+
 impl Coordinator {
     pub(crate) async fn run(mut self) -> Result<()> {
         self.driver.start().await?;
@@ -70,7 +89,7 @@ impl Coordinator {
             next_discovery: self.driver.discovery_interval().map(|d| now + d),
         };
         loop {
-            let wake = self.next_wake(&p);
+            let wake = next_wake(&self.config, &p, Instant::now());
             let msg = tokio::select! {
                 msg = self.inbox.recv() => msg,
                 _ = tokio::time::sleep_until(wake.into()) => None,
@@ -109,21 +128,6 @@ impl Coordinator {
             }
             self.maybe_trigger(&mut p, now)?;
         }
-    }
-
-    fn next_wake(&self, p: &Progress) -> Instant {
-        let now = Instant::now();
-        let mut wake = now + FAR;
-        if let (None, Some(t)) = (p.final_id, p.next_periodic) {
-            wake = wake.min(t.max(p.earliest_next));
-        }
-        for pending in p.pending.values() {
-            wake = wake.min(pending.started + self.config.timeout);
-        }
-        if let Some(t) = p.next_discovery {
-            wake = wake.min(t);
-        }
-        wake
     }
 
     /// The final checkpoint waits until every task forwarded its end of data, so that
@@ -223,5 +227,51 @@ impl Coordinator {
             self.driver.end_input();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(now: Instant) -> Progress {
+        Progress {
+            pending: BTreeMap::new(),
+            next_periodic: Some(now - Duration::from_millis(5)),
+            earliest_next: now - Duration::from_millis(5),
+            failures: 0,
+            drained: BTreeSet::new(),
+            final_id: None,
+            final_done: false,
+            finished_tasks: BTreeSet::new(),
+            next_discovery: None,
+        }
+    }
+
+    fn pending(started: Instant) -> Pending {
+        Pending { started, enumerator: serde_json::Value::Null, acks: BTreeMap::new() }
+    }
+
+    #[test]
+    fn a_due_checkpoint_wakes_at_once_unless_the_pending_limit_is_reached() {
+        let config = CheckpointConfig::builder().interval(Duration::from_millis(20)).build().unwrap();
+        let now = Instant::now();
+        let mut p = progress(now);
+        assert!(next_wake(&config, &p, now) <= now, "a due checkpoint with none pending is triggered now");
+        // A slow checkpoint is pending and the next one is due: the coordinator waits
+        // for a message (or the pending one's timeout) instead of spinning.
+        p.pending.insert(1, pending(now));
+        assert_eq!(next_wake(&config, &p, now), now + config.timeout());
+    }
+
+    #[test]
+    fn discovery_and_min_pause_set_the_wake_up() {
+        let config = CheckpointConfig::builder().interval(Duration::from_millis(20)).build().unwrap();
+        let now = Instant::now();
+        let mut p = progress(now);
+        p.earliest_next = now + Duration::from_millis(30);
+        assert_eq!(next_wake(&config, &p, now), now + Duration::from_millis(30));
+        p.next_discovery = Some(now + Duration::from_millis(10));
+        assert_eq!(next_wake(&config, &p, now), now + Duration::from_millis(10));
     }
 }
