@@ -10,6 +10,17 @@ use stream_core::{Result, StreamError};
 use crate::connection::{redact, validate};
 use crate::message::MessageSerializer;
 
+/// The longest one broker operation may take unless `operation_timeout` says otherwise.
+const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Checks an `operation_timeout` option.
+fn check_operation_timeout(timeout: Duration) -> Result<()> {
+    if timeout.is_zero() {
+        return Err(StreamError::invalid("operation_timeout", "0s", "must be > 0 (for example 30 s)"));
+    }
+    Ok(())
+}
+
 /// How the source declares its queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueueDeclaration {
@@ -35,6 +46,7 @@ pub struct RabbitMqSource<T> {
     pub(crate) prefetch: u16,
     pub(crate) bad_records: BadRecordPolicy,
     pub(crate) connect_timeout: Duration,
+    pub(crate) operation_timeout: Duration,
 }
 
 // Not derived: `T` itself need not be `Clone`.
@@ -49,6 +61,7 @@ impl<T> Clone for RabbitMqSource<T> {
             prefetch: self.prefetch,
             bad_records: self.bad_records.clone(),
             connect_timeout: self.connect_timeout,
+            operation_timeout: self.operation_timeout,
         }
     }
 }
@@ -82,6 +95,7 @@ impl<T: Send + 'static> RabbitMqSource<T> {
                 prefetch: 10_000,
                 bad_records: BadRecordPolicy::Fail,
                 connect_timeout: Duration::from_secs(30),
+                operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             },
             correlation_ids: false,
         }
@@ -143,6 +157,15 @@ impl<T> RabbitMqSourceBuilder<T> {
         self
     }
 
+    /// The longest one broker operation may take: opening a channel, declaring the
+    /// queue, a publisher confirm, an acknowledgement (default 30 s). Past it the task
+    /// fails naming the operation, and the job's restart strategy reconnects: a
+    /// connection that died without telling lapin cannot stall a checkpoint for ever.
+    pub fn operation_timeout(mut self, d: Duration) -> Self {
+        self.source.operation_timeout = d;
+        self
+    }
+
     /// Validate; the error names the bad option and value.
     pub fn build(self) -> Result<RabbitMqSource<T>> {
         let s = self.source;
@@ -150,6 +173,7 @@ impl<T> RabbitMqSourceBuilder<T> {
         if s.queue.is_empty() {
             return Err(StreamError::invalid("queue", "\"\"", "name the queue to read"));
         }
+        check_operation_timeout(s.operation_timeout)?;
         if s.prefetch == 0 {
             return Err(StreamError::invalid("prefetch", 0, "at least 1 (0 would mean unlimited)"));
         }
@@ -194,6 +218,7 @@ pub struct RabbitMqSink<T> {
     pub(crate) returns: ReturnPolicy,
     pub(crate) max_in_flight: usize,
     pub(crate) connect_timeout: Duration,
+    pub(crate) operation_timeout: Duration,
 }
 
 impl<T> std::fmt::Debug for RabbitMqSink<T> {
@@ -219,6 +244,7 @@ impl<T: Send + 'static> RabbitMqSink<T> {
                 returns: ReturnPolicy::Fail,
                 max_in_flight: 10_000,
                 connect_timeout: Duration::from_secs(30),
+                operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             },
         }
     }
@@ -255,9 +281,19 @@ impl<T> RabbitMqSinkBuilder<T> {
         self
     }
 
+    /// The longest one broker operation may take: opening a channel, declaring the
+    /// queue, a publisher confirm, an acknowledgement (default 30 s). Past it the task
+    /// fails naming the operation, and the job's restart strategy reconnects: a
+    /// connection that died without telling lapin cannot stall a checkpoint for ever.
+    pub fn operation_timeout(mut self, d: Duration) -> Self {
+        self.sink.operation_timeout = d;
+        self
+    }
+
     /// Validate; the error names the bad option and value.
     pub fn build(self) -> Result<RabbitMqSink<T>> {
         validate(&self.sink.url)?;
+        check_operation_timeout(self.sink.operation_timeout)?;
         if self.sink.max_in_flight == 0 {
             return Err(StreamError::invalid("max_in_flight", 0, "at least 1"));
         }

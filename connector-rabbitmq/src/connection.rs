@@ -16,23 +16,47 @@ pub(crate) fn validate(url: &str) -> stream_core::Result<()> {
         .map_err(|e| stream_core::StreamError::invalid("url", redact(url), format!("not an amqp:// URL: {e}")))
 }
 
+/// The longest one connection attempt may take before it is retried.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
+
 /// Connect, retrying refused or reset connections until `timeout` (a broker being
-/// restarted); authentication failures are not retried.
+/// restarted); authentication failures are not retried. An attempt that hangs (a
+/// broker accepting TCP while it shuts down or boots) counts as failed.
 pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result<Connection> {
     let started = Instant::now();
     loop {
-        match Connection::connect(url, ConnectionProperties::default()).await {
-            Ok(connection) => return Ok(connection),
-            Err(e) => {
-                let text = e.to_string();
-                let auth = text.contains("ACCESS_REFUSED") || text.contains("auth") || text.contains("403");
-                if auth || started.elapsed() >= timeout {
-                    return Err(RabbitMqError::Connect { endpoint: redact(url), message: redact(&text) }.into());
-                }
-                tracing::debug!(endpoint = %redact(url), error = %redact(&text), "rabbitmq not reachable yet; retrying");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+        let left = timeout.saturating_sub(started.elapsed()).clamp(Duration::from_millis(100), ATTEMPT_LIMIT);
+        let text = match tokio::time::timeout(left, Connection::connect(url, ConnectionProperties::default())).await {
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {left:?}"),
+        };
+        let auth = text.contains("ACCESS_REFUSED") || text.contains("auth") || text.contains("403");
+        if auth || started.elapsed() >= timeout {
+            return Err(RabbitMqError::Connect { endpoint: redact(url), message: redact(&text) }.into());
         }
+        tracing::debug!(endpoint = %redact(url), error = %redact(&text), "rabbitmq not reachable yet; retrying");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Run one broker operation for at most `timeout`; an error or the timeout fails
+/// with a message naming `operation`.
+pub(crate) async fn within<T, E: std::fmt::Display>(
+    timeout: Duration,
+    operation: &str,
+    call: impl Future<Output = Result<T, E>>,
+) -> stream_core::Result<T> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(RabbitMqError::channel(operation, e)),
+        Err(_) => Err(RabbitMqError::channel(
+            operation,
+            format!(
+                "no answer from the broker within {timeout:?} (operation_timeout); the connection is \
+                 taken as lost and the job restarts"
+            ),
+        )),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -13,7 +14,7 @@ use stream_core::api::{NoCommitter, Sink, SinkWriter, TaskContext};
 use stream_core::{Result, StreamError};
 
 use crate::config::{RabbitMqSink, ReturnPolicy};
-use crate::connection::{close_in_background, connect};
+use crate::connection::{close_in_background, connect, within};
 use crate::error::RabbitMqError;
 use crate::message::{MessageSerializer, OutgoingMessage};
 
@@ -32,6 +33,7 @@ pub struct RabbitMqWriter<T: 'static> {
     mandatory: bool,
     returns: ReturnPolicy,
     max_in_flight: usize,
+    operation_timeout: Duration,
     pending: VecDeque<Pending>,
 }
 
@@ -43,11 +45,9 @@ impl<T: Send + 'static> Sink<T> for RabbitMqSink<T> {
 
     async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<RabbitMqWriter<T>> {
         let connection = connect(&self.url, self.connect_timeout).await?;
-        let channel = connection.create_channel().await.map_err(|e| RabbitMqError::channel("open channel", e))?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(|e| RabbitMqError::channel("enable publisher confirms", e))?;
+        let timeout = self.operation_timeout;
+        let channel = within(timeout, "open channel", connection.create_channel()).await?;
+        within(timeout, "enable publisher confirms", channel.confirm_select(ConfirmSelectOptions::default())).await?;
         Ok(RabbitMqWriter {
             serializer: self.serializer.clone(),
             connection: Some(connection),
@@ -55,6 +55,7 @@ impl<T: Send + 'static> Sink<T> for RabbitMqSink<T> {
             mandatory: self.mandatory,
             returns: self.returns,
             max_in_flight: self.max_in_flight,
+            operation_timeout: timeout,
             pending: VecDeque::new(),
         })
     }
@@ -82,7 +83,7 @@ fn properties(message: &OutgoingMessage) -> BasicProperties {
 impl<T: Send + 'static> RabbitMqWriter<T> {
     /// Await one confirm; a nack or a return is an error (or logged, by policy).
     async fn settle(&self, pending: Pending) -> Result<()> {
-        let confirmation = pending.confirm.await.map_err(|e| RabbitMqError::channel("await publisher confirm", e))?;
+        let confirmation = within(self.operation_timeout, "await publisher confirm", pending.confirm).await?;
         let not_delivered = |what: &'static str, detail: String| -> StreamError {
             RabbitMqError::NotDelivered {
                 what,
@@ -120,17 +121,14 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
             }
         }
         let options = BasicPublishOptions { mandatory: self.mandatory, ..BasicPublishOptions::default() };
-        let confirm = self
-            .channel
-            .basic_publish(
-                message.exchange.as_str().into(),
-                message.routing_key.as_str().into(),
-                options,
-                &message.body,
-                properties(&message),
-            )
-            .await
-            .map_err(|e| RabbitMqError::channel("publish", e))?;
+        let publish = self.channel.basic_publish(
+            message.exchange.as_str().into(),
+            message.routing_key.as_str().into(),
+            options,
+            &message.body,
+            properties(&message),
+        );
+        let confirm = within(self.operation_timeout, "publish", publish).await?;
         self.pending.push_back(Pending { confirm, exchange: message.exchange, routing_key: message.routing_key });
         Ok(())
     }

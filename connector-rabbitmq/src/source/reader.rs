@@ -25,7 +25,7 @@ use stream_core::api::{ReadStatus, SourceReader};
 
 use super::split::QueueSplit;
 use crate::config::{QueueDeclaration, RabbitMqSource};
-use crate::connection::{await_closing, close_in_background, connect};
+use crate::connection::{await_closing, close_in_background, connect, within};
 use crate::error::RabbitMqError;
 
 /// Deliveries taken per `poll_next`.
@@ -82,27 +82,23 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         await_closing().await;
         let s = &self.source;
         let connection = connect(&s.url, s.connect_timeout).await?;
-        let channel = connection.create_channel().await.map_err(|e| RabbitMqError::channel("open channel", e))?;
+        let timeout = s.operation_timeout;
+        let channel = within(timeout, "open channel", connection.create_channel()).await?;
         let options = match s.declaration {
             QueueDeclaration::MustExist => QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() },
             QueueDeclaration::Declare { durable, auto_delete } => {
                 QueueDeclareOptions { durable, auto_delete, ..QueueDeclareOptions::default() }
             }
         };
-        channel.queue_declare(s.queue.as_str().into(), options, FieldTable::default()).await.map_err(|e| {
-            RabbitMqError::channel(format!("declare queue `{}`", s.queue), format!("{e} (does the queue exist?)"))
-        })?;
+        let declare = channel.queue_declare(s.queue.as_str().into(), options, FieldTable::default());
+        within(timeout, &format!("declare queue `{}` (does the queue exist?)", s.queue), declare).await?;
         if self.acknowledging() {
-            channel
-                .basic_qos(s.prefetch, BasicQosOptions::default())
-                .await
-                .map_err(|e| RabbitMqError::channel("set prefetch (qos)", e))?;
+            within(timeout, "set prefetch (qos)", channel.basic_qos(s.prefetch, BasicQosOptions::default())).await?;
         }
         let options = BasicConsumeOptions { no_ack: !self.acknowledging(), ..BasicConsumeOptions::default() };
-        let consumer = channel
-            .basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default()) // the broker names the consumer
-            .await
-            .map_err(|e| RabbitMqError::channel(format!("consume queue `{}`", s.queue), e))?;
+        // The broker names the consumer.
+        let consume = channel.basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default());
+        let consumer = within(timeout, &format!("consume queue `{}`", s.queue), consume).await?;
         tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
         self.consuming = Some(Consuming { connection, channel, consumer });
         Ok(())
@@ -244,11 +240,12 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
             // redelivered, so their ids stay in the state (a broker restart right after
             // an ack that never arrived duplicated 85 messages in CI otherwise).
             (Some(tag), Some(c)) => {
-                let acked = c.channel.basic_ack(tag, BasicAckOptions { multiple: true }).await;
-                let confirmed = match acked {
-                    Ok(()) => c.channel.basic_qos(self.source.prefetch, BasicQosOptions::default()).await,
-                    Err(e) => Err(e),
+                let (channel, prefetch) = (&c.channel, self.source.prefetch);
+                let acked = async move {
+                    channel.basic_ack(tag, BasicAckOptions { multiple: true }).await?;
+                    channel.basic_qos(prefetch, BasicQosOptions::default()).await
                 };
+                let confirmed = within(self.source.operation_timeout, "acknowledge", acked).await;
                 match confirmed {
                     Ok(()) => {
                         tracing::debug!(checkpoint_id, tag, "acknowledged");
