@@ -5,20 +5,12 @@
 
 mod common;
 
-use std::time::Duration;
-
 use connector_base::DeliveryGuarantee;
 use connector_testkit::{SuiteConfig, run_sink_suite, run_unbounded_source_suite};
 
 /// kinesis-local slows down past a few thousand records per shard.
 fn small(config: SuiteConfig) -> SuiteConfig {
     SuiteConfig { records: 4_000, records_per_second: 8_000.0, ..config }
-}
-
-/// After a crash, kinesis-local refuses a new subscription of a shard for about 3 s
-/// (the old one is still open): wait longer for records before giving up.
-fn fan_out(config: SuiteConfig) -> SuiteConfig {
-    SuiteConfig { idle_stall: Duration::from_secs(10), ..small(config) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +32,7 @@ async fn source_is_exactly_once_with_a_crash_at_every_protocol_point() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_source_is_exactly_once_across_random_crashes() {
     let Some(target) = common::FromStream::fan_out(4).await else { return };
-    let verdict = run_unbounded_source_suite(target, fan_out(SuiteConfig::default())).await.unwrap();
+    let verdict = run_unbounded_source_suite(target, small(SuiteConfig::default())).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 }
@@ -48,8 +40,7 @@ async fn fan_out_source_is_exactly_once_across_random_crashes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_source_is_exactly_once_with_a_crash_at_every_protocol_point() {
     let Some(target) = common::FromStream::fan_out(4).await else { return };
-    let verdict =
-        run_unbounded_source_suite(target, fan_out(SuiteConfig::source_crash_at_every_point())).await.unwrap();
+    let verdict = run_unbounded_source_suite(target, small(SuiteConfig::source_crash_at_every_point())).await.unwrap();
     assert_eq!(verdict.crashes, SuiteConfig::source_crash_at_every_point().crashes, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 }
