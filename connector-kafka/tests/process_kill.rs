@@ -24,6 +24,7 @@ const CHILD_ENV: &str = "KAFKA_KILL_TEST";
 #[ignore = "child process of kafka_to_kafka_survives_kill_minus_nine"]
 async fn kafka_kill_child_job() {
     let args = std::env::var(CHILD_ENV).expect("run by the parent test");
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let [dir, bootstrap, input, output]: [&str; 4] = args.split('|').collect::<Vec<_>>().try_into().unwrap();
     let source = KafkaSource::builder(bootstrap, ValueOnly(Utf8Schema))
         .topics([input])
@@ -58,14 +59,25 @@ async fn kafka_kill_child_job() {
         .unwrap();
 }
 
-fn child(args: &str) -> std::process::Child {
+/// Start a run of the child job; its output goes to `log` (appended), so that a run
+/// that fails can say why.
+fn child(args: &str, log: &Path) -> std::process::Child {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "kafka_kill_child_job", "--ignored", "--nocapture"])
         .env(CHILD_ENV, args)
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,connector_kafka=info".into()))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(out)
         .spawn()
         .unwrap()
+}
+
+/// The last 80 lines of `log`.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(80)..].join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,10 +88,11 @@ async fn kafka_to_kafka_survives_kill_minus_nine() {
     common::produce(&common::producer(&bootstrap), &input, records).await;
     let dir = tempfile::tempdir().unwrap();
     let args = format!("{}|{bootstrap}|{input}|{output}", dir.path().display());
+    let (killed_log, last_log) = (dir.path().join("killed-runs.log"), dir.path().join("last-run.log"));
     let mut rng = fastrand::Rng::new();
     let mut kills = 0;
     for _ in 0..3 {
-        let mut process = child(&args);
+        let mut process = child(&args, &killed_log);
         tokio::time::sleep(Duration::from_millis(rng.u64(1_500..3_000))).await;
         if process.try_wait().unwrap().is_none() {
             process.kill().unwrap(); // SIGKILL
@@ -90,8 +103,8 @@ async fn kafka_to_kafka_survives_kill_minus_nine() {
     let (b, o) = (bootstrap.clone(), output.clone());
     let partial = tokio::task::spawn_blocking(move || common::read_committed(&b, &o, PARTITIONS).len()).await.unwrap();
     let started = Instant::now();
-    let status = child(&args).wait().unwrap();
-    assert!(status.success(), "the last run must finish");
+    let status = child(&args, &last_log).wait().unwrap();
+    assert!(status.success(), "the last run must finish; its output ended with:\n{}", tail(&last_log));
     assert!(started.elapsed() < Duration::from_secs(120));
     let (b, o) = (bootstrap.clone(), output.clone());
     let values = tokio::task::spawn_blocking(move || common::read_committed(&b, &o, PARTITIONS)).await.unwrap();
@@ -104,5 +117,11 @@ async fn kafka_to_kafka_survives_kill_minus_nine() {
     eprintln!("kills={kills} committed before the last run={partial} lost={lost} duplicated={duplicated}");
     assert!(kills >= 2, "at least two runs must have been killed while working (kills={kills})");
     assert!(partial > 0, "the killed runs must have committed something");
-    assert_eq!((lost, duplicated, seen.len()), (0, 0, N as usize));
+    assert_eq!(
+        (lost, duplicated, seen.len()),
+        (0, 0, N as usize),
+        "the runs' logs:\n{}\n--- last run:\n{}",
+        tail(&killed_log),
+        tail(&last_log)
+    );
 }

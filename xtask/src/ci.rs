@@ -28,6 +28,9 @@ pub fn run() -> Result<(), XtaskError> {
         let mut env: Vec<(String, String)> = services::endpoint_vars()?;
         env.push(("CONNECTOR_TESTS_REQUIRE_SERVICES".into(), "1".into()));
         env.push((ONE_OFF.0.into(), ONE_OFF.1.into()));
+        // A failed test's panic message (the suite's verdict, the job's last error) is
+        // what says why; a backtrace of the test's own frames buries it.
+        env.push(("RUST_BACKTRACE".into(), "0".into()));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         sh("cargo", &["nextest", "run", "--workspace", "--all-features", "--locked", "--profile", "ci"], &env)
     });
