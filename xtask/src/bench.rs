@@ -63,12 +63,14 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         }
         let names: Vec<String> = services.iter().map(|s| s.to_string()).collect();
         let servers = crate::services::select(&names)?;
+        // Servers already running (`cargo xtask services up`) are left running.
+        let started: Vec<&'static crate::services::Service> = servers.iter().copied().filter(|s| !s.answers()).collect();
         let ran = crate::services::up(&servers).and_then(|()| {
             let vars = crate::services::endpoint_vars()?;
             let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             run_parts(name, parts, &vars)
         });
-        let stopped = crate::services::down_quietly(&servers);
+        let stopped = crate::services::down_quietly(&started);
         ran.and(stopped)?;
     }
     Ok(())
