@@ -170,6 +170,8 @@ async fn our_source(bootstrap: &str, topic: &str, n: u64) -> f64 {
 }
 
 fn main() {
+    // `RUST_LOG=connector_kafka=debug` shows where a pre-commit spends its time.
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let bootstrap = bench::endpoint("KAFKA_BOOTSTRAP_SERVERS", "kafka");
     let n = bench::records(DEFAULT_RECORDS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

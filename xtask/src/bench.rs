@@ -64,7 +64,8 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         let names: Vec<String> = services.iter().map(|s| s.to_string()).collect();
         let servers = crate::services::select(&names)?;
         // Servers already running (`cargo xtask services up`) are left running.
-        let started: Vec<&'static crate::services::Service> = servers.iter().copied().filter(|s| !s.answers()).collect();
+        let started: Vec<&'static crate::services::Service> =
+            servers.iter().copied().filter(|s| !s.answers()).collect();
         let ran = crate::services::up(&servers).and_then(|()| {
             let vars = crate::services::endpoint_vars()?;
             let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
