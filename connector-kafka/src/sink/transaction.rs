@@ -12,8 +12,11 @@
 //! marker and committed. Either way they appear exactly once. The read scans forward
 //! from the first marker, so the marker of such a re-write is found too and a second
 //! restart does not write the records a third time. The read is conclusive only
-//! once the last stable offset of the marker partition reaches its high watermark
-//! (taken after fencing): before that, another open transaction may hide our marker.
+//! once the last stable offset of the marker partition has passed our first marker:
+//! before that, another open transaction may hide it. Recovery waits up to 3 s for
+//! that, then takes the marker as aborted with a warning (a transaction that never
+//! settles must not stall it; a committed one would then be written twice). A
+//! re-write's marker hidden the same way is not waited for.
 //!
 //! Transactional ids come from a fixed pool per subtask (`<prefix>-<subtask>-<slot>`,
 //! slot = sequence number modulo the pool size), because librdkafka cannot list open
@@ -43,6 +46,10 @@ use crate::error::KafkaError;
 use crate::record::ProducerRecord;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long recovery waits for its marker to come out from behind another open
+/// transaction before it takes the marker as aborted (see `marker_visible`).
+const HIDDEN_WAIT: Duration = Duration::from_secs(3);
 
 /// A pre-committed transaction: what the committer needs, also after a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,8 +281,7 @@ impl Transactions {
         let (topic, id) = (self.marker_topic.clone(), id.to_string());
         let value = Self::marker_value(checkpoint_id, &committable.attempt);
         tokio::task::spawn_blocking(move || -> Result<bool> {
-            // Every marker of ours is below the high watermark now (our transaction is
-            // settled); the read is conclusive once the last stable offset reaches it.
+            // The end this client is given (a read_committed one: the last stable offset).
             let (_, high) = consumer
                 .fetch_watermarks(&topic, partition, CALL_TIMEOUT)
                 .map_err(|e| KafkaError::client("read marker", e))?;
@@ -288,6 +294,7 @@ impl Transactions {
                 .map_err(|e| KafkaError::client("read marker", e))?;
             consumer.assign(&list).map_err(|e| KafkaError::client("read marker", e))?;
             let started = Instant::now();
+            let mut hidden_since: Option<Instant> = None;
             while started.elapsed() < CALL_TIMEOUT {
                 match consumer.poll(Duration::from_millis(100)) {
                     Some(Ok(m)) if m.key() == Some(id.as_bytes()) && m.payload() == Some(value.as_bytes()) => {
@@ -302,7 +309,28 @@ impl Transactions {
                         let position = consumer.position().map_err(|e| KafkaError::client("read marker", e))?;
                         let at = position.find_partition(&topic, partition).and_then(|e| e.offset().to_raw());
                         tracing::debug!(%id, checkpoint_id, marker = offset, ?at, high, "end of marker partition");
-                        if at.is_some_and(|at| at >= high) {
+                        // `high` is the end a read_committed client is told: the last
+                        // stable offset, not the log end. Only once the position has also
+                        // passed our own marker is its absence conclusive: a committed
+                        // marker behind another subtask's still open transaction was taken
+                        // for an aborted one here, and its records were written twice. That
+                        // transaction is normally settled within moments by its own
+                        // recovery; one that stays open (seen after a broker restart on
+                        // noida-db) must not stall recovery for ever, so after HIDDEN_WAIT
+                        // the old conclusion is taken, with a warning.
+                        let behind = at.is_some_and(|at| at <= offset);
+                        if behind && hidden_since.is_none() {
+                            hidden_since = Some(Instant::now());
+                        }
+                        let waited = hidden_since.is_some_and(|t| t.elapsed() >= HIDDEN_WAIT);
+                        if at.is_some_and(|at| at >= high) && (!behind || waited) {
+                            if behind {
+                                tracing::warn!(
+                                    %id, checkpoint_id, marker = offset, ?at,
+                                    "the marker is still behind an open transaction; taking it as aborted \
+                                     (if it was committed, its records are written twice)"
+                                );
+                            }
                             return Ok(false);
                         }
                         std::thread::sleep(Duration::from_millis(50));

@@ -97,6 +97,13 @@ pub async fn produce(producer: &FutureProducer, topic: &str, values: impl IntoIt
 
 /// Every value of `topic` (all `partitions`) visible to a `read_committed` consumer now.
 pub fn read_committed(bootstrap: &str, topic: &str, partitions: i32) -> Vec<String> {
+    read_committed_until(bootstrap, topic, partitions, None)
+}
+
+/// What a `read_committed` consumer of `topic` sees until every partition ended or, with
+/// `idle`, until nothing came for that long: a transaction left open by a killed process
+/// (noida-db does not time transactions out) holds the end back until it is fenced.
+pub fn read_committed_until(bootstrap: &str, topic: &str, partitions: i32, idle: Option<Duration>) -> Vec<String> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("{topic}-verify-{}", fastrand::u32(..)))
@@ -111,11 +118,17 @@ pub fn read_committed(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Stri
     }
     consumer.assign(&list).unwrap();
     let (mut ended, mut values) = (std::collections::BTreeSet::new(), Vec::new());
-    let started = Instant::now();
+    let (started, mut last) = (Instant::now(), Instant::now());
     while ended.len() < partitions as usize {
+        if idle.is_some_and(|idle| last.elapsed() >= idle) {
+            break;
+        }
         assert!(started.elapsed() < Duration::from_secs(60), "reading {topic} back took over 60 s");
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => values.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()),
+            Some(Ok(m)) => {
+                last = Instant::now();
+                values.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+            }
             Some(Err(connector_kafka::rdkafka::error::KafkaError::PartitionEOF(p))) => {
                 ended.insert(p);
             }
