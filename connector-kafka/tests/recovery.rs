@@ -181,3 +181,35 @@ async fn a_fresh_run_with_the_same_prefix_does_not_take_an_old_marker_for_its_ow
     let seen = visible(&bootstrap, &topic).await;
     assert!(seen == expected, "{} records visible of 200", seen.len());
 }
+
+/// The marker of a committed transaction must be found even while another subtask's
+/// transaction, pre-committed earlier and never settled, is still open: with one
+/// marker partition for all ids, a `read_committed` read stopped in front of that
+/// transaction and the records were written a second time. The marker topic exists
+/// already with one partition (as one made by an earlier version): the writers add
+/// the partitions they need.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_marker_is_found_while_another_subtasks_transaction_is_open() {
+    let Some((bootstrap, topic)) = common::topic("hidden-marker", 1).await else { return };
+    common::create_named_topic(&bootstrap, &format!("{topic}-tx-commit-markers"), 1).await;
+    let sink = sink(&bootstrap, &topic);
+    let subtask = |subtask: usize, attempt_id: &str| TaskContext { subtask, parallelism: 2, ..ctx(0, attempt_id) };
+
+    let mut other = sink.create_writer(&subtask(1, "first"), Vec::new()).await.unwrap();
+    other.write_batch(&mut records(100..200)).await.unwrap();
+    let open = other.prepare_commit(1).await.unwrap(); // pre-committed; its commit never comes
+    let mut ours = sink.create_writer(&subtask(0, "first"), Vec::new()).await.unwrap();
+    ours.write_batch(&mut records(0..100)).await.unwrap();
+    let committed = ours.prepare_commit(1).await.unwrap();
+    sink.create_committer(&subtask(0, "first")).await.unwrap().commit(&committed).await.unwrap();
+    drop((other, ours)); // the process dies
+
+    // The restarted subtask 0 recovers its committed transaction before subtask 1
+    // has fenced the open one.
+    sink.create_committer(&subtask(0, "restarted")).await.unwrap().commit(&committed).await.unwrap();
+    sink.create_committer(&subtask(1, "restarted")).await.unwrap().commit(&open).await.unwrap();
+    let mut expected = records(0..200);
+    expected.sort();
+    let seen = visible(&bootstrap, &topic).await;
+    assert!(seen == expected, "{} records visible of 200 (each once)", seen.len());
+}

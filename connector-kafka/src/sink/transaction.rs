@@ -11,12 +11,16 @@
 //! means aborted, so the records are written again in a fresh transaction with a new
 //! marker and committed. Either way they appear exactly once. The read scans forward
 //! from the first marker, so the marker of such a re-write is found too and a second
-//! restart does not write the records a third time. The read is conclusive only
-//! once the last stable offset of the marker partition has passed our first marker:
-//! before that, another open transaction may hide it. Recovery waits up to 3 s for
-//! that, then takes the marker as aborted with a warning (a transaction that never
-//! settles must not stall it; a committed one would then be written twice). A
-//! re-write's marker hidden the same way is not waited for.
+//! restart does not write the records a third time.
+//!
+//! Every transactional id has a marker partition of its own (`subtask * pool + slot`).
+//! A `read_committed` reader stops at the last stable offset, in front of the first
+//! transaction still open on the partition; with one partition shared by all ids,
+//! another subtask's open transaction hid a committed marker, which was then taken for
+//! aborted and its records written twice. With a partition per id, once the id is
+//! fenced nothing can be open in front of its markers, so the read is conclusive. As a
+//! guard against a broker that never settles a fenced transaction, recovery waits at
+//! most 3 s for the read to pass its marker, then takes it as aborted with a warning.
 //!
 //! Transactional ids come from a fixed pool per subtask (`<prefix>-<subtask>-<slot>`,
 //! slot = sequence number modulo the pool size), because librdkafka cannot list open
@@ -30,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, Producer};
@@ -176,33 +180,68 @@ impl Transactions {
         format!("{checkpoint_id}@{attempt}")
     }
 
-    /// The marker record of transaction `id` for `checkpoint_id`, written by `attempt`.
-    pub fn marker(&self, id: &str, checkpoint_id: u64, attempt: &str) -> ProducerRecord {
+    /// The marker partition of `subtask`'s `seq`th transaction: one per transactional
+    /// id, so that no other transaction can be open in front of a marker once its own
+    /// id is fenced (see `marker_visible`).
+    pub fn marker_partition(&self, subtask: usize, seq: u64) -> i32 {
+        i32::try_from(subtask as u64 * self.pool + seq % self.pool).unwrap_or(i32::MAX)
+    }
+
+    /// The marker record of transaction `id` for `checkpoint_id`, written by `attempt`
+    /// to `partition` of the marker topic.
+    pub fn marker(&self, id: &str, partition: i32, checkpoint_id: u64, attempt: &str) -> ProducerRecord {
         ProducerRecord {
             topic: self.marker_topic.clone(),
-            partition: Some(0),
+            partition: Some(partition),
             key: Some(id.as_bytes().to_vec()),
             value: Some(Self::marker_value(checkpoint_id, attempt).into_bytes()),
             ..Default::default()
         }
     }
 
-    /// Create the marker topic if it is missing (one partition).
-    pub async fn ensure_marker_topic(&self) -> Result<()> {
+    /// Create the marker topic if it is missing, or add partitions to it, so that it
+    /// has one partition per transactional id of `parallelism` subtasks.
+    pub async fn ensure_marker_topic(&self, parallelism: usize) -> Result<()> {
+        let what = "create marker topic";
+        let wanted = self.marker_partition(parallelism.max(1) - 1, self.pool - 1) as usize + 1;
         let admin: AdminClient<_> =
             self.client.config(&[]).create().map_err(|e| KafkaError::client("create admin client", e))?;
-        let topic = NewTopic::new(&self.marker_topic, 1, TopicReplication::Fixed(1))
+        let options = AdminOptions::new().operation_timeout(Some(CALL_TIMEOUT));
+        let topic = NewTopic::new(&self.marker_topic, wanted as i32, TopicReplication::Fixed(1))
             .set("retention.ms", "86400000")
             .set("segment.ms", "3600000");
-        let results = admin
-            .create_topics(&[topic], &AdminOptions::new().operation_timeout(Some(CALL_TIMEOUT)))
-            .await
-            .map_err(|e| KafkaError::client("create marker topic", e))?;
-        for result in results {
+        for result in admin.create_topics(&[topic], &options).await.map_err(|e| KafkaError::client(what, e))? {
             match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Ok(_) => return Ok(()),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => return Err(KafkaError::client(what, format!("{topic}: {code}"))),
+            }
+        }
+        let consumer: BaseConsumer =
+            self.client.config(&[]).create().map_err(|e| KafkaError::client("create metadata client", e))?;
+        let topic = self.marker_topic.clone();
+        let has = tokio::task::spawn_blocking(move || {
+            let metadata = consumer.fetch_metadata(Some(&topic), CALL_TIMEOUT)?;
+            Ok::<_, rdkafka::error::KafkaError>(metadata.topics().first().map_or(0, |t| t.partitions().len()))
+        })
+        .await
+        .map_err(blocking)?
+        .map_err(|e| KafkaError::client(what, e))?;
+        if has >= wanted {
+            return Ok(());
+        }
+        tracing::info!(topic = %self.marker_topic, has, wanted, "adding partitions to the marker topic");
+        let grow = NewPartitions::new(&self.marker_topic, wanted);
+        for result in admin.create_partitions(&[grow], &options).await.map_err(|e| KafkaError::client(what, e))? {
+            match result {
+                Ok(_) => {}
+                // Another subtask grew it first.
+                Err((_, RDKafkaErrorCode::InvalidPartitions)) => {}
                 Err((topic, code)) => {
-                    return Err(KafkaError::client("create marker topic", format!("{topic}: {code}")));
+                    return Err(KafkaError::client(
+                        what,
+                        format!("{topic} has {has} partitions and needs {wanted} (one per transactional id): {code}"),
+                    ));
                 }
             }
         }
@@ -253,7 +292,9 @@ impl Transactions {
             })?;
             in_flight.send(&producer, &record).await?;
         }
-        in_flight.send(&producer, &self.marker(id, committable.checkpoint_id, &committable.attempt)).await?;
+        in_flight
+            .send(&producer, &self.marker(id, committable.marker.0, committable.checkpoint_id, &committable.attempt))
+            .await?;
         in_flight.wait_all().await?;
         tokio::task::spawn_blocking(move || producer.commit_transaction(CALL_TIMEOUT))
             .await
@@ -303,26 +344,17 @@ impl Transactions {
                     }
                     Some(Ok(_)) => {}
                     Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {
-                        // A read_committed reader ends at the last stable offset: another
-                        // open transaction (another subtask's, or one a restarted writer has
-                        // not fenced yet) can hide markers behind it, ours among them.
+                        // A read_committed reader ends at the last stable offset. The
+                        // partition is this id's own and the id is fenced, so nothing should
+                        // be open in front of our marker; if the position has not passed it
+                        // yet, wait (at most HIDDEN_WAIT: a broker that never settles the
+                        // fenced transaction must not stall recovery for ever), then take the
+                        // marker as aborted, with a warning.
                         let position = consumer.position().map_err(|e| KafkaError::client("read marker", e))?;
                         let at = position.find_partition(&topic, partition).and_then(|e| e.offset().to_raw());
-                        tracing::debug!(%id, checkpoint_id, marker = offset, ?at, high, "end of marker partition");
-                        // `high` is the end a read_committed client is told: the last
-                        // stable offset, not the log end. Only once the position has also
-                        // passed our own marker is its absence conclusive: a committed
-                        // marker behind another subtask's still open transaction was taken
-                        // for an aborted one here, and its records were written twice. That
-                        // transaction is normally settled within moments by its own
-                        // recovery; one that stays open (seen after a broker restart on
-                        // noida-db) must not stall recovery for ever, so after HIDDEN_WAIT
-                        // the old conclusion is taken, with a warning.
+                        tracing::debug!(%id, checkpoint_id, partition, marker = offset, ?at, high, "end of marker partition");
                         let behind = at.is_some_and(|at| at <= offset);
-                        if behind && hidden_since.is_none() {
-                            hidden_since = Some(Instant::now());
-                        }
-                        let waited = hidden_since.is_some_and(|t| t.elapsed() >= HIDDEN_WAIT);
+                        let waited = behind && hidden_since.get_or_insert_with(Instant::now).elapsed() >= HIDDEN_WAIT;
                         if at.is_some_and(|at| at >= high) && (!behind || waited) {
                             if behind {
                                 tracing::warn!(

@@ -79,7 +79,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
                 transactions: None,
             });
         };
-        txns.ensure_marker_topic().await?;
+        txns.ensure_marker_topic(ctx.parallelism).await?;
         let own = restored.iter().filter(|s| s.subtask == ctx.subtask).map(|s| s.next_seq).max();
         // Fence every transactional id earlier processes or attempts may have left a
         // transaction open on: the whole pool of each restored subtask (and of ours),
@@ -149,8 +149,10 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let started = std::time::Instant::now();
         self.in_flight.wait_all().await?;
         let delivered = started.elapsed();
+        let partition = txns.marker_partition(self.subtask, open.seq);
         let marker =
-            InFlight::send_and_wait(&self.producer, &txns.marker(&open.id, checkpoint_id, &self.attempt)).await?;
+            InFlight::send_and_wait(&self.producer, &txns.marker(&open.id, partition, checkpoint_id, &self.attempt))
+                .await?;
         let marked = started.elapsed();
         tracing::debug!(
             id = %open.id, checkpoint_id, marker = marker.offset, records = open.records.len(),

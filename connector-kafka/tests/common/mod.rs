@@ -24,16 +24,21 @@ pub async fn topic(name: &str, partitions: i32) -> Option<(String, String)> {
 /// Create a fresh topic named after `name` on the broker at `bootstrap`.
 pub async fn create_topic(bootstrap: &str, name: &str, partitions: i32) -> String {
     let topic = format!("{name}-{}-{}", std::process::id(), fastrand::u32(..));
+    create_named_topic(bootstrap, &topic, partitions).await;
+    topic
+}
+
+/// Create `topic` with `partitions` on the broker at `bootstrap`.
+pub async fn create_named_topic(bootstrap: &str, topic: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
     let created = admin
-        .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
         .await
         .unwrap();
     for result in created {
         result.unwrap();
     }
-    topic
 }
 
 /// An output topic the sink suite writes to and reads back `read_committed`.
