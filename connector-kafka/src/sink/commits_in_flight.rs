@@ -1,12 +1,16 @@
-//! Direct commits still running in this process, by transactional id.
+//! Calls on a transactional id still running on blocking threads in this process:
+//! direct commits and the initialisation of spare producers.
 //!
-//! When an attempt of the job fails, its committer task is dropped, but a
-//! `commit_transaction` call it started keeps running on its blocking thread. The
-//! next attempt's recovery of the same transaction must not fence the id and read
-//! its marker while that commit may still land: a broker that lets the late commit
-//! through (noida-db after a restart was seen to) would show the records twice, once
-//! committed late and once written again. So a recovery first waits for any commit
-//! of its id to return.
+//! When an attempt of the job fails, its tasks are dropped, but a call they started
+//! keeps running on its blocking thread. The next attempt must not fence or use the
+//! same id while that call may still land:
+//! - a late `commit_transaction`: a broker that lets it through (noida-db after a
+//!   restart was seen to) would show the records twice, once committed late and once
+//!   written again by recovery;
+//! - a late `init_transactions` of a spare producer: it would fence the new attempt's
+//!   producer of that id and fail the new attempt.
+//!
+//! So a recovery or a `begin` first waits for any call on its id to return.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,12 +19,12 @@ use tokio::sync::Notify;
 
 #[derive(Default)]
 pub(crate) struct CommitsInFlight {
-    /// Running commits per id.
+    /// Running calls per id.
     ids: Mutex<HashMap<String, usize>>,
     finished: Notify,
 }
 
-/// Marks a commit of `id` as running until dropped (move it into the blocking call).
+/// Marks a call on `id` as running until dropped (move it into the blocking call).
 pub(crate) struct CommitRunning {
     commits: Arc<CommitsInFlight>,
     id: String,
@@ -45,13 +49,13 @@ impl CommitsInFlight {
         self.ids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A commit of `id` starts.
+    /// A call on `id` starts.
     pub fn start(self: &Arc<Self>, id: &str) -> CommitRunning {
         *self.lock().entry(id.to_string()).or_default() += 1;
         CommitRunning { commits: self.clone(), id: id.to_string() }
     }
 
-    /// Returns once no commit of `id` is running.
+    /// Returns once no call on `id` is running.
     pub async fn settled(&self, id: &str) {
         loop {
             let finished = self.finished.notified();
@@ -60,7 +64,7 @@ impl CommitsInFlight {
             if !self.lock().contains_key(id) {
                 return;
             }
-            tracing::info!(id, "waiting for an earlier attempt's commit to return");
+            tracing::info!(id, "waiting for an earlier attempt's call on this id to return");
             finished.await;
         }
     }

@@ -105,8 +105,9 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
         self
     }
 
-    /// Topic of the commit markers (default `<prefix>-commit-markers`, created with one
-    /// partition if missing).
+    /// Topic of the commit markers (default `<prefix>-commit-markers`). The writers
+    /// create it, or add partitions to it, so that every transactional id has a
+    /// partition of its own (`parallelism * pool size` partitions).
     pub fn marker_topic(mut self, topic: impl Into<String>) -> Self {
         self.marker_topic = Some(topic.into());
         self

@@ -84,7 +84,7 @@ pub(crate) struct Transactions {
     /// an older attempt's producer: it recovers the transaction exactly as a new
     /// process would.
     parked: Mutex<HashMap<(String, u64), Parked>>,
-    /// Direct commits running, also those of attempts that have failed since.
+    /// Calls on ids running on blocking threads (commits, spare initialisations), also those of attempts that have failed since.
     commits: Arc<CommitsInFlight>,
 }
 
@@ -118,7 +118,28 @@ impl Transactions {
 
     /// A producer with `id`, initialised: any earlier producer with the same id is
     /// fenced and its open transaction settled.
-    pub async fn producer(&self, id: &str) -> Result<Arc<FutureProducer>> {
+    pub async fn producer(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer>> {
+        let (txns, id) = (self.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || txns.init_producer(&id)).await.map_err(blocking)?
+    }
+
+    /// The producer of `id`, initialised on a blocking thread that starts at once (a
+    /// task spawned from the pipeline's worker waited in its queue until the pipeline
+    /// blocked at the next barrier, and the pre-commit then waited for
+    /// `init_transactions`). Until it returns, a `begin` or recovery of `id` waits: a
+    /// failed attempt's spare must not fence the id once a new attempt uses it.
+    pub fn spare(self: &Arc<Self>, id: String) -> tokio::task::JoinHandle<Result<Arc<FutureProducer>>> {
+        let (txns, running) = (self.clone(), self.commits.start(&id));
+        tokio::task::spawn_blocking(move || {
+            let producer = txns.init_producer(&id);
+            drop(running);
+            producer
+        })
+    }
+
+    /// [`Self::producer`] on the calling thread: it blocks for a broker round trip or
+    /// more.
+    fn init_producer(&self, id: &str) -> Result<Arc<FutureProducer>> {
         let timeout_ms = self.timeout.as_millis().to_string();
         let producer: FutureProducer = self
             .client
@@ -130,17 +151,14 @@ impl Transactions {
             ])
             .create()
             .map_err(|e| KafkaError::client("create transactional producer", e))?;
-        let producer = Arc::new(producer);
-        let p = producer.clone();
-        tokio::task::spawn_blocking(move || p.init_transactions(CALL_TIMEOUT))
-            .await
-            .map_err(blocking)?
-            .map_err(|e| KafkaError::client("init transactions", e))?;
-        Ok(producer)
+        producer.init_transactions(CALL_TIMEOUT).map_err(|e| KafkaError::client("init transactions", e))?;
+        Ok(Arc::new(producer))
     }
 
-    /// A producer with `id` inside a new transaction.
-    pub async fn begin(&self, id: &str) -> Result<Arc<FutureProducer>> {
+    /// A producer with `id` inside a new transaction, once no commit of `id` by an
+    /// earlier attempt is running.
+    pub async fn begin(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer>> {
+        self.commits.settled(id).await;
         let producer = self.producer(id).await?;
         producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
         Ok(producer)
@@ -170,7 +188,7 @@ impl Transactions {
 
     /// Fence `id` and abort whatever it left open (a transaction of a dead attempt
     /// would hold back `read_committed` readers until it times out).
-    pub async fn abort_lingering(&self, id: &str) -> Result<()> {
+    pub async fn abort_lingering(self: &Arc<Self>, id: &str) -> Result<()> {
         self.commits.settled(id).await;
         self.producer(id).await.map(drop)
     }
@@ -250,7 +268,7 @@ impl Transactions {
 
     /// Commit `committable`: directly when this process pre-committed it, else by
     /// recovery (see the module docs). Idempotent.
-    pub async fn commit(&self, committable: &KafkaCommittable, attempt: &str) -> Result<()> {
+    pub async fn commit(self: &Arc<Self>, committable: &KafkaCommittable, attempt: &str) -> Result<()> {
         if let Some(producer) = self.take(committable, attempt) {
             let running = self.commits.start(&committable.transactional_id);
             let committed = tokio::task::spawn_blocking(move || {
@@ -270,7 +288,7 @@ impl Transactions {
         self.recover(committable).await
     }
 
-    async fn recover(&self, committable: &KafkaCommittable) -> Result<()> {
+    async fn recover(self: &Arc<Self>, committable: &KafkaCommittable) -> Result<()> {
         let id = committable.transactional_id.as_str();
         self.commits.settled(id).await;
         let producer = self.producer(id).await?;

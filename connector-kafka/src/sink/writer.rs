@@ -43,11 +43,6 @@ impl Drop for Open {
     }
 }
 
-fn spare(txns: &Arc<Transactions>, id: String) -> tokio::task::JoinHandle<Result<Arc<FutureProducer>>> {
-    let txns = txns.clone();
-    tokio::spawn(async move { txns.producer(&id).await })
-}
-
 /// The writer of one subtask.
 pub struct KafkaWriter<T: 'static> {
     serializer: Arc<dyn KafkaSerializer<T>>,
@@ -84,7 +79,9 @@ impl<T: Send + 'static> KafkaWriter<T> {
         // Fence every transactional id earlier processes or attempts may have left a
         // transaction open on: the whole pool of each restored subtask (and of ours),
         // except the id of each restored committable (sequence `next_seq - 1`), which
-        // the committer recovers. Fencing is one broker round trip per id: all at once.
+        // the committer recovers, and the id of our first transaction, which beginning
+        // it fences. Fencing is one broker round trip per id: all at once, and at the
+        // same time as the first transaction begins.
         let pool = txns.pool;
         let mut fence: Vec<String> = restored
             .iter()
@@ -96,13 +93,14 @@ impl<T: Send + 'static> KafkaWriter<T> {
         if own.is_none() {
             fence.extend((0..pool).map(|seq| txns.id(ctx.subtask, seq)));
         }
-        fence.sort();
-        fence.dedup();
-        futures::future::try_join_all(fence.iter().map(|id| txns.abort_lingering(id))).await?;
         let seq = own.unwrap_or(0);
         let id = txns.id(ctx.subtask, seq);
-        let producer = txns.begin(&id).await?;
-        let next = spare(&txns, txns.id(ctx.subtask, seq + 1));
+        fence.sort();
+        fence.dedup();
+        fence.retain(|other| *other != id);
+        let fenced = futures::future::try_join_all(fence.iter().map(|id| txns.abort_lingering(id)));
+        let (_, producer) = futures::future::try_join(fenced, txns.begin(&id)).await?;
+        let next = txns.spare(txns.id(ctx.subtask, seq + 1));
         Ok(KafkaWriter {
             serializer,
             producer,
@@ -188,7 +186,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             return Err(KafkaError::TransactionPoolExhausted { subtask: self.subtask, pending, pool: txns.pool }.into());
         }
         tracing::debug!(checkpoint_id, total_ms = started.elapsed().as_millis() as u64, "pre-committed");
-        let spare = spare(&txns, txns.id(self.subtask, next_seq + 1));
+        let spare = txns.spare(txns.id(self.subtask, next_seq + 1));
         *open = Open { seq: next_seq, id: next_id, records: RecordLog::default(), spare: Some(spare) };
         Ok(vec![committable])
     }
