@@ -1,5 +1,5 @@
 //! Calls on a transactional id still running on blocking threads in this process:
-//! direct commits and the initialisation of spare producers.
+//! direct commits and the initialisation of producers (spares, fencing).
 //!
 //! When an attempt of the job fails, its tasks are dropped, but a call they started
 //! keeps running on its blocking thread. The next attempt must not fence or use the
@@ -7,7 +7,7 @@
 //! - a late `commit_transaction`: a broker that lets it through (noida-db after a
 //!   restart was seen to) would show the records twice, once committed late and once
 //!   written again by recovery;
-//! - a late `init_transactions` of a spare producer: it would fence the new attempt's
+//! - a late `init_transactions` (a spare, or fencing): it would fence the new attempt's
 //!   producer of that id and fail the new attempt.
 //!
 //! So a recovery or a `begin` first waits for any call on its id to return.

@@ -84,7 +84,8 @@ pub(crate) struct Transactions {
     /// an older attempt's producer: it recovers the transaction exactly as a new
     /// process would.
     parked: Mutex<HashMap<(String, u64), Parked>>,
-    /// Calls on ids running on blocking threads (commits, spare initialisations), also those of attempts that have failed since.
+    /// Calls on ids running on blocking threads (commits, producer initialisations),
+    /// also those of attempts that have failed since.
     commits: Arc<CommitsInFlight>,
 }
 
@@ -119,16 +120,15 @@ impl Transactions {
     /// A producer with `id`, initialised: any earlier producer with the same id is
     /// fenced and its open transaction settled.
     pub async fn producer(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer>> {
-        let (txns, id) = (self.clone(), id.to_string());
-        tokio::task::spawn_blocking(move || txns.init_producer(&id)).await.map_err(blocking)?
+        self.init_in_background(id.to_string()).await.map_err(blocking)?
     }
 
     /// The producer of `id`, initialised on a blocking thread that starts at once (a
     /// task spawned from the pipeline's worker waited in its queue until the pipeline
     /// blocked at the next barrier, and the pre-commit then waited for
-    /// `init_transactions`). Until it returns, a `begin` or recovery of `id` waits: a
-    /// failed attempt's spare must not fence the id once a new attempt uses it.
-    pub fn spare(self: &Arc<Self>, id: String) -> tokio::task::JoinHandle<Result<Arc<FutureProducer>>> {
+    /// `init_transactions`). Until it returns, a `begin`, fencing or recovery of `id`
+    /// waits: a failed attempt's call must not fence the id once a new attempt uses it.
+    pub fn init_in_background(self: &Arc<Self>, id: String) -> tokio::task::JoinHandle<Result<Arc<FutureProducer>>> {
         let (txns, running) = (self.clone(), self.commits.start(&id));
         tokio::task::spawn_blocking(move || {
             let producer = txns.init_producer(&id);
@@ -151,6 +151,14 @@ impl Transactions {
             ])
             .create()
             .map_err(|e| KafkaError::client("create transactional producer", e))?;
+        // librdkafka looks for the transaction coordinator as soon as it can; with no
+        // broker connection up yet it tries again only 500 ms later, which made every
+        // initialisation take over half a second. A metadata request first waits for
+        // the connection (one round trip).
+        producer
+            .client()
+            .fetch_metadata(Some(&self.marker_topic), CALL_TIMEOUT)
+            .map_err(|e| KafkaError::client("connect transactional producer", e))?;
         producer.init_transactions(CALL_TIMEOUT).map_err(|e| KafkaError::client("init transactions", e))?;
         Ok(Arc::new(producer))
     }

@@ -32,15 +32,27 @@ struct Open {
     /// The producer of the next transaction, initialised in the background so that a
     /// pre-commit does not wait for `init_transactions`.
     spare: Option<tokio::task::JoinHandle<Result<Arc<FutureProducer>>>>,
+    /// Fencing the ids earlier runs may have left open (first transaction only): it
+    /// runs while the first transaction writes and must be done before the first
+    /// pre-commit starts the spare of a fenced id.
+    fencing: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 impl Drop for Open {
-    /// A dead attempt's spare must not fence the id once a new attempt uses it.
+    /// A dead attempt's spare or fencing must not fence an id once a new attempt uses
+    /// it (calls already running are waited for; see `commits_in_flight`).
     fn drop(&mut self) {
         if let Some(spare) = self.spare.take() {
             spare.abort();
         }
+        if let Some(fencing) = self.fencing.take() {
+            fencing.abort();
+        }
     }
+}
+
+fn task_failed(what: &str, e: tokio::task::JoinError) -> StreamError {
+    StreamError::TaskFailed { task: what.into(), message: e.to_string() }
 }
 
 /// The writer of one subtask.
@@ -79,9 +91,11 @@ impl<T: Send + 'static> KafkaWriter<T> {
         // Fence every transactional id earlier processes or attempts may have left a
         // transaction open on: the whole pool of each restored subtask (and of ours),
         // except the id of each restored committable (sequence `next_seq - 1`), which
-        // the committer recovers, and the id of our first transaction, which beginning
-        // it fences. Fencing is one broker round trip per id: all at once, and at the
-        // same time as the first transaction begins.
+        // the committer recovers, and the ids of our first transaction and its spare,
+        // which initialising them fences. An open transaction left behind only holds
+        // back `read_committed` readers, so fencing (one broker round trip per id, all
+        // at once) runs in the background while the first transaction begins and
+        // writes; the first pre-commit waits for it.
         let pool = txns.pool;
         let mut fence: Vec<String> = restored
             .iter()
@@ -94,20 +108,37 @@ impl<T: Send + 'static> KafkaWriter<T> {
             fence.extend((0..pool).map(|seq| txns.id(ctx.subtask, seq)));
         }
         let seq = own.unwrap_or(0);
-        let id = txns.id(ctx.subtask, seq);
+        let (id, spare_id) = (txns.id(ctx.subtask, seq), txns.id(ctx.subtask, seq + 1));
         fence.sort();
         fence.dedup();
-        fence.retain(|other| *other != id);
-        let fenced = futures::future::try_join_all(fence.iter().map(|id| txns.abort_lingering(id)));
-        let (_, producer) = futures::future::try_join(fenced, txns.begin(&id)).await?;
-        let next = txns.spare(txns.id(ctx.subtask, seq + 1));
+        fence.retain(|other| *other != id && *other != spare_id);
+        let fencing = {
+            let txns = txns.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                futures::future::try_join_all(fence.iter().map(|id| txns.abort_lingering(id))).await?;
+                tracing::debug!(
+                    fenced = fence.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "lingering transactions fenced"
+                );
+                Ok(())
+            })
+        };
+        let started = std::time::Instant::now();
+        let producer = txns.begin(&id).await?;
+        tracing::debug!(%id, ready_ms = started.elapsed().as_millis() as u64, "exactly-once writer ready");
+        let next = txns.init_in_background(spare_id);
         Ok(KafkaWriter {
             serializer,
             producer,
             in_flight: InFlight::default(),
             subtask: ctx.subtask,
             attempt: ctx.attempt_id.clone(),
-            transactions: Some((txns, Open { seq, id, records: RecordLog::default(), spare: Some(next) })),
+            transactions: Some((
+                txns,
+                Open { seq, id, records: RecordLog::default(), spare: Some(next), fencing: Some(fencing) },
+            )),
         })
     }
 }
@@ -145,6 +176,9 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let Some((txns, open)) = self.transactions.as_mut() else { return Ok(Vec::new()) };
         let txns = txns.clone();
         let started = std::time::Instant::now();
+        if let Some(fencing) = open.fencing.take() {
+            fencing.await.map_err(|e| task_failed("kafka fencing", e))??;
+        }
         self.in_flight.wait_all().await?;
         let delivered = started.elapsed();
         let partition = txns.marker_partition(self.subtask, open.seq);
@@ -166,10 +200,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let next_seq = open.seq + 1;
         let next_id = txns.id(self.subtask, next_seq);
         let next = match open.spare.take() {
-            Some(handle) => handle.await.map_err(|e| StreamError::TaskFailed {
-                task: "kafka producer init".into(),
-                message: e.to_string(),
-            })??,
+            Some(handle) => handle.await.map_err(|e| task_failed("kafka producer init", e))??,
             None => txns.producer(&next_id).await?,
         };
         next.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
@@ -186,8 +217,8 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             return Err(KafkaError::TransactionPoolExhausted { subtask: self.subtask, pending, pool: txns.pool }.into());
         }
         tracing::debug!(checkpoint_id, total_ms = started.elapsed().as_millis() as u64, "pre-committed");
-        let spare = txns.spare(txns.id(self.subtask, next_seq + 1));
-        *open = Open { seq: next_seq, id: next_id, records: RecordLog::default(), spare: Some(spare) };
+        let spare = txns.init_in_background(txns.id(self.subtask, next_seq + 1));
+        *open = Open { seq: next_seq, id: next_id, records: RecordLog::default(), spare: Some(spare), fencing: None };
         Ok(vec![committable])
     }
 
