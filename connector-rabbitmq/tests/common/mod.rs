@@ -48,6 +48,9 @@ pub async fn publish(url: &str, queue: &str, ids: &[u64]) {
         match publish_once(url, queue, &left).await {
             Ok(()) => return,
             Err(unconfirmed) => {
+                // The broker may have stored some of these without confirming them:
+                // re-sending them can put them in the queue twice.
+                eprintln!("publish to {queue}: {} messages unconfirmed, sending them again", unconfirmed.len());
                 left = unconfirmed;
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
