@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use super::driver::EnumeratorDriver;
 use crate::api::TaskContext;
@@ -73,33 +73,6 @@ impl TaskEnv {
         self.coordinator
             .send(CoordinatorMsg::Ack { checkpoint_id, task: task.to_string(), state })
             .map_err(|_| StreamError::ChannelClosed)
-    }
-
-    /// [`Self::ack`] with the state encoded by `encode` on a blocking thread, so that a
-    /// task with a large state (an exactly-once Kafka sink keeps its transaction's
-    /// records) goes on while it is encoded. `previous` is the task's last such ack:
-    /// acks leave in checkpoint order. An encoding error fails the task. (Not a spawned
-    /// task: one spawned from a busy worker waits in its LIFO slot, which other workers
-    /// cannot steal from, until the spawning task yields.)
-    pub(crate) fn ack_in_background(
-        &self,
-        task: &str,
-        checkpoint_id: u64,
-        encode: impl FnOnce() -> serde_json::Result<serde_json::Value> + Send + 'static,
-        previous: Option<JoinHandle<()>>,
-    ) -> JoinHandle<()> {
-        let (coordinator, task) = (self.coordinator.clone(), task.to_string());
-        tokio::task::spawn_blocking(move || {
-            let message = match encode() {
-                Ok(state) => CoordinatorMsg::Ack { checkpoint_id, task, state },
-                Err(e) => CoordinatorMsg::TaskFailed { error: StreamError::state(&task, e), task },
-            };
-            if let Some(previous) = previous {
-                let _ = futures::executor::block_on(previous);
-            }
-            // A closed channel: the attempt is over, and so is this checkpoint.
-            let _ = coordinator.send(message);
-        })
     }
 }
 

@@ -14,7 +14,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 use super::attempt::TaskEnv;
 use super::output::Output;
@@ -64,8 +63,6 @@ pub(crate) struct SinkOutput<T, S: Sink<T>> {
     counters: TaskCounters,
     threshold: Option<u64>,
     written: u64,
-    /// The last checkpoint acknowledgement, encoding in the background.
-    acking: Option<JoinHandle<()>>,
 }
 
 impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
@@ -91,7 +88,6 @@ impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
             counters,
             threshold,
             written: 0,
-            acking: None,
         }
     }
 
@@ -138,15 +134,9 @@ impl<T: Send + 'static, S: Sink<T>> Output<T> for SinkOutput<T, S> {
             self.shared.lock().push((id, Arc::new(committables)));
         }
         self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::DuringSnapshot)?;
-        // The state holds every committable not committed yet, which can be large:
-        // it is encoded in the background.
         let pending = self.shared.lock().clone();
-        let encode = move || {
-            let pending: Vec<(u64, &[S::Committable])> = pending.iter().map(|(id, c)| (*id, c.as_slice())).collect();
-            serde_json::to_value(SinkStateRef { writer: &writer_state, pending })
-        };
-        self.acking = Some(self.env.ack_in_background(&self.key, id, encode, self.acking.take()));
-        Ok(())
+        let pending: Vec<(u64, &[S::Committable])> = pending.iter().map(|(id, c)| (*id, c.as_slice())).collect();
+        self.env.ack(&self.key, id, &SinkStateRef { writer: &writer_state, pending })
     }
 
     async fn end_of_data(&mut self) -> Result<()> {
