@@ -19,7 +19,7 @@ pub enum KafkaError {
     /// Every transactional id of a subtask's pool holds a transaction still waiting
     /// for its checkpoint to complete.
     #[error(
-        "kafka sink subtask {subtask}: {pending} pre-committed transactions wait for their checkpoints to complete, \
+        "kafka sink subtask {subtask}: {pending} pre-committed transactions still wait for their commit after 30 s, \
          and the pool of {pool} transactional ids has no free one; checkpoints keep failing (see the errors before \
          this one), or raise `transactional_id_pool_size`"
     )]

@@ -98,8 +98,9 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
     /// Transactional ids per subtask (default 8, at least 4), used in turn. A restart
     /// fences all of them, so nothing a killed process left open can hold back
     /// `read_committed` readers, however many processes restored the same checkpoint.
-    /// A subtask fails when all but two of them hold transactions still waiting for
-    /// their checkpoints (after that many failed checkpoints in a row).
+    /// When all but two of them hold transactions still waiting for their commit, the
+    /// writer waits (up to 30 s) for the committer to catch up, then fails (after that
+    /// many failed checkpoints in a row).
     pub fn transactional_id_pool_size(mut self, size: u64) -> Self {
         self.pool_size = size;
         self

@@ -84,6 +84,8 @@ pub(crate) struct Transactions {
     /// an older attempt's producer: it recovers the transaction exactly as a new
     /// process would.
     parked: Mutex<HashMap<(String, u64), Parked>>,
+    /// Notified whenever the committer takes a parked transaction.
+    taken: tokio::sync::Notify,
     /// Calls on ids running on blocking threads (commits, producer initialisations),
     /// also those of attempts that have failed since.
     commits: Arc<CommitsInFlight>,
@@ -108,6 +110,7 @@ impl Transactions {
             timeout,
             marker_topic,
             parked: Mutex::new(HashMap::new()),
+            taken: tokio::sync::Notify::new(),
             commits: Arc::default(),
         }
     }
@@ -191,7 +194,48 @@ impl Transactions {
     fn take(&self, committable: &KafkaCommittable, attempt: &str) -> Option<Arc<FutureProducer>> {
         let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
         parked.retain(|_, p| p.attempt == attempt);
-        parked.remove(&(committable.transactional_id.clone(), committable.checkpoint_id)).map(|p| p.producer)
+        let taken =
+            parked.remove(&(committable.transactional_id.clone(), committable.checkpoint_id)).map(|p| p.producer);
+        self.taken.notify_waiters();
+        taken
+    }
+
+    /// Wait until at most `most` of `subtask`'s transactions wait for their commit, for
+    /// up to `limit`: the committer may be behind (recovering a restored transaction
+    /// takes a while) while checkpoints keep completing. `Err` with the number still
+    /// waiting after `limit` (checkpoints keep failing, so nothing is committed).
+    pub async fn wait_for_commits(
+        &self,
+        attempt: &str,
+        subtask: usize,
+        most: usize,
+        limit: Duration,
+    ) -> std::result::Result<(), usize> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut warned = false;
+        loop {
+            let taken = self.taken.notified();
+            tokio::pin!(taken);
+            taken.as_mut().enable();
+            let waiting = {
+                let parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+                parked.values().filter(|p| p.attempt == attempt && p.subtask == subtask).count()
+            };
+            if waiting <= most {
+                return Ok(());
+            }
+            if !warned {
+                tracing::warn!(
+                    subtask,
+                    waiting,
+                    "the committer is behind; the writer waits for a free transactional id"
+                );
+                warned = true;
+            }
+            if tokio::time::timeout_at(deadline, taken).await.is_err() {
+                return Err(waiting);
+            }
+        }
     }
 
     /// Fence `id` and abort whatever it left open (a transaction of a dead attempt

@@ -16,6 +16,9 @@ use super::transaction::{KafkaCommittable, Transactions};
 use crate::error::KafkaError;
 use crate::record::KafkaSerializer;
 
+/// How long a pre-commit waits for a committer that is behind before the writer fails.
+const COMMITTER_BEHIND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Checkpointed state of an exactly-once writer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KafkaWriterState {
@@ -212,8 +215,13 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             std::mem::replace(&mut self.producer, next),
         );
         // The next spare takes the slot `pool - 2` ids after the oldest transaction that
-        // may still wait for its commit (one restored by the committer counts too).
-        if pending as u64 > txns.pool - 3 {
+        // may still wait for its commit (one restored by the committer counts too). A
+        // committer that is behind gets time to catch up (the pipeline waits: back
+        // pressure); one that cannot, because checkpoints keep failing, fails the writer.
+        let most = (txns.pool - 3) as usize;
+        if pending > most
+            && let Err(pending) = txns.wait_for_commits(&self.attempt, self.subtask, most, COMMITTER_BEHIND_LIMIT).await
+        {
             return Err(KafkaError::TransactionPoolExhausted { subtask: self.subtask, pending, pool: txns.pool }.into());
         }
         tracing::debug!(checkpoint_id, total_ms = started.elapsed().as_millis() as u64, "pre-committed");
