@@ -405,6 +405,7 @@ impl Transactions {
                 .map_err(|e| KafkaError::client("read marker", e))?;
             consumer.assign(&list).map_err(|e| KafkaError::client("read marker", e))?;
             let started = Instant::now();
+            // Since when the read has stood at the end, behind our marker.
             let mut hidden_since: Option<Instant> = None;
             while started.elapsed() < CALL_TIMEOUT {
                 match consumer.poll(Duration::from_millis(100)) {
@@ -412,7 +413,7 @@ impl Transactions {
                         tracing::debug!(%id, checkpoint_id, marker = m.offset(), "commit marker found");
                         return Ok(true);
                     }
-                    Some(Ok(_)) => {}
+                    Some(Ok(_)) => hidden_since = None,
                     Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {
                         // A read_committed reader ends at the last stable offset. The
                         // partition is this id's own and the id is fenced, so nothing should
@@ -423,22 +424,26 @@ impl Transactions {
                         let position = consumer.position().map_err(|e| KafkaError::client("read marker", e))?;
                         let at = position.find_partition(&topic, partition).and_then(|e| e.offset().to_raw());
                         tracing::debug!(%id, checkpoint_id, partition, marker = offset, ?at, high, "end of marker partition");
-                        let behind = at.is_some_and(|at| at <= offset);
-                        let waited = behind && hidden_since.get_or_insert_with(Instant::now).elapsed() >= HIDDEN_WAIT;
-                        if at.is_some_and(|at| at >= high) && (!behind || waited) {
-                            if behind {
-                                tracing::warn!(
-                                    %id, checkpoint_id, marker = offset, ?at,
-                                    "the marker is still behind an open transaction; taking it as aborted \
-                                     (if it was committed, its records are written twice)"
-                                );
-                            }
+                        let at_end = at.is_some_and(|at| at >= high);
+                        if at_end && at.is_some_and(|at| at > offset) {
                             return Ok(false);
                         }
-                        std::thread::sleep(Duration::from_millis(50));
+                        if at_end {
+                            hidden_since.get_or_insert_with(Instant::now);
+                        }
                     }
                     Some(Err(e)) => return Err(KafkaError::client("read marker", e)),
+                    // The end is reported once: with nothing new on the partition, the
+                    // wait goes on here.
                     None => {}
+                }
+                if hidden_since.is_some_and(|t| t.elapsed() >= HIDDEN_WAIT) {
+                    tracing::warn!(
+                        %id, checkpoint_id, marker = offset,
+                        "the marker is still behind an open transaction; taking it as aborted \
+                         (if it was committed, its records are written twice)"
+                    );
+                    return Ok(false);
                 }
             }
             Err(KafkaError::client("read marker", "no answer within 30 s"))
