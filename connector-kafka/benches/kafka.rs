@@ -181,17 +181,6 @@ async fn our_source(bootstrap: &str, topic: &str, n: u64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Run `raw` and `ours` one after the other, `ours` first if `ours_first`; their rates.
-async fn pair(ours_first: bool, raw: impl Future<Output = f64>, ours: impl Future<Output = f64>) -> (f64, f64) {
-    if ours_first {
-        let ours = ours.await;
-        (raw.await, ours)
-    } else {
-        let raw = raw.await;
-        (raw, ours.await)
-    }
-}
-
 fn main() {
     // `RUST_LOG=connector_kafka=debug` shows where a pre-commit spends its time.
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
@@ -206,21 +195,20 @@ fn main() {
             let raw_tx_topic = topic(&bootstrap, "raw-tx").await;
             // Each pair runs back to back, and which of the two goes first alternates
             // from round to round: the broker's rate drifts as its log grows.
-            let ours_first = round % 2 == 1;
-            let (raw_p, alo_p) = pair(
-                ours_first,
+            let (raw_p, alo_p) = bench::pair(
+                round,
                 raw_produce(&bootstrap, &raw_topic, n, false),
                 our_sink(&bootstrap, &alo_topic, n, DeliveryGuarantee::AtLeastOnce),
             )
             .await;
-            let (raw_tx, eos_p) = pair(
-                ours_first,
+            let (raw_tx, eos_p) = bench::pair(
+                round,
                 raw_produce(&bootstrap, &raw_tx_topic, n, true),
                 our_sink(&bootstrap, &eos_topic, n, DeliveryGuarantee::ExactlyOnce),
             )
             .await;
             let (raw_c, our_c) =
-                pair(ours_first, raw_consume(&bootstrap, &raw_topic, n), our_source(&bootstrap, &raw_topic, n)).await;
+                bench::pair(round, raw_consume(&bootstrap, &raw_topic, n), our_source(&bootstrap, &raw_topic, n)).await;
             eprintln!(
                 "round {round}: produce raw {raw_p:.0}/s ours-alo {alo_p:.0}/s; transactional raw {raw_tx:.0}/s \
                  ours-eos {eos_p:.0}/s; consume raw {raw_c:.0}/s ours {our_c:.0}/s ({n} records)"

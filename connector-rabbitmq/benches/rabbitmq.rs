@@ -2,7 +2,8 @@
 //! publisher with confirms, and our at-least-once source against a raw lapin consumer
 //! acknowledging in batches, on the same broker in the same run (the broker from
 //! `cargo xtask services`, or `RABBITMQ_URL`). Prints `rabbitmq sink_ratio=<r>
-//! source_ratio=<r>` (medians of 3 rounds). `BENCH_RECORDS` (default 200 000).
+//! source_ratio=<r>` (medians of 3 rounds; in each, our run and the raw loop run back to
+//! back, in an order that alternates between rounds). `BENCH_RECORDS` (default 200 000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
@@ -145,10 +146,11 @@ fn main() {
     runtime.block_on(async {
         for round in 0..3 {
             let (raw_q, our_q) = (queue(&url, "raw").await, queue(&url, "ours").await);
-            let raw_p = raw_publish(&url, &raw_q, n).await;
-            let our_p = our_sink(&url, &our_q, n).await;
-            let raw_c = raw_consume(&url, &raw_q, n).await;
-            let our_c = our_source(&url, &our_q, n).await;
+            // Each pair runs back to back, and which of the two goes first alternates
+            // from round to round: the broker warms up over a run.
+            let (raw_p, our_p) = bench::pair(round, raw_publish(&url, &raw_q, n), our_sink(&url, &our_q, n)).await;
+            let (raw_c, our_c) =
+                bench::pair(round, raw_consume(&url, &raw_q, n), our_source(&url, &our_q, n)).await;
             eprintln!(
                 "round {round}: publish raw {raw_p:.0}/s ours {our_p:.0}/s; consume raw {raw_c:.0}/s ours {our_c:.0}/s ({n} messages)"
             );

@@ -21,3 +21,20 @@ pub fn endpoint(variable: &str, bench: &str) -> String {
         }
     }
 }
+
+/// Run the raw loop and our pipeline one after the other, ours first in odd rounds,
+/// and return their rates as `(raw, ours)`. A server's rate drifts as its data grows
+/// and its caches warm, so a fixed order would favour one side.
+pub async fn pair(
+    round: usize,
+    raw: impl std::future::Future<Output = f64>,
+    ours: impl std::future::Future<Output = f64>,
+) -> (f64, f64) {
+    if round % 2 == 1 {
+        let ours = ours.await;
+        (raw.await, ours)
+    } else {
+        let raw = raw.await;
+        (raw, ours.await)
+    }
+}
