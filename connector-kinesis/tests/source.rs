@@ -28,17 +28,26 @@ async fn read(
     during: impl std::future::Future<Output = ()>,
 ) -> Vec<u64> {
     let collect = CollectSink::new();
-    let handle = StreamEnvironment::builder()
+    let env = StreamEnvironment::builder()
         .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(50)).build().unwrap())
         .restart_strategy(RestartStrategy::None)
         .parallelism(2)
         .build()
-        .unwrap()
+        .unwrap();
+    let metrics = env.metrics();
+    let handle = env
         .from_source(source, "source")
         .map(|r| common::id_of(&r))
         .sink_to(collect.clone(), "collect")
         .start("kinesis-source");
-    // Give the readers their shards before anything new is put.
+    // A first checkpoint shows the job is up (and `Latest` fixed, at the enumerator's
+    // start); under CI load a fixed pause was not always enough, and the records put
+    // after it were older than "latest". Then give the readers their shards before
+    // anything new is put.
+    let up = Instant::now() + Duration::from_secs(30);
+    while metrics.snapshot().checkpoints_completed == 0 && Instant::now() < up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     during.await;
     let deadline = Instant::now() + Duration::from_secs(30);
