@@ -5,8 +5,8 @@
 //! Prints `kafka source_ratio=<r> sink_alo_ratio=<r> sink_eos_ratio=<r>` (medians of 3
 //! rounds; checkpoints every second). In each round our run and the raw loop it is
 //! compared with run back to back, in an order that alternates between rounds. The
-//! exactly-once ratio is against a plain transactional loop committing every second (the same client settings); the plain
-//! idempotent loop's rate is printed beside it. `BENCH_RECORDS` (default 1 000 000) and
+//! exactly-once ratio is against a plain transactional loop committing every second
+//! (the same client settings); the plain idempotent loop's rate is printed beside it. `BENCH_RECORDS` (default 1 000 000) and
 //! `BENCH_CHECKPOINT_MS` (default 1000) change the run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
