@@ -32,6 +32,27 @@ pub enum KafkaError {
         pool: u64,
     },
 
+    /// An aborted transaction of a completed checkpoint must be written again, and one
+    /// of its records can no longer be read back from where it landed.
+    #[error(
+        "kafka sink: transaction `{id}` of a completed checkpoint was aborted, and its record at {topic}/{partition} \
+         offset {offset} cannot be read back to write it again: {reason}. Retention or compaction removed it before \
+         the job restarted; keep records longer than a restart takes, or set `records_in_checkpoint(true)` (needed \
+         for compacted topics)"
+    )]
+    RecordGone {
+        /// The transactional id.
+        id: String,
+        /// The topic the record was written to.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// Its offset.
+        offset: i64,
+        /// What the read found instead.
+        reason: String,
+    },
+
     /// A topic given by name does not exist.
     #[error("topic `{0}` does not exist on the cluster (create it first, or check its name)")]
     UnknownTopic(String),

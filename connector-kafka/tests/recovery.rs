@@ -213,3 +213,154 @@ async fn a_committed_marker_is_found_while_another_subtasks_transaction_is_open(
     let seen = visible(&bootstrap, &topic).await;
     assert!(seen == expected, "{} records visible of 200 (each once)", seen.len());
 }
+
+/// A record as a reader sees it: (value, key, headers, timestamp,
+/// partition).
+type Seen = (String, Option<Vec<u8>>, Vec<(String, Vec<u8>)>, Option<i64>, i32);
+
+fn read_whole(bootstrap: &str, topic: &str, partitions: i32, isolation: &str) -> Vec<Seen> {
+    use connector_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
+    use connector_kafka::rdkafka::message::{Headers, Message};
+    use connector_kafka::rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("{topic}-whole"))
+        .set("isolation.level", isolation)
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let (mut ended, mut out, started) = (0, Vec::new(), std::time::Instant::now());
+    while ended < partitions {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "reading {topic} took over 60 s");
+        match consumer.poll(std::time::Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push((
+                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                m.key().map(<[u8]>::to_vec),
+                m.headers()
+                    .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
+                    .unwrap_or_default(),
+                m.timestamp().to_millis(),
+                m.partition(),
+            )),
+            Some(Err(connector_kafka::rdkafka::error::KafkaError::PartitionEOF(_))) => ended += 1,
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The hard case on 3 partitions with keys, headers and timestamps, while another
+/// producer writes to the same partitions (so the transaction's offsets have gaps):
+/// after recovery every record is visible once, exactly as it was first written and
+/// in the partition it first landed in (from the checkpoint: the keyed ones), whether
+/// recovery reads the records back from the log (the default) or takes them from the
+/// checkpoint.
+async fn an_aborted_transaction_is_rewritten_as_it_was(records_in_checkpoint: bool) {
+    let Some((bootstrap, topic)) = common::topic("rewritten-whole", 3).await else { return };
+    let out = topic.clone();
+    let serializer = move |i: &u32| -> Result<connector_kafka::ProducerRecord, String> { Ok(first_written(&out, *i)) };
+    let sink = KafkaSink::builder(&bootstrap, serializer)
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .transactional_id_prefix(format!("{topic}-tx"))
+        .records_in_checkpoint(records_in_checkpoint)
+        .build()
+        .unwrap();
+    let plain = common::producer(&bootstrap);
+    let mut writer = sink.create_writer(&ctx(0, "dead"), Vec::new()).await.unwrap();
+    for chunk in 0..4u32 {
+        writer.write_batch(&mut (chunk * 50..chunk * 50 + 50).collect()).await.unwrap();
+        writer.flush(false).await.unwrap();
+        common::produce(&plain, &topic, (0..10).map(|i| (format!("k{i}"), format!("other-{chunk}-{i}")))).await;
+    }
+    let committables = writer.prepare_commit(1).await.unwrap();
+    drop(writer); // checkpoint 1 completes, and the process dies before committing
+    let (b, t) = (bootstrap.clone(), topic.clone());
+    let (before, landed) = tokio::task::spawn_blocking(move || {
+        (read_whole(&b, &t, 3, "read_committed"), read_whole(&b, &t, 3, "read_uncommitted"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        before.iter().all(|s| s.0.starts_with("other-")),
+        "nothing of the transaction is visible before the recovery"
+    );
+    assert_eq!(landed.len(), 240, "a read_uncommitted reader sees both producers' records");
+    let landed: std::collections::HashMap<String, i32> = landed.into_iter().map(|s| (s.0, s.4)).collect();
+
+    sink.create_committer(&ctx(1, "restarted")).await.unwrap().commit(&committables).await.unwrap();
+    let (b, t) = (bootstrap.clone(), topic.clone());
+    let seen: Vec<Seen> = tokio::task::spawn_blocking(move || read_whole(&b, &t, 3, "read_committed"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.0.starts_with("record-"))
+        .collect();
+    assert_eq!(seen.len(), 200, "each record once");
+    for (value, key, headers, timestamp, partition) in &seen {
+        let i: u32 = value.trim_start_matches("record-").parse().unwrap();
+        let first = first_written(&topic, i);
+        assert_eq!((key, headers), (&first.key, &first.headers), "{value}");
+        if let Some(ts) = first.timestamp_ms {
+            assert_eq!(*timestamp, Some(ts), "{value}");
+        }
+        // From the log every record keeps its partition; from the checkpoint a keyless
+        // one is the partitioner's choice again.
+        if !records_in_checkpoint || first.key.is_some() {
+            assert_eq!(Some(partition), landed.get(value), "{value} stays in the partition it first landed in");
+        }
+    }
+    let partitions: std::collections::BTreeSet<i32> = seen.iter().map(|s| s.4).collect();
+    assert!(partitions.len() > 1, "the partitioner spread the records: {partitions:?}");
+}
+
+/// Record `i` of the test above, with a key (mostly), headers and a timestamp (half).
+fn first_written(topic: &str, i: u32) -> connector_kafka::ProducerRecord {
+    connector_kafka::ProducerRecord {
+        topic: topic.into(),
+        partition: None,
+        key: (i % 5 != 0).then(|| format!("key-{}", i % 7).into_bytes()),
+        value: Some(format!("record-{i}").into_bytes()),
+        headers: (0..i % 3).map(|h| (format!("h{h}"), vec![i as u8; h as usize])).collect(),
+        timestamp_ms: (i % 2 == 0).then_some(1_700_000_000_000 + i64::from(i)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_transaction_is_read_back_from_the_log_as_it_was() {
+    an_aborted_transaction_is_rewritten_as_it_was(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_transaction_is_rewritten_from_the_checkpoint_as_it_was() {
+    an_aborted_transaction_is_rewritten_as_it_was(true).await;
+}
+
+/// Records that retention or compaction removed before the restart cannot be written
+/// again: recovery fails naming the record and what to do, it does not go on without
+/// them. (The committable is made to point past the partition's end, as noida-db
+/// has no retention to wait for.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_cannot_be_read_back_fails_recovery_naming_it() {
+    let Some((bootstrap, topic)) = common::topic("gone", 1).await else { return };
+    let sink = sink(&bootstrap, &topic);
+    let mut writer = sink.create_writer(&ctx(0, "dead"), Vec::new()).await.unwrap();
+    writer.write_batch(&mut records(0..10)).await.unwrap();
+    let committables = writer.prepare_commit(1).await.unwrap();
+    drop(writer);
+    let mut state = serde_json::to_value(&committables[0]).unwrap();
+    let runs = &mut state["written"]["runs"];
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "one run on one partition: {runs}");
+    runs[0][2] = serde_json::json!(5_000);
+    let gone: connector_kafka::sink::KafkaCommittable = serde_json::from_value(state).unwrap();
+    let error = sink.create_committer(&ctx(1, "restarted")).await.unwrap().commit(&[gone]).await.unwrap_err();
+    let error = error.to_string();
+    assert!(error.contains(&format!("{topic}/0 offset 5000")) && error.contains("records_in_checkpoint"), "{error}");
+    assert!(visible(&bootstrap, &topic).await.is_empty(), "nothing half-written is committed");
+}

@@ -8,6 +8,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use stream_core::Result;
 
+use super::written::WrittenOffsets;
 use crate::error::KafkaError;
 use crate::record::ProducerRecord;
 
@@ -18,10 +19,13 @@ pub(crate) struct Delivered {
     pub offset: i64,
 }
 
-/// Records sent and not yet confirmed, oldest first.
+/// Records sent and not yet confirmed, oldest first, each with its topic's index in
+/// `written`.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    pending: std::collections::VecDeque<DeliveryFuture>,
+    pending: std::collections::VecDeque<(DeliveryFuture, u32)>,
+    /// Where delivered records landed, when kept (exactly-once).
+    written: Option<WrittenOffsets>,
 }
 
 fn future_record(record: &ProducerRecord) -> FutureRecord<'_, [u8], [u8]> {
@@ -48,21 +52,48 @@ fn future_record(record: &ProducerRecord) -> FutureRecord<'_, [u8], [u8]> {
     out
 }
 
-async fn settle(future: DeliveryFuture) -> Result<Delivered> {
-    match future.await {
+/// What a delivery future resolves to.
+type Report = <DeliveryFuture as std::future::Future>::Output;
+
+fn delivered(report: Report) -> Result<Delivered> {
+    match report {
         Ok(Ok(d)) => Ok(Delivered { partition: d.partition, offset: d.offset }),
         Ok(Err((e, _))) => Err(KafkaError::client("deliver", e)),
         Err(_) => Err(KafkaError::client("deliver", "the producer was closed before the delivery report")),
     }
 }
 
+async fn settle(future: DeliveryFuture) -> Result<Delivered> {
+    delivered(future.await)
+}
+
 impl InFlight {
+    /// Keep where every delivered record landed (see [`Self::take_written`]).
+    pub fn keeping_offsets() -> Self {
+        InFlight { pending: Default::default(), written: Some(WrittenOffsets::default()) }
+    }
+
+    /// Where the records delivered since the last call landed (empty unless made by
+    /// [`Self::keeping_offsets`]); call after [`Self::wait_all`].
+    pub fn take_written(&mut self) -> WrittenOffsets {
+        self.written.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn note(&mut self, topic: u32, report: Report) -> Result<()> {
+        let d = delivered(report)?;
+        if let Some(written) = self.written.as_mut() {
+            written.add(topic, d.partition, d.offset);
+        }
+        Ok(())
+    }
+
     /// Enqueue `record`; when the producer's queue is full, wait for deliveries first.
     pub async fn send(&mut self, producer: &FutureProducer, record: &ProducerRecord) -> Result<()> {
+        let topic = self.written.as_mut().map_or(0, |w| w.topic_index(&record.topic));
         loop {
             match producer.send_result(future_record(record)) {
                 Ok(future) => {
-                    self.pending.push_back(future);
+                    self.pending.push_back((future, topic));
                     if self.pending.len().is_multiple_of(1024) {
                         self.reap()?;
                     }
@@ -73,8 +104,8 @@ impl InFlight {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     } else {
                         let half = self.pending.len().div_ceil(2);
-                        for future in self.pending.drain(..half).collect::<Vec<_>>() {
-                            settle(future).await?;
+                        for (future, topic) in self.pending.drain(..half).collect::<Vec<_>>() {
+                            self.note(topic, future.await)?;
                         }
                     }
                 }
@@ -86,22 +117,19 @@ impl InFlight {
     /// Drop the reports that already arrived at the front (reports come in send order
     /// per partition, so this stays cheap), failing on the first error.
     fn reap(&mut self) -> Result<()> {
-        while let Some(front) = self.pending.front_mut() {
-            match front.now_or_never() {
-                Some(Ok(Ok(_))) => {}
-                Some(Ok(Err((e, _)))) => return Err(KafkaError::client("deliver", e)),
-                Some(Err(_)) => return Err(KafkaError::client("deliver", "delivery report lost")),
-                None => break,
-            }
+        while let Some((front, topic)) = self.pending.front_mut() {
+            let topic = *topic;
+            let Some(report) = front.now_or_never() else { break };
             self.pending.pop_front();
+            self.note(topic, report)?;
         }
         Ok(())
     }
 
     /// Wait for every delivery report; the first error fails.
     pub async fn wait_all(&mut self) -> Result<()> {
-        for future in std::mem::take(&mut self.pending) {
-            settle(future).await?;
+        for (future, topic) in std::mem::take(&mut self.pending) {
+            self.note(topic, future.await)?;
         }
         Ok(())
     }

@@ -5,14 +5,17 @@
 mod commits_in_flight;
 mod committer;
 mod delivery;
+mod read_back;
 mod record_log;
 mod transaction;
 mod writer;
+mod written;
 
 pub use committer::KafkaCommitter;
 pub use record_log::RecordLog;
 pub use transaction::KafkaCommittable;
 pub use writer::{KafkaWriter, KafkaWriterState};
+pub use written::WrittenOffsets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +61,7 @@ impl<T: Send + 'static> KafkaSink<T> {
             transaction_timeout: Duration::from_secs(15 * 60),
             max_checkpoint_duration: Duration::from_secs(10 * 60),
             max_restart_duration: Duration::from_secs(60),
+            records_in_checkpoint: false,
             bad_property: None,
         }
     }
@@ -77,6 +81,7 @@ pub struct KafkaSinkBuilder<T: 'static> {
     transaction_timeout: Duration,
     max_checkpoint_duration: Duration,
     max_restart_duration: Duration,
+    records_in_checkpoint: bool,
     bad_property: Option<String>,
 }
 
@@ -129,6 +134,23 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
     pub fn expected_durations(mut self, checkpoint: Duration, restart: Duration) -> Self {
         self.max_checkpoint_duration = checkpoint;
         self.max_restart_duration = restart;
+        self
+    }
+
+    /// Keep every record of an open transaction in the checkpoint (default `false`).
+    ///
+    /// A transaction whose checkpoint completed but which a crash left uncommitted is
+    /// aborted on recovery and its records written again. By default the checkpoint
+    /// keeps only where they landed (offset runs per partition), and recovery reads
+    /// them back: Kafka keeps an aborted transaction's records in the log until
+    /// retention removes them. On a compacted topic the cleaner may remove them sooner,
+    /// so set this there; it costs a checkpoint the size of the records written in one
+    /// checkpoint interval, and a re-written record without key or partition goes
+    /// where the partitioner sends it then (read back, every record keeps its
+    /// partition). Recovery fails with a clear error, never silently, if a record
+    /// cannot be read back.
+    pub fn records_in_checkpoint(mut self, keep: bool) -> Self {
+        self.records_in_checkpoint = keep;
         self
     }
 
@@ -187,6 +209,7 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
                 self.pool_size,
                 self.transaction_timeout,
                 marker_topic,
+                self.records_in_checkpoint,
             )))
         } else {
             None

@@ -3,13 +3,15 @@
 //!
 //! librdkafka cannot resume another producer's transaction. So every pre-committed
 //! transaction writes, inside itself, a *commit marker* (key = transactional id) to a
-//! marker topic, and its committable keeps the records it holds and where the marker
-//! landed. Committing after a restart: a producer with the same transactional id is
-//! initialised, which fences the dead one and settles its transaction (aborted, or
-//! committed if the commit had reached the broker); then a `read_committed` read at
-//! the marker's offset tells which: visible means committed, nothing to do; invisible
-//! means aborted, so the records are written again in a fresh transaction with a new
-//! marker and committed. Either way they appear exactly once. The read scans forward
+//! marker topic, and its committable keeps where its records and the marker landed
+//! (offset runs; or the records themselves, with `records_in_checkpoint`). Committing
+//! after a restart: a producer with the same transactional id is initialised, which
+//! fences the dead one and settles its transaction (aborted, or committed if the commit
+//! had reached the broker); then a `read_committed` read at the marker's offset tells
+//! which: visible means committed, nothing to do; invisible means aborted, so the
+//! records are read back from their offsets (an aborted transaction's records stay in
+//! the log, hidden from `read_committed` readers; see `read_back.rs`), written again in
+//! a fresh transaction with a new marker, and committed. Either way they appear exactly once. The read scans forward
 //! from the first marker, so the marker of such a re-write is found too and a second
 //! restart does not write the records a third time.
 //!
@@ -44,7 +46,9 @@ use stream_core::{Result, StreamError};
 
 use super::commits_in_flight::CommitsInFlight;
 use super::delivery::InFlight;
+use super::read_back::read_back;
 use super::record_log::RecordLog;
+use super::written::{PartitionRuns, WrittenOffsets};
 use crate::client::ClientProperties;
 use crate::error::KafkaError;
 use crate::record::ProducerRecord;
@@ -67,7 +71,12 @@ pub struct KafkaCommittable {
     pub attempt: String,
     /// Where its commit marker landed (marker topic partition, offset).
     pub marker: (i32, i64),
-    /// The records it holds (re-written if it turns out aborted).
+    /// Where its records landed (read back and re-written if it turns out aborted).
+    #[serde(default)]
+    pub written: WrittenOffsets,
+    /// Its records themselves, with `records_in_checkpoint` (else empty): re-written
+    /// from here instead of read back.
+    #[serde(default)]
     pub records: RecordLog,
 }
 
@@ -80,6 +89,8 @@ pub(crate) struct Transactions {
     pub pool: u64,
     pub timeout: Duration,
     pub marker_topic: String,
+    /// Keep a transaction's records in its committable instead of reading them back.
+    pub records_in_checkpoint: bool,
     /// Pre-committed transactions by id and checkpoint, not yet committed. A new attempt never uses
     /// an older attempt's producer: it recovers the transaction exactly as a new
     /// process would.
@@ -102,13 +113,21 @@ fn blocking(e: tokio::task::JoinError) -> StreamError {
 }
 
 impl Transactions {
-    pub fn new(client: ClientProperties, prefix: String, pool: u64, timeout: Duration, marker_topic: String) -> Self {
+    pub fn new(
+        client: ClientProperties,
+        prefix: String,
+        pool: u64,
+        timeout: Duration,
+        marker_topic: String,
+        records_in_checkpoint: bool,
+    ) -> Self {
         Transactions {
             client,
             prefix,
             pool,
             timeout,
             marker_topic,
+            records_in_checkpoint,
             parked: Mutex::new(HashMap::new()),
             taken: tokio::sync::Notify::new(),
             commits: Arc::default(),
@@ -348,19 +367,37 @@ impl Transactions {
             tracing::info!(id, checkpoint = committable.checkpoint_id, "transaction was committed before the restart");
             return Ok(());
         }
+        let kept = !committable.records.is_empty();
         tracing::warn!(
             id,
             checkpoint = committable.checkpoint_id,
-            records = committable.records.len(),
+            records = if kept { committable.records.len() as u64 } else { committable.written.len() },
+            from = if kept { "checkpoint" } else { "log" },
             "transaction of a completed checkpoint was not committed; writing its records again"
         );
         producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
         let mut in_flight = InFlight::default();
-        for record in committable.records.records() {
-            let record = record.map_err(|e| {
-                KafkaError::client("recover transaction", format!("the checkpoint holds corrupt records of {id}: {e}"))
-            })?;
-            in_flight.send(&producer, &record).await?;
+        let corrupt = |e: String| {
+            KafkaError::client("recover transaction", format!("the checkpoint holds corrupt records of {id}: {e}"))
+        };
+        if kept {
+            for record in committable.records.records() {
+                in_flight.send(&producer, &record.map_err(corrupt)?).await?;
+            }
+        } else {
+            for part in committable.written.partitions() {
+                let part = part.map_err(corrupt)?;
+                let (client, owned_id) = (self.client.clone(), id.to_string());
+                let (topic, partition, runs) = (part.topic.to_string(), part.partition, part.runs.to_vec());
+                let records = tokio::task::spawn_blocking(move || {
+                    read_back(&client, &owned_id, &PartitionRuns { topic: &topic, partition, runs: &runs })
+                })
+                .await
+                .map_err(blocking)??;
+                for record in &records {
+                    in_flight.send(&producer, record).await?;
+                }
+            }
         }
         in_flight
             .send(&producer, &self.marker(id, committable.marker.0, committable.checkpoint_id, &committable.attempt))

@@ -135,7 +135,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
         Ok(KafkaWriter {
             serializer,
             producer,
-            in_flight: InFlight::default(),
+            in_flight: InFlight::keeping_offsets(),
             subtask: ctx.subtask,
             attempt: ctx.attempt_id.clone(),
             transactions: Some((
@@ -161,7 +161,9 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
                 .serialize(&record)
                 .map_err(|e| KafkaError::client("serialize", format!("a record could not be serialized: {e}")))?;
             self.in_flight.send(&self.producer, &out).await?;
-            if let Some((_, open)) = self.transactions.as_mut() {
+            if let Some((txns, open)) = self.transactions.as_mut()
+                && txns.records_in_checkpoint
+            {
                 open.records.push(&out);
             }
         }
@@ -190,7 +192,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
                 .await?;
         let marked = started.elapsed();
         tracing::debug!(
-            id = %open.id, checkpoint_id, marker = marker.offset, records = open.records.len(),
+            id = %open.id, checkpoint_id, marker = marker.offset,
             delivered_ms = delivered.as_millis() as u64, marked_ms = marked.as_millis() as u64, "pre-committing"
         );
         let committable = KafkaCommittable {
@@ -198,6 +200,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             checkpoint_id,
             attempt: self.attempt.clone(),
             marker: (marker.partition, marker.offset),
+            written: self.in_flight.take_written(),
             records: std::mem::take(&mut open.records),
         };
         let next_seq = open.seq + 1;
