@@ -325,10 +325,10 @@ fn first_written(topic: &str, i: u32) -> connector_kafka::ProducerRecord {
     connector_kafka::ProducerRecord {
         topic: topic.into(),
         partition: None,
-        key: (i % 5 != 0).then(|| format!("key-{}", i % 7).into_bytes()),
+        key: (!i.is_multiple_of(5)).then(|| format!("key-{}", i % 7).into_bytes()),
         value: Some(format!("record-{i}").into_bytes()),
         headers: (0..i % 3).map(|h| (format!("h{h}"), vec![i as u8; h as usize])).collect(),
-        timestamp_ms: (i % 2 == 0).then_some(1_700_000_000_000 + i64::from(i)),
+        timestamp_ms: i.is_multiple_of(2).then_some(1_700_000_000_000 + i64::from(i)),
     }
 }
 
