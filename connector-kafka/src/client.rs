@@ -51,3 +51,33 @@ impl ClientProperties {
         self.properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
+
+/// A client whose destruction happens on a thread of its own: librdkafka's destroy of a
+/// consumer with an assignment blocks for ~100 ms (it waits for its broker threads),
+/// which made the end of every bounded read that much later.
+pub(crate) struct DropInBackground<C: Send + 'static>(Option<C>);
+
+impl<C: Send + 'static> DropInBackground<C> {
+    pub fn new(client: C) -> Self {
+        DropInBackground(Some(client))
+    }
+}
+
+impl<C: Send + 'static> std::ops::Deref for DropInBackground<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        // `Some` from `new` until `drop`.
+        self.0.as_ref().unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+}
+
+impl<C: Send + 'static> Drop for DropInBackground<C> {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take()
+            && let Err(e) = std::thread::Builder::new().name("rdkafka-destroy".into()).spawn(move || drop(client))
+        {
+            tracing::debug!(error = %e, "no thread to destroy a Kafka client on; it was destroyed in place");
+        }
+    }
+}

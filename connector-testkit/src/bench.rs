@@ -38,3 +38,23 @@ pub async fn pair(
         (raw, ours.await)
     }
 }
+
+/// Run raw, ours, ours, raw on the same data and return each side's rate over its two
+/// runs (the harmonic mean: records over total time). A server's rate that drifts
+/// over the four runs falls on both sides alike, which alternating the order between
+/// rounds (as [`pair`] does) only evens out over many rounds. For measurements that
+/// can run twice on the same data, such as reads.
+pub async fn abba<R, O>(mut raw: impl FnMut() -> R, mut ours: impl FnMut() -> O) -> (f64, f64)
+where
+    R: std::future::Future<Output = f64>,
+    O: std::future::Future<Output = f64>,
+{
+    let raw_first = raw().await;
+    let (ours_first, ours_second) = (ours().await, ours().await);
+    let raw_second = raw().await;
+    (harmonic_mean(raw_first, raw_second), harmonic_mean(ours_first, ours_second))
+}
+
+fn harmonic_mean(a: f64, b: f64) -> f64 {
+    2.0 / (1.0 / a + 1.0 / b)
+}

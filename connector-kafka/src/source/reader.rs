@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::schema::BadRecords;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -15,13 +15,14 @@ use stream_core::Result;
 use stream_core::api::{ReadStatus, SourceReader, TaskContext};
 
 use super::split::KafkaSplit;
+use crate::client::DropInBackground;
 use crate::config::KafkaSource;
 use crate::error::KafkaError;
 use crate::record::{KafkaDeserializer, KafkaRecord};
 
 /// The reader of one subtask.
 pub struct KafkaReader<T: 'static> {
-    consumer: Arc<StreamConsumer>,
+    consumer: DropInBackground<Arc<StreamConsumer>>,
     deserializer: Arc<dyn KafkaDeserializer<T>>,
     bad: BadRecords,
     /// Splits by topic, then partition (looked up by `&str` per record, no allocation).
@@ -54,7 +55,7 @@ impl<T: Send + 'static> KafkaReader<T> {
         let consumer: StreamConsumer =
             source.client.config(&fixed).create().map_err(|e| KafkaError::client("create consumer", e))?;
         Ok(KafkaReader {
-            consumer: Arc::new(consumer),
+            consumer: DropInBackground::new(Arc::new(consumer)),
             deserializer: source.deserializer.clone(),
             bad: BadRecords::new(source.policy.clone()),
             splits: HashMap::new(),
@@ -185,15 +186,18 @@ impl<T: Send + 'static> SourceReader for KafkaReader<T> {
             return Ok(if finished { ReadStatus::Finished } else { ReadStatus::NeedSplits });
         }
         let consumer = self.consumer.clone();
-        let first = match tokio::time::timeout(Duration::from_millis(50), consumer.recv()).await {
-            Ok(received) => received,
-            Err(_) => return Ok(ReadStatus::NothingAvailable),
+        // One stream for the whole batch: every `recv` registers and unregisters a
+        // waker under a lock, twice per record.
+        let mut stream = consumer.stream();
+        let first = match tokio::time::timeout(Duration::from_millis(50), stream.next()).await {
+            Ok(Some(received)) => received,
+            Ok(None) | Err(_) => return Ok(ReadStatus::NothingAvailable),
         };
         self.handle(first, out)?;
         for _ in 1..self.max_records {
-            match consumer.recv().now_or_never() {
-                Some(received) => self.handle(received, out)?,
-                None => break,
+            match stream.next().now_or_never() {
+                Some(Some(received)) => self.handle(received, out)?,
+                _ => break,
             }
         }
         Ok(ReadStatus::MoreAvailable)
