@@ -256,7 +256,14 @@ fn read_whole(bootstrap: &str, topic: &str, partitions: i32, isolation: &str) ->
     out
 }
 
-/// The hard case on 3 partitions with keys, headers and timestamps, while another
+/// Both topics of the test below.
+fn read_both(bootstrap: &str, topic: &str, isolation: &str) -> Vec<Seen> {
+    let mut both = read_whole(bootstrap, topic, 3, isolation);
+    both.extend(read_whole(bootstrap, &format!("{topic}-b"), 3, isolation));
+    both
+}
+
+/// The hard case on two topics of 3 partitions with keys, headers and timestamps, while another
 /// producer writes to the same partitions (so the transaction's offsets have gaps):
 /// after recovery every record is visible once, exactly as it was first written and
 /// in the partition it first landed in (from the checkpoint: the keyed ones), whether
@@ -264,6 +271,7 @@ fn read_whole(bootstrap: &str, topic: &str, partitions: i32, isolation: &str) ->
 /// checkpoint.
 async fn an_aborted_transaction_is_rewritten_as_it_was(records_in_checkpoint: bool) {
     let Some((bootstrap, topic)) = common::topic("rewritten-whole", 3).await else { return };
+    common::create_named_topic(&bootstrap, &format!("{topic}-b"), 3).await;
     let out = topic.clone();
     let serializer = move |i: &u32| -> Result<connector_kafka::ProducerRecord, String> { Ok(first_written(&out, *i)) };
     let sink = KafkaSink::builder(&bootstrap, serializer)
@@ -283,7 +291,7 @@ async fn an_aborted_transaction_is_rewritten_as_it_was(records_in_checkpoint: bo
     drop(writer); // checkpoint 1 completes, and the process dies before committing
     let (b, t) = (bootstrap.clone(), topic.clone());
     let (before, landed) = tokio::task::spawn_blocking(move || {
-        (read_whole(&b, &t, 3, "read_committed"), read_whole(&b, &t, 3, "read_uncommitted"))
+        (read_both(&b, &t, "read_committed"), read_both(&b, &t, "read_uncommitted"))
     })
     .await
     .unwrap();
@@ -296,7 +304,7 @@ async fn an_aborted_transaction_is_rewritten_as_it_was(records_in_checkpoint: bo
 
     sink.create_committer(&ctx(1, "restarted")).await.unwrap().commit(&committables).await.unwrap();
     let (b, t) = (bootstrap.clone(), topic.clone());
-    let seen: Vec<Seen> = tokio::task::spawn_blocking(move || read_whole(&b, &t, 3, "read_committed"))
+    let seen: Vec<Seen> = tokio::task::spawn_blocking(move || read_both(&b, &t, "read_committed"))
         .await
         .unwrap()
         .into_iter()
@@ -320,10 +328,11 @@ async fn an_aborted_transaction_is_rewritten_as_it_was(records_in_checkpoint: bo
     assert!(partitions.len() > 1, "the partitioner spread the records: {partitions:?}");
 }
 
-/// Record `i` of the test above, with a key (mostly), headers and a timestamp (half).
+/// Record `i` of the test above, with a key (mostly), headers and a timestamp (half);
+/// a quarter go to a second topic.
 fn first_written(topic: &str, i: u32) -> connector_kafka::ProducerRecord {
     connector_kafka::ProducerRecord {
-        topic: topic.into(),
+        topic: if i % 4 == 3 { format!("{topic}-b") } else { topic.into() },
         partition: None,
         key: (!i.is_multiple_of(5)).then(|| format!("key-{}", i % 7).into_bytes()),
         value: Some(format!("record-{i}").into_bytes()),

@@ -48,7 +48,7 @@ use super::commits_in_flight::CommitsInFlight;
 use super::delivery::InFlight;
 use super::read_back::read_back;
 use super::record_log::RecordLog;
-use super::written::{PartitionRuns, WrittenOffsets};
+use super::written::WrittenOffsets;
 use crate::client::ClientProperties;
 use crate::error::KafkaError;
 use crate::record::ProducerRecord;
@@ -385,18 +385,12 @@ impl Transactions {
                 in_flight.send(&producer, &record.map_err(corrupt)?).await?;
             }
         } else {
-            for part in committable.written.partitions() {
-                let part = part.map_err(corrupt)?;
-                let (client, owned_id) = (self.client.clone(), id.to_string());
-                let (topic, partition, runs) = (part.topic.to_string(), part.partition, part.runs.to_vec());
-                let records = tokio::task::spawn_blocking(move || {
-                    read_back(&client, &owned_id, &PartitionRuns { topic: &topic, partition, runs: &runs })
-                })
+            let (client, owned_id, written) = (self.client.clone(), id.to_string(), committable.written.clone());
+            let records = tokio::task::spawn_blocking(move || read_back(&client, &owned_id, &written))
                 .await
                 .map_err(blocking)??;
-                for record in &records {
-                    in_flight.send(&producer, record).await?;
-                }
+            for record in &records {
+                in_flight.send(&producer, record).await?;
             }
         }
         in_flight
