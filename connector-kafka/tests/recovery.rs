@@ -219,39 +219,18 @@ async fn a_committed_marker_is_found_while_another_subtasks_transaction_is_open(
 type Seen = (String, Option<Vec<u8>>, Vec<(String, Vec<u8>)>, Option<i64>, i32);
 
 fn read_whole(bootstrap: &str, topic: &str, partitions: i32, isolation: &str) -> Vec<Seen> {
-    use connector_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
     use connector_kafka::rdkafka::message::{Headers, Message};
-    use connector_kafka::rdkafka::{ClientConfig, Offset, TopicPartitionList};
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("{topic}-whole"))
-        .set("isolation.level", isolation)
-        .set("enable.partition.eof", "true")
-        .create()
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    for p in 0..partitions {
-        list.add_partition_offset(topic, p, Offset::Beginning).unwrap();
-    }
-    consumer.assign(&list).unwrap();
-    let (mut ended, mut out, started) = (0, Vec::new(), std::time::Instant::now());
-    while ended < partitions {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "reading {topic} took over 60 s");
-        match consumer.poll(std::time::Duration::from_millis(200)) {
-            Some(Ok(m)) => out.push((
-                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-                m.key().map(<[u8]>::to_vec),
-                m.headers()
-                    .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
-                    .unwrap_or_default(),
-                m.timestamp().to_millis(),
-                m.partition(),
-            )),
-            Some(Err(connector_kafka::rdkafka::error::KafkaError::PartitionEOF(_))) => ended += 1,
-            Some(Err(e)) => panic!("reading {topic}: {e}"),
-            None => {}
-        }
-    }
+    let mut out = common::read_all(bootstrap, topic, partitions, isolation, None, |m| {
+        (
+            String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+            m.key().map(<[u8]>::to_vec),
+            m.headers()
+                .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
+                .unwrap_or_default(),
+            m.timestamp().to_millis(),
+            m.partition(),
+        )
+    });
     out.sort();
     out
 }

@@ -8,7 +8,7 @@ use connector_kafka::rdkafka::ClientConfig;
 use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use connector_kafka::rdkafka::client::DefaultClientContext;
 use connector_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
-use connector_kafka::rdkafka::message::Message;
+use connector_kafka::rdkafka::message::{BorrowedMessage, Message};
 use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use connector_kafka::rdkafka::{Offset, TopicPartitionList};
 use connector_testkit::{TestServer, servers};
@@ -109,11 +109,26 @@ pub fn read_committed(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Stri
 /// `idle`, until nothing came for that long: a transaction left open by a killed process
 /// (noida-db does not time transactions out) holds the end back until it is fenced.
 pub fn read_committed_until(bootstrap: &str, topic: &str, partitions: i32, idle: Option<Duration>) -> Vec<String> {
+    read_all(bootstrap, topic, partitions, "read_committed", idle, |m| {
+        String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()
+    })
+}
+
+/// `each` of every record of `topic` (all `partitions`) a consumer with `isolation`
+/// sees, until every partition ended or, with `idle`, until nothing came for that long.
+pub fn read_all<R>(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    isolation: &str,
+    idle: Option<Duration>,
+    mut each: impl FnMut(&BorrowedMessage<'_>) -> R,
+) -> Vec<R> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("{topic}-verify-{}", fastrand::u32(..)))
         .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
+        .set("isolation.level", isolation)
         .set("enable.partition.eof", "true")
         .create()
         .unwrap();
@@ -132,7 +147,7 @@ pub fn read_committed_until(bootstrap: &str, topic: &str, partitions: i32, idle:
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 last = Instant::now();
-                values.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+                values.push(each(&m));
             }
             Some(Err(connector_kafka::rdkafka::error::KafkaError::PartitionEOF(p))) => {
                 ended.insert(p);
