@@ -5,6 +5,11 @@ pub fn records(default: u64) -> u64 {
     std::env::var("BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
+/// `BENCH_ROUNDS`, or `default`.
+pub fn rounds(default: usize) -> usize {
+    std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+}
+
 /// The middle value (sorts `values`). Benchmarks report the median of their rounds.
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
