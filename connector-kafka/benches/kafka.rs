@@ -9,7 +9,7 @@
 //! transactional loop committing every second (the same client settings); the plain
 //! idempotent loop's rate is printed beside it. `BENCH_RECORDS` (default 1 000 000) and
 //! `BENCH_CHECKPOINT_MS` (default 1000) change the run, `BENCH_ROUNDS` the rounds;
-//! `BENCH_ONLY=source|alo|eos` measures one part alone (for profiling it).
+//! `BENCH_ONLY=source,alo,eos` (any of them) measures only those parts (for profiling).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -193,7 +193,7 @@ fn main() {
     let bootstrap = bench::endpoint("KAFKA_BOOTSTRAP_SERVERS", "kafka");
     let n = bench::records(DEFAULT_RECORDS);
     let only = std::env::var("BENCH_ONLY").ok();
-    let runs = |part: &str| only.as_deref().is_none_or(|only| only == part);
+    let runs = |part: &str| only.as_deref().is_none_or(|only| only.split(',').any(|p| p == part));
     let rounds = bench::rounds(DEFAULT_ROUNDS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (mut source, mut alo, mut eos) = (Vec::new(), Vec::new(), Vec::new());
