@@ -64,6 +64,11 @@ async fn at_least_once_sink_survives_a_broker_restart() {
     sink_survives_a_broker_restart(DeliveryGuarantee::AtLeastOnce, Duration::ZERO).await;
 }
 
+/// About 1 run in 10 on noida-db 0.2.3 fails with every record "lost": a transaction
+/// that was open across the restart and written to after it is never aborted (see
+/// `the_broker_aborts_a_transaction_fenced_after_writing_across_a_restart`), so
+/// `read_committed` readers stop in front of it for good. nextest retries this test
+/// once (`.config/nextest.toml`); both runs failing still fails CI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_sink_survives_a_broker_restart() {
     sink_survives_a_broker_restart(DeliveryGuarantee::ExactlyOnce, Duration::from_secs(3)).await;
@@ -114,4 +119,48 @@ async fn source_survives_a_broker_restart() {
     };
     let verdict = run_source_suite(target, config).await.unwrap();
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
+}
+
+/// What the exactly-once sink relies on, with plain rdkafka producers: a transaction
+/// left open across a broker restart is aborted when a new producer with its
+/// transactional id is initialised, so `read_committed` readers see what is committed
+/// after it. noida-db 0.2.3 does this, unless the old producer wrote to the
+/// transaction again after the restart: then the transaction stays open for good and
+/// the records committed after it are never visible (3 of 3 runs). Kafka keeps
+/// coordinator state in `__transaction_state` and aborts it. Ignored until the broker
+/// is fixed; run it with `--run-ignored only` to check a new broker version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "noida-db 0.2.3 leaves such a transaction open (a broker defect, see the doc comment)"]
+async fn the_broker_aborts_a_transaction_fenced_after_writing_across_a_restart() {
+    use connector_kafka::rdkafka::ClientConfig;
+    use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+    let Some((broker, bootstrap)) = private_broker().await else { return };
+    let topic = common::create_topic(&bootstrap, "fenced-across-restart", 1).await;
+    let transactional = |id: &str| -> FutureProducer {
+        let p: FutureProducer =
+            ClientConfig::new().set("bootstrap.servers", &bootstrap).set("transactional.id", id).create().unwrap();
+        p.init_transactions(Duration::from_secs(30)).unwrap();
+        p
+    };
+    let send = |p: &FutureProducer, value: String| {
+        let (p, topic) = (p.clone(), topic.clone());
+        async move { p.send(FutureRecord::<str, str>::to(&topic).payload(&value), Duration::from_secs(30)).await.unwrap() }
+    };
+    let old = tokio::task::block_in_place(|| transactional(&format!("{topic}-tx")));
+    old.begin_transaction().unwrap();
+    send(&old, "open-before".into()).await;
+    let restarting = broker.clone();
+    tokio::task::spawn_blocking(move || restarting.lock().unwrap().restart(Duration::from_secs(3)).unwrap())
+        .await
+        .unwrap();
+    send(&old, "open-after".into()).await;
+    let _new = tokio::task::block_in_place(|| transactional(&format!("{topic}-tx")));
+    let plain = common::producer(&bootstrap);
+    common::produce(&plain, &topic, [("k".to_string(), "committed-after".to_string())]).await;
+    let (b, t) = (bootstrap.clone(), topic.clone());
+    let seen =
+        tokio::task::spawn_blocking(move || common::read_committed_until(&b, &t, 1, Some(Duration::from_secs(5))))
+            .await
+            .unwrap();
+    assert_eq!(seen, ["committed-after"], "the fenced transaction was aborted and what came after it is visible");
 }
