@@ -55,9 +55,6 @@ use crate::record::ProducerRecord;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a new transactional producer waits for its warm-up request.
-const WARM_UP_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// How long recovery waits for its marker to come out from behind another open
 /// transaction before it takes the marker as aborted (see `marker_visible`).
 const HIDDEN_WAIT: Duration = Duration::from_secs(3);
@@ -176,18 +173,18 @@ impl Transactions {
             ])
             .create()
             .map_err(|e| KafkaError::client("create transactional producer", e))?;
-        // With no connection to the broker that will be the transaction coordinator,
-        // `init_transactions` found it "not up" and retried only 500 ms later: about
-        // half of all initialisations took ~505 ms (18 of 38 measured), the others
-        // ~50 ms. Asking that broker for an offset first (a request that must go to
-        // the partition leader, so it opens that connection) made all of them take
-        // 5-9 ms (36 of 36). That is on one broker, which leads every partition; on a
-        // cluster the leader of partition 0 may not be the coordinator, and this costs
-        // a round trip for nothing. A failure here is left to `init_transactions`.
+        // librdkafka looks for the transaction coordinator as soon as it can; with no
+        // broker connection up yet it tries again only 500 ms later. A metadata request
+        // first waits for the connection (one round trip); about half of all
+        // initialisations still take ~505 ms (18 of 38 measured), the others ~50 ms.
+        // Asking marker partition 0's leader for offsets instead made all of them take
+        // 5-9 ms, but the Kafka -> Kafka kill test's killed runs then committed nothing
+        // in 4 of 5 runs (3 of 3 fine without it), for a reason not found; not done.
         let started = Instant::now();
-        if let Err(e) = producer.client().fetch_watermarks(&self.marker_topic, 0, WARM_UP_TIMEOUT) {
-            tracing::debug!(id, error = %e, "could not warm up the broker connection");
-        }
+        producer
+            .client()
+            .fetch_metadata(Some(&self.marker_topic), CALL_TIMEOUT)
+            .map_err(|e| KafkaError::client("connect transactional producer", e))?;
         let connected = started.elapsed();
         producer.init_transactions(CALL_TIMEOUT).map_err(|e| KafkaError::client("init transactions", e))?;
         tracing::debug!(
