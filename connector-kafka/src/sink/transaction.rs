@@ -11,9 +11,9 @@
 //! which: visible means committed, nothing to do; invisible means aborted, so the
 //! records are read back from their offsets (an aborted transaction's records stay in
 //! the log, hidden from `read_committed` readers; see `read_back.rs`), written again in
-//! a fresh transaction with a new marker, and committed. Either way they appear exactly once. The read scans forward
-//! from the first marker, so the marker of such a re-write is found too and a second
-//! restart does not write the records a third time.
+//! a fresh transaction with a new marker, and committed. Either way they appear exactly
+//! once. The read scans forward from the first marker, so the marker of such a re-write
+//! is found too and a second restart does not write the records a third time.
 //!
 //! Every transactional id has a marker partition of its own (`subtask * pool + slot`).
 //! A `read_committed` reader stops at the last stable offset, in front of the first

@@ -185,6 +185,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             fencing.await.map_err(|e| task_failed("kafka fencing", e))??;
         }
         self.in_flight.wait_all().await?;
+        let written = self.in_flight.take_written();
         let delivered = started.elapsed();
         let partition = txns.marker_partition(self.subtask, open.seq);
         let marker =
@@ -192,7 +193,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
                 .await?;
         let marked = started.elapsed();
         tracing::debug!(
-            id = %open.id, checkpoint_id, marker = marker.offset,
+            id = %open.id, checkpoint_id, marker = marker.offset, records = written.len(),
             delivered_ms = delivered.as_millis() as u64, marked_ms = marked.as_millis() as u64, "pre-committing"
         );
         let committable = KafkaCommittable {
@@ -200,7 +201,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             checkpoint_id,
             attempt: self.attempt.clone(),
             marker: (marker.partition, marker.offset),
-            written: self.in_flight.take_written(),
+            written,
             records: std::mem::take(&mut open.records),
         };
         let next_seq = open.seq + 1;
