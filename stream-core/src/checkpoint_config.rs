@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Result, StreamError};
+use crate::retry::RetryPolicy;
 
 /// How barriers are handled at tasks with several input channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,6 +26,7 @@ pub struct CheckpointConfig {
     pub(crate) max_concurrent: usize,
     pub(crate) min_pause: Duration,
     pub(crate) tolerable_failed: u32,
+    pub(crate) commit_retry: RetryPolicy,
 }
 
 impl Default for CheckpointConfig {
@@ -38,6 +40,7 @@ impl Default for CheckpointConfig {
             max_concurrent: 1,
             min_pause: Duration::ZERO,
             tolerable_failed: 0,
+            commit_retry: RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(1)).max_attempts(3),
         }
     }
 }
@@ -76,6 +79,12 @@ impl CheckpointConfig {
     /// Consecutive checkpoint failures tolerated before the job fails.
     pub fn tolerable_failed(&self) -> u32 {
         self.tolerable_failed
+    }
+
+    /// How a failed commit of a completed checkpoint is retried before the job fails
+    /// (and restarts from that checkpoint, committing again).
+    pub fn commit_retry(&self) -> &RetryPolicy {
+        &self.commit_retry
     }
 }
 
@@ -122,9 +131,18 @@ impl CheckpointConfigBuilder {
         self
     }
 
+    /// Retry a failed commit under `policy` before the job fails (default: 3 attempts,
+    /// waiting 50 ms, then 100 ms, with jitter). A committer that reaches a flaky
+    /// system may want a time window instead (`RetryPolicy::give_up_after`).
+    pub fn commit_retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.commit_retry = policy;
+        self
+    }
+
     /// Validate and build.
     pub fn build(self) -> Result<CheckpointConfig> {
         let c = self.config;
+        c.commit_retry.validate("commit_retry")?;
         if c.interval == Some(Duration::ZERO) {
             return Err(StreamError::invalid("interval", "0ms", "the checkpoint interval must be greater than zero"));
         }

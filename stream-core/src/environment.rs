@@ -4,24 +4,15 @@ use std::sync::Arc;
 
 use crate::api::Source;
 use crate::checkpoint_config::CheckpointConfig;
+use crate::env_config::EnvConfig;
 use crate::error::{Result, StreamError};
 use crate::fault::FaultInjector;
-use crate::graph::{SourceNode, StageInfo};
+use crate::graph::SourceNode;
 use crate::metrics::JobMetrics;
 use crate::restart::RestartStrategy;
+use crate::stage::StageInfo;
 use crate::state::{MemoryStateBackend, StateBackend};
 use crate::stream::DataStream;
-
-pub(crate) struct EnvConfig {
-    pub(crate) checkpoint: CheckpointConfig,
-    pub(crate) backend: Arc<dyn StateBackend>,
-    pub(crate) restart: RestartStrategy,
-    pub(crate) parallelism: usize,
-    pub(crate) batch_size: usize,
-    pub(crate) channel_capacity: usize,
-    pub(crate) faults: FaultInjector,
-    pub(crate) metrics: JobMetrics,
-}
 
 /// Where jobs are defined and run. Cheap to clone.
 ///
@@ -74,7 +65,7 @@ impl StreamEnvironment {
         let stage =
             StageInfo { uid: format!("0-{name}"), name: name.to_string(), parallelism: self.config.parallelism };
         let node = Arc::new(SourceNode { source: Arc::new(source), stage: stage.clone() });
-        DataStream::new(self.clone(), node, vec![stage])
+        DataStream::new(self.config.clone(), node, vec![stage])
     }
 
     /// Live metrics of the jobs run by this environment.

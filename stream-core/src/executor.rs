@@ -1,4 +1,4 @@
-//! Runs a job: one attempt after another under the restart strategy, each attempt
+//! A complete job and how it runs: one attempt after another under the restart strategy, each attempt
 //! restored from the newest complete checkpoint.
 
 use std::collections::BTreeSet;
@@ -8,11 +8,13 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::env_config::EnvConfig;
 use crate::error::{Result, StreamError};
+use crate::metrics::MetricsSnapshot;
 use crate::runtime::attempt::{AttemptCtx, TaskEnv};
 use crate::runtime::coordinator::Coordinator;
+use crate::stage::StageInfo;
 use crate::state::CheckpointData;
-use crate::stream::{Job, JobResult};
 
 pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receiver<bool>) -> Result<JobResult> {
     for stage in &job.stages {
@@ -24,7 +26,7 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
             ));
         }
     }
-    let config = job.env.config.clone();
+    let config = job.config.clone();
     let mut tracker = config.restart.tracker();
     let run_id = format!("{:08x}", fastrand::u32(..));
     let mut attempt: u32 = 0;
@@ -70,7 +72,7 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
 }
 
 async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc<CheckpointData>>) -> Result<u64> {
-    let config = &job.env.config;
+    let config = &job.config;
     let (coordinator_tx, inbox) = mpsc::unbounded_channel();
     let last_id = restored.as_ref().map(|c| c.id).unwrap_or(0);
     let (completed_tx, completed_rx) = watch::channel(last_id);
@@ -87,6 +89,7 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
             completed: completed_rx,
             faults: config.faults.clone(),
             metrics: config.metrics.clone(),
+            commit_retry: config.checkpoint.commit_retry.clone(),
         },
         tasks: JoinSet::new(),
         task_keys: Vec::new(),
@@ -117,4 +120,82 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
     ctx.tasks.shutdown().await;
     outcome?;
     Ok(config.metrics.snapshot().last_checkpoint_id)
+}
+
+type BuildFn = Arc<dyn Fn(&mut AttemptCtx, usize) -> Result<()> + Send + Sync>;
+
+/// A complete job graph, ready to run.
+pub struct Job {
+    pub(crate) config: Arc<EnvConfig>,
+    pub(crate) stages: Vec<StageInfo>,
+    pub(crate) build: BuildFn,
+}
+
+/// What a finished job reports.
+#[derive(Debug, Clone)]
+pub struct JobResult {
+    /// True when the job was stopped through [`JobHandle::cancel`] rather than
+    /// reaching the end of its input.
+    pub cancelled: bool,
+    /// Id of the last completed checkpoint (the final one).
+    pub last_checkpoint_id: u64,
+    /// Restarts during this run.
+    pub restarts: u32,
+    /// Metrics at the end.
+    pub metrics: MetricsSnapshot,
+}
+
+impl Job {
+    /// Parallelism of the sink stage.
+    pub fn set_parallelism(mut self, parallelism: usize) -> Self {
+        if let Some(last) = self.stages.last_mut() {
+            last.parallelism = parallelism;
+        }
+        self
+    }
+
+    /// Run the job to its end (bounded input) or until it fails for good.
+    /// Restores from the newest checkpoint in the state backend if there is one.
+    pub async fn execute(self, job_name: &str) -> Result<JobResult> {
+        let (_keep, cancel) = watch::channel(false);
+        execute(self, job_name, cancel).await
+    }
+
+    /// Start the job in the background; the handle cancels it (unbounded jobs) or
+    /// waits for its end. Dropping the handle cancels the job.
+    pub fn start(self, job_name: &str) -> JobHandle {
+        let (cancel, cancelled) = watch::channel(false);
+        let name = job_name.to_string();
+        let task = tokio::spawn(async move { execute(self, &name, cancelled).await });
+        JobHandle { cancel, task }
+    }
+}
+
+/// A running job (see [`Job::start`]).
+#[derive(Debug)]
+pub struct JobHandle {
+    cancel: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<JobResult>>,
+}
+
+impl JobHandle {
+    /// Ask the job to stop: every task is stopped at once; what was committed stays
+    /// committed and the retained checkpoints allow a later run to resume.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+
+    /// Wait for the job to end (finished, failed or cancelled).
+    pub async fn join(self) -> Result<JobResult> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(crate::StreamError::TaskFailed { task: "job".into(), message: e.to_string() }),
+        }
+    }
+
+    /// [`JobHandle::cancel`], then [`JobHandle::join`].
+    pub async fn cancel_and_join(self) -> Result<JobResult> {
+        self.cancel();
+        self.join().await
+    }
 }

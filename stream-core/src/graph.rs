@@ -19,20 +19,7 @@ use crate::runtime::partition::{HashByKey, Partitioner, key_owner};
 use crate::runtime::process_task::{KeyedState, KeyedTask, run_exchange};
 use crate::runtime::sink_output::{SinkOutput, SinkShared, SinkState, run_committer};
 use crate::runtime::source_task::run_source;
-
-/// Name, stable id and parallelism of a stage (a group of subtasks).
-#[derive(Debug, Clone)]
-pub(crate) struct StageInfo {
-    pub(crate) uid: String,
-    pub(crate) name: String,
-    pub(crate) parallelism: usize,
-}
-
-impl StageInfo {
-    fn task_key(&self, subtask: usize) -> String {
-        format!("{}/{subtask}", self.uid)
-    }
-}
+use crate::stage::StageInfo;
 
 /// Builds the part of the graph that ends in `outputs` (one per subtask).
 pub(crate) trait Node<T>: Send + Sync + 'static {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod builtin;
 mod checkpoint_config;
+mod env_config;
 mod environment;
 mod error;
 mod executor;
@@ -11,15 +12,18 @@ pub mod fault;
 mod graph;
 pub mod metrics;
 pub mod restart;
+pub mod retry;
 mod runtime;
+mod stage;
 pub mod state;
 mod stream;
 
 pub use checkpoint_config::{CheckpointConfig, CheckpointConfigBuilder, CheckpointingMode};
 pub use environment::{StreamEnvironment, StreamEnvironmentBuilder};
 pub use error::{Result, StreamError};
+pub use executor::{Job, JobHandle, JobResult};
 pub use runtime::async_task::AsyncOptions;
-pub use stream::{DataStream, Job, JobHandle, JobResult, KeyedStream};
+pub use stream::{DataStream, KeyedStream};
 
 /// Everything a job definition usually needs.
 pub mod prelude {

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::error::{Result, StreamError};
+use crate::retry::{Backoff, RetryPolicy};
 
 /// How a failed job is restarted (Flink's four strategies).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -107,13 +108,13 @@ impl RestartStrategy {
     }
 
     pub(crate) fn tracker(&self) -> RestartTracker {
-        RestartTracker {
-            strategy: self.clone(),
-            restarts: 0,
-            failures: VecDeque::new(),
-            current: None,
-            last_failure: None,
-        }
+        let backoff = match self {
+            RestartStrategy::ExponentialDelay { initial, max, multiplier, jitter, .. } => {
+                Some(RetryPolicy::exponential(*initial, *max).multiplier(*multiplier).jitter(*jitter).backoff())
+            }
+            _ => None,
+        };
+        RestartTracker { strategy: self.clone(), restarts: 0, failures: VecDeque::new(), backoff, last_failure: None }
     }
 }
 
@@ -123,7 +124,8 @@ pub(crate) struct RestartTracker {
     strategy: RestartStrategy,
     restarts: u32,
     failures: VecDeque<Instant>,
-    current: Option<Duration>,
+    /// The exponential delay's waits.
+    backoff: Option<Backoff>,
     last_failure: Option<Instant>,
 }
 
@@ -133,15 +135,14 @@ impl RestartTracker {
         let decision = match &self.strategy {
             RestartStrategy::None => None,
             RestartStrategy::FixedDelay { attempts, delay } => (self.restarts < *attempts).then_some(*delay),
-            RestartStrategy::ExponentialDelay { initial, max, multiplier, jitter, reset_after } => {
+            RestartStrategy::ExponentialDelay { reset_after, .. } => {
                 let quiet = self.last_failure.is_some_and(|last| now.duration_since(last) >= *reset_after);
-                let base = match self.current {
-                    Some(current) if !quiet => current.mul_f64(*multiplier).min(*max),
-                    _ => *initial,
-                };
-                self.current = Some(base);
-                let factor = 1.0 + *jitter * (fastrand::f64() * 2.0 - 1.0);
-                Some(base.mul_f64(factor.max(0.0)))
+                self.backoff.as_mut().map(|backoff| {
+                    if quiet {
+                        backoff.reset();
+                    }
+                    backoff.delay()
+                })
             }
             RestartStrategy::FailureRate { max_failures, interval, delay } => {
                 self.failures.push_back(now);

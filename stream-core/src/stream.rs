@@ -6,23 +6,21 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
 
 use crate::api::{KeyedProcessFunction, Sink};
-use crate::environment::StreamEnvironment;
+use crate::env_config::EnvConfig;
 use crate::error::Result;
-use crate::executor;
-use crate::graph::{AsyncNode, ChainNode, ExchangeNode, KeyedProcessNode, Node, SinkNode, StageInfo};
-use crate::metrics::MetricsSnapshot;
+use crate::executor::Job;
+use crate::graph::{AsyncNode, ChainNode, ExchangeNode, KeyedProcessNode, Node, SinkNode};
 use crate::runtime::async_task::AsyncOptions;
-use crate::runtime::attempt::AttemptCtx;
 use crate::runtime::output::{ChainFn, FilterFn, FlatMapFn, MapFn};
+use crate::stage::StageInfo;
 
 type Rechain<T> = Arc<dyn Fn(usize) -> DataStream<T> + Send + Sync>;
 
 /// A stream of records of type `T` being defined.
 pub struct DataStream<T> {
-    env: StreamEnvironment,
+    config: Arc<EnvConfig>,
     node: Arc<dyn Node<T>>,
     stages: Vec<StageInfo>,
     /// For chained operators: the same operator moved behind a rebalance to another
@@ -33,7 +31,7 @@ pub struct DataStream<T> {
 impl<T> Clone for DataStream<T> {
     fn clone(&self) -> Self {
         DataStream {
-            env: self.env.clone(),
+            config: self.config.clone(),
             node: self.node.clone(),
             stages: self.stages.clone(),
             rechain: self.rechain.clone(),
@@ -42,8 +40,8 @@ impl<T> Clone for DataStream<T> {
 }
 
 impl<T: Send + 'static> DataStream<T> {
-    pub(crate) fn new(env: StreamEnvironment, node: Arc<dyn Node<T>>, stages: Vec<StageInfo>) -> Self {
-        DataStream { env, node, stages, rechain: None }
+    pub(crate) fn new(config: Arc<EnvConfig>, node: Arc<dyn Node<T>>, stages: Vec<StageInfo>) -> Self {
+        DataStream { config, node, stages, rechain: None }
     }
 
     fn parallelism(&self) -> usize {
@@ -76,7 +74,7 @@ impl<T: Send + 'static> DataStream<T> {
         let f2 = f.clone();
         let rechain: Rechain<U> = Arc::new(move |p| upstream.clone().rebalance(p).chain(f2.clone()));
         DataStream {
-            env: self.env,
+            config: self.config,
             node: Arc::new(ChainNode { upstream: self.node, f }),
             stages: self.stages,
             rechain: Some(rechain),
@@ -112,7 +110,7 @@ impl<T: Send + 'static> DataStream<T> {
         });
         let mut stages = self.stages;
         stages.push(stage);
-        DataStream { env: self.env, node, stages, rechain: None }
+        DataStream { config: self.config, node, stages, rechain: None }
     }
 
     /// Enrich each record with an asynchronous call (a lookup in a database or a
@@ -139,7 +137,7 @@ impl<T: Send + 'static> DataStream<T> {
         });
         let mut stages = self.stages;
         stages.push(stage);
-        DataStream::new(self.env, node, stages)
+        DataStream::new(self.config, node, stages)
     }
 
     /// Partition by key; every record of a key goes to the same subtask.
@@ -158,7 +156,7 @@ impl<T: Send + 'static> DataStream<T> {
         stages.push(stage.clone());
         let upstream_parallelism = self.parallelism();
         let node = Arc::new(SinkNode { upstream: self.node, upstream_parallelism, sink: Arc::new(sink), stage });
-        Job { env: self.env, stages, build: Arc::new(move |ctx, parallelism| node.build(ctx, parallelism)) }
+        Job { config: self.config, stages, build: Arc::new(move |ctx, parallelism| node.build(ctx, parallelism)) }
     }
 }
 
@@ -190,84 +188,6 @@ where
         });
         let mut stages = up.stages;
         stages.push(stage);
-        DataStream::new(up.env, node, stages)
-    }
-}
-
-type BuildFn = Arc<dyn Fn(&mut AttemptCtx, usize) -> Result<()> + Send + Sync>;
-
-/// A complete job graph, ready to run.
-pub struct Job {
-    pub(crate) env: StreamEnvironment,
-    pub(crate) stages: Vec<StageInfo>,
-    pub(crate) build: BuildFn,
-}
-
-/// What a finished job reports.
-#[derive(Debug, Clone)]
-pub struct JobResult {
-    /// True when the job was stopped through [`JobHandle::cancel`] rather than
-    /// reaching the end of its input.
-    pub cancelled: bool,
-    /// Id of the last completed checkpoint (the final one).
-    pub last_checkpoint_id: u64,
-    /// Restarts during this run.
-    pub restarts: u32,
-    /// Metrics at the end.
-    pub metrics: MetricsSnapshot,
-}
-
-impl Job {
-    /// Parallelism of the sink stage.
-    pub fn set_parallelism(mut self, parallelism: usize) -> Self {
-        if let Some(last) = self.stages.last_mut() {
-            last.parallelism = parallelism;
-        }
-        self
-    }
-
-    /// Run the job to its end (bounded input) or until it fails for good.
-    /// Restores from the newest checkpoint in the state backend if there is one.
-    pub async fn execute(self, job_name: &str) -> Result<JobResult> {
-        let (_keep, cancel) = watch::channel(false);
-        executor::execute(self, job_name, cancel).await
-    }
-
-    /// Start the job in the background; the handle cancels it (unbounded jobs) or
-    /// waits for its end. Dropping the handle cancels the job.
-    pub fn start(self, job_name: &str) -> JobHandle {
-        let (cancel, cancelled) = watch::channel(false);
-        let name = job_name.to_string();
-        let task = tokio::spawn(async move { executor::execute(self, &name, cancelled).await });
-        JobHandle { cancel, task }
-    }
-}
-
-/// A running job (see [`Job::start`]).
-#[derive(Debug)]
-pub struct JobHandle {
-    cancel: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<JobResult>>,
-}
-
-impl JobHandle {
-    /// Ask the job to stop: every task is stopped at once; what was committed stays
-    /// committed and the retained checkpoints allow a later run to resume.
-    pub fn cancel(&self) {
-        self.cancel.send_replace(true);
-    }
-
-    /// Wait for the job to end (finished, failed or cancelled).
-    pub async fn join(self) -> Result<JobResult> {
-        match self.task.await {
-            Ok(result) => result,
-            Err(e) => Err(crate::StreamError::TaskFailed { task: "job".into(), message: e.to_string() }),
-        }
-    }
-
-    /// [`JobHandle::cancel`], then [`JobHandle::join`].
-    pub async fn cancel_and_join(self) -> Result<JobResult> {
-        self.cancel();
-        self.join().await
+        DataStream::new(up.config, node, stages)
     }
 }

@@ -16,8 +16,9 @@ use crate::api::TaskContext;
 use crate::checkpoint_config::CheckpointingMode;
 use crate::error::{Result, StreamError};
 use crate::fault::FaultInjector;
-use crate::graph::StageInfo;
 use crate::metrics::JobMetrics;
+use crate::retry::RetryPolicy;
+use crate::stage::StageInfo;
 use crate::state::CheckpointData;
 
 /// Messages from tasks to the coordinator.
@@ -57,6 +58,8 @@ pub(crate) struct TaskEnv {
     pub(crate) completed: watch::Receiver<u64>,
     pub(crate) faults: FaultInjector,
     pub(crate) metrics: JobMetrics,
+    /// How a failed commit is retried.
+    pub(crate) commit_retry: RetryPolicy,
 }
 
 impl TaskEnv {

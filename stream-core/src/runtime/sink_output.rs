@@ -9,7 +9,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use crate::api::{Committer, Sink, SinkWriter, TaskContext};
 use crate::error::{Result, StreamError};
 use crate::fault::FaultPoint;
 use crate::metrics::TaskCounters;
+use crate::retry::RetryPolicy;
 
 /// Checkpointed state of a sink subtask.
 #[derive(Serialize, Deserialize)]
@@ -164,8 +164,6 @@ struct SinkStateRef<'a, W, C> {
     pending: Vec<(u64, &'a [C])>,
 }
 
-const COMMIT_ATTEMPTS: u32 = 3;
-
 /// The committer task of one sink subtask.
 pub(crate) async fn run_committer<C: Committer>(
     key: String,
@@ -220,30 +218,33 @@ async fn commit_up_to<C: Committer>(
     for (i, committables) in due.iter().enumerate() {
         let split = if crash_midway && i == 0 { committables.len().div_ceil(2) } else { committables.len() };
         let (first, rest) = committables.split_at(split);
-        commit_with_retry(committer, first, key).await?;
+        commit_with_retry(committer, first, key, &env.commit_retry).await?;
         env.faults.check_commit(stage, subtask, FaultPoint::DuringCommit, fresh)?;
-        commit_with_retry(committer, rest, key).await?;
+        commit_with_retry(committer, rest, key, &env.commit_retry).await?;
     }
     shared.lock().retain(|(cp, _)| *cp > id);
     Ok(())
 }
 
-async fn commit_with_retry<C: Committer>(committer: &mut C, committables: &[C::Committable], task: &str) -> Result<()> {
+async fn commit_with_retry<C: Committer>(
+    committer: &mut C,
+    committables: &[C::Committable],
+    task: &str,
+    policy: &RetryPolicy,
+) -> Result<()> {
     if committables.is_empty() {
         return Ok(());
     }
-    let mut delay = Duration::from_millis(50);
-    let mut attempt = 1;
+    // The committer is borrowed mutably by each call, so this loops over the policy's
+    // backoff itself instead of using `RetryPolicy::retry`.
+    let mut backoff = policy.backoff();
     loop {
-        match committer.commit(committables).await {
+        let error = match committer.commit(committables).await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < COMMIT_ATTEMPTS => {
-                tracing::warn!(%task, attempt, error = %e, "commit failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
+            Err(error) => error,
+        };
+        let Some(delay) = backoff.next_delay() else { return Err(error) };
+        tracing::warn!(%task, attempt = backoff.failures(), ?delay, %error, "commit failed; retrying");
+        tokio::time::sleep(delay).await;
     }
 }
