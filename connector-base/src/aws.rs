@@ -1,5 +1,6 @@
 //! What the AWS connectors share (feature `aws`): naming where an `SdkConfig` points,
-//! and reading a failed call as the service's error code or a transport failure.
+//! reading a failed call as the service's error code or a transport failure, and the
+//! check at start that a table or stream is there.
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,6 +8,8 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::BaseError;
 
 /// Where `sdk` sends requests, for error messages: its endpoint override, else its
 /// region.
@@ -29,6 +32,39 @@ pub fn service_error<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Opti
         )),
         _ => None,
     }
+}
+
+/// How long the check at start may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The check a source or sink makes at start: `describe` (a call describing `what`
+/// `name`, such as `DescribeTable`) answers within 30 s. A missing table or stream, a
+/// wrong endpoint or region or bad credentials fail here, naming it and where `sdk`
+/// points.
+pub async fn check_exists<T, E, R>(
+    what: &'static str,
+    name: &str,
+    sdk: &SdkConfig,
+    describe: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> stream_core::Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    call_within(CHECK_TIMEOUT, describe).await.map(drop).map_err(|message| unusable(what, name, sdk, message))
+}
+
+/// `what` `name` (a table, a stream) cannot be used through `sdk`: the error names
+/// it, where `sdk` points and `message`, and says what to check.
+pub fn unusable(what: &'static str, name: &str, sdk: &SdkConfig, message: String) -> stream_core::StreamError {
+    BaseError::Unusable {
+        what,
+        name: name.to_string(),
+        endpoint: endpoint_of(sdk),
+        message,
+        hint: "create it, or check the region, endpoint and credentials of the SdkConfig",
+    }
+    .into()
 }
 
 /// Run one call (a start-up check such as describing the table or stream) for at most
@@ -84,25 +120,5 @@ where
             RequestFailure::Retry
         }
         Some((code, message)) => RequestFailure::Fatal { code, message },
-    }
-}
-
-/// Serde for record bytes kept in checkpoint state (buffered Firehose and Kinesis
-/// records): base64 text instead of a JSON array of numbers. Use with
-/// `#[serde(with = "connector_base::aws::base64_bytes")]`.
-pub mod base64_bytes {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Write `bytes` as base64 text.
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    /// Read base64 text back into bytes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
     }
 }

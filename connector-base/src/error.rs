@@ -22,6 +22,20 @@ pub enum BaseError {
     /// A record could not be (de)serialized.
     #[error("bad record: {0}")]
     BadRecord(String),
+    /// What a connector checked at start (a table, a stream) cannot be used.
+    #[error("{what} `{name}` cannot be used at {endpoint}: {message} ({hint})")]
+    Unusable {
+        /// What it is (`DynamoDB table`, `Kinesis stream`, ...).
+        what: &'static str,
+        /// Its name.
+        name: String,
+        /// Where the client points (an endpoint or a region).
+        endpoint: String,
+        /// What the service or the client said.
+        message: String,
+        /// What to do.
+        hint: &'static str,
+    },
     /// The writer's background task ended.
     #[error("the async sink writer's background task ended unexpectedly")]
     WriterGone,

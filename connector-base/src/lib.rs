@@ -11,6 +11,7 @@ pub mod hybrid;
 mod redact;
 pub mod schema;
 pub mod split_reader;
+pub mod state_bytes;
 
 pub use datagen::DataGenSource;
 pub use delivery::DeliveryGuarantee;

@@ -15,7 +15,7 @@ use common::table;
 use connector_dynamodb::aws_config::SdkConfig;
 use connector_dynamodb::aws_sdk_dynamodb::Client;
 use connector_dynamodb::aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use connector_dynamodb::{DynamoDbSink, DynamoDbWriteRequest};
+use connector_dynamodb::{DynamoDbSinkBuilder, DynamoDbWriteRequest};
 use connector_testkit::bench;
 use stream_core::prelude::*;
 
@@ -73,7 +73,7 @@ async fn raw(sdk: &SdkConfig, table: &str, n: u64) -> f64 {
 
 /// Items/s of our sink writing the same rows (at-least-once, its defaults).
 async fn ours(sdk: &SdkConfig, table: &str, n: u64) -> f64 {
-    let sink = DynamoDbSink::builder(sdk, table, |i: u64| DynamoDbWriteRequest::put(&row(i))).build().unwrap();
+    let sink = DynamoDbSinkBuilder::new(sdk, table, |i: u64| DynamoDbWriteRequest::put(&row(i))).build().unwrap();
     let started = Instant::now();
     StreamEnvironment::builder()
         .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())

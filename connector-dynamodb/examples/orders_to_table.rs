@@ -15,7 +15,7 @@ use connector_dynamodb::aws_sdk_dynamodb::config::{Credentials, Region};
 use connector_dynamodb::aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use connector_dynamodb::{DynamoDbSink, DynamoDbWriteRequest};
+use connector_dynamodb::{DynamoDbSinkBuilder, DynamoDbWriteRequest};
 use stream_core::prelude::*;
 
 #[derive(serde::Serialize)]
@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot create table {table} at {endpoint} (is DynamoDB Local running?): {e}"))?;
 
     // Record i is version i of order i % ORDERS: each order is written twice.
-    let sink = DynamoDbSink::builder(&sdk, &table, |i: u64| {
+    let sink = DynamoDbSinkBuilder::new(&sdk, &table, |i: u64| {
         DynamoDbWriteRequest::put(&Order { pk: format!("order-{}", i % ORDERS), version: i })
     })
     .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)

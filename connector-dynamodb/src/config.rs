@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use connector_base::DeliveryGuarantee;
-use connector_base::async_sink::{AsyncSinkConfig, AsyncSinkOptions, ServiceLimits};
+use connector_base::async_sink::{AsyncSink, AsyncSinkOptions, ServiceLimits};
 use stream_core::{Result, StreamError};
 
 use crate::error::DynamoDbError;
@@ -20,18 +20,20 @@ const BATCH_WRITE_ITEM: ServiceLimits = ServiceLimits {
 
 pub(crate) type Convert<T> = Arc<dyn Fn(T) -> std::result::Result<DynamoDbWriteRequest, DynamoDbError> + Send + Sync>;
 
-/// Writes records to one DynamoDB table with `BatchWriteItem`. Build with
-/// [`DynamoDbSink::builder`].
-pub struct DynamoDbSink<T> {
+/// Writes records to one DynamoDB table with `BatchWriteItem` (connector-base's
+/// batching, retrying [`AsyncSink`]). Build with [`DynamoDbSinkBuilder::new`].
+pub type DynamoDbSink<T> = AsyncSink<T, DynamoDbTable<T>>;
+
+/// The table a [`DynamoDbSink`] writes to and how records become requests.
+pub struct DynamoDbTable<T> {
     pub(crate) sdk: SdkConfig,
     pub(crate) table: String,
     pub(crate) convert: Convert<T>,
     pub(crate) overwrite_keys: Option<Vec<String>>,
     pub(crate) guarantee: DeliveryGuarantee,
-    pub(crate) async_config: AsyncSinkConfig,
 }
 
-impl<T> std::fmt::Debug for DynamoDbSink<T> {
+impl<T> std::fmt::Debug for DynamoDbTable<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The SdkConfig's own Debug hides credentials; only name what identifies the sink.
         f.debug_struct("DynamoDbSink")
@@ -40,32 +42,6 @@ impl<T> std::fmt::Debug for DynamoDbSink<T> {
             .field("overwrite_by_partition_keys", &self.overwrite_keys)
             .field("guarantee", &self.guarantee)
             .finish_non_exhaustive()
-    }
-}
-
-impl<T: Send + 'static> DynamoDbSink<T> {
-    /// Write to `table` with the region, credentials and endpoint of `sdk` (from
-    /// `aws_config::load_defaults`, or with `endpoint_url` for DynamoDB Local);
-    /// `convert` turns a record into a put or a delete
-    /// (`|r| DynamoDbWriteRequest::put(&r)` for a serde struct).
-    pub fn builder(
-        sdk: &SdkConfig,
-        table: impl Into<String>,
-        convert: impl Fn(T) -> std::result::Result<DynamoDbWriteRequest, DynamoDbError> + Send + Sync + 'static,
-    ) -> DynamoDbSinkBuilder<T> {
-        DynamoDbSinkBuilder {
-            sdk: sdk.clone(),
-            table: table.into(),
-            convert: Arc::new(convert),
-            overwrite_keys: None,
-            guarantee: DeliveryGuarantee::AtLeastOnce,
-            options: AsyncSinkOptions::new(BATCH_WRITE_ITEM),
-        }
-    }
-
-    /// The guarantee this sink gives.
-    pub fn guarantee(&self) -> DeliveryGuarantee {
-        self.guarantee
     }
 }
 
@@ -80,6 +56,25 @@ pub struct DynamoDbSinkBuilder<T> {
 }
 
 impl<T: Send + 'static> DynamoDbSinkBuilder<T> {
+    /// Write to `table` with the region, credentials and endpoint of `sdk` (from
+    /// `aws_config::load_defaults`, or with `endpoint_url` for DynamoDB Local);
+    /// `convert` turns a record into a put or a delete
+    /// (`|r| DynamoDbWriteRequest::put(&r)` for a serde struct).
+    pub fn new(
+        sdk: &SdkConfig,
+        table: impl Into<String>,
+        convert: impl Fn(T) -> std::result::Result<DynamoDbWriteRequest, DynamoDbError> + Send + Sync + 'static,
+    ) -> Self {
+        DynamoDbSinkBuilder {
+            sdk: sdk.clone(),
+            table: table.into(),
+            convert: Arc::new(convert),
+            overwrite_keys: None,
+            guarantee: DeliveryGuarantee::AtLeastOnce,
+            options: AsyncSinkOptions::new(BATCH_WRITE_ITEM),
+        }
+    }
+
     /// The primary key attributes (partition key, and sort key if the table has one).
     /// Requests for the same key inside one batch are reduced to the newest, as
     /// `BatchWriteItem` rejects a batch that names a key twice.
@@ -118,13 +113,13 @@ impl<T: Send + 'static> DynamoDbSinkBuilder<T> {
             ));
         }
         let async_config = self.options.build(self.guarantee, 4)?;
-        Ok(DynamoDbSink {
+        let table = DynamoDbTable {
             sdk: self.sdk,
             table: self.table,
             convert: self.convert,
             overwrite_keys: self.overwrite_keys,
             guarantee: self.guarantee,
-            async_config,
-        })
+        };
+        Ok(AsyncSink::new(table, async_config))
     }
 }

@@ -9,20 +9,6 @@ pub enum DynamoDbError {
     #[error("cannot convert a record to a DynamoDB item: {0} (records must serialize to a map, such as a struct)")]
     Conversion(String),
 
-    /// The table is not there (or the endpoint, region or credentials point elsewhere).
-    #[error(
-        "DynamoDB table `{table}` cannot be used at {endpoint}: {message} (create the table, or check the region, \
-         endpoint and credentials of the SdkConfig)"
-    )]
-    Table {
-        /// The table.
-        table: String,
-        /// The endpoint (or region) the SDK config points at.
-        endpoint: String,
-        /// What DynamoDB or the client said.
-        message: String,
-    },
-
     /// A write request was rejected in a way retrying cannot mend.
     #[error("DynamoDB rejected a write to `{table}` ({code}): {message}")]
     Rejected {

@@ -8,7 +8,7 @@ mod request;
 pub mod sink;
 
 pub use attribute::{Attr, Item};
-pub use config::{DynamoDbSink, DynamoDbSinkBuilder};
+pub use config::{DynamoDbSink, DynamoDbSinkBuilder, DynamoDbTable};
 pub use error::DynamoDbError;
 pub use request::DynamoDbWriteRequest;
 

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
-use connector_dynamodb::{DynamoDbSink, DynamoDbWriteRequest};
+use connector_dynamodb::{DynamoDbSink, DynamoDbSinkBuilder, DynamoDbWriteRequest};
 use stream_core::prelude::*;
 
 async fn run(sink: DynamoDbSink<u64>, records: u64) -> Result<(), String> {
@@ -41,7 +41,7 @@ fn versioned(i: u64) -> DynamoDbWriteRequest {
 async fn a_key_repeated_in_a_batch_keeps_the_newest_version() {
     let Some(sdk) = common::server().await else { return };
     let table = common::table(&sdk, "overwrite").await;
-    let sink = DynamoDbSink::builder(&sdk, &table, |i| Ok(versioned(i)))
+    let sink = DynamoDbSinkBuilder::new(&sdk, &table, |i| Ok(versioned(i)))
         .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
         .overwrite_by_partition_keys(["pk"])
         .build()
@@ -53,7 +53,7 @@ async fn a_key_repeated_in_a_batch_keeps_the_newest_version() {
     assert_eq!(items, expected, "each key holds its last version");
 
     // Without the option DynamoDB refuses such a batch, and the job says so.
-    let sink = DynamoDbSink::builder(&sdk, &table, |i| Ok(versioned(i))).build().unwrap();
+    let sink = DynamoDbSinkBuilder::new(&sdk, &table, |i| Ok(versioned(i))).build().unwrap();
     let error = run(sink, 300).await.unwrap_err();
     assert!(error.contains("ValidationException") && error.contains(&table), "{error}");
 }
@@ -61,7 +61,7 @@ async fn a_key_repeated_in_a_batch_keeps_the_newest_version() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_table_fails_at_start_naming_it_and_the_endpoint() {
     let Some(sdk) = common::server().await else { return };
-    let sink = DynamoDbSink::builder(&sdk, "no-such-table", |i| Ok(common::row(i))).build().unwrap();
+    let sink = DynamoDbSinkBuilder::new(&sdk, "no-such-table", |i| Ok(common::row(i))).build().unwrap();
     let error = run(sink, 10).await.unwrap_err();
     assert!(error.contains("`no-such-table`") && error.contains("ResourceNotFoundException"), "{error}");
     assert!(error.contains("http://"), "the endpoint is named: {error}");
@@ -71,7 +71,7 @@ async fn a_missing_table_fails_at_start_naming_it_and_the_endpoint() {
 async fn an_unreachable_endpoint_fails_naming_it() {
     let port = connector_testkit::free_port().unwrap();
     let sdk = common::sdk(&format!("http://127.0.0.1:{port}")).await;
-    let sink = DynamoDbSink::builder(&sdk, "t", |i| Ok(common::row(i))).build().unwrap();
+    let sink = DynamoDbSinkBuilder::new(&sdk, "t", |i| Ok(common::row(i))).build().unwrap();
     let error = run(sink, 10).await.unwrap_err();
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
 }
@@ -80,7 +80,7 @@ async fn an_unreachable_endpoint_fails_naming_it() {
 async fn an_item_over_the_limit_fails_naming_its_size_and_the_limit() {
     let Some(sdk) = common::server().await else { return };
     let table = common::table(&sdk, "too-large").await;
-    let sink = DynamoDbSink::builder(&sdk, &table, |i| {
+    let sink = DynamoDbSinkBuilder::new(&sdk, &table, |i| {
         let payload = if i == 50 { "x".repeat(500 * 1024) } else { String::new() };
         DynamoDbWriteRequest::put(&common::Row { pk: format!("k-{i}"), id: i, version: 1, payload })
     })
@@ -94,7 +94,7 @@ async fn an_item_over_the_limit_fails_naming_its_size_and_the_limit() {
 #[test]
 fn invalid_options_are_rejected_naming_them() {
     let sdk = connector_dynamodb::aws_config::SdkConfig::builder().build();
-    let base = || DynamoDbSink::<u64>::builder(&sdk, "t", |i| Ok(common::row(i)));
+    let base = || DynamoDbSinkBuilder::<u64>::new(&sdk, "t", |i| Ok(common::row(i)));
     let err =
         |b: connector_dynamodb::DynamoDbSinkBuilder<u64>| b.build().err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err(base().max_batch_size(26)).contains("`max_batch_size` = 26"));
@@ -104,7 +104,7 @@ fn invalid_options_are_rejected_naming_them() {
     let eos = base().delivery_guarantee(DeliveryGuarantee::ExactlyOnce).max_in_flight_requests(4);
     assert!(err(eos).contains("`max_in_flight_requests` = 4"));
     assert!(err(base().delivery_guarantee(DeliveryGuarantee::AtMostOnce)).contains("`delivery_guarantee`"));
-    assert!(err(DynamoDbSink::<u64>::builder(&sdk, " ", |i| Ok(common::row(i)))).contains("`table`"));
+    assert!(err(DynamoDbSinkBuilder::<u64>::new(&sdk, " ", |i| Ok(common::row(i)))).contains("`table`"));
     assert!(err(base().overwrite_by_partition_keys(Vec::<String>::new())).contains("`overwrite_by_partition_keys`"));
     assert!(base().build().is_ok());
 }

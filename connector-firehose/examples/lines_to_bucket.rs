@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use connector_base::schema::Utf8Schema;
-use connector_firehose::FirehoseSink;
+use connector_firehose::FirehoseSinkBuilder;
 use connector_firehose::aws_config::BehaviorVersion;
 use connector_firehose::aws_sdk_firehose::Client;
 use connector_firehose::aws_sdk_firehose::config::{Credentials, Region};
@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(200)).build()?)
         .build()?
         .from_source(CollectionSource::new(lines), "lines")
-        .sink_to(FirehoseSink::builder(&sdk, &name, Utf8Schema).build()?, "firehose")
+        .sink_to(FirehoseSinkBuilder::new(&sdk, &name, Utf8Schema).build()?, "firehose")
         .execute("lines-to-bucket")
         .await?;
 

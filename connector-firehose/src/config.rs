@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use connector_base::DeliveryGuarantee;
-use connector_base::async_sink::{AsyncSinkConfig, AsyncSinkOptions, ServiceLimits};
+use connector_base::async_sink::{AsyncSink, AsyncSinkOptions, ServiceLimits};
 use connector_base::schema::SerializationSchema;
 use stream_core::{Result, StreamError};
 
@@ -16,39 +16,24 @@ const PUT_RECORD_BATCH: ServiceLimits = ServiceLimits {
     max_record_size_in_bytes: 1000 * 1024,
 };
 
-/// Writes records to one Firehose delivery stream with `PutRecordBatch`, at-least-once.
-/// Build with [`FirehoseSink::builder`].
-pub struct FirehoseSink<T> {
+/// Writes records to one Firehose delivery stream with `PutRecordBatch`, at-least-once
+/// (connector-base's batching, retrying [`AsyncSink`]). Build with
+/// [`FirehoseSinkBuilder::new`].
+pub type FirehoseSink<T> = AsyncSink<T, FirehoseStream<T>>;
+
+/// The delivery stream a [`FirehoseSink`] writes to and how records are encoded.
+pub struct FirehoseStream<T> {
     pub(crate) sdk: SdkConfig,
     pub(crate) stream: String,
     pub(crate) schema: Arc<dyn SerializationSchema<T>>,
-    pub(crate) async_config: AsyncSinkConfig,
 }
 
-impl<T> std::fmt::Debug for FirehoseSink<T> {
+impl<T> std::fmt::Debug for FirehoseStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FirehoseSink")
             .field("delivery_stream", &self.stream)
             .field("region", &self.sdk.region())
             .finish_non_exhaustive()
-    }
-}
-
-impl<T: Send + 'static> FirehoseSink<T> {
-    /// Write to `delivery_stream` with the region, credentials and endpoint of `sdk`,
-    /// each record encoded by `schema` (Firehose adds no delimiter: end records with a
-    /// newline if the destination needs one).
-    pub fn builder(
-        sdk: &SdkConfig,
-        delivery_stream: impl Into<String>,
-        schema: impl SerializationSchema<T>,
-    ) -> FirehoseSinkBuilder<T> {
-        FirehoseSinkBuilder {
-            sdk: sdk.clone(),
-            stream: delivery_stream.into(),
-            schema: Arc::new(schema),
-            options: AsyncSinkOptions::new(PUT_RECORD_BATCH),
-        }
     }
 }
 
@@ -61,6 +46,18 @@ pub struct FirehoseSinkBuilder<T> {
 }
 
 impl<T: Send + 'static> FirehoseSinkBuilder<T> {
+    /// Write to `delivery_stream` with the region, credentials and endpoint of `sdk`,
+    /// each record encoded by `schema` (Firehose adds no delimiter: end records with a
+    /// newline if the destination needs one).
+    pub fn new(sdk: &SdkConfig, delivery_stream: impl Into<String>, schema: impl SerializationSchema<T>) -> Self {
+        FirehoseSinkBuilder {
+            sdk: sdk.clone(),
+            stream: delivery_stream.into(),
+            schema: Arc::new(schema),
+            options: AsyncSinkOptions::new(PUT_RECORD_BATCH),
+        }
+    }
+
     connector_base::async_sink_options!(options, "default 50");
 
     /// Validate and build; the error names the bad option and value.
@@ -69,6 +66,7 @@ impl<T: Send + 'static> FirehoseSinkBuilder<T> {
             return Err(StreamError::invalid("delivery_stream", "\"\"", "name the delivery stream to write to"));
         }
         let async_config = self.options.build(DeliveryGuarantee::AtLeastOnce, 50)?;
-        Ok(FirehoseSink { sdk: self.sdk, stream: self.stream, schema: self.schema, async_config })
+        let stream = FirehoseStream { sdk: self.sdk, stream: self.stream, schema: self.schema };
+        Ok(AsyncSink::new(stream, async_config))
     }
 }

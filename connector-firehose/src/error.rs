@@ -5,21 +5,6 @@ use stream_core::StreamError;
 /// What can go wrong writing to Firehose.
 #[derive(Debug, thiserror::Error)]
 pub enum FirehoseError {
-    /// The delivery stream is not there (or the endpoint, region or credentials point
-    /// elsewhere).
-    #[error(
-        "Firehose delivery stream `{stream}` cannot be used at {endpoint}: {message} (create it, or check the region, \
-         endpoint and credentials of the SdkConfig)"
-    )]
-    Stream {
-        /// The delivery stream.
-        stream: String,
-        /// The endpoint (or region) the SDK config points at.
-        endpoint: String,
-        /// What Firehose or the client said.
-        message: String,
-    },
-
     /// A request was rejected in a way retrying cannot mend.
     #[error("Firehose rejected a write to `{stream}` ({code}): {message}")]
     Rejected {

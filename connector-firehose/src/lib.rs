@@ -6,7 +6,7 @@ mod error;
 mod record;
 pub mod sink;
 
-pub use config::{FirehoseSink, FirehoseSinkBuilder};
+pub use config::{FirehoseSink, FirehoseSinkBuilder, FirehoseStream};
 pub use error::FirehoseError;
 pub use record::FirehoseRecord;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use connector_base::schema::Utf8Schema;
-use connector_kinesis::KinesisStreamsSink;
+use connector_kinesis::KinesisStreamsSinkBuilder;
 use connector_kinesis::aws_config::SdkConfig;
 use connector_kinesis::aws_sdk_kinesis::Client;
 use connector_kinesis::aws_sdk_kinesis::primitives::Blob;
@@ -74,7 +74,7 @@ async fn raw(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
 
 /// Records/s of our sink writing the same records (its defaults).
 async fn ours(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
-    let sink = KinesisStreamsSink::builder(sdk, stream, Utf8Schema, |r: &String| {
+    let sink = KinesisStreamsSinkBuilder::new(sdk, stream, Utf8Schema, |r: &String| {
         key(r.get(7..19).and_then(|d| d.parse().ok()).unwrap_or(0))
     })
     .build()

@@ -13,7 +13,7 @@ use connector_kinesis::aws_config::BehaviorVersion;
 use connector_kinesis::aws_sdk_kinesis::Client;
 use connector_kinesis::aws_sdk_kinesis::config::{Credentials, Region};
 use connector_kinesis::aws_sdk_kinesis::types::StreamStatus;
-use connector_kinesis::{KinesisStreamsSink, KinesisStreamsSource, StartingPosition};
+use connector_kinesis::{KinesisStreamsSinkBuilder, KinesisStreamsSource, StartingPosition};
 use stream_core::prelude::*;
 
 const ORDERS: u64 = 2_000;
@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Write: the customer is the partition key, so each customer's orders share a shard.
-    let sink = KinesisStreamsSink::builder(&sdk, &stream, Utf8Schema, |order: &String| {
+    let sink = KinesisStreamsSinkBuilder::new(&sdk, &stream, Utf8Schema, |order: &String| {
         order.split(',').next().unwrap_or("unknown").to_string()
     })
     .build()?;

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use connector_base::DeliveryGuarantee;
-use connector_base::async_sink::{AsyncSinkConfig, AsyncSinkOptions, ServiceLimits};
+use connector_base::async_sink::{AsyncSink, AsyncSinkOptions, ServiceLimits};
 use connector_base::schema::SerializationSchema;
+use stream_core::retry::RetryPolicy;
 use stream_core::{Result, StreamError};
 
 /// `PutRecords`: 500 records, 5 MiB per request, 1 MiB per record (data and key).
@@ -24,44 +25,27 @@ const MAX_GET_RECORDS: usize = 10_000;
 
 pub(crate) type PartitionKeyFn<T> = Arc<dyn Fn(&T) -> String + Send + Sync>;
 
-/// Writes records to one Kinesis data stream with `PutRecords`, at-least-once.
-/// Build with [`KinesisStreamsSink::builder`].
-pub struct KinesisStreamsSink<T> {
+/// Writes records to one Kinesis data stream with `PutRecords`, at-least-once
+/// (connector-base's batching, retrying [`AsyncSink`]). Build with
+/// [`KinesisStreamsSinkBuilder::new`].
+pub type KinesisStreamsSink<T> = AsyncSink<T, KinesisStreamTarget<T>>;
+
+/// The stream a [`KinesisStreamsSink`] writes to, how records are encoded and how
+/// their partition keys are chosen.
+pub struct KinesisStreamTarget<T> {
     pub(crate) sdk: SdkConfig,
     pub(crate) stream: String,
     pub(crate) schema: Arc<dyn SerializationSchema<T>>,
     pub(crate) partition_key: PartitionKeyFn<T>,
-    pub(crate) async_config: AsyncSinkConfig,
 }
 
-impl<T> std::fmt::Debug for KinesisStreamsSink<T> {
+impl<T> std::fmt::Debug for KinesisStreamTarget<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The SdkConfig's own Debug hides credentials; only name what identifies the sink.
         f.debug_struct("KinesisStreamsSink")
             .field("stream", &self.stream)
             .field("region", &self.sdk.region())
             .finish_non_exhaustive()
-    }
-}
-
-impl<T: Send + 'static> KinesisStreamsSink<T> {
-    /// Write to `stream` with the region, credentials and endpoint of `sdk`: each
-    /// record encoded by `schema`, its shard chosen by the partition key
-    /// `partition_key` gives it (1 to 256 characters; records with one key keep their
-    /// order within a shard).
-    pub fn builder(
-        sdk: &SdkConfig,
-        stream: impl Into<String>,
-        schema: impl SerializationSchema<T>,
-        partition_key: impl Fn(&T) -> String + Send + Sync + 'static,
-    ) -> KinesisStreamsSinkBuilder<T> {
-        KinesisStreamsSinkBuilder {
-            sdk: sdk.clone(),
-            stream: stream.into(),
-            schema: Arc::new(schema),
-            partition_key: Arc::new(partition_key),
-            options: AsyncSinkOptions::new(PUT_RECORDS),
-        }
     }
 }
 
@@ -76,19 +60,38 @@ pub struct KinesisStreamsSinkBuilder<T> {
 }
 
 impl<T: Send + 'static> KinesisStreamsSinkBuilder<T> {
+    /// Write to `stream` with the region, credentials and endpoint of `sdk`: each
+    /// record encoded by `schema`, its shard chosen by the partition key
+    /// `partition_key` gives it (1 to 256 characters; records with one key keep their
+    /// order within a shard).
+    pub fn new(
+        sdk: &SdkConfig,
+        stream: impl Into<String>,
+        schema: impl SerializationSchema<T>,
+        partition_key: impl Fn(&T) -> String + Send + Sync + 'static,
+    ) -> Self {
+        KinesisStreamsSinkBuilder {
+            sdk: sdk.clone(),
+            stream: stream.into(),
+            schema: Arc::new(schema),
+            partition_key: Arc::new(partition_key),
+            options: AsyncSinkOptions::new(PUT_RECORDS),
+        }
+    }
+
     connector_base::async_sink_options!(options, "default 50; 1 keeps the order of batches");
 
     /// Validate and build; the error names the bad option and value.
     pub fn build(self) -> Result<KinesisStreamsSink<T>> {
         validate_stream(&self.stream)?;
         let async_config = self.options.build(DeliveryGuarantee::AtLeastOnce, 50)?;
-        Ok(KinesisStreamsSink {
+        let target = KinesisStreamTarget {
             sdk: self.sdk,
             stream: self.stream,
             schema: self.schema,
             partition_key: self.partition_key,
-            async_config,
-        })
+        };
+        Ok(AsyncSink::new(target, async_config))
     }
 }
 
@@ -135,6 +138,7 @@ pub struct KinesisStreamsSource {
     pub(crate) idle_poll_interval: Duration,
     pub(crate) fetchers: usize,
     pub(crate) fan_out_consumer: Option<String>,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for KinesisStreamsSource {
@@ -161,6 +165,8 @@ impl KinesisStreamsSource {
                 idle_poll_interval: Duration::from_millis(200),
                 fetchers: 1,
                 fan_out_consumer: None,
+                retry: RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2))
+                    .give_up_after(Duration::from_secs(30)),
             },
         }
     }
@@ -213,9 +219,19 @@ impl KinesisStreamsSourceBuilder {
         self
     }
 
+    /// How reading a shard retries a failed call (default: waits from 100 ms doubling
+    /// to 2 s, with jitter, for 30 s). Throttling is retried whatever the limits;
+    /// failures on the way (timeouts, lost connections) stop at them, and the reader
+    /// fails naming the shard (the job restarts from its checkpoint).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.source.retry = policy;
+        self
+    }
+
     /// Validate and build; the error names the bad option and value.
     pub fn build(self) -> Result<KinesisStreamsSource> {
         let s = &self.source;
+        s.retry.validate("retry")?;
         validate_stream(&s.stream)?;
         if !(1..=MAX_GET_RECORDS).contains(&s.get_records_max) {
             return Err(StreamError::invalid("get_records_max", s.get_records_max, "GetRecords takes 1 to 10000"));

@@ -5,10 +5,10 @@ mod config;
 mod error;
 pub mod sink;
 pub mod source;
-mod stream_check;
 
 pub use config::{
-    KinesisStreamsSink, KinesisStreamsSinkBuilder, KinesisStreamsSource, KinesisStreamsSourceBuilder, StartingPosition,
+    KinesisStreamTarget, KinesisStreamsSink, KinesisStreamsSinkBuilder, KinesisStreamsSource,
+    KinesisStreamsSourceBuilder, StartingPosition,
 };
 pub use error::KinesisError;
 pub use sink::KinesisEntry;

@@ -31,7 +31,7 @@ async fn run(sink: KinesisStreamsSink<String>, records: u64) -> Result<(), Strin
 }
 
 fn sink(sdk: &SdkConfig, stream: &str) -> KinesisStreamsSinkBuilder<String> {
-    KinesisStreamsSink::builder(sdk, stream, Utf8Schema, |r: &String| common::key_of(r))
+    KinesisStreamsSinkBuilder::new(sdk, stream, Utf8Schema, |r: &String| common::key_of(r))
 }
 
 /// With one request in flight, batches land in the order they were made (with more,
@@ -113,7 +113,7 @@ async fn an_unreachable_endpoint_fails_naming_it() {
 async fn a_record_over_the_limit_and_an_empty_key_fail_naming_them_and_nothing_is_lost_before() {
     let Some(sdk) = common::server().await else { return };
     let stream = common::stream(&sdk, "too-large", 1).await;
-    let big = KinesisStreamsSink::builder(&sdk, &stream, Utf8Schema, |r: &String| common::key_of(r));
+    let big = KinesisStreamsSinkBuilder::new(&sdk, &stream, Utf8Schema, |r: &String| common::key_of(r));
     let big = big.build().unwrap();
     let error = StreamEnvironment::builder()
         .restart_strategy(RestartStrategy::None)
@@ -129,7 +129,8 @@ async fn a_record_over_the_limit_and_an_empty_key_fail_naming_them_and_nothing_i
         .unwrap_err()
         .to_string();
     assert!(error.contains("exceeds max_record_size_in_bytes = 1048576"), "{error}");
-    let empty_key = KinesisStreamsSink::builder(&sdk, &stream, Utf8Schema, |_: &String| String::new()).build().unwrap();
+    let empty_key =
+        KinesisStreamsSinkBuilder::new(&sdk, &stream, Utf8Schema, |_: &String| String::new()).build().unwrap();
     let error = run(empty_key, 10).await.unwrap_err();
     assert!(error.contains("`partition_key`") && error.contains("1 to 256"), "{error}");
 }

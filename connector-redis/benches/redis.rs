@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use connector_base::DeliveryGuarantee;
 use connector_redis::redis;
-use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink};
+use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSinkBuilder};
 use connector_testkit::bench;
 use stream_core::prelude::*;
 
@@ -42,10 +42,8 @@ async fn raw(url: &str, prefix: &str, n: u64) -> f64 {
 /// SETs/s of our exactly-once SET sink in a job (parallelism 1, checkpoints every second).
 async fn ours(url: &str, prefix: &str, n: u64) -> f64 {
     let p = prefix.to_string();
-    let sink = RedisSink::builder(RedisEndpoint::standalone(url), CommandKind::Set, move |i: u64| RedisCommand::Set {
-        key: format!("{p}:{i}"),
-        value: value(i),
-        ttl_ms: None,
+    let sink = RedisSinkBuilder::new(RedisEndpoint::standalone(url), CommandKind::Set, move |i: u64| {
+        RedisCommand::Set { key: format!("{p}:{i}"), value: value(i), ttl_ms: None }
     })
     .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
     .max_batch_size(BATCH)

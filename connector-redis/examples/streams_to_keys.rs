@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_redis::redis::AsyncCommands;
-use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink, RedisStreamsSource, StreamEntry};
+use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSinkBuilder, RedisStreamsSource, StreamEntry};
 use stream_core::prelude::*;
 
 #[tokio::main]
@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let endpoint = RedisEndpoint::standalone(&url);
     let source = RedisStreamsSource::builder(endpoint.clone()).streams([stream.clone()]).bounded().build()?;
     let prefix = stream.clone();
-    let sink = RedisSink::builder(endpoint, CommandKind::Set, move |e: StreamEntry| RedisCommand::Set {
+    let sink = RedisSinkBuilder::new(endpoint, CommandKind::Set, move |e: StreamEntry| RedisCommand::Set {
         key: format!("{prefix}:{}", String::from_utf8_lossy(e.field("order").unwrap_or_default())),
         value: e.field("amount").unwrap_or_default().to_vec(),
         ttl_ms: Some(600_000),

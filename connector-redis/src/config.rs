@@ -4,26 +4,38 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
-use connector_base::async_sink::AsyncSinkConfig;
+use connector_base::async_sink::{AsyncSink, AsyncSinkOptions, ServiceLimits};
+use stream_core::retry::RetryPolicy;
 use stream_core::{Result, StreamError};
 
 use crate::command::{CommandKind, RedisCommand};
 use crate::connection::RedisEndpoint;
-use crate::source::StartPosition;
+use crate::stream_id::StreamId;
 
 type Mapper<T> = Arc<dyn Fn(T) -> RedisCommand + Send + Sync>;
 
-/// Writes records as Redis commands of one declared kind. Build with
-/// [`RedisSink::builder`].
-pub struct RedisSink<T> {
+/// What one pipeline may hold: no limit of its own but Redis's largest value (512 MB)
+/// per command.
+const PIPELINE: ServiceLimits = ServiceLimits {
+    api: "a Redis pipeline",
+    max_batch_size: usize::MAX,
+    max_batch_size_in_bytes: usize::MAX,
+    max_record_size_in_bytes: 512 * 1024 * 1024,
+};
+
+/// Writes records as Redis commands of one declared kind, pipelined (connector-base's
+/// batching, retrying [`AsyncSink`]). Build with [`RedisSinkBuilder::new`].
+pub type RedisSink<T> = AsyncSink<T, RedisTarget<T>>;
+
+/// The server a [`RedisSink`] writes to and how records become commands.
+pub struct RedisTarget<T> {
     pub(crate) endpoint: RedisEndpoint,
     pub(crate) kind: CommandKind,
     pub(crate) mapper: Mapper<T>,
     pub(crate) guarantee: DeliveryGuarantee,
-    pub(crate) async_config: AsyncSinkConfig,
 }
 
-impl<T> std::fmt::Debug for RedisSink<T> {
+impl<T> std::fmt::Debug for RedisTarget<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSink")
             .field("endpoint", &self.endpoint)
@@ -33,78 +45,47 @@ impl<T> std::fmt::Debug for RedisSink<T> {
     }
 }
 
-impl<T: Send + 'static> RedisSink<T> {
-    /// A sink writing `kind` commands made by `mapper` (which must return that kind).
-    pub fn builder(
-        endpoint: RedisEndpoint,
-        kind: CommandKind,
-        mapper: impl Fn(T) -> RedisCommand + Send + Sync + 'static,
-    ) -> RedisSinkBuilder<T> {
-        RedisSinkBuilder {
-            endpoint,
-            kind,
-            mapper: Arc::new(mapper),
-            guarantee: DeliveryGuarantee::AtLeastOnce,
-            max_batch_size: 500,
-            max_in_flight_requests: None,
-            max_buffered_requests: 10_000,
-            max_time_in_buffer: Duration::from_millis(5),
-            request_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
 /// Options of a [`RedisSink`].
 pub struct RedisSinkBuilder<T> {
     endpoint: RedisEndpoint,
     kind: CommandKind,
     mapper: Mapper<T>,
     guarantee: DeliveryGuarantee,
-    max_batch_size: usize,
-    max_in_flight_requests: Option<usize>,
-    max_buffered_requests: usize,
-    max_time_in_buffer: Duration,
-    request_timeout: Duration,
+    options: AsyncSinkOptions,
 }
 
-impl<T> RedisSinkBuilder<T> {
+impl<T: Send + 'static> RedisSinkBuilder<T> {
+    /// A sink writing `kind` commands made by `mapper` (which must return that kind).
+    pub fn new(
+        endpoint: RedisEndpoint,
+        kind: CommandKind,
+        mapper: impl Fn(T) -> RedisCommand + Send + Sync + 'static,
+    ) -> Self {
+        let mut options = AsyncSinkOptions::new(PIPELINE);
+        options.max_batch_size = 500;
+        options.max_batch_size_in_bytes = 5 * 1024 * 1024;
+        options.max_record_size_in_bytes = 1024 * 1024;
+        options.max_time_in_buffer = Duration::from_millis(5);
+        options.request_timeout = Duration::from_secs(60);
+        RedisSinkBuilder {
+            endpoint,
+            kind,
+            mapper: Arc::new(mapper),
+            guarantee: DeliveryGuarantee::AtLeastOnce,
+            options,
+        }
+    }
+
     /// At-least-once (default) or exactly-once (idempotent kinds only).
     pub fn delivery_guarantee(mut self, guarantee: DeliveryGuarantee) -> Self {
         self.guarantee = guarantee;
         self
     }
 
-    /// Commands per pipeline (default 500).
-    pub fn max_batch_size(mut self, n: usize) -> Self {
-        self.max_batch_size = n;
-        self
-    }
-
-    /// Pipelines in flight at once (default 4 for at-least-once; exactly-once needs 1,
-    /// so that a retried pipeline is applied before anything newer).
-    pub fn max_in_flight_requests(mut self, n: usize) -> Self {
-        self.max_in_flight_requests = Some(n);
-        self
-    }
-
-    /// Commands buffered before writes wait (default 10 000); part of checkpoints.
-    pub fn max_buffered_requests(mut self, n: usize) -> Self {
-        self.max_buffered_requests = n;
-        self
-    }
-
-    /// Send a partial pipeline once its oldest command waited this long (default 5 ms).
-    pub fn max_time_in_buffer(mut self, d: Duration) -> Self {
-        self.max_time_in_buffer = d;
-        self
-    }
-
-    /// Give up (fail the job) when a pipeline is not answered within this time, retries
-    /// included (default 60 s).
-    pub fn request_timeout(mut self, d: Duration) -> Self {
-        self.request_timeout = d;
-        self
-    }
+    connector_base::async_sink_options!(
+        options,
+        "default 4; exactly-once needs 1, so that a retried pipeline is applied before anything newer"
+    );
 
     /// Validate; the error names the bad option and value.
     pub fn build(self) -> Result<RedisSink<T>> {
@@ -127,22 +108,22 @@ impl<T> RedisSinkBuilder<T> {
             }
             _ => {}
         }
-        let in_flight = AsyncSinkConfig::in_flight_for(self.guarantee, self.max_in_flight_requests, 4)?;
-        let async_config = AsyncSinkConfig::builder()
-            .max_batch_size(self.max_batch_size)
-            .max_in_flight_requests(in_flight)
-            .max_buffered_requests(self.max_buffered_requests)
-            .max_time_in_buffer(self.max_time_in_buffer)
-            .request_timeout(self.request_timeout, true)
-            .build()?;
-        Ok(RedisSink {
-            endpoint: self.endpoint,
-            kind: self.kind,
-            mapper: self.mapper,
-            guarantee: self.guarantee,
-            async_config,
-        })
+        let async_config = self.options.build(self.guarantee, 4)?;
+        let target =
+            RedisTarget { endpoint: self.endpoint, kind: self.kind, mapper: self.mapper, guarantee: self.guarantee };
+        Ok(AsyncSink::new(target, async_config))
     }
+}
+
+/// Where a stream without checkpointed position starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartPosition {
+    /// The first entry.
+    Beginning,
+    /// After the last entry present when the job first starts (new entries only).
+    End,
+    /// At this entry id (`<ms>-<seq>`), inclusive.
+    Id(String),
 }
 
 /// Reads Redis Streams. Build with [`RedisStreamsSource::builder`].
@@ -154,6 +135,7 @@ pub struct RedisStreamsSource {
     pub(crate) bounded: bool,
     pub(crate) group: Option<ConsumerGroup>,
     pub(crate) batch_size: usize,
+    pub(crate) retry: RetryPolicy,
 }
 
 /// Consumer-group mode: entries are read with `XREADGROUP` and acknowledged with
@@ -177,6 +159,7 @@ impl RedisStreamsSource {
                 bounded: false,
                 group: None,
                 batch_size: 500,
+                retry: RetryPolicy::fixed(Duration::from_millis(200)).give_up_after(Duration::from_secs(15)),
             },
         }
     }
@@ -224,9 +207,18 @@ impl RedisStreamsSourceBuilder {
         self
     }
 
+    /// How a read retries a lost connection (a server restart) before the reader
+    /// fails and the job restarts from its checkpoint (default: every 200 ms, with
+    /// jitter, for 15 s). A refused command is not retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.source.retry = policy;
+        self
+    }
+
     /// Validate; the error names the bad option and value.
     pub fn build(self) -> Result<RedisStreamsSource> {
         let s = self.source;
+        s.retry.validate("retry")?;
         s.endpoint.validate()?;
         if s.streams.is_empty() {
             return Err(StreamError::invalid("streams", "[]", "name at least one stream key"));
@@ -238,7 +230,7 @@ impl RedisStreamsSourceBuilder {
             return Err(StreamError::invalid("batch_size", 0, "must be at least 1"));
         }
         if let StartPosition::Id(id) = &s.start {
-            crate::source::StreamId::parse(id)
+            StreamId::parse(id)
                 .ok_or_else(|| StreamError::invalid("start", id, "an entry id is `<ms>-<seq>` or `<ms>`"))?;
         }
         if let Some(g) = &s.group {

@@ -6,7 +6,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, IntoConnectionInfo, RedisResult, Value};
 
-use crate::error::RedisError;
+use crate::error::{RedisError, transient};
 
 /// How to reach Redis. `Debug` and logs never show a password.
 #[derive(Clone)]
@@ -173,11 +173,6 @@ impl Connection {
             }
         }
     }
-}
-
-/// A failure of the connection rather than of the command: worth retrying.
-pub(crate) fn transient(e: &redis::RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() || e.is_cluster_error()
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ impl RedisError {
 
     /// A failed command on `key`: a connection problem (`Io`) or a refusal (`Command`).
     pub(crate) fn command(command: &'static str, key: &str, e: redis::RedisError) -> StreamError {
-        if crate::connection::transient(&e) {
+        if transient(&e) {
             RedisError::io(command, e)
         } else {
             RedisError::Command { command, key: key.to_string(), message: e.to_string() }.into()
@@ -71,4 +71,10 @@ impl RedisError {
         text.truncate(200);
         RedisError::Reply { operation, reply: text }.into()
     }
+}
+
+/// A failure of the connection rather than of the command: worth retrying. Read
+/// from the client's error kind, never from message text.
+pub(crate) fn transient(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() || e.is_cluster_error()
 }

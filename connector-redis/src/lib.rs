@@ -7,12 +7,17 @@ mod connection;
 mod error;
 pub mod sink;
 pub mod source;
+mod stream_id;
 
 pub use command::{CommandKind, RedisCommand};
-pub use config::{ConsumerGroup, RedisSink, RedisSinkBuilder, RedisStreamsSource, RedisStreamsSourceBuilder};
+pub use config::{
+    ConsumerGroup, RedisSink, RedisSinkBuilder, RedisStreamsSource, RedisStreamsSourceBuilder, RedisTarget,
+    StartPosition,
+};
 pub use connection::RedisEndpoint;
 pub use error::RedisError;
-pub use source::{StartPosition, StreamEntry, StreamId};
+pub use source::StreamEntry;
+pub use stream_id::StreamId;
 
 /// The `redis` crate this connector is built with.
 pub use redis;

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use connector_base::DeliveryGuarantee;
-use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink, RedisStreamsSource, StreamEntry};
+use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSinkBuilder, RedisStreamsSource, StreamEntry};
 use connector_testkit::{PrivateServer, probe};
 use stream_core::prelude::*;
 
@@ -22,7 +22,7 @@ fn node(port: u16, dir: &str, extra: &[&str]) -> Vec<String> {
 /// streams back with the source, and return (keys found, entries read).
 async fn round_trip(endpoint: RedisEndpoint, prefix: &str) -> (usize, usize) {
     let p = prefix.to_string();
-    let sink = RedisSink::builder(endpoint.clone(), CommandKind::Set, move |id: u64| RedisCommand::Set {
+    let sink = RedisSinkBuilder::new(endpoint.clone(), CommandKind::Set, move |id: u64| RedisCommand::Set {
         key: format!("{p}:{id}"),
         value: id.to_string().into_bytes(),
         ttl_ms: None,
@@ -40,7 +40,7 @@ async fn round_trip(endpoint: RedisEndpoint, prefix: &str) -> (usize, usize) {
 
     let streams: Vec<String> = (0..3).map(|i| format!("{prefix}-stream-{i}")).collect();
     let s = streams.clone();
-    let xadd = RedisSink::builder(endpoint.clone(), CommandKind::XAdd, move |id: u64| RedisCommand::XAdd {
+    let xadd = RedisSinkBuilder::new(endpoint.clone(), CommandKind::XAdd, move |id: u64| RedisCommand::XAdd {
         key: s[id as usize % 3].clone(),
         id: None,
         fields: vec![("id".into(), id.to_string().into_bytes())],
@@ -178,7 +178,7 @@ async fn a_tls_only_server_is_reached_with_rediss() {
     let (keys, entries) = round_trip(endpoint, &common::unique("tls")).await;
     assert_eq!((keys, entries), (2_000, 300));
     // And the plain protocol is refused on the TLS port: the connection really is TLS.
-    let plain = RedisSink::builder(
+    let plain = RedisSinkBuilder::new(
         RedisEndpoint::standalone(format!("redis://127.0.0.1:{port}")),
         CommandKind::Set,
         |id: u64| RedisCommand::Set { key: id.to_string(), value: vec![], ttl_ms: None },

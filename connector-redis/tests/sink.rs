@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_redis::redis::AsyncCommands;
-use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink};
+use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink, RedisSinkBuilder};
 use connector_testkit::{SuiteConfig, run_sink_suite};
 use stream_core::prelude::*;
 
@@ -80,33 +80,34 @@ async fn rpush_is_at_least_once_across_random_crashes() {
 fn invalid_options_are_rejected_naming_them() {
     let endpoint = || RedisEndpoint::standalone("redis://127.0.0.1:6379");
     let incr = |id: u64| RedisCommand::IncrBy { key: "k".into(), by: id as i64 };
-    let e = RedisSink::builder(endpoint(), CommandKind::IncrBy, incr)
+    let e = RedisSinkBuilder::new(endpoint(), CommandKind::IncrBy, incr)
         .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
         .build()
         .unwrap_err()
         .to_string();
     assert!(e.contains("INCRBY") && e.contains("at-least-once"), "{e}");
     let set = |id: u64| RedisCommand::Set { key: id.to_string(), value: vec![], ttl_ms: None };
-    let e = RedisSink::builder(endpoint(), CommandKind::Set, set)
+    let e = RedisSinkBuilder::new(endpoint(), CommandKind::Set, set)
         .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
         .max_in_flight_requests(2)
         .build()
         .unwrap_err()
         .to_string();
     assert!(e.contains("max_in_flight_requests"), "{e}");
-    let e = RedisSink::builder(endpoint(), CommandKind::Set, set)
+    let e = RedisSinkBuilder::new(endpoint(), CommandKind::Set, set)
         .delivery_guarantee(DeliveryGuarantee::None)
         .build()
         .unwrap_err()
         .to_string();
     assert!(e.contains("delivery_guarantee"), "{e}");
-    let e = RedisSink::builder(endpoint(), CommandKind::Set, set).max_batch_size(0).build().unwrap_err().to_string();
+    let e = RedisSinkBuilder::new(endpoint(), CommandKind::Set, set).max_batch_size(0).build().unwrap_err().to_string();
     assert!(e.contains("max_batch_size"), "{e}");
-    let e = RedisSink::builder(RedisEndpoint::standalone("redis://:pw@"), CommandKind::Set, set).build();
+    let e = RedisSinkBuilder::new(RedisEndpoint::standalone("redis://:pw@"), CommandKind::Set, set).build();
     assert!(e.is_err_and(|e| !e.to_string().contains("pw")));
-    let sink = RedisSink::builder(RedisEndpoint::standalone("redis://:hunter2@127.0.0.1:6379"), CommandKind::Set, set)
-        .build()
-        .unwrap();
+    let sink =
+        RedisSinkBuilder::new(RedisEndpoint::standalone("redis://:hunter2@127.0.0.1:6379"), CommandKind::Set, set)
+            .build()
+            .unwrap();
     assert!(!format!("{sink:?}").contains("hunter2"));
 }
 
@@ -137,7 +138,7 @@ async fn a_wrong_type_at_a_key_fails_clearly_and_a_fixed_rerun_loses_nothing() {
     let p = prefix.clone();
     let sink = move || {
         let p = p.clone();
-        RedisSink::builder(RedisEndpoint::standalone(&url), CommandKind::HSet, move |id: u64| RedisCommand::HSet {
+        RedisSinkBuilder::new(RedisEndpoint::standalone(&url), CommandKind::HSet, move |id: u64| RedisCommand::HSet {
             key: format!("{p}:{}", id % 10),
             field: id.to_string(),
             value: id.to_string().into_bytes(),
@@ -165,7 +166,7 @@ async fn a_mapper_returning_another_kind_and_an_unreachable_server_fail_clearly(
     let Some(_) = common::server().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let sink =
-        RedisSink::builder(RedisEndpoint::standalone("redis://:secret@127.0.0.1:1"), CommandKind::Set, |id: u64| {
+        RedisSinkBuilder::new(RedisEndpoint::standalone("redis://:secret@127.0.0.1:1"), CommandKind::Set, |id: u64| {
             RedisCommand::Set { key: id.to_string(), value: vec![], ttl_ms: None }
         })
         .build()
@@ -175,9 +176,8 @@ async fn a_mapper_returning_another_kind_and_an_unreachable_server_fail_clearly(
 
     let url = common::server().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sink = RedisSink::builder(RedisEndpoint::standalone(&url), CommandKind::Set, |id: u64| RedisCommand::IncrBy {
-        key: common::unique(&id.to_string()),
-        by: 1,
+    let sink = RedisSinkBuilder::new(RedisEndpoint::standalone(&url), CommandKind::Set, |id: u64| {
+        RedisCommand::IncrBy { key: common::unique(&id.to_string()), by: 1 }
     })
     .build()
     .unwrap();

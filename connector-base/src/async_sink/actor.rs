@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
+use stream_core::retry::Backoff;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -46,7 +46,7 @@ pub(crate) struct Actor<C: AsyncSinkClient> {
     in_flight_entries: usize,
     aimd: Aimd,
     backoff_until: Option<Instant>,
-    failures_in_row: u32,
+    backoff: Backoff,
     flush: Option<(bool, oneshot::Sender<Vec<C::Entry>>)>,
 }
 
@@ -58,6 +58,7 @@ impl<C: AsyncSinkClient> Actor<C> {
         restored: Vec<(C::Entry, usize)>,
     ) -> Self {
         let aimd = Aimd::new(config.max_batch_size, config.max_in_flight_requests);
+        let backoff = config.retry.backoff();
         let mut actor = Actor {
             config,
             client,
@@ -68,7 +69,7 @@ impl<C: AsyncSinkClient> Actor<C> {
             in_flight_entries: 0,
             aimd,
             backoff_until: None,
-            failures_in_row: 0,
+            backoff,
             flush: None,
         };
         actor.push_back(restored);
@@ -212,13 +213,13 @@ impl<C: AsyncSinkClient> Actor<C> {
         metrics::counter!("async_sink_entries_sent_total").increment(sent - failed.len() as u64);
         if failed.is_empty() {
             self.aimd.on_success();
-            self.failures_in_row = 0;
+            self.backoff.reset();
             self.backoff_until = None;
         } else {
             metrics::counter!("async_sink_entries_retried_total").increment(failed.len() as u64);
             self.aimd.on_failure();
-            self.failures_in_row += 1;
-            let backoff = self.backoff();
+            // Entries are retried until written; `request_timeout` bounds a request.
+            let backoff = self.backoff.delay();
             tracing::debug!(
                 failed = failed.len(),
                 ?backoff,
@@ -230,10 +231,5 @@ impl<C: AsyncSinkClient> Actor<C> {
         }
         metrics::gauge!("async_sink_in_flight_limit").set(self.aimd.limit() as f64);
         Ok(())
-    }
-
-    fn backoff(&self) -> Duration {
-        let exp = self.failures_in_row.saturating_sub(1).min(20);
-        self.config.initial_backoff.saturating_mul(1u32 << exp).min(self.config.max_backoff)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use stream_core::retry::RetryPolicy;
 use stream_core::{Result, StreamError};
 
 use crate::DeliveryGuarantee;
@@ -17,8 +18,7 @@ pub struct AsyncSinkConfig {
     pub(crate) max_record_size_in_bytes: usize,
     pub(crate) request_timeout: Duration,
     pub(crate) fail_on_timeout: bool,
-    pub(crate) initial_backoff: Duration,
-    pub(crate) max_backoff: Duration,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl AsyncSinkConfig {
@@ -52,8 +52,7 @@ impl AsyncSinkConfig {
                 max_record_size_in_bytes: 1024 * 1024,
                 request_timeout: Duration::from_secs(600),
                 fail_on_timeout: false,
-                initial_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_secs(5),
+                retry: RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(5)),
             },
         }
     }
@@ -86,6 +85,11 @@ impl AsyncSinkConfig {
     /// Largest accepted entry.
     pub fn max_record_size_in_bytes(&self) -> usize {
         self.max_record_size_in_bytes
+    }
+
+    /// How the waits before re-sending failed entries grow.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 }
 
@@ -141,10 +145,17 @@ impl AsyncSinkConfigBuilder {
     }
 
     /// Backoff before retrying after a failed request: `initial`, doubled per
-    /// consecutive failure up to `max`.
+    /// consecutive failure up to `max`, with jitter of 0.1 (default 50 ms to 5 s).
     pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.config.initial_backoff = initial;
-        self.config.max_backoff = max;
+        self.config.retry = RetryPolicy::exponential(initial, max);
+        self
+    }
+
+    /// The waits before retrying after a failed request, as a whole policy. Its limits
+    /// are not used: `request_timeout` bounds a request, and entries are retried
+    /// until they are written or the job fails.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
         self
     }
 
@@ -183,13 +194,14 @@ impl AsyncSinkConfigBuilder {
         if c.request_timeout.is_zero() {
             return Err(StreamError::invalid("request_timeout", "0ms", "must be greater than zero"));
         }
-        if c.max_backoff < c.initial_backoff {
+        if c.retry.max_delay() < c.retry.initial() {
             return Err(StreamError::invalid(
                 "max_backoff",
-                format!("{:?}", c.max_backoff),
-                format!("must be at least the initial backoff ({:?})", c.initial_backoff),
+                format!("{:?}", c.retry.max_delay()),
+                format!("must be at least the initial backoff ({:?})", c.retry.initial()),
             ));
         }
+        c.retry.validate("retry_policy")?;
         Ok(c)
     }
 }

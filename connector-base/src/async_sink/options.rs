@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use stream_core::retry::RetryPolicy;
 use stream_core::{Result, StreamError};
 
 use super::AsyncSinkConfig;
@@ -44,6 +45,8 @@ pub struct AsyncSinkOptions {
     pub max_time_in_buffer: Duration,
     /// How long a batch may keep failing before the job fails.
     pub request_timeout: Duration,
+    /// The waits before failed entries are sent again.
+    pub retry: RetryPolicy,
 }
 
 impl AsyncSinkOptions {
@@ -58,6 +61,7 @@ impl AsyncSinkOptions {
             max_record_size_in_bytes: limits.max_record_size_in_bytes,
             max_time_in_buffer: Duration::from_secs(5),
             request_timeout: Duration::from_secs(600),
+            retry: RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(5)),
         }
     }
 
@@ -89,6 +93,7 @@ impl AsyncSinkOptions {
             .max_record_size_in_bytes(self.max_record_size_in_bytes)
             .max_time_in_buffer(self.max_time_in_buffer)
             .request_timeout(self.request_timeout, true)
+            .retry_policy(self.retry.clone())
             .build()
     }
 }
@@ -96,7 +101,8 @@ impl AsyncSinkOptions {
 /// The batching setters of a sink builder whose field `$field` is an
 /// [`AsyncSinkOptions`](crate::async_sink::AsyncSinkOptions): `max_batch_size`,
 /// `max_in_flight_requests`, `max_buffered_requests`, `max_batch_size_in_bytes`,
-/// `max_record_size_in_bytes`, `max_time_in_buffer`, `request_timeout`. Use it inside
+/// `max_record_size_in_bytes`, `max_time_in_buffer`, `request_timeout`,
+/// `retry_backoff`. Use it inside
 /// the builder's `impl` block; the second argument documents the sink's default
 /// number of requests in flight.
 #[macro_export]
@@ -144,6 +150,13 @@ macro_rules! async_sink_options {
         /// A batch still failing after this long fails the job (default 10 min).
         pub fn request_timeout(mut self, d: std::time::Duration) -> Self {
             self.$field.request_timeout = d;
+            self
+        }
+
+        /// The wait before failed entries are sent again: `initial`, doubled per
+        /// failure in a row up to `max`, with jitter (default 50 ms to 5 s).
+        pub fn retry_backoff(mut self, initial: std::time::Duration, max: std::time::Duration) -> Self {
+            self.$field.retry = stream_core::retry::RetryPolicy::exponential(initial, max);
             self
         }
     };

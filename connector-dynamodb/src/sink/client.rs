@@ -87,14 +87,8 @@ impl DynamoDbClient {
             RequestFailure::Retry => return SubmitResult::Retry(batch),
             RequestFailure::Fatal { code, message } => (code, message),
         };
-        let table = self.table.clone();
-        let error = if code == "ResourceNotFoundException" {
-            let endpoint = String::from("the configured endpoint");
-            DynamoDbError::Table { table, endpoint, message: format!("{code}: {message}") }
-        } else {
-            DynamoDbError::Rejected { table, code, message }
-        };
-        SubmitResult::Fatal(error.to_string())
+        // A table deleted while the job runs is named by its code (ResourceNotFoundException).
+        SubmitResult::Fatal(DynamoDbError::Rejected { table: self.table.clone(), code, message }.to_string())
     }
 }
 

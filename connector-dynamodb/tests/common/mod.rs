@@ -9,7 +9,7 @@ use connector_dynamodb::aws_sdk_dynamodb::config::{Credentials, Region};
 use connector_dynamodb::aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use connector_dynamodb::{DynamoDbSink, DynamoDbWriteRequest};
+use connector_dynamodb::{DynamoDbSink, DynamoDbSinkBuilder, DynamoDbWriteRequest};
 use connector_testkit::{SinkTarget, TestServer, TestkitError, servers};
 use serde::Serialize;
 
@@ -111,7 +111,7 @@ impl SinkTarget for InTable {
     }
 
     fn sink(&self) -> DynamoDbSink<u64> {
-        DynamoDbSink::builder(&self.sdk, &self.table, |id| Ok(row(id)))
+        DynamoDbSinkBuilder::new(&self.sdk, &self.table, |id| Ok(row(id)))
             .delivery_guarantee(self.guarantee)
             .overwrite_by_partition_keys(["pk"])
             .max_time_in_buffer(std::time::Duration::from_millis(50))

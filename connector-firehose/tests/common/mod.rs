@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
-use connector_firehose::FirehoseSink;
 use connector_firehose::aws_config::timeout::TimeoutConfig;
 use connector_firehose::aws_config::{BehaviorVersion, SdkConfig};
 use connector_firehose::aws_sdk_firehose::Client;
@@ -15,6 +14,7 @@ use connector_firehose::aws_sdk_firehose::config::{Credentials, Region};
 use connector_firehose::aws_sdk_firehose::types::{
     CompressionFormat, DeliveryStreamType, ExtendedS3DestinationConfiguration,
 };
+use connector_firehose::{FirehoseSink, FirehoseSinkBuilder};
 use connector_testkit::{SinkTarget, TestServer, TestkitError, probe, servers};
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -102,7 +102,7 @@ impl SinkTarget for ToBucket {
     }
 
     fn sink(&self) -> FirehoseSink<String> {
-        FirehoseSink::builder(&self.sdk, &self.stream, Utf8Schema)
+        FirehoseSinkBuilder::new(&self.sdk, &self.stream, Utf8Schema)
             .max_time_in_buffer(Duration::from_millis(50))
             .build()
             .unwrap()

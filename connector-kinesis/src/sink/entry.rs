@@ -1,5 +1,5 @@
-//! A record as the sink buffers it: its bytes (base64 in checkpoint state) and its
-//! partition key.
+//! A record as the sink buffers it: its bytes (text, or base64 for other bytes, in
+//! checkpoint state) and its partition key.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KinesisEntry {
     /// The record's bytes.
-    #[serde(with = "connector_base::aws::base64_bytes")]
+    #[serde(with = "connector_base::state_bytes")]
     pub data: Vec<u8>,
     /// The partition key (1 to 256 characters) that picks the shard.
     pub partition_key: String,

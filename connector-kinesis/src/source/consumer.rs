@@ -11,7 +11,7 @@ use aws_sdk_kinesis::types::ConsumerStatus;
 use connector_base::aws;
 use stream_core::Result;
 
-use crate::error::KinesisError;
+use crate::error::KINESIS_STREAM;
 
 /// How long registration may take.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -23,10 +23,8 @@ fn has_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, code: &str) -> b
 /// The ARN of consumer `name` of `stream`, registered if needed and ACTIVE.
 pub(crate) async fn consumer_arn(sdk: &SdkConfig, stream: &str, name: &str) -> Result<String> {
     let client = aws_sdk_kinesis::Client::new(sdk);
-    let error = |message: String| KinesisError::Stream {
-        stream: stream.to_string(),
-        endpoint: aws::endpoint_of(sdk),
-        message: format!("enhanced fan-out consumer `{name}`: {message}"),
+    let error = |message: String| {
+        aws::unusable(KINESIS_STREAM, stream, sdk, format!("enhanced fan-out consumer `{name}`: {message}"))
     };
     let summary = aws::call_within(REGISTER_TIMEOUT, client.describe_stream_summary().stream_name(stream).send())
         .await
@@ -52,15 +50,15 @@ pub(crate) async fn consumer_arn(sdk: &SdkConfig, stream: &str, name: &str) -> R
                         Ok(_) => tracing::info!(stream, consumer = name, "registered the enhanced fan-out consumer"),
                         // Another reader registered it first.
                         Err(e) if has_code(&e, "ResourceInUseException") => {}
-                        Err(e) => return Err(error(format!("RegisterStreamConsumer: {e} ({e:?})")).into()),
+                        Err(e) => return Err(error(format!("RegisterStreamConsumer: {e} ({e:?})"))),
                     }
                     registered = true;
                 }
             }
-            Err(e) => return Err(error(format!("DescribeStreamConsumer: {e} ({e:?})")).into()),
+            Err(e) => return Err(error(format!("DescribeStreamConsumer: {e} ({e:?})"))),
         }
         if Instant::now() > deadline {
-            return Err(error(format!("not ACTIVE after {} s", REGISTER_TIMEOUT.as_secs())).into());
+            return Err(error(format!("not ACTIVE after {} s", REGISTER_TIMEOUT.as_secs())));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -14,7 +14,7 @@ use stream_core::api::{EnumeratorContext, SplitEnumerator};
 
 use super::split::{ShardPosition, ShardSplit};
 use crate::config::{KinesisStreamsSource, StartingPosition};
-use crate::error::KinesisError;
+use crate::error::KINESIS_STREAM;
 
 /// How long one `ListShards` page may take: discovery runs in the checkpoint
 /// coordinator, which a hung call would hold up.
@@ -68,10 +68,8 @@ impl KinesisEnumerator {
                 Some(token) => self.client.list_shards().next_token(token),
                 None => self.client.list_shards().stream_name(&self.source.stream),
             };
-            let page = aws::call_within(LIST_TIMEOUT, call.send()).await.map_err(|message| KinesisError::Stream {
-                stream: self.source.stream.clone(),
-                endpoint: aws::endpoint_of(&self.source.sdk),
-                message: format!("ListShards: {message}"),
+            let page = aws::call_within(LIST_TIMEOUT, call.send()).await.map_err(|message| {
+                aws::unusable(KINESIS_STREAM, &self.source.stream, &self.source.sdk, format!("ListShards: {message}"))
             })?;
             for shard in page.shards() {
                 let parents = [shard.parent_shard_id(), shard.adjacent_parent_shard_id()];

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::types::{StartingPosition, SubscribeToShardEventStream};
 use connector_base::split_reader::Fetch;
+use stream_core::retry::RetryPolicy;
 use stream_core::{Result, StreamError};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -50,7 +51,6 @@ impl Drop for Subscription {
 }
 
 /// Per-shard state of a fan-out fetcher.
-#[derive(Default)]
 struct FannedShard {
     subscription: Option<Subscription>,
     /// Where the next subscription of this attempt starts (after the last event).
@@ -65,6 +65,7 @@ pub struct FanOutFetcher {
     client: aws_sdk_kinesis::Client,
     stream: String,
     consumer_arn: String,
+    retry: RetryPolicy,
     shards: HashMap<String, FannedShard>,
 }
 
@@ -129,12 +130,23 @@ impl FannedShard {
 }
 
 impl FanOutFetcher {
-    pub(crate) fn new(client: aws_sdk_kinesis::Client, stream: String, consumer_arn: String) -> Self {
-        FanOutFetcher { client, stream, consumer_arn, shards: HashMap::new() }
+    pub(crate) fn new(
+        client: aws_sdk_kinesis::Client,
+        stream: String,
+        consumer_arn: String,
+        retry: RetryPolicy,
+    ) -> Self {
+        FanOutFetcher { client, stream, consumer_arn, retry, shards: HashMap::new() }
     }
 
     pub(crate) async fn fetch(&mut self, split: &mut ShardSplit) -> Result<Fetch<KinesisRecord>> {
-        let mut state = self.shards.remove(&split.shard_id).unwrap_or_default();
+        let mut state = self.shards.remove(&split.shard_id).unwrap_or_else(|| FannedShard {
+            subscription: None,
+            continuation: None,
+            closed: false,
+            retry: ShardRetry::new(&self.retry),
+            last_end_check: None,
+        });
         let fetched = self.fetch_shard(&mut state, split).await;
         if !matches!(fetched, Ok(Fetch::Finished)) {
             self.shards.insert(split.shard_id.clone(), state);

@@ -23,6 +23,7 @@ pub use record::KinesisRecord;
 pub use split::{ShardPosition, ShardSplit};
 
 use crate::config::KinesisStreamsSource;
+use crate::error::check_stream;
 
 impl Source for KinesisStreamsSource {
     type Output = KinesisRecord;
@@ -40,8 +41,7 @@ impl Source for KinesisStreamsSource {
         _parallelism: usize,
         restored: Option<KinesisEnumeratorState>,
     ) -> Result<KinesisEnumerator> {
-        let client = aws_sdk_kinesis::Client::new(&self.sdk);
-        crate::stream_check::check_stream(&client, &self.sdk, &self.stream).await?;
+        check_stream(&self.sdk, &self.stream).await?;
         Ok(KinesisEnumerator::new(self.clone(), restored))
     }
 
@@ -49,15 +49,15 @@ impl Source for KinesisStreamsSource {
         let client = aws_sdk_kinesis::Client::new(&self.sdk);
         let config =
             FetcherConfig { fetchers: self.fetchers, batch_size: self.get_records_max, ..FetcherConfig::default() };
-        let (stream, idle) = (self.stream.clone(), self.idle_poll_interval);
+        let (stream, idle, retry) = (self.stream.clone(), self.idle_poll_interval, self.retry.clone());
         match &self.fan_out_consumer {
             None => FetcherReader::new(config, move || {
-                ShardFetcher::Polling(PollingFetcher::new(client.clone(), stream.clone(), idle))
+                ShardFetcher::Polling(PollingFetcher::new(client.clone(), stream.clone(), idle, retry.clone()))
             }),
             Some(name) => {
                 let arn = consumer::consumer_arn(&self.sdk, &self.stream, name).await?;
                 FetcherReader::new(config, move || {
-                    ShardFetcher::FanOut(FanOutFetcher::new(client.clone(), stream.clone(), arn.clone()))
+                    ShardFetcher::FanOut(FanOutFetcher::new(client.clone(), stream.clone(), arn.clone(), retry.clone()))
                 })
             }
         }

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use connector_base::split_reader::Fetch;
 use stream_core::Result;
+use stream_core::retry::RetryPolicy;
 
 use super::record::KinesisRecord;
 use super::retry::{Failure, ShardRetry};
 use super::split::{ShardPosition, ShardSplit};
 
 /// Per-shard state of a polling fetcher.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct PolledShard {
     iterator: Option<String>,
     closed: bool,
@@ -26,16 +27,26 @@ pub struct PollingFetcher {
     client: aws_sdk_kinesis::Client,
     stream: String,
     idle_poll_interval: Duration,
+    retry: RetryPolicy,
     shards: HashMap<String, PolledShard>,
 }
 
 impl PollingFetcher {
-    pub(crate) fn new(client: aws_sdk_kinesis::Client, stream: String, idle_poll_interval: Duration) -> Self {
-        PollingFetcher { client, stream, idle_poll_interval, shards: HashMap::new() }
+    pub(crate) fn new(
+        client: aws_sdk_kinesis::Client,
+        stream: String,
+        idle_poll_interval: Duration,
+        retry: RetryPolicy,
+    ) -> Self {
+        PollingFetcher { client, stream, idle_poll_interval, retry, shards: HashMap::new() }
     }
 
     pub(crate) async fn fetch(&mut self, split: &mut ShardSplit, max: usize) -> Result<Fetch<KinesisRecord>> {
-        let mut state = self.shards.remove(&split.shard_id).unwrap_or_default();
+        let mut state = self.shards.remove(&split.shard_id).unwrap_or_else(|| PolledShard {
+            iterator: None,
+            closed: false,
+            retry: ShardRetry::new(&self.retry),
+        });
         let fetched = self.fetch_shard(&mut state, split, max).await;
         if !matches!(fetched, Ok(Fetch::Finished)) {
             self.shards.insert(split.shard_id.clone(), state);

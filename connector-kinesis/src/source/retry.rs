@@ -1,17 +1,15 @@
 //! How a shard's reading reacts to a failed call, shared by polling and enhanced
-//! fan-out: throttling backs off, failures on the way back off for at most
-//! [`FAIL_AFTER`] and then fail the reader (the job restarts from its checkpoint),
-//! anything else fails the reader naming Kinesis's code.
+//! fan-out: throttling backs off, failures on the way back off within the limits of
+//! the source's retry policy and then fail the reader (the job restarts from its
+//! checkpoint), anything else fails the reader naming Kinesis's code.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use stream_core::Result;
+use stream_core::retry::{Backoff, RetryPolicy};
 
 use crate::error::KinesisError;
-
-/// How long calls for a shard may keep failing on the way before the reader fails.
-pub(crate) const FAIL_AFTER: Duration = Duration::from_secs(30);
 
 /// Error codes that mean "too fast, or busy: try later".
 const TRY_LATER: &[&str] = &[
@@ -26,11 +24,10 @@ const TRY_LATER: &[&str] = &[
 ];
 
 /// The retry state of one shard.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ShardRetry {
     pub(crate) not_before: Option<Instant>,
-    backoff: Duration,
-    failing_since: Option<Instant>,
+    backoff: Backoff,
 }
 
 /// A failed call.
@@ -59,6 +56,10 @@ impl Failure {
 }
 
 impl ShardRetry {
+    pub(crate) fn new(policy: &RetryPolicy) -> Self {
+        ShardRetry { not_before: None, backoff: policy.backoff() }
+    }
+
     /// Whether the shard must wait before the next call.
     pub(crate) fn waiting(&self) -> bool {
         self.not_before.is_some_and(|t| Instant::now() < t)
@@ -66,16 +67,17 @@ impl ShardRetry {
 
     /// A call succeeded: no more backoff.
     pub(crate) fn succeeded(&mut self) {
-        *self = ShardRetry::default();
+        self.not_before = None;
+        self.backoff.reset();
     }
 
     /// Back off after `failed` (a call for `shard` of `stream`), or fail the reader
     /// when retrying cannot help.
     pub(crate) fn failed(&mut self, stream: &str, shard: &str, failed: Failure) -> Result<()> {
-        let now = Instant::now();
-        match failed.service {
+        let delay = match failed.service {
             Some((code, _)) if TRY_LATER.contains(&code.as_str()) => {
                 tracing::debug!(stream = stream, shard = shard, %code, "{} throttled; backing off", failed.operation);
+                self.backoff.delay()
             }
             Some((code, message)) => {
                 return Err(KinesisError::Rejected {
@@ -86,22 +88,24 @@ impl ShardRetry {
                 }
                 .into());
             }
-            None => {
-                let since = *self.failing_since.get_or_insert(now);
-                if now.duration_since(since) > FAIL_AFTER {
+            None => match self.backoff.next_delay() {
+                Some(delay) => {
+                    tracing::warn!(stream = stream, shard = shard, error = %failed.text, "{} failed on the way; retrying", failed.operation);
+                    delay
+                }
+                None => {
+                    let seconds = self.backoff.failing_since().map_or(0, |since| since.elapsed().as_secs());
                     return Err(KinesisError::Unreachable {
                         stream: stream.to_string(),
                         shard: shard.to_string(),
-                        seconds: FAIL_AFTER.as_secs(),
+                        seconds,
                         message: failed.text.chars().take(400).collect(),
                     }
                     .into());
                 }
-                tracing::warn!(stream = stream, shard = shard, error = %failed.text, "{} failed on the way; retrying", failed.operation);
-            }
-        }
-        self.backoff = (self.backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
-        self.not_before = Some(now + self.backoff);
+            },
+        };
+        self.not_before = Some(Instant::now() + delay);
         Ok(())
     }
 }

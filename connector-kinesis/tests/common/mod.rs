@@ -12,7 +12,9 @@ use connector_kinesis::aws_sdk_kinesis::Client;
 use connector_kinesis::aws_sdk_kinesis::config::{Credentials, Region};
 use connector_kinesis::aws_sdk_kinesis::primitives::Blob;
 use connector_kinesis::aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StreamStatus};
-use connector_kinesis::{KinesisRecord, KinesisStreamsSink, KinesisStreamsSource, StartingPosition};
+use connector_kinesis::{
+    KinesisRecord, KinesisStreamsSink, KinesisStreamsSinkBuilder, KinesisStreamsSource, StartingPosition,
+};
 use connector_testkit::{SinkTarget, SourceTarget, TestServer, TestkitError, servers};
 
 /// An SDK config for `endpoint` with test credentials.
@@ -131,7 +133,7 @@ impl SinkTarget for InStream {
     }
 
     fn sink(&self) -> KinesisStreamsSink<String> {
-        KinesisStreamsSink::builder(&self.sdk, &self.stream, Utf8Schema, |r: &String| key_of(r))
+        KinesisStreamsSinkBuilder::new(&self.sdk, &self.stream, Utf8Schema, |r: &String| key_of(r))
             .max_time_in_buffer(Duration::from_millis(50))
             .build()
             .unwrap()

@@ -5,8 +5,8 @@ use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
 use redis::Value;
 
 use crate::command::RedisCommand;
-use crate::connection::{Connection, transient};
-use crate::error::RedisError;
+use crate::connection::Connection;
+use crate::error::{RedisError, transient};
 
 /// The [`AsyncSinkClient`] of the Redis sink.
 pub struct RedisClient {
@@ -55,8 +55,11 @@ impl AsyncSinkClient for RedisClient {
     }
 }
 
+/// An XADD with an explicit id refused with the generic `ERR` code: the server says
+/// so when the id is not above the stream's last one (the case of a re-send), and
+/// [`confirm_replayed_xadd`] asks the stream whether it holds the id.
 fn is_replayed_xadd(entry: &RedisCommand, e: &redis::RedisError) -> bool {
-    matches!(entry, RedisCommand::XAdd { id: Some(_), .. }) && e.to_string().contains("equal or smaller")
+    matches!(entry, RedisCommand::XAdd { id: Some(_), .. }) && e.code() == Some("ERR")
 }
 
 /// An explicit XADD id the server refused as not new: fine if the stream holds that

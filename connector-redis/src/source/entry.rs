@@ -3,8 +3,8 @@
 use redis::Value;
 use stream_core::Result;
 
-use super::split::StreamId;
 use crate::error::RedisError;
+use crate::stream_id::StreamId;
 
 /// One stream entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use stream_core::Result;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
 
-use super::StartPosition;
-use super::split::{StreamId, StreamSplit};
+use super::split::StreamSplit;
 use crate::config::RedisStreamsSource;
+use crate::config::StartPosition;
 use crate::connection::Connection;
 use crate::error::RedisError;
+use crate::stream_id::StreamId;
 
 /// Checkpointed state: splits not yet handed out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -72,7 +73,7 @@ impl RedisStreamsEnumerator {
                     Ok(_) => {
                         tracing::info!(stream = %key, group = %group.group, from = %last, "consumer group created")
                     }
-                    Err(e) if e.to_string().contains("BUSYGROUP") => {}
+                    Err(e) if e.code() == Some("BUSYGROUP") => {}
                     Err(e) => return Err(RedisError::command("XGROUP CREATE", key, e)),
                 }
             }

@@ -4,6 +4,7 @@
 
 mod entry;
 mod enumerator;
+mod fetcher;
 mod reader;
 mod split;
 
@@ -12,21 +13,11 @@ use stream_core::api::{Boundedness, Source, TaskContext};
 
 pub use entry::StreamEntry;
 pub use enumerator::{RedisStreamsEnumerator, RedisStreamsEnumeratorState};
+pub use fetcher::StreamFetcher;
 pub use reader::RedisStreamsReader;
-pub use split::{StreamId, StreamSplit};
+pub use split::StreamSplit;
 
 use crate::config::RedisStreamsSource;
-
-/// Where a stream without checkpointed position starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartPosition {
-    /// The first entry.
-    Beginning,
-    /// After the last entry present when the job first starts (new entries only).
-    End,
-    /// At this entry id (`<ms>-<seq>`), inclusive.
-    Id(String),
-}
 
 impl Source for RedisStreamsSource {
     type Output = StreamEntry;

@@ -1,99 +1,21 @@
-//! Reads the assigned streams with background fetchers ([`FetcherReader`]): `XREAD`
-//! after the last delivered id, or in consumer-group mode first this consumer's
-//! pending entries (delivered before a restart, never acknowledged), then new ones
-//! with `XREADGROUP >`, acknowledged once a checkpoint covering them completes.
+//! Reads the assigned streams with background fetchers ([`FetcherReader`] over
+//! [`StreamFetcher`]); in consumer-group mode, acknowledges what a completed
+//! checkpoint covers.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
-use connector_base::split_reader::{Fetch, FetcherConfig, FetcherReader, SplitFetcher};
+use connector_base::split_reader::{FetcherConfig, FetcherReader};
 use redis::Value;
 use stream_core::Result;
 use stream_core::api::{ReadStatus, SourceReader};
 
-use super::entry::{StreamEntry, parse_read_reply};
-use super::split::{StreamId, StreamSplit};
+use super::entry::StreamEntry;
+use super::fetcher::{StreamFetcher, consumer_name};
+use super::split::StreamSplit;
 use crate::config::{ConsumerGroup, RedisStreamsSource};
-use crate::connection::{Connection, transient};
+use crate::connection::Connection;
 use crate::error::RedisError;
-
-/// How long a fetch keeps retrying a lost connection (a server restart) before the
-/// reader fails and the job restarts from its checkpoint.
-const RECONNECT_FOR: Duration = Duration::from_secs(15);
-
-fn consumer_name(group: &ConsumerGroup, key: &str) -> String {
-    format!("{}-{key}", group.consumer)
-}
-
-/// Reads splits for one fetcher task.
-pub struct StreamFetcher {
-    connection: Connection,
-    group: Option<ConsumerGroup>,
-}
-
-impl StreamFetcher {
-    async fn query(&mut self, cmd: &redis::Cmd, command: &'static str, key: &str) -> Result<Value> {
-        let started = Instant::now();
-        loop {
-            match self.connection.query(cmd).await {
-                Ok(v) => return Ok(v),
-                Err(e) if transient(&e) && started.elapsed() < RECONNECT_FOR => {
-                    tracing::warn!(stream = key, error = %e, "redis read failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => return Err(RedisError::command(command, key, e)),
-            }
-        }
-    }
-}
-
-impl SplitFetcher for StreamFetcher {
-    type Split = StreamSplit;
-    type Record = StreamEntry;
-
-    async fn fetch(&mut self, split: &mut StreamSplit, max: usize) -> Result<Fetch<StreamEntry>> {
-        if split.stop.is_some_and(|stop| split.last >= stop) {
-            return Ok(Fetch::Finished);
-        }
-        let (command, reply) = match self.group.clone() {
-            None => {
-                let mut cmd = redis::cmd("XREAD");
-                cmd.arg("COUNT").arg(max).arg("STREAMS").arg(&split.key).arg(split.last.to_string());
-                ("XREAD", self.query(&cmd, "XREAD", &split.key).await?)
-            }
-            Some(group) => {
-                let from = split.pending_from.map_or_else(|| ">".to_string(), |id| id.to_string());
-                let mut cmd = redis::cmd("XREADGROUP");
-                cmd.arg("GROUP").arg(&group.group).arg(consumer_name(&group, &split.key));
-                cmd.arg("COUNT").arg(max).arg("STREAMS").arg(&split.key).arg(from);
-                ("XREADGROUP", self.query(&cmd, "XREADGROUP", &split.key).await?)
-            }
-        };
-        let entries = parse_read_reply(command, &reply)?;
-        if entries.is_empty() {
-            if split.pending_from.take().is_some() {
-                return Ok(Fetch::Records(Vec::new())); // pending drained: new entries next
-            }
-            // A bounded stream trimmed below its end has nothing more to give.
-            return Ok(if split.stop.is_some() { Fetch::Finished } else { Fetch::Empty });
-        }
-        let mut out = Vec::with_capacity(entries.len());
-        for (entry, deleted) in entries {
-            if split.stop.is_some_and(|stop| entry.id > stop) {
-                split.last = split.stop.unwrap_or(split.last);
-                break;
-            }
-            split.last = split.last.max(entry.id);
-            if let Some(from) = split.pending_from.as_mut() {
-                *from = entry.id;
-            }
-            if !deleted {
-                out.push(entry);
-            }
-        }
-        Ok(Fetch::Records(out))
-    }
-}
+use crate::stream_id::StreamId;
 
 /// The reader of one subtask.
 pub struct RedisStreamsReader {
@@ -108,8 +30,12 @@ impl RedisStreamsReader {
         let connection = source.endpoint.connect().await?;
         let group = source.group.clone();
         let config = FetcherConfig { batch_size: source.batch_size, ..FetcherConfig::default() };
-        let (c, g) = (connection.clone(), group.clone());
-        let inner = FetcherReader::new(config, move || StreamFetcher { connection: c.clone(), group: g.clone() })?;
+        let (c, g, r) = (connection.clone(), group.clone(), source.retry.clone());
+        let inner = FetcherReader::new(config, move || StreamFetcher {
+            connection: c.clone(),
+            group: g.clone(),
+            retry: r.clone(),
+        })?;
         Ok(RedisStreamsReader { inner, acks: group.map(|g| (connection, g)), snapshots: BTreeMap::new() })
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use connector_base::DeliveryGuarantee;
 use connector_redis::redis::{self, AsyncCommands, Value};
-use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSink, RedisStreamsSource, StreamEntry};
+use connector_redis::{
+    CommandKind, RedisCommand, RedisEndpoint, RedisSink, RedisSinkBuilder, RedisStreamsSource, StreamEntry,
+};
 use connector_testkit::{SinkTarget, SourceTarget, TestkitError};
 use connector_testkit::{TestServer, servers};
 
@@ -144,46 +146,44 @@ impl SinkTarget for Written {
     fn sink(&self) -> RedisSink<u64> {
         let endpoint = RedisEndpoint::standalone(&self.url);
         let prefix = self.prefix.clone();
-        let builder = match self.write {
-            Write::Set => RedisSink::builder(endpoint, CommandKind::Set, move |id: u64| RedisCommand::Set {
-                key: format!("{prefix}:{id}"),
-                value: id.to_string().into_bytes(),
-                ttl_ms: None,
-            }),
-            Write::XAddWithIds => {
-                RedisSink::builder(endpoint, CommandKind::XAddWithIds, move |id: u64| RedisCommand::XAdd {
-                    key: format!("{prefix}:{}", id / 10),
-                    id: Some(format!("{}-0", id + 1)),
-                    fields: vec![("id".into(), id.to_string().into_bytes())],
-                })
-            }
-            Write::RPush => RedisSink::builder(endpoint, CommandKind::RPush, move |id: u64| RedisCommand::RPush {
-                key: prefix.clone(),
-                value: id.to_string().into_bytes(),
-            }),
-            Write::LPush => RedisSink::builder(endpoint, CommandKind::LPush, move |id: u64| RedisCommand::LPush {
-                key: prefix.clone(),
-                value: id.to_string().into_bytes(),
-            }),
-            Write::HSet => RedisSink::builder(endpoint, CommandKind::HSet, move |id: u64| RedisCommand::HSet {
-                key: format!("{prefix}:{}", id % 7),
-                field: id.to_string(),
-                value: id.to_string().into_bytes(),
-            }),
-            Write::SAdd => RedisSink::builder(endpoint, CommandKind::SAdd, move |id: u64| RedisCommand::SAdd {
-                key: prefix.clone(),
-                member: id.to_string().into_bytes(),
-            }),
-            Write::ZAdd => RedisSink::builder(endpoint, CommandKind::ZAdd, move |id: u64| RedisCommand::ZAdd {
-                key: prefix.clone(),
-                score: id as f64,
-                member: id.to_string().into_bytes(),
-            }),
-            Write::IncrBy => RedisSink::builder(endpoint, CommandKind::IncrBy, move |id: u64| RedisCommand::IncrBy {
-                key: format!("{prefix}:{id}"),
-                by: 1,
-            }),
-        };
+        let builder =
+            match self.write {
+                Write::Set => RedisSinkBuilder::new(endpoint, CommandKind::Set, move |id: u64| RedisCommand::Set {
+                    key: format!("{prefix}:{id}"),
+                    value: id.to_string().into_bytes(),
+                    ttl_ms: None,
+                }),
+                Write::XAddWithIds => {
+                    RedisSinkBuilder::new(endpoint, CommandKind::XAddWithIds, move |id: u64| RedisCommand::XAdd {
+                        key: format!("{prefix}:{}", id / 10),
+                        id: Some(format!("{}-0", id + 1)),
+                        fields: vec![("id".into(), id.to_string().into_bytes())],
+                    })
+                }
+                Write::RPush => RedisSinkBuilder::new(endpoint, CommandKind::RPush, move |id: u64| {
+                    RedisCommand::RPush { key: prefix.clone(), value: id.to_string().into_bytes() }
+                }),
+                Write::LPush => RedisSinkBuilder::new(endpoint, CommandKind::LPush, move |id: u64| {
+                    RedisCommand::LPush { key: prefix.clone(), value: id.to_string().into_bytes() }
+                }),
+                Write::HSet => RedisSinkBuilder::new(endpoint, CommandKind::HSet, move |id: u64| RedisCommand::HSet {
+                    key: format!("{prefix}:{}", id % 7),
+                    field: id.to_string(),
+                    value: id.to_string().into_bytes(),
+                }),
+                Write::SAdd => RedisSinkBuilder::new(endpoint, CommandKind::SAdd, move |id: u64| RedisCommand::SAdd {
+                    key: prefix.clone(),
+                    member: id.to_string().into_bytes(),
+                }),
+                Write::ZAdd => RedisSinkBuilder::new(endpoint, CommandKind::ZAdd, move |id: u64| RedisCommand::ZAdd {
+                    key: prefix.clone(),
+                    score: id as f64,
+                    member: id.to_string().into_bytes(),
+                }),
+                Write::IncrBy => RedisSinkBuilder::new(endpoint, CommandKind::IncrBy, move |id: u64| {
+                    RedisCommand::IncrBy { key: format!("{prefix}:{id}"), by: 1 }
+                }),
+            };
         builder.delivery_guarantee(self.guarantee()).max_batch_size(50).build().unwrap()
     }
 
