@@ -4,24 +4,24 @@
 mod config;
 mod error;
 mod format;
+mod listing;
 mod location;
 #[cfg(feature = "s3")]
 mod object;
 pub mod sink;
 pub mod source;
 
-pub use config::{FileSource, FileSourceBuilder};
+pub use config::{BucketAssigner, FileSink, FileSinkBuilder, FileSource, FileSourceBuilder, RollingPolicy};
 pub use error::FileError;
-pub use format::{Csv, JsonLines, LineFormat, TextLines};
+#[cfg(feature = "parquet")]
+pub use format::ParquetFormat;
+pub use format::{
+    BulkFormat, BulkWriter, Csv, CsvEncoder, JsonLines, JsonLinesEncoder, LineEncoder, LineFormat, RowEncoder,
+    TextLines,
+};
 pub use location::Location;
 #[cfg(feature = "s3")]
 pub use object::ObjectLocation;
-#[cfg(feature = "parquet")]
-pub use sink::ParquetFormat;
-pub use sink::{
-    BucketAssigner, BulkFormat, BulkWriter, CsvEncoder, FileSink, FileSinkBuilder, JsonLinesEncoder, LineEncoder,
-    RollingPolicy, RowEncoder,
-};
 
 /// The `object_store` crate this connector is built with (feature `s3`): build an
 /// `object_store::aws::AmazonS3` with it and pass it to [`Location::object_store`].

@@ -8,6 +8,10 @@ use std::time::UNIX_EPOCH;
 
 use stream_core::{Result, StreamError};
 
+use crate::listing::{Listed, PathFilter, is_hidden};
+#[cfg(feature = "s3")]
+use crate::object::ObjectLocation;
+
 /// A directory of files: local, or a prefix of an object store.
 ///
 /// Local directories convert from paths (`&Path`, `PathBuf`, `&str`, `String`); object
@@ -18,7 +22,7 @@ pub enum Location {
     Local(PathBuf),
     /// A prefix in an object store.
     #[cfg(feature = "s3")]
-    ObjectStore(crate::object::ObjectLocation),
+    ObjectStore(ObjectLocation),
 }
 
 impl std::fmt::Debug for Location {
@@ -67,23 +71,43 @@ impl From<String> for Location {
     }
 }
 
-/// One listed file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Listed {
-    pub path: PathBuf,
-    pub modified_ms: u64,
-    pub size: u64,
-}
-
-/// Whether a file or directory name is hidden (never read: in-progress and pending
-/// parts of the sink, `_SUCCESS` markers, dot files).
-pub(crate) fn is_hidden(name: &str) -> bool {
-    name.starts_with(['.', '_'])
-}
-
-pub(crate) type PathFilter = std::sync::Arc<dyn Fn(&Path) -> bool + Send + Sync>;
-
 impl Location {
+    /// Files under `prefix` (`""` for the whole bucket) of an object store, for example
+    /// an `object_store::aws::AmazonS3` (re-exported as [`crate::object_store`]).
+    ///
+    /// ```no_run
+    /// # fn main() -> stream_core::Result<()> {
+    /// use std::sync::Arc;
+    /// use connector_file::object_store::aws::AmazonS3Builder;
+    /// use connector_file::{FileSink, FileSource, LineEncoder, Location, TextLines};
+    ///
+    /// // Region, credentials and endpoint as for any object_store user (environment, or
+    /// // with_endpoint("http://127.0.0.1:4566") + with_allow_http(true) for a local server).
+    /// let s3 = AmazonS3Builder::from_env().with_bucket_name("my-bucket").build();
+    /// let s3 = Arc::new(s3.map_err(stream_core::StreamError::connector)?);
+    /// let source = FileSource::builder(Location::object_store(s3.clone(), "input")?, TextLines).build()?;
+    /// let sink = FileSink::<String>::builder(Location::object_store(s3, "output")?, LineEncoder).build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Any store with multipart uploads works, for example the in-memory one:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use connector_file::{Location, object_store::memory::InMemory};
+    /// let location = Location::object_store(Arc::new(InMemory::new()), "events/2026").unwrap();
+    /// assert!(location.to_string().ends_with("events/2026"));
+    /// ```
+    #[cfg(feature = "s3")]
+    pub fn object_store<S>(store: std::sync::Arc<S>, prefix: &str) -> Result<Location>
+    where
+        S: object_store::ObjectStore + object_store::multipart::MultipartStore,
+    {
+        let prefix = object_store::path::Path::parse(prefix.trim_matches('/'))
+            .map_err(|e| StreamError::invalid("prefix", prefix, format!("not a valid object key prefix: {e}")))?;
+        Ok(Location::ObjectStore(ObjectLocation::new(store, prefix)))
+    }
+
     /// The directory, when local.
     pub(crate) fn local_dir(&self) -> Option<&Path> {
         match self {

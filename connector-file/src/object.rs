@@ -12,9 +12,9 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload
 use stream_core::Result;
 
 use crate::error::FileError;
-use crate::location::{Listed, Location, is_hidden};
+use crate::listing::{Listed, is_hidden};
 
-/// A prefix in an object store (see [`Location::object_store`]).
+/// A prefix in an object store (see [`crate::Location::object_store`]).
 #[derive(Clone)]
 pub struct ObjectLocation {
     store: Arc<dyn ObjectStore>,
@@ -29,46 +29,16 @@ impl std::fmt::Display for ObjectLocation {
     }
 }
 
-impl Location {
-    /// Files under `prefix` (`""` for the whole bucket) of an object store, for example
-    /// an `object_store::aws::AmazonS3` (re-exported as [`crate::object_store`]).
-    ///
-    /// ```no_run
-    /// # fn main() -> stream_core::Result<()> {
-    /// use std::sync::Arc;
-    /// use connector_file::object_store::aws::AmazonS3Builder;
-    /// use connector_file::{FileSink, FileSource, LineEncoder, Location, TextLines};
-    ///
-    /// // Region, credentials and endpoint as for any object_store user (environment, or
-    /// // with_endpoint("http://127.0.0.1:4566") + with_allow_http(true) for a local server).
-    /// let s3 = AmazonS3Builder::from_env().with_bucket_name("my-bucket").build();
-    /// let s3 = Arc::new(s3.map_err(stream_core::StreamError::connector)?);
-    /// let source = FileSource::builder(Location::object_store(s3.clone(), "input")?, TextLines).build()?;
-    /// let sink = FileSink::<String>::builder(Location::object_store(s3, "output")?, LineEncoder).build()?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// Any store with multipart uploads works, for example the in-memory one:
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use connector_file::{Location, object_store::memory::InMemory};
-    /// let location = Location::object_store(Arc::new(InMemory::new()), "events/2026").unwrap();
-    /// assert!(location.to_string().ends_with("events/2026"));
-    /// ```
-    pub fn object_store<S: ObjectStore + MultipartStore>(store: Arc<S>, prefix: &str) -> Result<Location> {
-        let prefix = ObjectPath::parse(prefix.trim_matches('/')).map_err(|e| {
-            stream_core::StreamError::invalid("prefix", prefix, format!("not a valid object key prefix: {e}"))
-        })?;
-        Ok(Location::ObjectStore(ObjectLocation { store: store.clone(), multipart: store, prefix }))
-    }
-}
-
 fn store_error(operation: &'static str, location: impl std::fmt::Display, error: object_store::Error) -> FileError {
     FileError::ObjectStore { operation, location: location.to_string(), message: error.to_string() }
 }
 
 impl ObjectLocation {
+    /// The prefix `prefix` (already parsed) of `store`.
+    pub(crate) fn new<S: ObjectStore + MultipartStore>(store: Arc<S>, prefix: ObjectPath) -> Self {
+        ObjectLocation { store: store.clone(), multipart: store, prefix }
+    }
+
     /// The key of `name` in `bucket` (a sub-"directory"; empty for none).
     pub(crate) fn key(&self, bucket: &str, name: &str) -> ObjectPath {
         let in_bucket = if bucket.is_empty() { self.prefix.clone() } else { self.prefix.clone().join(bucket) };

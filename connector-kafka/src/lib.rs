@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-mod bytes_serde;
 mod client;
 mod config;
 mod error;
@@ -10,11 +9,11 @@ mod record;
 pub mod sink;
 pub mod source;
 
-pub use config::{KafkaSource, KafkaSourceBuilder};
+pub use config::{KafkaSinkBuilder, KafkaSource, KafkaSourceBuilder};
 pub use error::KafkaError;
 pub use offsets::{OffsetReset, StartingOffsets, StoppingOffsets};
 pub use record::{KafkaDeserializer, KafkaRecord, KafkaSerializer, ProducerRecord, ValueOnly, ValueTo};
-pub use sink::{KafkaSink, KafkaSinkBuilder};
+pub use sink::KafkaSink;
 
 /// The `rdkafka` crate this connector is built with.
 pub use rdkafka;

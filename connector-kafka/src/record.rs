@@ -58,10 +58,10 @@ pub struct ProducerRecord {
     /// Partition; `None` lets the partitioner choose (by key).
     pub partition: Option<i32>,
     /// Key.
-    #[serde(with = "crate::bytes_serde::optional", default)]
+    #[serde(with = "connector_base::state_bytes::optional", default)]
     pub key: Option<Vec<u8>>,
     /// Value.
-    #[serde(with = "crate::bytes_serde::optional", default)]
+    #[serde(with = "connector_base::state_bytes::optional", default)]
     pub value: Option<Vec<u8>>,
     /// Headers in order.
     pub headers: Vec<(String, Vec<u8>)>,
@@ -105,5 +105,27 @@ impl<T, S: connector_base::schema::SerializationSchema<T>> KafkaSerializer<T> fo
             value: Some(self.schema.serialize(record)?),
             ..Default::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProducerRecord;
+
+    #[test]
+    fn text_and_binary_survive_a_round_trip_and_text_stays_a_string() {
+        let record = ProducerRecord {
+            topic: "t".into(),
+            key: Some(vec![0xff, 0x00, 0x41]),
+            value: Some(b"hello \"world\"".to_vec()),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains(r#""value":"hello \"world\"""#), "{json}");
+        assert!(json.contains(r#""key":{"base64":"/wBB"}"#), "{json}");
+        let back: ProducerRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, record);
+        let none = ProducerRecord { topic: "t".into(), ..Default::default() };
+        assert_eq!(serde_json::from_str::<ProducerRecord>(&serde_json::to_string(&none).unwrap()).unwrap(), none);
     }
 }

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use lapin::{Connection, ConnectionProperties};
+use stream_core::retry::RetryPolicy;
 
 use crate::error::RabbitMqError;
 
@@ -19,25 +20,59 @@ pub(crate) fn validate(url: &str) -> stream_core::Result<()> {
 /// The longest one connection attempt may take before it is retried.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
 
-/// Connect, retrying refused or reset connections until `timeout` (a broker being
-/// restarted); authentication failures are not retried. An attempt that hangs (a
-/// broker accepting TCP while it shuts down or boots) counts as failed.
-pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result<Connection> {
-    let started = Instant::now();
-    loop {
-        let left = timeout.saturating_sub(started.elapsed()).clamp(Duration::from_millis(100), ATTEMPT_LIMIT);
-        let text = match tokio::time::timeout(left, Connection::connect(url, ConnectionProperties::default())).await {
-            Ok(Ok(connection)) => return Ok(connection),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {left:?}"),
-        };
-        let auth = text.contains("ACCESS_REFUSED") || text.contains("auth") || text.contains("403");
-        if auth || started.elapsed() >= timeout {
-            return Err(RabbitMqError::Connect { endpoint: redact(url), message: redact(&text) }.into());
+/// A failed connection attempt.
+enum ConnectFailure {
+    /// The broker or the client said why.
+    Refused(lapin::Error),
+    /// No answer within the attempt's limit (a broker accepting TCP while it shuts
+    /// down or boots).
+    Hung(Duration),
+}
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // A client message may quote the URL: never with its password.
+            ConnectFailure::Refused(e) => f.write_str(&redact(&e.to_string())),
+            ConnectFailure::Hung(limit) => write!(f, "no answer within {limit:?}"),
         }
-        tracing::debug!(endpoint = %redact(url), error = %redact(&text), "rabbitmq not reachable yet; retrying");
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Whether another attempt can help: not after the broker refused the credentials
+/// (403 ACCESS_REFUSED) or the virtual host (530 NOT_ALLOWED), nor when the client
+/// cannot authenticate or speak the broker's protocol version. Read from the error's
+/// kind and AMQP reply code, never from its text.
+fn retryable(failure: &ConnectFailure) -> bool {
+    let ConnectFailure::Refused(error) = failure else { return true };
+    match error.kind() {
+        lapin::ErrorKind::ProtocolError(amqp) => !matches!(amqp.get_id(), 403 | 530),
+        lapin::ErrorKind::AuthProviderError(_) | lapin::ErrorKind::InvalidProtocolVersion(_) => false,
+        _ => true,
+    }
+}
+
+/// Connect, retrying refused or reset connections for up to `timeout` (a broker
+/// being restarted), waiting 100 ms doubling to 2 s between attempts, with jitter;
+/// refused credentials or virtual hosts are not retried.
+pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result<Connection> {
+    let policy = RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2)).give_up_after(timeout);
+    let started = Instant::now();
+    let attempt = || {
+        let limit = timeout.saturating_sub(started.elapsed()).clamp(Duration::from_millis(100), ATTEMPT_LIMIT);
+        async move {
+            match tokio::time::timeout(limit, Connection::connect(url, ConnectionProperties::default())).await {
+                Ok(Ok(connection)) => Ok(connection),
+                Ok(Err(e)) => Err(ConnectFailure::Refused(e)),
+                Err(_) => Err(ConnectFailure::Hung(limit)),
+            }
+        }
+    };
+    let endpoint = redact(url);
+    policy
+        .retry(&endpoint, attempt, retryable)
+        .await
+        .map_err(|failure| RabbitMqError::Connect { endpoint: endpoint.clone(), message: failure.to_string() }.into())
 }
 
 /// Run one broker operation for at most `timeout`; an error or the timeout fails

@@ -10,7 +10,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
-use super::bulk::{BulkFormat, BulkWriter};
+use super::{BulkFormat, BulkWriter};
 
 /// Writes `T: Serialize` as Parquet with an Arrow schema (fields by name, as serde
 /// serializes them).

@@ -11,9 +11,6 @@ use stream_core::{Result, StreamError};
 use super::committer::PendingFile;
 use crate::location::Location;
 
-/// S3 needs every part of an upload but the last to be at least 5 MiB.
-pub(crate) const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-
 /// Hidden in-progress name of a local part.
 pub(crate) fn in_progress(dir: &Path, bucket: &str, name: &str) -> PathBuf {
     dir.join(bucket).join(format!(".{name}.inprogress"))

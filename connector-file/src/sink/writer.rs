@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use stream_core::api::{SinkWriter, TaskContext};
 use stream_core::{Result, StreamError};
 
-use super::bulk::BulkWriter;
 use super::committer::PendingFile;
 use super::part::PartOutput;
-use super::{BucketAssigner, FileSink, PartFormat, RollingPolicy};
+use crate::config::{BucketAssigner, FileSink, RollingPolicy};
 use crate::error::FileError;
+use crate::format::{BulkWriter, PartFormat};
 use crate::location::Location;
 
 struct Part<T> {

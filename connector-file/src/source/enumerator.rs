@@ -17,7 +17,8 @@ use stream_core::Result;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
 
 use super::split::FileSplit;
-use crate::location::{Location, PathFilter};
+use crate::listing::PathFilter;
+use crate::location::Location;
 
 /// Checkpointed state of the enumerator.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

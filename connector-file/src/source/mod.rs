@@ -8,3 +8,40 @@ mod split;
 pub use enumerator::{FileEnumerator, FileEnumeratorState};
 pub use reader::FileReader;
 pub use split::{Compression, FileSplit};
+
+use stream_core::Result;
+use stream_core::api::{Boundedness, Source, TaskContext};
+
+use crate::config::FileSource;
+
+impl<T: Send + 'static> Source for FileSource<T> {
+    type Output = T;
+    type Split = FileSplit;
+    type EnumeratorState = FileEnumeratorState;
+    type Enumerator = FileEnumerator;
+    type Reader = FileReader<T>;
+
+    fn boundedness(&self) -> Boundedness {
+        if self.continuous.is_some() { Boundedness::ContinuousUnbounded } else { Boundedness::Bounded }
+    }
+
+    async fn create_enumerator(
+        &self,
+        _parallelism: usize,
+        restored: Option<FileEnumeratorState>,
+    ) -> Result<FileEnumerator> {
+        Ok(FileEnumerator::new(
+            self.location.clone(),
+            self.recursive,
+            self.filter.clone(),
+            self.continuous,
+            self.retention,
+            self.split_size,
+            restored.unwrap_or_default(),
+        ))
+    }
+
+    async fn create_reader(&self, _ctx: &TaskContext) -> Result<FileReader<T>> {
+        Ok(FileReader::new(self.location.clone(), self.format.clone(), self.policy.clone(), self.lines_per_batch))
+    }
+}

@@ -1,15 +1,14 @@
 //! The records of one exactly-once transaction, kept for its committable in a compact
 //! binary log: appending is a copy of the bytes, and the checkpoint stores the whole
-//! log as one base64 string (one JSON value instead of a JSON object per record, which
-//! made checkpoints of a busy sink take most of their interval).
+//! log as one value (`connector_base::state_bytes`: base64 in JSON) instead of a JSON
+//! object per record, which made checkpoints of a busy sink take most of their
+//! interval.
 //!
 //! Layout of one record, integers little-endian: topic index `u32` (into `topics`),
 //! partition `i32` (`-1` = the partitioner's choice), timestamp flag `u8` + `i64`, key
 //! and value as `u32` length (`u32::MAX` = none) + bytes, header count `u32`, then per
 //! header a name and a value as length + bytes.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::record::ProducerRecord;
@@ -161,26 +160,32 @@ impl Reader<'_> {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Stored<T> {
+#[derive(Serialize)]
+struct Stored<'a> {
+    topics: &'a [String],
+    records: usize,
+    #[serde(with = "connector_base::state_bytes")]
+    log: &'a [u8],
+}
+
+#[derive(Deserialize)]
+struct Restored {
     topics: Vec<String>,
     records: usize,
-    log: T,
+    #[serde(with = "connector_base::state_bytes")]
+    log: Vec<u8>,
 }
 
 impl Serialize for RecordLog {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Stored { topics: self.topics.clone(), records: self.len, log: STANDARD.encode(&self.bytes) }.serialize(s)
+        Stored { topics: &self.topics, records: self.len, log: &self.bytes }.serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for RecordLog {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let stored = Stored::<String>::deserialize(d)?;
-        let bytes = STANDARD
-            .decode(stored.log.as_bytes())
-            .map_err(|e| serde::de::Error::custom(format!("record log is not base64: {e}")))?;
-        Ok(RecordLog { topics: stored.topics, bytes, len: stored.records })
+        let stored = Restored::deserialize(d)?;
+        Ok(RecordLog { topics: stored.topics, bytes: stored.log, len: stored.records })
     }
 }
 

@@ -10,7 +10,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use lapin::{Confirmation, PublisherConfirm};
-use stream_core::api::{NoCommitter, Sink, SinkWriter, TaskContext};
+use stream_core::api::SinkWriter;
 use stream_core::{Result, StreamError};
 
 use crate::config::{RabbitMqSink, ReturnPolicy};
@@ -37,31 +37,23 @@ pub struct RabbitMqWriter<T: 'static> {
     pending: VecDeque<Pending>,
 }
 
-impl<T: Send + 'static> Sink<T> for RabbitMqSink<T> {
-    type Committable = ();
-    type WriterState = ();
-    type Writer = RabbitMqWriter<T>;
-    type Committer = NoCommitter<()>;
-
-    async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<RabbitMqWriter<T>> {
-        let connection = connect(&self.url, self.connect_timeout).await?;
-        let timeout = self.operation_timeout;
+impl<T: Send + 'static> RabbitMqWriter<T> {
+    /// Connect, open a channel and enable publisher confirms.
+    pub(crate) async fn new(sink: &RabbitMqSink<T>) -> Result<Self> {
+        let connection = connect(&sink.url, sink.connect_timeout).await?;
+        let timeout = sink.operation_timeout;
         let channel = within(timeout, "open channel", connection.create_channel()).await?;
         within(timeout, "enable publisher confirms", channel.confirm_select(ConfirmSelectOptions::default())).await?;
         Ok(RabbitMqWriter {
-            serializer: self.serializer.clone(),
+            serializer: sink.serializer.clone(),
             connection: Some(connection),
             channel,
-            mandatory: self.mandatory,
-            returns: self.returns,
-            max_in_flight: self.max_in_flight,
+            mandatory: sink.mandatory,
+            returns: sink.returns,
+            max_in_flight: sink.max_in_flight,
             operation_timeout: timeout,
             pending: VecDeque::new(),
         })
-    }
-
-    async fn create_committer(&self, _ctx: &TaskContext) -> Result<NoCommitter<()>> {
-        Ok(NoCommitter::default())
     }
 }
 
