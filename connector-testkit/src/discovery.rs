@@ -49,7 +49,7 @@ pub struct Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("endpoint", &crate::probe::redact(&self.endpoint))
+            .field("endpoint", &connector_base::redact_url(&self.endpoint))
             .field("origin", &self.origin)
             .finish()
     }
@@ -158,7 +158,7 @@ pub fn restart_service(server: &Server, service: &TestServer) -> Result<(), Test
         TestkitError::Target(format!(
             "{} at {} came from {}, not from `cargo xtask services`; it cannot be restarted by the test",
             service.system,
-            crate::probe::redact(&server.endpoint),
+            connector_base::redact_url(&server.endpoint),
             server.origin
         ))
     })?;

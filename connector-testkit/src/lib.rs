@@ -5,15 +5,18 @@ pub mod bench;
 pub mod discovery;
 mod error;
 mod private_server;
-pub mod probe;
 pub mod suites;
 mod verdict;
 
 pub use discovery::{Server, TestServer, restart_service, servers};
 pub use error::TestkitError;
-pub use private_server::{PrivateServer, free_port};
+pub use private_server::PrivateServer;
 pub use suites::{
     RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_resume_source_suite, run_sink_suite, run_source_suite,
     run_unbounded_source_suite,
 };
+/// Protocol probes of the test servers (Redis `PING`, the AMQP greeting, Kafka
+/// `ApiVersions`, S3, DynamoDB, Kinesis).
+pub use test_servers::probe;
+pub use test_servers::process::free_port;
 pub use verdict::Verdict;

@@ -5,6 +5,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use test_servers::process::{self, free_port};
+
 use crate::TestkitError;
 use crate::suites::RestartHook;
 
@@ -108,31 +110,11 @@ impl PrivateServer {
             .as_ref()
             .and_then(|f| std::fs::read_to_string(self.dir.path().join(f)).ok())
             .and_then(|s| s.trim().parse::<u32>().ok());
-        let alive = |pid: u32| {
-            Command::new("kill")
-                .args(["-0", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
         if let Some(pid) = pid {
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-            let started = Instant::now();
-            while alive(pid) && started.elapsed() < PATIENCE {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if alive(pid) {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            }
+            process::stop(pid, PATIENCE);
         }
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let started = Instant::now();
-            while child.try_wait().ok().flatten().is_none() && started.elapsed() < PATIENCE {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            process::stop_child(&mut child, PATIENCE);
         }
     }
 
@@ -166,9 +148,4 @@ impl Drop for PrivateServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// A port nothing listens on now.
-pub fn free_port() -> std::io::Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port())
 }

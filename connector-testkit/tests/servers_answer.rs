@@ -7,7 +7,7 @@ use connector_testkit::{TestServer, probe, servers};
 async fn check(server: TestServer, probe: fn(&str) -> Result<(), String>) {
     let Some(found) = server.discover().await.unwrap() else { return };
     let address = probe::host_port(&found.endpoint);
-    let shown = probe::redact(&found.endpoint);
+    let shown = connector_base::redact_url(&found.endpoint);
     probe(&address).unwrap_or_else(|e| panic!("{} at {shown} ({}): {e}", server.system, found.origin));
 }
 

@@ -5,9 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::probe;
-use super::process::{pids_named, spawn_detached};
+use test_servers::probe;
+use test_servers::process::{self, pids_named};
+
 use crate::error::XtaskError;
+
+/// Start `program` detached with its output in `log` (see `process::spawn_detached`).
+fn spawn_detached(program: &str, args: &[&str], envs: &[(&str, String)], log: &Path) -> Result<u32, XtaskError> {
+    process::spawn_detached(program, args, envs, log)
+        .map_err(|source| XtaskError::Spawn { command: program.into(), source })
+}
 
 /// One kind of test server.
 pub struct Service {

@@ -4,12 +4,9 @@
 //! `.services/env`, and stop by PID.
 
 mod catalog;
-mod process;
 mod state;
 
-#[path = "../../../connector-testkit/src/probe.rs"]
-#[allow(dead_code)]
-mod probe;
+use test_servers::process;
 
 use std::time::{Duration, Instant};
 
@@ -75,7 +72,7 @@ pub fn up(services: &[&'static Service]) -> Result<(), XtaskError> {
         let pids = all;
         state::write_pids(service.name, &pids)?;
         state::set_env(service.variables, service.endpoint)?;
-        let shown = probe::redact(service.endpoint);
+        let shown = service.address;
         eprintln!("{}: up at {shown} in {:.1} s (pids {pids:?})", service.name, t.elapsed().as_secs_f64());
     }
     eprintln!("services up in {:.1} s; endpoints in {}", started.elapsed().as_secs_f64(), state::env_file()?.display());
@@ -120,7 +117,7 @@ fn stop(services: &[&'static Service], verbose: bool) -> Result<(), XtaskError> 
     for service in services {
         let pids = state::read_pids(service.name)?;
         for pid in &pids {
-            process::stop(*pid);
+            process::stop(*pid, Duration::from_secs(10));
         }
         state::clear_pids(service.name)?;
         state::unset_env(service.variables)?;
@@ -139,11 +136,7 @@ pub fn status(services: &[&'static Service]) -> Result<(), XtaskError> {
             Ok(()) => "answering".to_string(),
             Err(e) => format!("not answering ({e})"),
         };
-        println!(
-            "{:<9} {:<40} pids alive {alive:?} of {pids:?}; {answer}",
-            service.name,
-            probe::redact(service.endpoint)
-        );
+        println!("{:<9} {:<40} pids alive {alive:?} of {pids:?}; {answer}", service.name, service.address);
     }
     Ok(())
 }

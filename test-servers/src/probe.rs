@@ -1,6 +1,6 @@
 //! Protocol-level "are you there" probes for the test servers, using only the
-//! standard library (the xtask binary compiles this same file). A probe succeeds
-//! only when the server answers its protocol, not merely accepts a connection.
+//! standard library. A probe succeeds only when the server answers its protocol, not
+//! merely accepts a connection.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -168,24 +168,9 @@ pub fn host_port(endpoint: &str) -> String {
     rest.to_string()
 }
 
-// The redaction of connector-base, compiled in by path: the xtask binary compiles this
-// file without connector-base.
-#[path = "../../connector-base/src/redact.rs"]
-mod redact;
-
-/// An endpoint for logs: the password of `scheme://user:password@host` replaced by `***`.
-pub use redact::redact_url as redact;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact("amqp://guest:guest@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
-        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-        assert_eq!(redact("127.0.0.1:9092"), "127.0.0.1:9092");
-    }
 
     #[test]
     fn endpoints_reduce_to_host_and_port() {

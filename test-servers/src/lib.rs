@@ -1,0 +1,8 @@
+//! What the test tooling needs of a test server, on the standard library alone, so
+//! that `cargo xtask` (which starts the servers) and `connector-testkit` (which the
+//! tests use to find, probe and restart them) share it: protocol probes and starting
+//! and stopping server processes.
+#![deny(missing_docs)]
+
+pub mod probe;
+pub mod process;
