@@ -12,7 +12,10 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("kafka", &[("connector-kafka", "kafka")]),
     ("redis", &[("connector-redis", "redis")]),
     ("rabbitmq", &[("connector-rabbitmq", "rabbitmq")]),
-    ("aws", &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb")]),
+    (
+        "aws",
+        &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
+    ),
 ];
 
 /// The test servers a benchmark needs: started first and stopped after.
@@ -21,7 +24,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "kafka" => &["kafka"],
         "redis" => &["redis"],
         "rabbitmq" => &["rabbitmq"],
-        "aws" => &["kinesis", "dynamodb"],
+        "aws" => &["kinesis", "dynamodb", "moto"],
         _ => &[],
     }
 }
