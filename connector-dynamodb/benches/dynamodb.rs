@@ -36,15 +36,10 @@ fn row(i: u64) -> Row {
 /// Items/s of a plain loop: batches of 25, at most 4 in flight, unprocessed items
 /// sent again.
 async fn raw(sdk: &SdkConfig, table: &str, n: u64) -> f64 {
-    let started = Instant::now();
     let client = Client::new(sdk);
-    let mut running = tokio::task::JoinSet::new();
-    let mut i = 0;
-    while i < n {
-        while running.len() >= IN_FLIGHT {
-            running.join_next().await.unwrap().unwrap();
-        }
-        let requests: Vec<WriteRequest> = (i..(i + BATCH).min(n))
+    bench::raw_batches(n, BATCH, IN_FLIGHT, |batch| {
+        let (client, table) = (client.clone(), table.to_string());
+        let mut requests: Vec<WriteRequest> = batch
             .map(|j| {
                 let r = row(j);
                 let item = [
@@ -55,20 +50,14 @@ async fn raw(sdk: &SdkConfig, table: &str, n: u64) -> f64 {
                 WriteRequest::builder().put_request(put).build()
             })
             .collect();
-        let (client, table) = (client.clone(), table.to_string());
-        running.spawn(async move {
-            let mut requests = requests;
+        async move {
             while !requests.is_empty() {
                 let out = client.batch_write_item().request_items(&table, requests).send().await.unwrap();
                 requests = out.unprocessed_items().and_then(|m| m.get(&table)).cloned().unwrap_or_default();
             }
-        });
-        i += BATCH;
-    }
-    while let Some(done) = running.join_next().await {
-        done.unwrap();
-    }
-    n as f64 / started.elapsed().as_secs_f64()
+        }
+    })
+    .await
 }
 
 /// Items/s of our sink writing the same rows (at-least-once, its defaults).

@@ -32,19 +32,12 @@ fn record(i: u64) -> String {
 /// Records/s of a plain loop: batches of 500, at most 50 in flight, failed records
 /// sent again.
 async fn raw(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
-    let started = Instant::now();
     let client = Client::new(sdk);
-    let mut running = tokio::task::JoinSet::new();
-    let mut i = 0;
-    while i < n {
-        while running.len() >= IN_FLIGHT {
-            running.join_next().await.unwrap().unwrap();
-        }
-        let records: Vec<Record> =
-            (i..(i + BATCH).min(n)).map(|j| Record::builder().data(Blob::new(record(j))).build().unwrap()).collect();
+    bench::raw_batches(n, BATCH, IN_FLIGHT, |batch| {
         let (client, stream) = (client.clone(), stream.to_string());
-        running.spawn(async move {
-            let mut records = records;
+        let mut records: Vec<Record> =
+            batch.map(|j| Record::builder().data(Blob::new(record(j))).build().unwrap()).collect();
+        async move {
             while !records.is_empty() {
                 let out = client.put_record_batch().delivery_stream_name(&stream).set_records(Some(records.clone()));
                 let out = out.send().await.unwrap();
@@ -55,13 +48,9 @@ async fn raw(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
                     .map(|(r, _)| r)
                     .collect();
             }
-        });
-        i += BATCH;
-    }
-    while let Some(done) = running.join_next().await {
-        done.unwrap();
-    }
-    n as f64 / started.elapsed().as_secs_f64()
+        }
+    })
+    .await
 }
 
 /// Records/s of our sink writing the same records (its defaults).

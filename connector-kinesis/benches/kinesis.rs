@@ -37,22 +37,15 @@ fn key(i: u64) -> String {
 /// Records/s of a plain loop: batches of 500, at most 50 in flight, failed entries
 /// sent again.
 async fn raw(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
-    let started = Instant::now();
     let client = Client::new(sdk);
-    let mut running = tokio::task::JoinSet::new();
-    let mut i = 0;
-    while i < n {
-        while running.len() >= IN_FLIGHT {
-            running.join_next().await.unwrap().unwrap();
-        }
-        let entries: Vec<PutRecordsRequestEntry> = (i..(i + BATCH).min(n))
+    bench::raw_batches(n, BATCH, IN_FLIGHT, |batch| {
+        let (client, stream) = (client.clone(), stream.to_string());
+        let mut entries: Vec<PutRecordsRequestEntry> = batch
             .map(|j| {
                 PutRecordsRequestEntry::builder().partition_key(key(j)).data(Blob::new(record(j))).build().unwrap()
             })
             .collect();
-        let (client, stream) = (client.clone(), stream.to_string());
-        running.spawn(async move {
-            let mut entries = entries;
+        async move {
             while !entries.is_empty() {
                 let out = client.put_records().stream_name(&stream).set_records(Some(entries.clone())).send().await;
                 let out = out.unwrap();
@@ -63,13 +56,9 @@ async fn raw(sdk: &SdkConfig, stream: &str, n: u64) -> f64 {
                     .map(|(e, _)| e)
                     .collect();
             }
-        });
-        i += BATCH;
-    }
-    while let Some(done) = running.join_next().await {
-        done.unwrap();
-    }
-    n as f64 / started.elapsed().as_secs_f64()
+        }
+    })
+    .await
 }
 
 /// Records/s of our sink writing the same records (its defaults).

@@ -60,6 +60,35 @@ where
     (harmonic_mean(raw_first, raw_second), harmonic_mean(ours_first, ours_second))
 }
 
+/// Records/s of a raw client loop over records `0..n`: `send` sends one batch (a
+/// range of at most `batch` records, and sends again what the server did not take),
+/// with at most `in_flight` batches at once, as the async sinks do. A failed batch
+/// panics (benchmarks run on a healthy server).
+pub async fn raw_batches<F, Fut>(n: u64, batch: u64, in_flight: usize, mut send: F) -> f64
+where
+    F: FnMut(std::ops::Range<u64>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let started = std::time::Instant::now();
+    let mut running = tokio::task::JoinSet::new();
+    let mut first = 0;
+    while first < n {
+        while running.len() >= in_flight {
+            if let Some(Err(e)) = running.join_next().await {
+                panic!("a raw batch failed: {e}");
+            }
+        }
+        running.spawn(send(first..(first + batch).min(n)));
+        first += batch;
+    }
+    while let Some(done) = running.join_next().await {
+        if let Err(e) = done {
+            panic!("a raw batch failed: {e}");
+        }
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
 fn harmonic_mean(a: f64, b: f64) -> f64 {
     2.0 / (1.0 / a + 1.0 / b)
 }
