@@ -1,6 +1,7 @@
 //! Connecting, with retries while the broker is (re)starting, and the URL with its
 //! password hidden.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lapin::{Connection, ConnectionProperties};
@@ -55,7 +56,7 @@ fn retryable(failure: &ConnectFailure) -> bool {
 /// Connect, retrying refused or reset connections for up to `timeout` (a broker
 /// being restarted), waiting 100 ms doubling to 2 s between attempts, with jitter;
 /// refused credentials or virtual hosts are not retried.
-pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result<Connection> {
+pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result<OwnedConnection> {
     let policy = RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2)).give_up_after(timeout);
     let started = Instant::now();
     let attempt = || {
@@ -69,10 +70,13 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result
         }
     };
     let endpoint = redact(url);
-    policy
-        .retry(&endpoint, attempt, retryable)
-        .await
-        .map_err(|failure| RabbitMqError::Connect { endpoint: endpoint.clone(), message: failure.to_string() }.into())
+    let connection = policy.retry(&endpoint, attempt, retryable).await.map_err(|failure| {
+        stream_core::StreamError::from(RabbitMqError::Connect {
+            endpoint: endpoint.clone(),
+            message: failure.to_string(),
+        })
+    })?;
+    Ok(OwnedConnection(Arc::new(connection)))
 }
 
 /// Run one broker operation for at most `timeout`; an error or the timeout fails
@@ -95,12 +99,33 @@ pub(crate) async fn within<T, E: std::fmt::Display>(
     }
 }
 
+/// A connection that is closed in the background when dropped, from the moment it
+/// exists: also when the task setting up a consumer on it is aborted half way (its
+/// attempt of the job failed). lapin's own handle does not close it then, and the
+/// broker went on delivering to the half-made consumer, whose messages stayed
+/// unacknowledged, and so hidden from every other consumer, until the process ended.
+pub(crate) struct OwnedConnection(Arc<Connection>);
+
+impl std::ops::Deref for OwnedConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl Drop for OwnedConnection {
+    fn drop(&mut self) {
+        close_in_background(self.0.clone());
+    }
+}
+
 /// Closes started from `Drop`, so that a new consumer can wait for them.
 static CLOSING: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
 
-/// Close in the background (from `Drop`): the broker then requeues what this
-/// connection's consumers held unacknowledged.
-pub(crate) fn close_in_background(connection: Connection) {
+/// Close in the background: the broker then requeues what this connection's
+/// consumers held unacknowledged.
+fn close_in_background(connection: Arc<Connection>) {
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         let task = handle.spawn(async move {
             let _ = connection.close(200, "closing".into()).await;
@@ -134,5 +159,56 @@ mod tests {
         let e = validate("http://guest:pw@h").unwrap_err().to_string();
         assert!(e.contains("http://guest:***@h") && !e.contains("pw"), "{e}");
         assert!(validate("amqp://guest:guest@127.0.0.1:5672/%2f").is_ok());
+    }
+
+    /// Consumers of `queue`, as the broker counts them.
+    async fn consumers(inspector: &lapin::Channel, queue: &str) -> u32 {
+        use lapin::options::QueueDeclareOptions;
+        let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+        let declared = inspector.queue_declare(queue.into(), passive, Default::default()).await.unwrap();
+        declared.consumer_count()
+    }
+
+    /// Start a consumer of `queue` and abandon the call before the broker's answer, as
+    /// an attempt's task aborted at that await does; then drop the channel.
+    async fn abandon_consume(connection: &Connection, queue: &str) {
+        let channel = connection.create_channel().await.unwrap();
+        let consume = channel.basic_consume(queue.into(), "".into(), Default::default(), Default::default());
+        // Polled once (the request goes out), then dropped.
+        assert!(futures::FutureExt::now_or_never(consume).is_none(), "the call must be abandoned before its answer");
+    }
+
+    /// What a task aborted half way through setting up a consumer leaves: its handles
+    /// dropped without a close. lapin keeps such a connection open, and the broker its
+    /// consumer (which then holds messages nobody acknowledges); an `OwnedConnection`
+    /// closes itself.
+    #[tokio::test]
+    async fn a_dropped_connection_closes_and_takes_its_consumer_with_it() {
+        use connector_testkit::{TestServer, servers};
+        use lapin::options::QueueDeclareOptions;
+        let Some(server) = TestServer::discover(&servers::RABBITMQ).await.unwrap() else { return };
+        let queue = format!("owned-connection-{}-{}", std::process::id(), fastrand::u32(..));
+        let inspector = connect(&server.endpoint, Duration::from_secs(10)).await.unwrap();
+        let inspector = inspector.create_channel().await.unwrap();
+        inspector
+            .queue_declare(queue.as_str().into(), QueueDeclareOptions::default(), Default::default())
+            .await
+            .unwrap();
+
+        let plain = Connection::connect(&server.endpoint, ConnectionProperties::default()).await.unwrap();
+        abandon_consume(&plain, &queue).await;
+        drop(plain);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let left_by_lapin = consumers(&inspector, &queue).await;
+        assert_eq!(left_by_lapin, 1, "lapin keeps the half-made consumer (if it no longer does, say so in the docs)");
+
+        let owned = connect(&server.endpoint, Duration::from_secs(10)).await.unwrap();
+        abandon_consume(&owned, &queue).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(consumers(&inspector, &queue).await, left_by_lapin + 1, "the abandoned consume reached the broker");
+        drop(owned);
+        await_closing().await;
+        assert_eq!(consumers(&inspector, &queue).await, left_by_lapin, "the owned connection's consumer is gone");
+        let _ = inspector.queue_delete(queue.as_str().into(), Default::default()).await;
     }
 }

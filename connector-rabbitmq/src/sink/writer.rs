@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{BasicProperties, Channel};
 use lapin::{Confirmation, PublisherConfirm};
 use stream_core::api::SinkWriter;
 use stream_core::{Result, StreamError};
 
 use crate::config::{RabbitMqSink, ReturnPolicy};
-use crate::connection::{close_in_background, connect, within};
+use crate::connection::{OwnedConnection, connect, within};
 use crate::error::RabbitMqError;
 use crate::message::{MessageSerializer, OutgoingMessage};
 
@@ -28,7 +28,8 @@ struct Pending {
 /// The writer of one subtask.
 pub struct RabbitMqWriter<T: 'static> {
     serializer: Arc<dyn MessageSerializer<T>>,
-    connection: Option<Connection>,
+    /// Closed when the writer is dropped.
+    _connection: OwnedConnection,
     channel: Channel,
     mandatory: bool,
     returns: ReturnPolicy,
@@ -46,7 +47,7 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
         within(timeout, "enable publisher confirms", channel.confirm_select(ConfirmSelectOptions::default())).await?;
         Ok(RabbitMqWriter {
             serializer: sink.serializer.clone(),
-            connection: Some(connection),
+            _connection: connection,
             channel,
             mandatory: sink.mandatory,
             returns: sink.returns,
@@ -123,14 +124,6 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
         let confirm = within(self.operation_timeout, "publish", publish).await?;
         self.pending.push_back(Pending { confirm, exchange: message.exchange, routing_key: message.routing_key });
         Ok(())
-    }
-}
-
-impl<T: 'static> Drop for RabbitMqWriter<T> {
-    fn drop(&mut self) {
-        if let Some(connection) = self.connection.take() {
-            close_in_background(connection);
-        }
     }
 }
 

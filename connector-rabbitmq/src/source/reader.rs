@@ -8,7 +8,8 @@
 //! messages back at their place, ahead of newer ones, and marks them `redelivered`:
 //! the first message that is not a redelivery shows that every requeued one has come,
 //! and the restored ids are forgotten then. A new consumer waits until the connections
-//! of earlier attempts in this process are closed (their messages requeued).
+//! of earlier attempts in this process are closed (their messages requeued); a
+//! connection closes when dropped, also one whose consumer was half set up.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -19,20 +20,21 @@ use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, Consumer};
+use lapin::{Channel, Consumer};
 use stream_core::Result;
 use stream_core::api::{ReadStatus, SourceReader};
 
 use super::split::QueueSplit;
 use crate::config::{QueueDeclaration, RabbitMqSource};
-use crate::connection::{await_closing, close_in_background, connect, within};
+use crate::connection::{OwnedConnection, await_closing, connect, within};
 use crate::error::RabbitMqError;
 
 /// Deliveries taken per `poll_next`.
 const BATCH: usize = 500;
 
 struct Consuming {
-    connection: Connection,
+    /// Closed when dropped: the broker then requeues what was not acknowledged.
+    _connection: OwnedConnection,
     channel: Channel,
     consumer: Consumer,
 }
@@ -100,7 +102,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         let consume = channel.basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default());
         let consumer = within(timeout, &format!("consume queue `{}`", s.queue), consume).await?;
         tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
-        self.consuming = Some(Consuming { connection, channel, consumer });
+        self.consuming = Some(Consuming { _connection: connection, channel, consumer });
         Ok(())
     }
 
@@ -137,14 +139,6 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         let decoded = self.source.schema.deserialize(&delivery.data);
         out.extend(self.bad.settle(decoded, &delivery.data, format_args!("queue {queue} message #{tag}"))?);
         Ok(())
-    }
-}
-
-impl<T: 'static> Drop for RabbitMqReader<T> {
-    fn drop(&mut self) {
-        if let Some(c) = self.consuming.take() {
-            close_in_background(c.connection);
-        }
     }
 }
 
