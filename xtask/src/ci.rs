@@ -1,12 +1,14 @@
 //! `cargo xtask ci`: everything CI runs, in the order that fails fastest: format,
-//! lints, doc tests, then the test servers and all tests (a missing server fails),
-//! and the servers are stopped whatever the tests did. Everything builds with
+//! lints, doc tests, then a Docker engine and the test servers' images, all tests
+//! with their servers in containers (a missing server fails), a check of the
+//! host-process servers of `cargo xtask services`, and the engine stopped with every
+//! container whatever the tests did. Everything builds with
 //! `--all-features` (object storage, Parquet) so the build is shared; the
 //! default-feature build of crates with features is checked too.
 
 use crate::cmd::{cargo_has, sh};
 use crate::error::XtaskError;
-use crate::services;
+use crate::{docker, images, services};
 
 /// A one-off build gains nothing from incremental compilation, and its caches cost
 /// disk (25 GB in a working tree here) and time.
@@ -22,18 +24,25 @@ pub fn run() -> Result<(), XtaskError> {
         sh("cargo", &["install", "cargo-nextest", "--locked"], &[])?;
     }
     sh("cargo", &["test", "--workspace", "--all-features", "--doc", "--locked"], &[ONE_OFF])?;
-    let servers = services::select(&[])?;
-    let tested = services::up(&servers).and_then(|()| {
+    // The integration tests run against containers: the engine (installed if
+    // missing), the images built from the package registries, a server per test
+    // binary started by the testkit through testcontainers.
+    docker::up()?;
+    let tested = images::build(&[]).and_then(|()| {
         // A missing test server is a failure here, not a skip.
-        let mut env: Vec<(String, String)> = services::endpoint_vars()?;
-        env.push(("CONNECTOR_TESTS_REQUIRE_SERVICES".into(), "1".into()));
-        env.push((ONE_OFF.0.into(), ONE_OFF.1.into()));
-        // A failed test's panic message (the suite's verdict, the job's last error) is
-        // what says why; a backtrace of the test's own frames buries it.
-        env.push(("RUST_BACKTRACE".into(), "0".into()));
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = [
+            ("CONNECTOR_TESTS_REQUIRE_SERVICES", "1"),
+            ("CONNECTOR_TEST_IMAGES", "local"),
+            ONE_OFF,
+            // A failed test's panic message (the suite's verdict, the job's last error)
+            // is what says why; a backtrace of the test's own frames buries it.
+            ("RUST_BACKTRACE", "0"),
+        ];
         sh("cargo", &["nextest", "run", "--workspace", "--all-features", "--locked", "--profile", "ci"], &env)
     });
-    let stopped = services::down_quietly(&servers);
-    tested.and(stopped)
+    // The host-process path (`cargo xtask services`, for machines without Docker):
+    // every server starts, answers and stops, leaving nothing running.
+    let checked = tested.and_then(|()| services::check());
+    let stopped = docker::down();
+    checked.and(stopped)
 }

