@@ -1,46 +1,31 @@
 //! The broker is restarted (cleanly, SIGTERM: noida-db saves its data then) in the
-//! middle of a run, on a private noida-db instance with its own port and data
-//! directory so that tests sharing the common broker are not disturbed: the source
+//! middle of a run, on a private broker with its own port and data (a host process or
+//! a container, as the shared one) so that tests sharing the common broker are not
+//! disturbed: the source
 //! (exactly-once) and the sink (at-least-once, and exactly-once with the broker down
 //! for 3 s while transactions are open) keep their guarantee.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_kafka::{KafkaSource, StoppingOffsets, ValueOnly};
 use connector_testkit::{
-    PrivateServer, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_sink_suite, run_source_suite,
-    servers,
+    PrivateServer, SourceTarget, SuiteConfig, TestServer, TestkitError, run_sink_suite, run_source_suite, servers,
 };
 
-/// A noida-db Kafka broker of this test alone (stopped with SIGTERM: noida-db saves
-/// its data then, not on SIGKILL), or `None` when the shared broker is not there
-/// either (skip).
-async fn private_broker() -> Option<(Arc<Mutex<PrivateServer>>, String)> {
+/// A Kafka broker of this test alone (where the shared one runs: a host process or a
+/// container; stopped with SIGTERM, on which noida-db saves its data), or `None` when
+/// the shared broker is not there either (skip).
+async fn private_broker() -> Option<(PrivateServer, String)> {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
-    TestServer::discover(&servers::KAFKA).await.unwrap()?;
-    let out = Command::new("python3")
-        .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "noida-db must be installed (cargo xtask services up kafka)");
-    let binary = format!("{}/noida-db", String::from_utf8_lossy(&out.stdout).trim());
-    let broker = PrivateServer::start(
-        &binary,
-        |port, dir| {
-            let args = ["start", "--data-dir", dir, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port"];
-            args.iter().map(|a| a.to_string()).chain([port.to_string()]).collect()
-        },
-        probe::kafka,
-    )
-    .unwrap();
-    let bootstrap = format!("127.0.0.1:{}", broker.lock().unwrap().port());
+    let shared = TestServer::discover(&servers::KAFKA).await.unwrap()?;
+    let broker = PrivateServer::start(&servers::KAFKA, &shared, &[]).await.unwrap();
+    let bootstrap = broker.endpoint().to_string();
     Some((broker, bootstrap))
 }
 
@@ -52,7 +37,7 @@ async fn sink_survives_a_broker_restart(guarantee: DeliveryGuarantee, down: Dura
         crashes: 1,
         records_per_second: 5_000.0,
         checkpoint_interval: Duration::from_millis(100),
-        restart_server: Some(PrivateServer::restart_hook(&broker, down)),
+        restart_server: Some(broker.restart_hook(down)),
         ..SuiteConfig::default()
     };
     let verdict = run_sink_suite(target, config).await.unwrap();
@@ -114,7 +99,7 @@ async fn source_survives_a_broker_restart() {
     let config = SuiteConfig {
         crashes: 1,
         records: 5_000,
-        restart_server: Some(PrivateServer::restart_hook(&broker, Duration::ZERO)),
+        restart_server: Some(broker.restart_hook(Duration::ZERO)),
         ..SuiteConfig::default()
     };
     let verdict = run_source_suite(target, config).await.unwrap();
@@ -149,10 +134,7 @@ async fn the_broker_aborts_a_transaction_fenced_after_writing_across_a_restart()
     let old = tokio::task::block_in_place(|| transactional(&format!("{topic}-tx")));
     old.begin_transaction().unwrap();
     send(&old, "open-before".into()).await;
-    let restarting = broker.clone();
-    tokio::task::spawn_blocking(move || restarting.lock().unwrap().restart(Duration::from_secs(3)).unwrap())
-        .await
-        .unwrap();
+    broker.restart(Duration::from_secs(3)).await.unwrap();
     send(&old, "open-after".into()).await;
     let _new = tokio::task::block_in_place(|| transactional(&format!("{topic}-tx")));
     let plain = common::producer(&bootstrap);

@@ -6,17 +6,11 @@
 mod common;
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use connector_base::DeliveryGuarantee;
 use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSinkBuilder, RedisStreamsSource, StreamEntry};
-use connector_testkit::{PrivateServer, probe};
+use connector_testkit::{PrivateServer, TestServer, servers};
 use stream_core::prelude::*;
-
-fn node(port: u16, dir: &str, extra: &[&str]) -> Vec<String> {
-    let args = ["--bind", "127.0.0.1", "--port", &port.to_string(), "--dir", dir, "--save", "", "--appendonly", "no"];
-    args.iter().chain(extra).map(|a| a.to_string()).collect()
-}
 
 /// Write 2 000 SETs and 300 stream entries (3 streams) through `endpoint`, read the
 /// streams back with the source, and return (keys found, entries read).
@@ -99,55 +93,43 @@ async fn connector_redis_conn(endpoint: &RedisEndpoint) -> Conn {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_three_node_cluster_gets_every_key_and_entry() {
-    if common::server().await.is_none() {
-        return;
+    let Some(shared) = TestServer::discover(&servers::REDIS).await.unwrap() else { return };
+    let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"].map(String::from);
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(PrivateServer::start(&servers::REDIS, &shared, &cluster).await.unwrap());
     }
-    let nodes: Vec<Arc<Mutex<PrivateServer>>> = (0..3)
-        .map(|_| {
-            PrivateServer::start(
-                "redis-server",
-                |port, dir| node(port, dir, &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]),
-                probe::redis,
-            )
-            .unwrap()
-        })
-        .collect();
-    let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.lock().unwrap().port())).collect();
-    let created = Command::new("redis-cli")
-        .args(["--cluster", "create"])
-        .args(&addresses)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+    let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+    let mut create = vec!["redis-cli", "--cluster", "create"];
+    create.extend(addresses.iter().map(String::as_str));
+    create.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+    nodes[0].run_tool(&create).await.unwrap();
     // Wait until every node sees all 16 384 slots covered.
-    for address in &addresses {
+    for (node, address) in nodes.iter().zip(&addresses) {
         let (host, port) = address.split_once(':').unwrap();
         for _ in 0..100 {
-            let info = Command::new("redis-cli").args(["-h", host, "-p", port, "cluster", "info"]).output().unwrap();
-            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+            let info = node.run_tool(&["redis-cli", "-h", host, "-p", port, "cluster", "info"]).await.unwrap();
+            if info.contains("cluster_state:ok") {
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
     let endpoint = RedisEndpoint::cluster(addresses.iter().map(|a| format!("redis://{a}")));
     let (keys, entries) = round_trip(endpoint, &common::unique("cluster")).await;
     assert_eq!((keys, entries), (2_000, 300));
     // The keys really are spread: every node holds some.
-    for address in &addresses {
+    for (node, address) in nodes.iter().zip(&addresses) {
         let (host, port) = address.split_once(':').unwrap();
-        let size = Command::new("redis-cli").args(["-h", host, "-p", port, "dbsize"]).output().unwrap();
-        let size: u64 = String::from_utf8_lossy(&size.stdout).trim().parse().unwrap();
+        let size = node.run_tool(&["redis-cli", "-h", host, "-p", port, "dbsize"]).await.unwrap();
+        let size: u64 = size.trim().parse().unwrap();
         assert!(size > 100, "node {address} holds {size} keys");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_only_server_is_reached_with_rediss() {
-    if common::server().await.is_none() {
-        return;
-    }
+    let Some(shared) = TestServer::discover(&servers::REDIS).await.unwrap() else { return };
     let certs = tempfile::tempdir().unwrap();
     let (key, cert) = (certs.path().join("key.pem"), certs.path().join("cert.pem"));
     let made = Command::new("openssl")
@@ -156,23 +138,13 @@ async fn a_tls_only_server_is_reached_with_rediss() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let (k, c) = (key.display().to_string(), cert.display().to_string());
-    let tls_port = std::sync::Arc::new(std::sync::Mutex::new(0u16));
-    let tls_port_in = tls_port.clone();
     // The plain port only serves the readiness probe; clients use the TLS port.
-    let server = PrivateServer::start(
-        "redis-server",
-        move |port, dir| {
-            let tls = connector_testkit::free_port().unwrap();
-            *tls_port_in.lock().unwrap() = tls;
-            let tls = tls.to_string();
-            let extra = ["--tls-port", &tls, "--tls-cert-file", &c, "--tls-key-file", &k, "--tls-auth-clients", "no"];
-            node(port, dir, &extra)
-        },
-        probe::redis,
-    )
-    .unwrap();
-    let port = *tls_port.lock().unwrap();
+    let port = connector_testkit::free_port().unwrap();
+    let (k, c) = (key.display().to_string(), cert.display().to_string());
+    let tls =
+        ["--tls-port", &port.to_string(), "--tls-cert-file", &c, "--tls-key-file", &k, "--tls-auth-clients", "no"]
+            .map(String::from);
+    let server = PrivateServer::start_with_files(&servers::REDIS, &shared, &tls, Some(certs.path())).await.unwrap();
     // A self-signed certificate: verification off for the test (`#insecure`).
     let endpoint = RedisEndpoint::standalone(format!("rediss://127.0.0.1:{port}/#insecure"));
     let (keys, entries) = round_trip(endpoint, &common::unique("tls")).await;

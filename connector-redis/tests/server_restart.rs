@@ -1,5 +1,6 @@
 //! Redis is restarted in the middle of a run, on a private redis-server with its own
-//! port and directory (so that tests sharing the common server are not disturbed),
+//! port and data (a host process or a container, as the shared server; tests sharing
+//! that one are not disturbed),
 //! with the append-only file fsynced on every write (`--appendfsync always`): what the
 //! server acknowledged survives the restart. The exactly-once sink (SET), the
 //! at-least-once sink (RPUSH) and the exactly-once source keep their guarantee.
@@ -7,27 +8,19 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
-use connector_testkit::{PrivateServer, SuiteConfig, probe, run_sink_suite, run_source_suite};
+use connector_testkit::{PrivateServer, SuiteConfig, TestServer, run_sink_suite, run_source_suite, servers};
 
-/// A redis-server of this test alone, or `None` when the shared server is not there
-/// either (skip).
-async fn private_redis() -> Option<(Arc<Mutex<PrivateServer>>, String)> {
-    common::server().await?;
-    let server = PrivateServer::start(
-        "redis-server",
-        |port, dir| {
-            let args = ["--bind", "127.0.0.1", "--port", &port.to_string(), "--dir", dir, "--appendonly", "yes"];
-            let more = ["--appendfsync", "always", "--save", "", "--daemonize", "no"];
-            args.iter().chain(&more).map(|a| a.to_string()).collect()
-        },
-        probe::redis,
-    )
-    .unwrap();
-    let url = format!("redis://127.0.0.1:{}", server.lock().unwrap().port());
+/// A redis-server of this test alone (a host process or a container, as the shared
+/// one), or `None` when the shared server is not there either (skip).
+async fn private_redis() -> Option<(PrivateServer, String)> {
+    let shared = TestServer::discover(&servers::REDIS).await.unwrap()?;
+    let aof = ["--appendonly", "yes", "--appendfsync", "always"].map(String::from);
+    let server = PrivateServer::start(&servers::REDIS, &shared, &aof).await.unwrap();
+    let url = server.endpoint().to_string();
     Some((server, url))
 }
 
@@ -40,7 +33,7 @@ async fn sink_survives_a_server_restart(write: common::Write, guarantee: Deliver
         crashes: 1,
         records_per_second: 5_000.0,
         checkpoint_interval: Duration::from_millis(100),
-        restart_server: Some(PrivateServer::restart_hook(&redis, DOWN)),
+        restart_server: Some(redis.restart_hook(DOWN)),
         ..SuiteConfig::default()
     };
     let verdict = run_sink_suite(target, config).await.unwrap();
@@ -66,7 +59,7 @@ async fn source_survives_a_server_restart() {
     let config = SuiteConfig {
         crashes: 1,
         records: 10_000,
-        restart_server: Some(PrivateServer::restart_hook(&redis, DOWN)),
+        restart_server: Some(redis.restart_hook(DOWN)),
         ..SuiteConfig::default()
     };
     let verdict = run_source_suite(target, config).await.unwrap();

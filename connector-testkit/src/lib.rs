@@ -2,13 +2,16 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod containers;
 pub mod discovery;
 mod error;
+pub mod launch;
 mod private_server;
+pub mod servers;
 pub mod suites;
 mod verdict;
 
-pub use discovery::{Server, TestServer, restart_service, servers};
+pub use discovery::{Server, TestServer};
 pub use error::TestkitError;
 pub use private_server::PrivateServer;
 pub use suites::{

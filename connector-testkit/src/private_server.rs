@@ -1,151 +1,253 @@
-//! A server process of one test alone (its own port and data directory), for tests
-//! that restart the server mid-run without disturbing tests sharing the common one.
+//! A server of one test alone (its own ports and data), for tests that restart the
+//! server mid-run without disturbing the tests sharing the common one. It runs where
+//! the shared server runs: in a container when that one does (restarted by stopping
+//! and starting its container), else as a host process with the binaries
+//! `cargo xtask services` installed (restarted by stopping and starting the process).
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use test_servers::probe::host_port;
 use test_servers::process::{self, free_port};
+use testcontainers::core::ExecCommand;
+use testcontainers::{ContainerAsync, GenericImage};
+use tokio::sync::Mutex;
 
 use crate::TestkitError;
+use crate::containers::{self, Request};
+use crate::discovery::{Server, TestServer};
+use crate::launch::{Launch, Mode};
 use crate::suites::RestartHook;
 
 /// How long a start or a clean stop may take.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Builds the command that runs the server on a port with a data directory.
-type MakeCommand = Box<dyn Fn(u16, &std::path::Path) -> Result<Command, String> + Send>;
+enum Backend {
+    Process { launch: Launch, child: Option<Child> },
+    Container(Box<ContainerAsync<GenericImage>>),
+}
 
-/// A private server listening on `127.0.0.1:port`, checked by a probe, stopped
-/// cleanly with SIGTERM (servers save their data then) on restart and drop.
-pub struct PrivateServer {
-    name: String,
-    make: MakeCommand,
-    port: u16,
+struct Inner {
+    system: &'static str,
+    endpoint: String,
+    ports: Vec<u16>,
     probe: fn(&str) -> Result<(), String>,
-    /// A file in the data directory holding the server's PID, when the spawned
-    /// process is a wrapper that does not receive signals for the server.
-    pid_file: Option<String>,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
+    /// Its data directory on the host (mounted into a container at the same path).
+    data: PathBuf,
+    _temporary: tempfile::TempDir,
+    backend: Mutex<Backend>,
+}
+
+/// A private server; clones share it. Stopped (its container removed) when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct PrivateServer {
+    inner: Arc<Inner>,
+}
+
+fn failed(system: &str, what: &str, e: impl std::fmt::Display) -> TestkitError {
+    TestkitError::Target(format!("private {system}: {what}: {e}"))
 }
 
 impl PrivateServer {
-    /// Start `program` with the arguments `args(port, data_dir)` builds (a free port,
-    /// a fresh directory) and wait until `probe("127.0.0.1:<port>")` answers.
-    pub fn start(
-        program: &str,
-        args: impl Fn(u16, &str) -> Vec<String> + Send + 'static,
-        probe: fn(&str) -> Result<(), String>,
-    ) -> Result<Arc<Mutex<PrivateServer>>, TestkitError> {
-        let name = program.to_string();
-        let make = move |port: u16, dir: &std::path::Path| {
-            let mut command = Command::new(&name);
-            command.args(args(port, &dir.display().to_string()));
-            Ok(command)
-        };
-        PrivateServer::start_command(program, make, probe, None)
+    /// A private `server` where `shared` (the test's shared server) runs, with `extra`
+    /// arguments after the usual ones.
+    pub async fn start(server: &TestServer, shared: &Server, extra: &[String]) -> Result<Self, TestkitError> {
+        PrivateServer::start_with_files(server, shared, extra, None).await
     }
 
-    /// Start the command `make(port, data_dir)` builds (it may prepare the directory
-    /// first); with `pid_file`, stop the PID written to that file in the directory.
-    pub fn start_command(
-        name: &str,
-        make: impl Fn(u16, &std::path::Path) -> Result<Command, String> + Send + 'static,
-        probe: fn(&str) -> Result<(), String>,
-        pid_file: Option<&str>,
-    ) -> Result<Arc<Mutex<PrivateServer>>, TestkitError> {
-        let failed =
-            |what: &str, e: &dyn std::fmt::Display| TestkitError::Target(format!("private {name}: {what}: {e}"));
-        let port = free_port().map_err(|e| failed("no free port on 127.0.0.1", &e))?;
-        let dir = tempfile::tempdir().map_err(|e| failed("temporary directory", &e))?;
-        let mut server = PrivateServer {
-            name: name.to_string(),
-            make: Box::new(make),
-            port,
-            probe,
-            pid_file: pid_file.map(str::to_string),
-            dir,
-            child: None,
-        };
-        server.run()?;
-        Ok(Arc::new(Mutex::new(server)))
-    }
-
-    /// The port it listens on (127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Its data directory.
-    pub fn dir(&self) -> &std::path::Path {
-        self.dir.path()
-    }
-
-    fn run(&mut self) -> Result<(), TestkitError> {
-        let name = self.name.clone();
-        let mut command = (self.make)(self.port, self.dir.path())
-            .map_err(|e| TestkitError::Target(format!("private {name}: preparing: {e}")))?;
-        let child =
-            command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| {
-                TestkitError::Target(format!("{name} must be installed (cargo xtask services up): {e}"))
-            })?;
-        self.child = Some(child);
-        let address = format!("127.0.0.1:{}", self.port);
-        let started = Instant::now();
-        while let Err(e) = (self.probe)(&address) {
-            if started.elapsed() > PATIENCE {
-                return Err(TestkitError::Target(format!("private {name} did not start at {address}: {e}")));
+    /// As [`PrivateServer::start`], for arguments that name host files: `files` (a
+    /// directory) is mounted into a container at the same path, and is the server's
+    /// data directory.
+    pub async fn start_with_files(
+        server: &TestServer,
+        shared: &Server,
+        extra: &[String],
+        files: Option<&Path>,
+    ) -> Result<Self, TestkitError> {
+        let temporary = tempfile::tempdir().map_err(|e| failed(server.system, "temporary directory", e))?;
+        let data: PathBuf = files.map(Path::to_path_buf).unwrap_or_else(|| temporary.path().to_path_buf());
+        let (endpoint, ports, backend) = if shared.in_container {
+            let name = format!("flink-connectors-rs-private-{}-{}", std::process::id(), fastrand::u32(..));
+            let mount = Some(data.clone());
+            let request = Request { server, name, watch: std::process::id(), shared: false, mount, extra };
+            let started = containers::start(request).await?;
+            (started.endpoint, started.ports, Backend::Container(Box::new(started.container)))
+        } else {
+            let mut ports = Vec::with_capacity(server.ports);
+            while ports.len() < server.ports {
+                let port = free_port().map_err(|e| failed(server.system, "no free port on 127.0.0.1", e))?;
+                if !ports.contains(&port) {
+                    ports.push(port);
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let launch = (server.launch)(Mode::Host, &ports, &data.display().to_string(), extra)
+                .map_err(|e| failed(server.system, "launch", e))?;
+            let endpoint = (server.endpoint)("127.0.0.1", ports[0]);
+            (endpoint, ports, Backend::Process { launch, child: None })
+        };
+        let inner = Inner {
+            system: server.system,
+            endpoint,
+            ports,
+            probe: server.probe,
+            data,
+            _temporary: temporary,
+            backend: Mutex::new(backend),
+        };
+        let private = PrivateServer { inner: Arc::new(inner) };
+        private.run().await?;
+        Ok(private)
+    }
+
+    /// Where clients reach it.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// The port clients use (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.inner.ports[0]
+    }
+
+    /// All its ports (the first is [`PrivateServer::port`]).
+    pub fn ports(&self) -> &[u16] {
+        &self.inner.ports
+    }
+
+    /// Start the process or the container, and wait until the server answers.
+    async fn run(&self) -> Result<(), TestkitError> {
+        let system = self.inner.system;
+        {
+            let mut backend = self.inner.backend.lock().await;
+            match &mut *backend {
+                Backend::Process { launch, child } => {
+                    let mut command = Command::new(&launch.program);
+                    command.args(&launch.args).envs(launch.env.iter().map(|(k, v)| (k, v)));
+                    let spawned = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| {
+                        failed(system, &format!("{} must be installed (cargo xtask services up)", launch.program), e)
+                    })?;
+                    *child = Some(spawned);
+                }
+                Backend::Container(container) => {
+                    container.start().await.map_err(|e| failed(system, "starting its container", e))?;
+                }
+            }
+        }
+        let address = host_port(&self.inner.endpoint);
+        let started = Instant::now();
+        while let Err(e) = (self.inner.probe)(&address) {
+            if started.elapsed() > PATIENCE {
+                return Err(failed(system, &format!("did not answer at {address}"), e));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(())
     }
 
-    /// SIGTERM (to the PID in the PID file, if any, and to the spawned process),
-    /// then wait for the exit (SIGKILL after the patience runs out).
-    pub fn stop(&mut self) {
-        let pid = self
-            .pid_file
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(self.dir.path().join(f)).ok())
-            .and_then(|s| s.trim().parse::<u32>().ok());
-        if let Some(pid) = pid {
-            process::stop(pid, PATIENCE);
-        }
-        if let Some(mut child) = self.child.take() {
-            process::stop_child(&mut child, PATIENCE);
+    /// Stop it: SIGTERM to the process (and to the PID in its PID file, if any) or a
+    /// stop of its container (SIGTERM, which the server gets, then SIGKILL), waiting
+    /// for the end.
+    pub async fn stop(&self) -> Result<(), TestkitError> {
+        let mut backend = self.inner.backend.lock().await;
+        match &mut *backend {
+            Backend::Process { launch, child } => {
+                let pid = launch
+                    .pid_file
+                    .as_ref()
+                    .and_then(|f| std::fs::read_to_string(self.inner.data.join(f)).ok())
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                let child = child.take();
+                tokio::task::spawn_blocking(move || {
+                    if let Some(pid) = pid {
+                        process::stop(pid, PATIENCE);
+                    }
+                    if let Some(mut child) = child {
+                        process::stop_child(&mut child, PATIENCE);
+                    }
+                })
+                .await
+                .map_err(|e| failed(self.inner.system, "stopping", e))
+            }
+            Backend::Container(container) => {
+                container.stop().await.map_err(|e| failed(self.inner.system, "stopping its container", e))
+            }
         }
     }
 
-    /// Stop, stay down for `down`, start again on the same port and directory.
-    pub fn restart(&mut self, down: Duration) -> Result<(), TestkitError> {
-        self.stop();
-        std::thread::sleep(down);
-        self.run()
+    /// Stop, stay down for `down`, start again on the same ports with the same data.
+    pub async fn restart(&self, down: Duration) -> Result<(), TestkitError> {
+        self.stop().await?;
+        tokio::time::sleep(down).await;
+        self.run().await
     }
 
-    /// A suite hook restarting `server` (down for `down`).
-    pub fn restart_hook(server: &Arc<Mutex<PrivateServer>>, down: Duration) -> RestartHook {
-        let server = server.clone();
+    /// A suite hook restarting it (down for `down`).
+    pub fn restart_hook(&self, down: Duration) -> RestartHook {
+        let server = self.clone();
         Arc::new(move || {
             let server = server.clone();
             Box::pin(async move {
-                tokio::task::spawn_blocking(move || match server.lock() {
-                    Ok(mut s) => s.restart(down),
-                    Err(poisoned) => poisoned.into_inner().restart(down),
-                })
-                .await
-                .map_err(|e| TestkitError::Target(format!("restarting the private server: {e}")))??;
+                server.restart(down).await?;
                 eprintln!("private server restarted");
                 Ok(())
             })
         })
     }
+
+    /// Run `argv` next to the server (a client tool such as `redis-cli`): on the host,
+    /// or in its container. Its standard output, or an error with what it printed.
+    pub async fn run_tool(&self, argv: &[&str]) -> Result<String, TestkitError> {
+        let system = self.inner.system;
+        let backend = self.inner.backend.lock().await;
+        match &*backend {
+            Backend::Process { .. } => {
+                let Some((program, args)) = argv.split_first() else { return Ok(String::new()) };
+                let out = Command::new(program).args(args).output().map_err(|e| failed(system, program, e))?;
+                if !out.status.success() {
+                    return Err(failed(system, &argv.join(" "), String::from_utf8_lossy(&out.stderr)));
+                }
+                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+            Backend::Container(container) => {
+                let mut result = container
+                    .exec(ExecCommand::new(argv.iter().map(|a| a.to_string())))
+                    .await
+                    .map_err(|e| failed(system, &argv.join(" "), e))?;
+                let stdout = result.stdout_to_vec().await.map_err(|e| failed(system, &argv.join(" "), e))?;
+                match result.exit_code().await.map_err(|e| failed(system, &argv.join(" "), e))? {
+                    Some(0) | None => Ok(String::from_utf8_lossy(&stdout).into_owned()),
+                    Some(code) => {
+                        let stderr = result.stderr_to_vec().await.unwrap_or_default();
+                        Err(failed(
+                            system,
+                            &format!("{} exited {code}", argv.join(" ")),
+                            String::from_utf8_lossy(&stderr),
+                        ))
+                    }
+                }
+            }
+        }
+    }
 }
 
-impl Drop for PrivateServer {
+impl Drop for Inner {
     fn drop(&mut self) {
-        self.stop();
+        if let Backend::Process { launch, child } = self.backend.get_mut() {
+            let pid = launch
+                .pid_file
+                .as_ref()
+                .and_then(|f| std::fs::read_to_string(self.data.join(f)).ok())
+                .and_then(|s| s.trim().parse::<u32>().ok());
+            if let Some(pid) = pid {
+                process::stop(pid, PATIENCE);
+            }
+            if let Some(mut child) = child.take() {
+                process::stop_child(&mut child, PATIENCE);
+            }
+        }
+        // A container is removed when its handle is dropped (testcontainers).
     }
 }

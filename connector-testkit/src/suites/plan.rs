@@ -10,7 +10,7 @@ use stream_core::StreamEnvironmentBuilder;
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
-/// Restarts the external server (see [`crate::discovery::restart_service`]).
+/// Restarts the external server (see [`crate::PrivateServer::restart_hook`]).
 pub type RestartHook =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), crate::TestkitError>> + Send>> + Send + Sync>;
 

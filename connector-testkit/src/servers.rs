@@ -1,0 +1,188 @@
+//! The test servers the workspace knows: how each is found, probed and started.
+//!
+//! Images: `local` is what `cargo xtask images` builds from the package registries
+//! (the default when the engine holds it); `official` is the system's own image, for
+//! machines that reach a registry (`CONNECTOR_TEST_IMAGES=official`). The official
+//! images' command lines follow their documentation; this project's machines reach no
+//! registry, so they are not run here.
+
+use test_servers::scripts::RABBITMQ_NODE;
+use test_servers::{images, probe};
+
+use crate::discovery::TestServer;
+use crate::launch::{Launch, Mode};
+
+fn no_private_host(system: &str) -> Result<Launch, String> {
+    Err(format!("a private {system} runs in a container only (start a Docker engine: `cargo xtask docker up`)"))
+}
+
+/// Redis (`REDIS_URL`, e.g. `redis://127.0.0.1:6379`).
+pub const REDIS: TestServer = TestServer {
+    system: "Redis",
+    variable: "REDIS_URL",
+    service: "redis",
+    probe: probe::redis,
+    local_image: images::REDIS,
+    official_image: "redis:7.0",
+    ports: 1,
+    launch: |_mode, ports, dir, extra| {
+        let port = ports[0].to_string();
+        let args = ["--bind", "127.0.0.1", "--port", &port, "--dir", dir, "--save", "", "--appendonly", "no"];
+        Ok(Launch::new("redis-server", &args).more_args(&["--daemonize".into(), "no".into()]).more_args(extra))
+    },
+    endpoint: |host, port| format!("redis://{host}:{port}"),
+};
+
+/// RabbitMQ (`RABBITMQ_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`). A node of
+/// its own per server: its own distribution and epmd ports, so that several run on
+/// one host network.
+pub const RABBITMQ: TestServer = TestServer {
+    system: "RabbitMQ",
+    variable: "RABBITMQ_URL",
+    service: "rabbitmq",
+    probe: probe::amqp,
+    local_image: images::RABBITMQ,
+    official_image: "rabbitmq:3.10",
+    ports: 3,
+    launch: |mode, ports, dir, _extra| {
+        let [port, dist, epmd] = [ports[0], ports[1], ports[2]].map(|p| p.to_string());
+        let mut launch = Launch::new("sh", &["-c", RABBITMQ_NODE, "rabbitmq-node", &port, &dist, &epmd, dir]);
+        if mode == Mode::Host {
+            // Debian's wrapper does not pass signals on to the node: stop the PID it writes.
+            launch.pid_file = Some("rabbit.pid".into());
+        }
+        Ok(launch)
+    },
+    endpoint: |host, port| format!("amqp://guest:guest@{host}:{port}/%2f"),
+};
+
+/// The noida-db binary `cargo xtask services up kafka` installed (inside the PyPI wheel).
+fn noida_binary() -> Result<String, String> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err("noida-db is not installed (cargo xtask services up kafka)".into());
+    }
+    Ok(format!("{}/noida-db", String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Kafka (`KAFKA_BOOTSTRAP_SERVERS`, e.g. `127.0.0.1:9092`): noida-db here, Apache
+/// Kafka in KRaft mode from the official image (its second port is the controller's).
+pub const KAFKA: TestServer = TestServer {
+    system: "Kafka",
+    variable: "KAFKA_BOOTSTRAP_SERVERS",
+    service: "kafka",
+    probe: probe::kafka,
+    local_image: images::KAFKA,
+    official_image: "apache/kafka:3.9.1",
+    ports: 2,
+    launch: |mode, ports, dir, extra| {
+        let (port, controller) = (ports[0], ports[1]);
+        let args = ["start", "--data-dir", dir, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port"];
+        let noida = |program: &str| Launch::new(program, &args).more_args(&[port.to_string()]).more_args(extra);
+        Ok(match mode {
+            Mode::Host => noida(&noida_binary()?),
+            Mode::LocalImage => noida("noida-db"),
+            Mode::OfficialImage => Launch::new("/etc/kafka/docker/run", &[])
+                .env("KAFKA_NODE_ID", 1)
+                .env("KAFKA_PROCESS_ROLES", "broker,controller")
+                .env("KAFKA_LISTENERS", format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}"))
+                .env("KAFKA_ADVERTISED_LISTENERS", format!("PLAINTEXT://127.0.0.1:{port}"))
+                .env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+                .env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+                .env("KAFKA_CONTROLLER_QUORUM_VOTERS", format!("1@127.0.0.1:{controller}"))
+                .env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", 1)
+                .env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", 1)
+                .env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", 1)
+                .env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", 0)
+                .env("KAFKA_LOG_DIRS", dir),
+        })
+    },
+    endpoint: |host, port| format!("{host}:{port}"),
+};
+
+fn moto(mode: Mode, port: u16) -> Result<Launch, String> {
+    match mode {
+        Mode::Host => no_private_host("moto"),
+        _ => Ok(Launch::new("moto_server", &["-H", "127.0.0.1", "-p", &port.to_string()])),
+    }
+}
+
+/// S3 (`S3_ENDPOINT`, e.g. `http://127.0.0.1:4566`; moto server).
+pub const S3: TestServer = TestServer {
+    system: "S3 (moto)",
+    variable: "S3_ENDPOINT",
+    service: "moto",
+    probe: probe::s3,
+    local_image: images::MOTO,
+    official_image: "motoserver/moto:5.2.5",
+    ports: 1,
+    launch: |mode, ports, _dir, _extra| moto(mode, ports[0]),
+    endpoint: |host, port| format!("http://{host}:{port}"),
+};
+
+/// Firehose (`FIREHOSE_ENDPOINT`, e.g. `http://127.0.0.1:4566`; moto server, which
+/// serves S3 on the same port: tests read the S3 destination through [`S3`], and in
+/// containers both are the same server).
+pub const FIREHOSE: TestServer = TestServer { system: "Firehose (moto)", variable: "FIREHOSE_ENDPOINT", ..S3 };
+
+/// DynamoDB (`DYNAMODB_ENDPOINT`, e.g. `http://127.0.0.1:8000`; AWS DynamoDB Local,
+/// which listens on every interface: it has no option to bind one).
+pub const DYNAMODB: TestServer = TestServer {
+    system: "DynamoDB (DynamoDB Local)",
+    variable: "DYNAMODB_ENDPOINT",
+    service: "dynamodb",
+    probe: probe::dynamodb,
+    local_image: images::DYNAMODB,
+    official_image: "amazon/dynamodb-local:3.1.0",
+    ports: 1,
+    launch: |mode, ports, _dir, _extra| {
+        let port = ports[0].to_string();
+        match mode {
+            Mode::Host => no_private_host("DynamoDB Local"),
+            Mode::LocalImage => Ok(Launch::new("dynamodb-local", &[&port])),
+            Mode::OfficialImage => Ok(Launch::new(
+                "java",
+                &[
+                    "-Djava.library.path=/home/dynamodblocal/DynamoDBLocal_lib",
+                    "-jar",
+                    "/home/dynamodblocal/DynamoDBLocal.jar",
+                    "-inMemory",
+                    "-sharedDb",
+                    "-port",
+                    &port,
+                ],
+            )),
+        }
+    },
+    endpoint: |host, port| format!("http://{host}:{port}"),
+};
+
+/// Kinesis (`KINESIS_ENDPOINT`, e.g. `http://127.0.0.1:4568`; kinesis-local, the
+/// kinesis-mock engine; its second port serves TLS).
+pub const KINESIS: TestServer = TestServer {
+    system: "Kinesis (kinesis-local)",
+    variable: "KINESIS_ENDPOINT",
+    service: "kinesis",
+    probe: probe::kinesis,
+    local_image: images::KINESIS,
+    official_image: "ghcr.io/etspaceman/kinesis-mock:0.4.8",
+    ports: 2,
+    launch: |mode, ports, _dir, _extra| {
+        let (port, tls) = (ports[0].to_string(), ports[1].to_string());
+        match mode {
+            Mode::Host => no_private_host("kinesis-local"),
+            Mode::LocalImage => Ok(Launch::new("kinesis-local", &[&port, &tls])),
+            Mode::OfficialImage => Ok(Launch::new("node", &["/kinesis-mock.js"])
+                .env("KINESIS_MOCK_CERT_PATH", "/server.json")
+                .env("KINESIS_MOCK_PLAIN_PORT", port)
+                .env("KINESIS_MOCK_TLS_PORT", tls)
+                .env("CREATE_STREAM_DURATION", "10ms")
+                .env("DELETE_STREAM_DURATION", "10ms")
+                .env("SHARD_LIMIT", 100_000)),
+        }
+    },
+    endpoint: |host, port| format!("http://{host}:{port}"),
+};
