@@ -38,7 +38,11 @@ pub fn run() -> Result<(), XtaskError> {
             // is what says why; a backtrace of the test's own frames buries it.
             ("RUST_BACKTRACE", "0"),
         ];
-        sh("cargo", &["nextest", "run", "--workspace", "--all-features", "--locked", "--profile", "ci"], &env)
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let ran =
+            sh("cargo", &["nextest", "run", "--workspace", "--all-features", "--locked", "--profile", "ci"], &env);
+        docker::list_started_since(since);
+        ran
     });
     // The host-process path (`cargo xtask services`, for machines without Docker):
     // every server starts, answers and stops, leaving nothing running.

@@ -114,25 +114,42 @@ pub fn up() -> Result<(), XtaskError> {
         "--ip-masq=false",
     ];
     let log = run.join("dockerd.log");
-    let spawn = |program: &str, args: &[&str], log: &Path| {
-        process::spawn_detached(program, args, &[], log)
-            .map_err(|source| XtaskError::Spawn { command: program.into(), source })
+    let dockerd = process::spawn_detached("/usr/sbin/dockerd", &args, &[], &log)
+        .map_err(|source| XtaskError::Spawn { command: "dockerd".into(), source })?;
+    let shim = match start_shim(&engine, &log, dockerd) {
+        Ok(shim) => shim,
+        Err(e) => {
+            // Leave nothing behind a failed start.
+            process::stop(dockerd, Duration::from_secs(30));
+            state::clear_pids(PIDS)?;
+            return Err(e);
+        }
     };
-    let dockerd = spawn("/usr/sbin/dockerd", &args, &log)?;
-    state::write_pids(PIDS, &[dockerd])?;
-    wait_for(&engine, "dockerd", &log)?;
-    let xtask = std::env::current_exe().map_err(|e| XtaskError::io("current executable", e))?;
-    let shim_log = run.join("api-shim.log");
-    let shim_args = ["docker", "api-shim", CLIENT_SOCKET, &engine.display().to_string()];
-    let shim = spawn(&xtask.display().to_string(), &shim_args, &shim_log)?;
-    state::write_pids(PIDS, &[shim, dockerd])?;
-    wait_for(client, "the API shim", &shim_log)?;
     eprintln!(
         "docker: engine up in {:.1} s at {CLIENT_SOCKET} (pids {shim} shim, {dockerd} dockerd; images in {})",
         started.elapsed().as_secs_f64(),
         root.display()
     );
     Ok(())
+}
+
+/// Wait for the engine at `engine`, start the API shim in front of it and record
+/// both PIDs (`dockerd` started already); the shim's PID.
+fn start_shim(engine: &Path, log: &Path, dockerd: u32) -> Result<u32, XtaskError> {
+    state::write_pids(PIDS, &[dockerd])?;
+    wait_for(engine, "dockerd", log)?;
+    let xtask = std::env::current_exe().map_err(|e| XtaskError::io("current executable", e))?;
+    let shim_log = run_dir().join("api-shim.log");
+    let shim_args = ["docker", "api-shim", CLIENT_SOCKET, &engine.display().to_string()];
+    let shim = process::spawn_detached(&xtask.display().to_string(), &shim_args, &[], &shim_log)
+        .map_err(|source| XtaskError::Spawn { command: "xtask docker api-shim".into(), source })?;
+    let answering = state::write_pids(PIDS, &[shim, dockerd])
+        .and_then(|()| wait_for(Path::new(CLIENT_SOCKET), "the API shim", &shim_log));
+    if let Err(e) = answering {
+        process::stop(shim, Duration::from_secs(5));
+        return Err(e);
+    }
+    Ok(shim)
 }
 
 /// Mount points under `dir`, deepest first.
@@ -185,6 +202,25 @@ pub fn down() -> Result<(), XtaskError> {
     state::clear_pids(PIDS)?;
     eprintln!("docker: stopped pids {pids:?}; no container, mount or process of it is left");
     Ok(())
+}
+
+/// Print the containers started since `since` (seconds since the Unix epoch), from
+/// the engine's events: the test servers of a test run, removed by now.
+pub fn list_started_since(since: u64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (since, until) = (since.to_string(), (now + 1).to_string());
+    let format = "{{.Actor.Attributes.name}} {{.Actor.Attributes.image}}";
+    let args = ["events", "--since", &since, "--until", &until, "--filter", "event=start", "--format", format];
+    match sh_output(DOCKER_CLI, &args, &[]) {
+        Ok(started) => {
+            let lines: Vec<&str> = started.lines().collect();
+            eprintln!("docker: {} containers started during the tests:", lines.len());
+            for line in lines {
+                eprintln!("  {line}");
+            }
+        }
+        Err(e) => eprintln!("docker: could not list the containers the tests started: {e}"),
+    }
 }
 
 pub fn status() -> Result<(), XtaskError> {

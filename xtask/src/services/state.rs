@@ -27,6 +27,8 @@ fn pid_file(name: &str) -> PathBuf {
 }
 
 pub fn write_pids(name: &str, pids: &[u32]) -> Result<(), XtaskError> {
+    let root = root();
+    fs::create_dir_all(&root).map_err(|e| XtaskError::io(&root, e))?;
     let path = pid_file(name);
     let text: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
     fs::write(&path, text.join("\n")).map_err(|e| XtaskError::io(&path, e))
