@@ -25,6 +25,9 @@ pub struct Launch {
     /// Host processes: a file in the data directory holding the PID to stop, when the
     /// program is a wrapper that does not pass signals on.
     pub pid_file: Option<String>,
+    /// Host processes: a command run after the server stopped, for a helper process
+    /// the server left running (RabbitMQ's epmd). A container takes its helpers with it.
+    pub cleanup: Option<Vec<String>>,
 }
 
 impl Launch {

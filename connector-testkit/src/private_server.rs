@@ -159,15 +159,8 @@ impl PrivateServer {
                     .as_ref()
                     .and_then(|f| std::fs::read_to_string(self.inner.data.join(f)).ok())
                     .and_then(|s| s.trim().parse::<u32>().ok());
-                let child = child.take();
-                tokio::task::spawn_blocking(move || {
-                    if let Some(pid) = pid {
-                        process::stop(pid, PATIENCE);
-                    }
-                    if let Some(mut child) = child {
-                        process::stop_child(&mut child, PATIENCE);
-                    }
-                })
+                let (child, cleanup) = (child.take(), launch.cleanup.clone());
+                tokio::task::spawn_blocking(move || stop_process(pid, child, cleanup.as_deref()))
                 .await
                 .map_err(|e| failed(self.inner.system, "stopping", e))
             }
@@ -233,6 +226,20 @@ impl PrivateServer {
     }
 }
 
+/// Stop a host server: the PID from its PID file, the process spawned, then its
+/// cleanup command.
+fn stop_process(pid: Option<u32>, child: Option<Child>, cleanup: Option<&[String]>) {
+    if let Some(pid) = pid {
+        process::stop(pid, PATIENCE);
+    }
+    if let Some(mut child) = child {
+        process::stop_child(&mut child, PATIENCE);
+    }
+    if let Some([program, args @ ..]) = cleanup {
+        let _ = Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Backend::Process { launch, child } = self.backend.get_mut() {
@@ -241,12 +248,7 @@ impl Drop for Inner {
                 .as_ref()
                 .and_then(|f| std::fs::read_to_string(self.data.join(f)).ok())
                 .and_then(|s| s.trim().parse::<u32>().ok());
-            if let Some(pid) = pid {
-                process::stop(pid, PATIENCE);
-            }
-            if let Some(mut child) = child.take() {
-                process::stop_child(&mut child, PATIENCE);
-            }
+            stop_process(pid, child.take(), launch.cleanup.as_deref());
         }
         // A container is removed when its handle is dropped (testcontainers).
     }

@@ -48,8 +48,10 @@ pub const RABBITMQ: TestServer = TestServer {
         let [port, dist, epmd] = [ports[0], ports[1], ports[2]].map(|p| p.to_string());
         let mut launch = Launch::new("sh", &["-c", RABBITMQ_NODE, "rabbitmq-node", &port, &dist, &epmd, dir]);
         if mode == Mode::Host {
-            // Debian's wrapper does not pass signals on to the node: stop the PID it writes.
+            // Debian's wrapper does not pass signals on to the node: stop the PID it
+            // writes, then the node's own epmd.
             launch.pid_file = Some("rabbit.pid".into());
+            launch.cleanup = Some(["epmd", "-port", &epmd, "-kill"].map(String::from).to_vec());
         }
         Ok(launch)
     },
