@@ -23,9 +23,9 @@ use testcontainers::core::Mount;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt, ReuseDirective};
 
-use crate::discovery::{Server, TestServer};
 use crate::error::TestkitError;
 use crate::launch::{Mode, SERVE_WHILE};
+use crate::server::{Server, TestServer};
 
 /// The variable that chooses the images: `local` (built by `cargo xtask images`) or
 /// `official`; by default the local image when the engine holds it.

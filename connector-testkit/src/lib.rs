@@ -7,6 +7,7 @@ pub mod discovery;
 mod error;
 pub mod launch;
 mod private_server;
+mod server;
 pub mod servers;
 pub mod suites;
 mod verdict;

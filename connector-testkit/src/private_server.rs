@@ -17,8 +17,8 @@ use tokio::sync::Mutex;
 
 use crate::TestkitError;
 use crate::containers::{self, Request};
-use crate::discovery::{Server, TestServer};
 use crate::launch::{Launch, Mode};
+use crate::server::{Server, TestServer};
 use crate::suites::RestartHook;
 
 /// How long a start or a clean stop may take.
@@ -161,8 +161,8 @@ impl PrivateServer {
                     .and_then(|s| s.trim().parse::<u32>().ok());
                 let (child, cleanup) = (child.take(), launch.cleanup.clone());
                 tokio::task::spawn_blocking(move || stop_process(pid, child, cleanup.as_deref()))
-                .await
-                .map_err(|e| failed(self.inner.system, "stopping", e))
+                    .await
+                    .map_err(|e| failed(self.inner.system, "stopping", e))
             }
             Backend::Container(container) => {
                 container.stop().await.map_err(|e| failed(self.inner.system, "stopping its container", e))

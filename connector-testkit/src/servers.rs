@@ -9,8 +9,8 @@
 use test_servers::scripts::RABBITMQ_NODE;
 use test_servers::{images, probe};
 
-use crate::discovery::TestServer;
 use crate::launch::{Launch, Mode};
+use crate::server::TestServer;
 
 fn no_private_host(system: &str) -> Result<Launch, String> {
     Err(format!("a private {system} runs in a container only (start a Docker engine: `cargo xtask docker up`)"))
