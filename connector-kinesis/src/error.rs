@@ -1,7 +1,5 @@
 //! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
 
-use aws_config::SdkConfig;
-use connector_base::aws;
 use stream_core::StreamError;
 
 /// What can go wrong reading from or writing to Kinesis.
@@ -38,15 +36,4 @@ impl From<KinesisError> for StreamError {
     fn from(error: KinesisError) -> Self {
         StreamError::connector(error)
     }
-}
-
-/// What a Kinesis stream is called in errors.
-pub(crate) const KINESIS_STREAM: &str = "Kinesis stream";
-
-/// The check the source and the sink make at start: the stream exists and `sdk`
-/// reaches it; the error names the stream and the endpoint.
-pub(crate) async fn check_stream(sdk: &SdkConfig, stream: &str) -> stream_core::Result<()> {
-    let client = aws_sdk_kinesis::Client::new(sdk);
-    let describe = client.describe_stream_summary().stream_name(stream).send();
-    aws::check_exists(KINESIS_STREAM, stream, sdk, describe).await
 }

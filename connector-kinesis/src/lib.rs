@@ -5,6 +5,7 @@ mod config;
 mod error;
 pub mod sink;
 pub mod source;
+mod stream;
 
 pub use config::{
     KinesisStreamTarget, KinesisStreamsSink, KinesisStreamsSinkBuilder, KinesisStreamsSource,

@@ -14,13 +14,13 @@ use stream_core::api::TaskContext;
 use stream_core::{Result, StreamError};
 
 use crate::config::KinesisStreamTarget;
-use crate::error::check_stream;
+use crate::stream;
 
 impl<T: Send + 'static> AsyncSinkTarget<T> for KinesisStreamTarget<T> {
     type Client = KinesisClient;
 
     async fn connect(&self, _ctx: &TaskContext) -> Result<KinesisClient> {
-        check_stream(&self.sdk, &self.stream).await?;
+        stream::check_exists(&self.sdk, &self.stream).await?;
         Ok(KinesisClient::new(&self.sdk, &self.stream))
     }
 

@@ -11,7 +11,7 @@ use aws_sdk_kinesis::types::ConsumerStatus;
 use connector_base::aws;
 use stream_core::Result;
 
-use crate::error::KINESIS_STREAM;
+use crate::stream::KINESIS_STREAM;
 
 /// How long registration may take.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);

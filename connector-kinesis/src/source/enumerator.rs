@@ -14,7 +14,7 @@ use stream_core::api::{EnumeratorContext, SplitEnumerator};
 
 use super::split::{ShardPosition, ShardSplit};
 use crate::config::{KinesisStreamsSource, StartingPosition};
-use crate::error::KINESIS_STREAM;
+use crate::stream::KINESIS_STREAM;
 
 /// How long one `ListShards` page may take: discovery runs in the checkpoint
 /// coordinator, which a hung call would hold up.

@@ -23,7 +23,7 @@ pub use record::KinesisRecord;
 pub use split::{ShardPosition, ShardSplit};
 
 use crate::config::KinesisStreamsSource;
-use crate::error::check_stream;
+use crate::stream;
 
 impl Source for KinesisStreamsSource {
     type Output = KinesisRecord;
@@ -41,7 +41,7 @@ impl Source for KinesisStreamsSource {
         _parallelism: usize,
         restored: Option<KinesisEnumeratorState>,
     ) -> Result<KinesisEnumerator> {
-        check_stream(&self.sdk, &self.stream).await?;
+        stream::check_exists(&self.sdk, &self.stream).await?;
         Ok(KinesisEnumerator::new(self.clone(), restored))
     }
 
