@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use test_servers::docker;
-use test_servers::probe::host_port;
+use test_servers::probe::{self, host_port};
 use test_servers::process::free_port;
 use testcontainers::core::Mount;
 use testcontainers::runners::AsyncRunner;
@@ -62,7 +62,7 @@ fn container_error(image: &str, e: impl std::fmt::Display) -> TestkitError {
 }
 
 /// Free ports on 127.0.0.1 for one server.
-fn free_ports(n: usize) -> Result<Vec<u16>, TestkitError> {
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, TestkitError> {
     let mut ports: Vec<u16> = Vec::with_capacity(n);
     while ports.len() < n {
         let port = free_port().map_err(|e| TestkitError::Target(format!("no free port on 127.0.0.1: {e}")))?;
@@ -132,28 +132,26 @@ pub(crate) async fn start(request: Request<'_>) -> Result<Started, TestkitError>
     let container = container.start().await.map_err(|e| container_error(image, e))?;
     let endpoint = (server.endpoint)("127.0.0.1", ports[0]);
     let address = host_port(&endpoint);
-    loop {
-        match (server.probe)(&address) {
-            Ok(()) => break,
-            Err(e) if started.elapsed() > READY_WITHIN => {
-                let logs = container.stdout_to_vec().await.unwrap_or_default();
-                let errors = container.stderr_to_vec().await.unwrap_or_default();
-                let tail = |bytes: Vec<u8>| {
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
-                    text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-                };
-                return Err(container_error(
-                    image,
-                    format!(
-                        "{} did not answer at {address} within {READY_WITHIN:?} ({e}); its output:\n{}\n{}",
-                        server.system,
-                        tail(logs),
-                        tail(errors)
-                    ),
-                ));
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
+    let (probe, waited_on) = (server.probe, address.clone());
+    let answered = tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, READY_WITHIN))
+        .await
+        .map_err(|e| container_error(image, e))?;
+    if let Err(e) = answered {
+        let logs = container.stdout_to_vec().await.unwrap_or_default();
+        let errors = container.stderr_to_vec().await.unwrap_or_default();
+        let tail = |bytes: Vec<u8>| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        };
+        return Err(container_error(
+            image,
+            format!(
+                "{} did not answer at {address} within {READY_WITHIN:?} ({e}); its output:\n{}\n{}",
+                server.system,
+                tail(logs),
+                tail(errors)
+            ),
+        ));
     }
     eprintln!(
         "started {} in container {} ({image}) at {} in {:.1} s",

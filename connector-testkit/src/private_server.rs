@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use test_servers::probe::host_port;
-use test_servers::process::{self, free_port};
+use test_servers::probe::{self, host_port};
+use test_servers::process;
 use testcontainers::core::ExecCommand;
 use testcontainers::{ContainerAsync, GenericImage};
 use tokio::sync::Mutex;
@@ -76,13 +76,7 @@ impl PrivateServer {
             let started = containers::start(request).await?;
             (started.endpoint, started.ports, Backend::Container(Box::new(started.container)))
         } else {
-            let mut ports = Vec::with_capacity(server.ports);
-            while ports.len() < server.ports {
-                let port = free_port().map_err(|e| failed(server.system, "no free port on 127.0.0.1", e))?;
-                if !ports.contains(&port) {
-                    ports.push(port);
-                }
-            }
+            let ports = containers::free_ports(server.ports)?;
             let launch = (server.launch)(Mode::Host, &ports, &data.display().to_string(), extra)
                 .map_err(|e| failed(server.system, "launch", e))?;
             let endpoint = (server.endpoint)("127.0.0.1", ports[0]);
@@ -98,7 +92,10 @@ impl PrivateServer {
             backend: Mutex::new(backend),
         };
         let private = PrivateServer { inner: Arc::new(inner) };
-        private.run().await?;
+        if !shared.in_container {
+            // A container answers already: `containers::start` waited for it.
+            private.run().await?;
+        }
         Ok(private)
     }
 
@@ -136,15 +133,12 @@ impl PrivateServer {
                 }
             }
         }
-        let address = host_port(&self.inner.endpoint);
-        let started = Instant::now();
-        while let Err(e) = (self.inner.probe)(&address) {
-            if started.elapsed() > PATIENCE {
-                return Err(failed(system, &format!("did not answer at {address}"), e));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
+        let (probe, address) = (self.inner.probe, host_port(&self.inner.endpoint));
+        let waited_on = address.clone();
+        tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, PATIENCE))
+            .await
+            .map_err(|e| failed(system, "waiting", e))?
+            .map_err(|e| failed(system, &format!("did not answer at {address}"), e))
     }
 
     /// Stop it: SIGTERM to the process (and to the PID in its PID file, if any) or a
@@ -154,13 +148,8 @@ impl PrivateServer {
         let mut backend = self.inner.backend.lock().await;
         match &mut *backend {
             Backend::Process { launch, child } => {
-                let pid = launch
-                    .pid_file
-                    .as_ref()
-                    .and_then(|f| std::fs::read_to_string(self.inner.data.join(f)).ok())
-                    .and_then(|s| s.trim().parse::<u32>().ok());
-                let (child, cleanup) = (child.take(), launch.cleanup.clone());
-                tokio::task::spawn_blocking(move || stop_process(pid, child, cleanup.as_deref()))
+                let (launch, data, child) = (launch.clone(), self.inner.data.clone(), child.take());
+                tokio::task::spawn_blocking(move || stop_process(&launch, &data, child))
                     .await
                     .map_err(|e| failed(self.inner.system, "stopping", e))
             }
@@ -226,16 +215,21 @@ impl PrivateServer {
     }
 }
 
-/// Stop a host server: the PID from its PID file, the process spawned, then its
-/// cleanup command.
-fn stop_process(pid: Option<u32>, child: Option<Child>, cleanup: Option<&[String]>) {
+/// Stop a host server: the PID in its PID file (in `data`), the process spawned,
+/// then its cleanup command.
+fn stop_process(launch: &Launch, data: &Path, child: Option<Child>) {
+    let pid = launch
+        .pid_file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(data.join(f)).ok())
+        .and_then(|s| s.trim().parse::<u32>().ok());
     if let Some(pid) = pid {
         process::stop(pid, PATIENCE);
     }
     if let Some(mut child) = child {
         process::stop_child(&mut child, PATIENCE);
     }
-    if let Some([program, args @ ..]) = cleanup {
+    if let Some([program, args @ ..]) = launch.cleanup.as_deref() {
         let _ = Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
     }
 }
@@ -243,12 +237,7 @@ fn stop_process(pid: Option<u32>, child: Option<Child>, cleanup: Option<&[String
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Backend::Process { launch, child } = self.backend.get_mut() {
-            let pid = launch
-                .pid_file
-                .as_ref()
-                .and_then(|f| std::fs::read_to_string(self.data.join(f)).ok())
-                .and_then(|s| s.trim().parse::<u32>().ok());
-            stop_process(pid, child.take(), launch.cleanup.as_deref());
+            stop_process(launch, &self.data, child.take());
         }
         // A container is removed when its handle is dropped (testcontainers).
     }

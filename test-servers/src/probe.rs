@@ -20,6 +20,19 @@ fn connect(address: &str) -> Result<TcpStream, String> {
     Ok(stream)
 }
 
+/// Probe `address` every 100 ms until `probe` answers, for at most `within`; the last
+/// failure when it never does.
+pub fn wait_until(probe: fn(&str) -> Result<(), String>, address: &str, within: Duration) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    loop {
+        match probe(address) {
+            Ok(()) => return Ok(()),
+            Err(e) if started.elapsed() >= within => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 /// Redis answers `PING` with `+PONG`.
 pub fn redis(address: &str) -> Result<(), String> {
     let mut s = connect(address)?;
@@ -177,6 +190,13 @@ mod tests {
         assert_eq!(host_port("redis://127.0.0.1:6379"), "127.0.0.1:6379");
         assert_eq!(host_port("amqp://guest:guest@127.0.0.1:5672/%2f"), "127.0.0.1:5672");
         assert_eq!(host_port("127.0.0.1:9092,127.0.0.1:9093"), "127.0.0.1:9092");
+    }
+
+    #[test]
+    fn waiting_ends_with_the_last_failure_after_the_window() {
+        let started = std::time::Instant::now();
+        let err = wait_until(redis, "127.0.0.1:9", Duration::from_millis(300)).unwrap_err();
+        assert!(err.contains("127.0.0.1:9") && started.elapsed() >= Duration::from_millis(300), "{err}");
     }
 
     #[test]

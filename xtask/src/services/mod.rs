@@ -6,7 +6,7 @@
 pub mod catalog;
 pub mod state;
 
-use test_servers::process;
+use test_servers::{probe, process};
 
 use std::time::{Duration, Instant};
 
@@ -81,22 +81,14 @@ pub fn up(services: &[&'static Service]) -> Result<(), XtaskError> {
 }
 
 fn wait_until_ready(service: &Service) -> Result<(), XtaskError> {
-    let deadline = Instant::now() + service.ready_timeout;
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        match (service.probe)(service.address) {
-            Ok(()) => return Ok(()),
-            Err(e) => last = e,
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Err(XtaskError::Service {
+    probe::wait_until(service.probe, service.address, service.ready_timeout).map_err(|last| XtaskError::Service {
         service: service.name.into(),
-        message: format!(
-            "did not answer within {:?} ({last}); see its log in {}",
-            service.ready_timeout,
-            state::data_dir(service.name)?.display()
-        ),
+        message: match state::data_dir(service.name) {
+            Ok(dir) => {
+                format!("did not answer within {:?} ({last}); see its log in {}", service.ready_timeout, dir.display())
+            }
+            Err(e) => format!("did not answer within {:?} ({last}); {e}", service.ready_timeout),
+        },
     })
 }
 
