@@ -7,6 +7,11 @@ use stream_core::{Result, StreamError};
 
 use crate::DeliveryGuarantee;
 
+/// The waits before failed entries are sent again, unless set: 50 ms doubling to 5 s.
+pub(crate) fn default_retry() -> RetryPolicy {
+    RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(5))
+}
+
 /// Validated options; build with [`AsyncSinkConfig::builder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AsyncSinkConfig {
@@ -52,7 +57,7 @@ impl AsyncSinkConfig {
                 max_record_size_in_bytes: 1024 * 1024,
                 request_timeout: Duration::from_secs(600),
                 fail_on_timeout: false,
-                retry: RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(5)),
+                retry: default_retry(),
             },
         }
     }

@@ -61,7 +61,7 @@ impl AsyncSinkOptions {
             max_record_size_in_bytes: limits.max_record_size_in_bytes,
             max_time_in_buffer: Duration::from_secs(5),
             request_timeout: Duration::from_secs(600),
-            retry: RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(5)),
+            retry: super::config::default_retry(),
         }
     }
 
