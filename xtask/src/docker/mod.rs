@@ -166,6 +166,41 @@ fn mounts_under(dir: &Path) -> Vec<String> {
     found
 }
 
+/// Remove every container of the engine at `host`. Right after a test run the engine
+/// is removing the shared servers' containers itself (they end with the run): a
+/// removal already in progress is no error, and this waits (up to 30 s) until none
+/// is left.
+fn remove_containers(host: &str) -> Result<(), XtaskError> {
+    let listed = || sh_output(DOCKER_CLI, &["-H", host, "ps", "-aq"], &[]);
+    let ids = listed()?;
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec!["-H", host, "rm", "-f"];
+    args.extend(&ids);
+    if let Err(e) = sh(DOCKER_CLI, &args, &[]) {
+        eprintln!("docker: {e}; waiting for the removals in progress");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = listed()?;
+        if left.trim().is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(XtaskError::Service {
+                service: "docker".into(),
+                message: format!(
+                    "containers still there after 30 s: {}",
+                    left.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Remove every container, stop the shim and the engine, unmount what they left.
 pub fn down() -> Result<(), XtaskError> {
     let pids = state::read_pids(PIDS)?;
@@ -174,16 +209,11 @@ pub fn down() -> Result<(), XtaskError> {
         return Ok(());
     }
     let engine = engine_socket();
-    if docker::ping(&engine).is_ok() {
-        let host = format!("unix://{}", engine.display());
-        let ids = sh_output(DOCKER_CLI, &["-H", &host, "ps", "-aq"], &[])?;
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["-H", host.as_str(), "rm", "-f"];
-            args.extend(&ids);
-            sh(DOCKER_CLI, &args, &[])?;
-        }
-    }
+    // The engine is stopped whatever the removal did (stopping it ends the containers).
+    let removed = match docker::ping(&engine) {
+        Ok(()) => remove_containers(&format!("unix://{}", engine.display())),
+        Err(_) => Ok(()),
+    };
     for pid in &pids {
         process::stop(*pid, Duration::from_secs(30));
     }
@@ -200,6 +230,7 @@ pub fn down() -> Result<(), XtaskError> {
         .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
         .map_err(|e| XtaskError::io(&run, e))?;
     state::clear_pids(PIDS)?;
+    removed?;
     eprintln!("docker: stopped pids {pids:?}; no container, mount or process of it is left");
     Ok(())
 }
