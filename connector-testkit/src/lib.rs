@@ -6,6 +6,7 @@ pub mod containers;
 pub mod discovery;
 mod error;
 pub mod launch;
+pub mod proxy;
 mod private_server;
 mod server;
 pub mod servers;

@@ -1,0 +1,256 @@
+//! A TCP fault proxy between a job and its server: it cuts every live connection,
+//! refuses new ones for a while, adds latency, throttles bandwidth or stalls (accepts
+//! and forwards nothing), by hand or on a [`NetworkFault`] schedule.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), connector_testkit::TestkitError> {
+//! use connector_testkit::proxy::FaultProxy;
+//! let proxy = FaultProxy::start("127.0.0.1:6379".parse().unwrap()).await?;
+//! let url = format!("redis://{}", proxy.addr()); // the job connects here
+//! proxy.cut_all();
+//! proxy.refuse_for(std::time::Duration::from_millis(500));
+//! # Ok(()) }
+//! ```
+//!
+//! With [`FaultProxy::start_kafka`] the proxy also rewrites the broker's port in
+//! Metadata and FindCoordinator replies, so that a Kafka client that bootstraps
+//! through the proxy keeps every later connection on it.
+
+mod kafka;
+mod pipe;
+mod schedule;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use schedule::{FaultReport, NetworkFault};
+
+use crate::TestkitError;
+
+/// What the proxy has seen so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Connections accepted and forwarded.
+    pub accepted: u64,
+    /// Connections reset at once because the proxy was refusing.
+    pub refused: u64,
+    /// Live connections cut.
+    pub cut: u64,
+    /// Broker ports rewritten in Kafka replies.
+    pub rewritten: u64,
+}
+
+/// A running fault proxy; cloning shares it. It stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct FaultProxy {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    _accepting: Arc<AbortOnDrop>,
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub(crate) struct Shared {
+    upstream: SocketAddr,
+    /// `(upstream port, proxy port)` for Kafka reply rewriting.
+    kafka_ports: Option<(u16, u16)>,
+    refuse_until: Mutex<Option<Instant>>,
+    latency_micros: AtomicU64,
+    bytes_per_second: AtomicU64,
+    stalled: watch::Sender<bool>,
+    cuts: watch::Sender<u64>,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    cut: AtomicU64,
+    rewritten: AtomicU64,
+}
+
+impl std::fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultProxy").field("addr", &self.addr).field("upstream", &self.shared.upstream).finish()
+    }
+}
+
+impl FaultProxy {
+    /// A proxy on a free port of 127.0.0.1 forwarding to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Result<FaultProxy, TestkitError> {
+        FaultProxy::bind(upstream, false).await
+    }
+
+    /// A proxy for a Kafka broker at `upstream`: replies that name the broker's port
+    /// name the proxy's instead (the broker must advertise the host the proxy listens
+    /// on, 127.0.0.1).
+    pub async fn start_kafka(upstream: SocketAddr) -> Result<FaultProxy, TestkitError> {
+        FaultProxy::bind(upstream, true).await
+    }
+
+    /// A proxy for the server at `endpoint` (`host:port`, or a URL such as
+    /// `redis://127.0.0.1:6379/0` or `http://localhost:4566`).
+    pub async fn for_endpoint(endpoint: &str) -> Result<FaultProxy, TestkitError> {
+        FaultProxy::start(resolve(endpoint).await?).await
+    }
+
+    async fn bind(upstream: SocketAddr, kafka: bool) -> Result<FaultProxy, TestkitError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| TestkitError::Target(format!("fault proxy: cannot listen on 127.0.0.1: {e}")))?;
+        let addr = listener.local_addr().map_err(|e| TestkitError::Target(format!("fault proxy: {e}")))?;
+        let shared = Arc::new(Shared {
+            upstream,
+            kafka_ports: kafka.then_some((upstream.port(), addr.port())),
+            refuse_until: Mutex::new(None),
+            latency_micros: AtomicU64::new(0),
+            bytes_per_second: AtomicU64::new(0),
+            stalled: watch::channel(false).0,
+            cuts: watch::channel(0).0,
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            cut: AtomicU64::new(0),
+            rewritten: AtomicU64::new(0),
+        });
+        let accepting = tokio::spawn(accept_loop(listener, shared.clone()));
+        Ok(FaultProxy { shared, addr, _accepting: Arc::new(AbortOnDrop(accepting)) })
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `endpoint` with its `host:port` replaced by the proxy's (`http://127.0.0.1:4566`
+    /// becomes `http://127.0.0.1:<proxy port>`).
+    pub fn endpoint_for(&self, endpoint: &str) -> String {
+        let (scheme, rest) = endpoint.split_once("://").map_or(("", endpoint), |(s, r)| (s, r));
+        let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(host_end);
+        let creds = authority.rfind('@').map_or("", |at| &authority[..=at]);
+        let prefix = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+        format!("{prefix}{creds}{}{tail}", self.addr)
+    }
+
+    /// Reset every live connection (both sides see a connection reset).
+    pub fn cut_all(&self) {
+        self.shared.cuts.send_modify(|generation| *generation += 1);
+    }
+
+    /// Reset every new connection for `duration` (from now).
+    pub fn refuse_for(&self, duration: Duration) {
+        if let Ok(mut until) = self.shared.refuse_until.lock() {
+            *until = Some(Instant::now() + duration);
+        }
+    }
+
+    /// Delay every chunk by `latency`, each way (zero: none).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.latency_micros.store(latency.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Forward at most `bytes_per_second` each way per connection (`None`: unlimited).
+    pub fn set_bandwidth(&self, bytes_per_second: Option<u64>) {
+        self.shared.bytes_per_second.store(bytes_per_second.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Stall (`true`): connections are accepted, nothing is forwarded either way
+    /// until the stall ends (`false`), as over a network that silently drops packets.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.shared.stalled.send_replace(stalled);
+    }
+
+    /// End every fault: no refusal, latency, throttle or stall (live connections stay).
+    pub fn heal(&self) {
+        if let Ok(mut until) = self.shared.refuse_until.lock() {
+            *until = None;
+        }
+        self.set_latency(Duration::ZERO);
+        self.set_bandwidth(None);
+        self.set_stalled(false);
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> ProxyStats {
+        let s = &self.shared;
+        ProxyStats {
+            accepted: s.accepted.load(Ordering::Relaxed),
+            refused: s.refused.load(Ordering::Relaxed),
+            cut: s.cut.load(Ordering::Relaxed),
+            rewritten: s.rewritten.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Play `fault` for `duration` in the background, then heal; the report says
+    /// what was done and when it ended.
+    pub fn play(&self, fault: NetworkFault, duration: Duration, seed: u64) -> JoinHandle<FaultReport> {
+        tokio::spawn(schedule::play(self.clone(), fault, duration, seed))
+    }
+}
+
+impl Shared {
+    fn refusing(&self) -> bool {
+        self.refuse_until.lock().map(|until| until.is_some_and(|u| Instant::now() < u)).unwrap_or(false)
+    }
+}
+
+/// The socket address of `endpoint` (`host:port` or a URL with an authority).
+async fn resolve(endpoint: &str) -> Result<SocketAddr, TestkitError> {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let mut addrs = tokio::net::lookup_host(host_port)
+        .await
+        .map_err(|e| TestkitError::Target(format!("fault proxy: cannot resolve {host_port:?} of {endpoint:?}: {e}")))?;
+    addrs
+        .find(SocketAddr::is_ipv4)
+        .ok_or_else(|| TestkitError::Target(format!("fault proxy: no IPv4 address for {host_port:?}")))
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        // Closing with zero linger sends a reset, as a cut or a refusal should.
+        let _ = client.set_zero_linger();
+        if shared.refusing() {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            drop(client);
+            continue;
+        }
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(serve(client, shared.clone()));
+    }
+}
+
+/// Forward one connection until either side closes or a cut comes.
+async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
+    let mut cuts = shared.cuts.subscribe();
+    cuts.mark_unchanged();
+    let Ok(mut server) = TcpStream::connect(shared.upstream).await else { return };
+    let _ = server.set_zero_linger();
+    let _ = server.set_nodelay(true);
+    let _ = client.set_nodelay(true);
+    let (client_read, client_write) = client.split();
+    let (server_read, server_write) = server.split();
+    let calls = kafka::Calls::default();
+    let upstream = pipe::forward(client_read, server_write, shared.clone(), pipe::Direction::ToServer, calls.clone());
+    let downstream = pipe::forward(server_read, client_write, shared.clone(), pipe::Direction::ToClient, calls);
+    tokio::select! {
+        _ = async { tokio::join!(upstream, downstream) } => {}
+        _ = cuts.changed() => {
+            shared.cut.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
