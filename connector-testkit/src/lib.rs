@@ -17,7 +17,7 @@ pub use discovery::{Server, TestServer};
 pub use error::TestkitError;
 pub use private_server::PrivateServer;
 pub use suites::{
-    RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_resume_source_suite, run_sink_suite, run_source_suite,
+    NetworkSuite, RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_resume_source_suite, run_sink_suite, run_source_suite,
     run_unbounded_source_suite,
 };
 /// Protocol probes of the test servers (Redis `PING`, the AMQP greeting, Kafka

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 
@@ -21,6 +22,11 @@ pub struct Verdict {
     pub unexpected: usize,
     /// Crashes that happened during the run.
     pub crashes: usize,
+    /// Restarts of the job (planted crashes and failures alike).
+    pub restarts: u32,
+    /// With network faults: how long after the proxy healed the job ended (or, for an
+    /// unbounded source, the last record arrived).
+    pub after_faults: Option<Duration>,
 }
 
 impl fmt::Display for Verdict {
@@ -29,7 +35,14 @@ impl fmt::Display for Verdict {
             f,
             "sent={} received={} lost={} duplicated={} unexpected={} crashes={}",
             self.sent, self.received, self.lost, self.duplicated, self.unexpected, self.crashes
-        )
+        )?;
+        if self.restarts > 0 {
+            write!(f, " restarts={}", self.restarts)?;
+        }
+        match self.after_faults {
+            Some(after) => write!(f, " ended {:.1} s after the faults", after.as_secs_f64()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -55,7 +68,16 @@ impl Verdict {
                 unexpected += got;
             }
         }
-        Verdict { sent: sent.len(), received: received.len(), lost, duplicated, unexpected, crashes }
+        Verdict {
+            sent: sent.len(),
+            received: received.len(),
+            lost,
+            duplicated,
+            unexpected,
+            crashes,
+            restarts: 0,
+            after_faults: None,
+        }
     }
 
     /// `Ok` when the counts satisfy `guarantee`; otherwise what was violated.

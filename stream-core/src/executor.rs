@@ -185,6 +185,12 @@ impl JobHandle {
         self.cancel.send_replace(true);
     }
 
+    /// Whether the job has ended (finished, failed or cancelled); [`JobHandle::join`]
+    /// then returns at once.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Wait for the job to end (finished, failed or cancelled).
     pub async fn join(self) -> Result<JobResult> {
         match self.task.await {

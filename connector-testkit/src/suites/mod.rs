@@ -1,10 +1,12 @@
 //! The generic guarantee suites a connector runs with a few lines.
 
+mod network;
 mod plan;
 mod run;
 mod sink;
 mod source;
 
-pub use plan::{CrashPlan, RestartHook, SuiteConfig};
+pub use network::{NetworkPlan, NetworkSuite};
+pub use plan::{CrashPlan, RestartHook, SuiteConfig, UNPLANNED_RESTARTS};
 pub use sink::{SinkTarget, run_sink_suite};
 pub use source::{SourceTarget, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};

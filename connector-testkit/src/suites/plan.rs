@@ -10,6 +10,8 @@ use stream_core::StreamEnvironmentBuilder;
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
+use super::network::NetworkPlan;
+
 /// Restarts the external server (see [`crate::PrivateServer::restart_hook`]).
 pub type RestartHook =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), crate::TestkitError>> + Send>> + Send + Sync>;
@@ -38,6 +40,12 @@ pub struct SuiteConfig {
     /// on a loaded 2-core CI machine (2 s cut a Kinesis run short there, counted as
     /// loss); an at-most-once run, which expects losses, may set it shorter.
     pub idle_stall: Duration,
+    /// Network faults played on a proxy while the job runs (see
+    /// [`crate::suites::NetworkSuite`]).
+    pub network: Option<NetworkPlan>,
+    /// Failures beyond the planted crashes the job survives by restarting (default
+    /// [`UNPLANNED_RESTARTS`]; the network suite allows none).
+    pub unplanned_restarts: u32,
 }
 
 impl fmt::Debug for SuiteConfig {
@@ -48,6 +56,7 @@ impl fmt::Debug for SuiteConfig {
             .field("parallelism", &self.parallelism)
             .field("seed", &self.seed)
             .field("restart_server", &self.restart_server.is_some())
+            .field("network", &self.network)
             .finish()
     }
 }
@@ -100,9 +109,12 @@ impl SuiteConfig {
 
     /// The environment of a suite's job: checkpoints at the configured interval, the
     /// configured parallelism, small batches, restarts enough for the planted crashes
-    /// and [`UNPLANNED_RESTARTS`] more.
+    /// and [`SuiteConfig::unplanned_restarts`] more.
     pub(crate) fn env_builder(&self, faults: &FaultInjector) -> Result<StreamEnvironmentBuilder, crate::TestkitError> {
-        let restarts = RestartStrategy::fixed_delay(self.crashes as u32 + UNPLANNED_RESTARTS, RESTART_DELAY);
+        let restarts = match self.crashes as u32 + self.unplanned_restarts {
+            0 => RestartStrategy::None,
+            attempts => RestartStrategy::fixed_delay(attempts, RESTART_DELAY),
+        };
         Ok(StreamEnvironment::builder()
             .checkpointing(CheckpointConfig::builder().interval(self.checkpoint_interval).build()?)
             .restart_strategy(restarts)
@@ -130,7 +142,7 @@ impl SuiteConfig {
 /// loaded machine may drop a connection or time out a call now and then, and a
 /// connector recovers from that by restarting (each one is logged as
 /// `attempt failed`). A connector failing on every attempt still ends the run.
-pub(crate) const UNPLANNED_RESTARTS: u32 = 5;
+pub const UNPLANNED_RESTARTS: u32 = 5;
 
 /// The pause before each restart of a suite's job: long enough for a refused
 /// connection or a closing one to clear, short enough for a run with four crashes.
@@ -149,6 +161,8 @@ impl Default for SuiteConfig {
             faults: None,
             restart_server: None,
             idle_stall: Duration::from_secs(10),
+            network: None,
+            unplanned_restarts: UNPLANNED_RESTARTS,
         }
     }
 }

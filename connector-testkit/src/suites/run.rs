@@ -2,20 +2,71 @@
 
 use std::time::Duration;
 
-use stream_core::{Job, JobResult};
+use stream_core::Job;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::plan::SuiteConfig;
 use crate::error::TestkitError;
+use crate::proxy::{FaultReport, NetworkFault};
+use crate::verdict::Verdict;
 
 /// Run `job` to its end; with a restart hook, restart the server a third of the way
-/// into the run (the job must survive it with its declared guarantee).
-pub(crate) async fn run_job(job: Job, name: &str, config: &SuiteConfig) -> Result<JobResult, TestkitError> {
+/// into the run (the job must survive it with its declared guarantee); with network
+/// faults, play them meanwhile. The verdict's restarts and time after the faults are
+/// filled in from the run.
+pub(crate) async fn run_job(job: Job, name: &str, config: &SuiteConfig) -> Result<RunOutcome, TestkitError> {
     let handle = job.start(name);
     let restarting = restart_midway(name, config);
-    let result = handle.join().await?;
+    let faults = start_faults(config);
+    let result = handle.join().await;
+    let ended = Instant::now();
+    let after_faults = finish_faults(faults, ended).await;
+    let result = result?;
     finish_restart(restarting).await?;
-    Ok(result)
+    Ok(RunOutcome { restarts: result.restarts, after_faults })
+}
+
+/// What a suite's run adds to its verdict.
+pub(crate) struct RunOutcome {
+    pub restarts: u32,
+    pub after_faults: Option<Duration>,
+}
+
+impl RunOutcome {
+    pub fn fill(&self, verdict: &mut Verdict) {
+        verdict.restarts = self.restarts;
+        verdict.after_faults = self.after_faults;
+    }
+}
+
+/// With a network plan: play its fault on the proxy, from `start_after` on.
+pub(crate) fn start_faults(config: &SuiteConfig) -> Option<JoinHandle<FaultReport>> {
+    let plan = config.network.clone()?;
+    let seed = config.seed;
+    Some(tokio::spawn(async move {
+        tokio::time::sleep(plan.start_after).await;
+        eprintln!("network faults: {} for {:?}", plan.fault, plan.duration);
+        plan.proxy.play(plan.fault, plan.duration, seed).await.unwrap_or_else(|_| FaultReport {
+            fault: NetworkFault::Latency(Duration::ZERO),
+            events: 0,
+            healed_at: Instant::now(),
+        })
+    }))
+}
+
+/// How long after the proxy healed the run ended at `ended` (zero if it ended while
+/// the faults still played: they are stopped and the proxy healed then).
+pub(crate) async fn finish_faults(faults: Option<JoinHandle<FaultReport>>, ended: Instant) -> Option<Duration> {
+    let faults = faults?;
+    if !faults.is_finished() {
+        eprintln!("network faults: the run ended before the faults did");
+        faults.abort();
+        return Some(Duration::ZERO);
+    }
+    let report = faults.await.ok()?;
+    eprintln!("network faults: {} events of {}", report.events, report.fault);
+    Some(ended.saturating_duration_since(report.healed_at))
 }
 
 /// With a restart hook: restart the server a third of the way into the run, in the

@@ -51,10 +51,11 @@ pub async fn run_sink_suite<T: SinkTarget>(target: Arc<T>, config: SuiteConfig) 
     let source = CollectionSource::sequence(0..config.records).records_per_second(config.records_per_second)?;
     let to_record = target.clone();
     let job = env.from_source(source, "records").map(move |id| to_record.record(id)).sink_to(target.sink(), "sink");
-    run_job(job, "sink-suite", &config).await?;
+    let outcome = run_job(job, "sink-suite", &config).await?;
     let received = target.read_back().await?;
     let sent: Vec<u64> = (0..config.records).collect();
-    let verdict = Verdict::compare(&sent, &received, faults.fired().len());
+    let mut verdict = Verdict::compare(&sent, &received, faults.fired().len());
+    outcome.fill(&mut verdict);
     eprintln!("sink suite ({}): {verdict}", target.guarantee());
     Ok(verdict)
 }

@@ -43,8 +43,9 @@ pub async fn run_source_suite<T: SourceTarget>(target: Arc<T>, config: SuiteConf
     let faults = config.planted("source suite", "source", "collect", true);
     let collect = CollectSink::new();
     let job = collecting_job(&target, config.env_builder(&faults)?, true, &collect)?;
-    run_job(job, "source-suite", &config).await?;
-    let verdict = Verdict::compare(&sent, &collect.committed(), faults.fired().len());
+    let outcome = run_job(job, "source-suite", &config).await?;
+    let mut verdict = Verdict::compare(&sent, &collect.committed(), faults.fired().len());
+    outcome.fill(&mut verdict);
     eprintln!("source suite ({}): {verdict}", target.guarantee());
     Ok(verdict)
 }
@@ -115,7 +116,7 @@ pub async fn run_resume_source_suite<T: SourceTarget>(
 }
 
 /// The suites' job: `target`'s source -> test ids -> an exactly-once collecting sink.
-fn collecting_job<T: SourceTarget>(
+pub(crate) fn collecting_job<T: SourceTarget>(
     target: &Arc<T>,
     builder: StreamEnvironmentBuilder,
     bounded: bool,
