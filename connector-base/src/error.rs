@@ -16,8 +16,12 @@ pub enum BaseError {
     /// The destination rejected a request in a way retrying cannot fix.
     #[error("request failed and is not retryable: {0}")]
     Fatal(String),
-    /// A request did not answer within the request timeout (and `fail_on_timeout` is set).
-    #[error("request timed out after {0:?} (raise request_timeout or allow retries on timeout)")]
+    /// Entries were not written within the request timeout, retries included (with
+    /// `fail_on_timeout`).
+    #[error(
+        "request_timeout: entries not written within {0:?}, retries included (check the server and the network \
+         between, or raise request_timeout)"
+    )]
     RequestTimeout(std::time::Duration),
     /// A record could not be (de)serialized.
     #[error("bad record: {0}")]

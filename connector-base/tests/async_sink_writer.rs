@@ -194,7 +194,8 @@ async fn partial_failures_are_retried_with_backoff_and_only_the_failed_entries()
     let requests = client.requests.lock().unwrap().clone();
     assert_eq!(requests[0].1, (0..10).collect::<Vec<_>>());
     assert_eq!(requests[1].1, vec![1, 3, 5, 7, 9], "only the failed entries are sent again");
-    assert!(requests[1].0 - requests[0].0 >= Duration::from_millis(100), "retry waits for the backoff");
+    // 100 ms of backoff, less at most 10 % of jitter.
+    assert!(requests[1].0 - requests[0].0 >= Duration::from_millis(90), "retry waits for the backoff");
     let accepted = client.accepted.lock().unwrap().clone();
     assert_eq!(accepted.len(), 10);
     assert!(accepted.values().all(|n| *n == 1), "each entry accepted once: {accepted:?}");
@@ -312,5 +313,23 @@ async fn a_request_timeout_retries_or_fails_as_configured() {
     );
     write_all(&mut w, 0..10).await;
     let err = w.flush(true).await.unwrap_err().to_string();
-    assert!(err.contains("timed out after 1s"), "{err}");
+    assert!(err.contains("request_timeout") && err.contains("within 1s"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_count_against_the_request_timeout() {
+    // Every request fails fast and transiently (a dead connection): the entries must
+    // fail the writer once the timeout passed since they were first sent, not be
+    // retried for ever one quick failure at a time.
+    let client = Arc::new(FakeClient::new(|batch, _| SubmitResult::Retry(batch.to_vec())));
+    let started = Instant::now();
+    let mut w = writer(config().request_timeout(Duration::from_secs(5), true), &client);
+    write_all(&mut w, 0..10).await;
+    let err = w.flush(true).await.unwrap_err().to_string();
+    let took = started.elapsed();
+    assert!(err.contains("request_timeout"), "{err}");
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_millis(5_100), "failed after {took:?}");
+    let requests = client.requests.lock().unwrap().iter().map(|(t, b)| (*t - started, b.len())).collect::<Vec<_>>();
+    assert!(requests.len() > 3, "retried meanwhile: {requests:?}");
+    assert!(client.accepted_ids().is_empty());
 }

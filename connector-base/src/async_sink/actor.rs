@@ -26,10 +26,13 @@ struct Buffered<E> {
     entry: E,
     size: usize,
     since: Instant,
+    /// When the entry was first sent (retried entries only).
+    first_try: Option<Instant>,
 }
 
-/// A sent batch (entries with sizes) and how its request ended.
-type Finished<E> = (Vec<(E, usize)>, Outcome<E>);
+/// A sent batch (entries with sizes), when its oldest entry was first sent, and how
+/// its request ended.
+type Finished<E> = (Vec<(E, usize)>, Instant, Outcome<E>);
 
 enum Outcome<E> {
     Done(SubmitResult<E>),
@@ -80,22 +83,31 @@ impl<C: AsyncSinkClient> Actor<C> {
         let now = Instant::now();
         for (entry, size) in entries {
             self.buffered_bytes += size;
-            self.buffer.push_back(Buffered { entry, size, since: now });
+            self.buffer.push_back(Buffered { entry, size, since: now, first_try: None });
         }
     }
 
-    /// Failed entries go first, as in Flink, keeping their original age.
-    fn push_front(&mut self, entries: Vec<(C::Entry, usize)>) {
+    /// Failed entries go first, as in Flink, remembering when they were first sent.
+    fn push_front(&mut self, entries: Vec<(C::Entry, usize)>, first_try: Instant) {
         let now = Instant::now();
         for (entry, size) in entries.into_iter().rev() {
             self.buffered_bytes += size;
-            self.buffer.push_front(Buffered { entry, size, since: now });
+            self.buffer.push_front(Buffered { entry, size, since: now, first_try: Some(first_try) });
         }
+    }
+
+    /// When the oldest retried entry runs out of `request_timeout` (retries
+    /// included), if a timeout fails the writer.
+    fn retry_deadline(&self) -> Option<Instant> {
+        if !self.config.fail_on_timeout {
+            return None;
+        }
+        self.buffer.iter().take_while(|b| b.first_try.is_some()).filter_map(|b| b.first_try).min().map(|t| t + self.config.request_timeout)
     }
 
     pub(crate) async fn run(mut self) -> Result<(), BaseError> {
         loop {
-            self.submit_ready();
+            self.submit_ready()?;
             if self.flush_done() {
                 if let Some((_, reply)) = self.flush.take() {
                     let remaining = self.buffer.iter().map(|b| b.entry.clone()).collect();
@@ -107,8 +119,9 @@ impl<C: AsyncSinkClient> Actor<C> {
             let wake = self.next_wake();
             tokio::select! {
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
-                    let (batch, outcome) = done.map_err(|e| BaseError::Fatal(format!("request task failed: {e}")))?;
-                    self.complete(batch, outcome)?;
+                    let (batch, first_try, outcome) =
+                        done.map_err(|e| BaseError::Fatal(format!("request task failed: {e}")))?;
+                    self.complete(batch, first_try, outcome)?;
                 }
                 command = self.commands.recv(), if accepting => match command {
                     None => return Ok(()),
@@ -135,12 +148,20 @@ impl<C: AsyncSinkClient> Actor<C> {
         let can_submit = self.in_flight.len() < self.config.max_in_flight_requests
             && self.aimd.limit() > self.in_flight_entries
             && !matches!(self.flush, Some((false, _)));
-        let age = self.buffer.front().filter(|_| can_submit).map(|b| b.since + self.config.max_time_in_buffer);
-        let backoff = self.backoff_until.filter(|t| *t > Instant::now());
-        match (age, backoff) {
+        // A batch already due (full, or a flush draining) waits for the backoff only.
+        let now = Instant::now();
+        let age = self.buffer.front().filter(|_| can_submit).map(|b| {
+            if self.batch_due(now) { now } else { b.since + self.config.max_time_in_buffer }
+        });
+        let backoff = self.backoff_until.filter(|t| *t > now);
+        let wake = match (age, backoff) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (Some(a), None) => Some(a),
             (None, b) => b,
+        };
+        match (wake, self.retry_deadline()) {
+            (Some(w), Some(d)) => Some(w.min(d)),
+            (w, d) => w.or(d),
         }
     }
 
@@ -157,21 +178,25 @@ impl<C: AsyncSinkClient> Actor<C> {
         }
     }
 
-    fn submit_ready(&mut self) {
+    fn submit_ready(&mut self) -> Result<(), BaseError> {
         loop {
             let now = Instant::now();
+            if self.retry_deadline().is_some_and(|d| now >= d) {
+                return Err(BaseError::RequestTimeout(self.config.request_timeout));
+            }
             if self.backoff_until.is_some_and(|t| now < t) {
-                return;
+                return Ok(());
             }
             if self.in_flight.len() >= self.config.max_in_flight_requests || !self.batch_due(now) {
-                return;
+                return Ok(());
             }
             let allowed = self.aimd.limit().saturating_sub(self.in_flight_entries);
             let max_entries = self.config.max_batch_size.min(allowed);
             if max_entries == 0 {
-                return;
+                return Ok(());
             }
             let mut batch: Vec<(C::Entry, usize)> = Vec::with_capacity(max_entries);
+            let mut first_try = now;
             let mut bytes = 0;
             while let Some(front) = self.buffer.front() {
                 if batch.len() >= max_entries
@@ -180,25 +205,36 @@ impl<C: AsyncSinkClient> Actor<C> {
                     break;
                 }
                 let Some(b) = self.buffer.pop_front() else { break };
+                first_try = first_try.min(b.first_try.unwrap_or(now));
                 bytes += b.size;
                 self.buffered_bytes -= b.size;
                 batch.push((b.entry, b.size));
             }
             self.in_flight_entries += batch.len();
             let client = self.client.clone();
-            let timeout = self.config.request_timeout;
+            // Failing on timeout, the timeout bounds an entry's retries too.
+            let timeout = if self.config.fail_on_timeout {
+                self.config.request_timeout.saturating_sub(now - first_try)
+            } else {
+                self.config.request_timeout
+            };
             self.in_flight.spawn(async move {
                 let entries: Vec<C::Entry> = batch.iter().map(|(e, _)| e.clone()).collect();
                 let outcome = match tokio::time::timeout(timeout, client.submit(entries)).await {
                     Ok(result) => Outcome::Done(result),
                     Err(_) => Outcome::TimedOut,
                 };
-                (batch, outcome)
+                (batch, first_try, outcome)
             });
         }
     }
 
-    fn complete(&mut self, batch: Vec<(C::Entry, usize)>, outcome: Outcome<C::Entry>) -> Result<(), BaseError> {
+    fn complete(
+        &mut self,
+        batch: Vec<(C::Entry, usize)>,
+        first_try: Instant,
+        outcome: Outcome<C::Entry>,
+    ) -> Result<(), BaseError> {
         self.in_flight_entries -= batch.len();
         let sent = batch.len() as u64;
         let failed: Vec<(C::Entry, usize)> = match outcome {
@@ -227,7 +263,7 @@ impl<C: AsyncSinkClient> Actor<C> {
                 "request partly failed; retrying"
             );
             self.backoff_until = Some(Instant::now() + backoff);
-            self.push_front(failed);
+            self.push_front(failed, first_try);
         }
         metrics::gauge!("async_sink_in_flight_limit").set(self.aimd.limit() as f64);
         Ok(())
