@@ -6,8 +6,8 @@ pub mod containers;
 pub mod discovery;
 mod error;
 pub mod launch;
-pub mod proxy;
 mod private_server;
+pub mod proxy;
 mod server;
 pub mod servers;
 pub mod suites;
@@ -17,8 +17,8 @@ pub use discovery::{Server, TestServer};
 pub use error::TestkitError;
 pub use private_server::PrivateServer;
 pub use suites::{
-    NetworkSuite, RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_resume_source_suite, run_sink_suite, run_source_suite,
-    run_unbounded_source_suite,
+    NetworkSuite, RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_resume_source_suite, run_sink_suite,
+    run_source_suite, run_unbounded_source_suite,
 };
 /// Protocol probes of the test servers (Redis `PING`, the AMQP greeting, Kafka
 /// `ApiVersions`, S3, DynamoDB, Kinesis).

@@ -27,6 +27,8 @@ pub struct Verdict {
     /// With network faults: how long after the proxy healed the job ended (or, for an
     /// unbounded source, the last record arrived).
     pub after_faults: Option<Duration>,
+    /// With network faults: checkpoints the job completed while they played.
+    pub checkpoints_during_faults: Option<u64>,
 }
 
 impl fmt::Display for Verdict {
@@ -38,6 +40,9 @@ impl fmt::Display for Verdict {
         )?;
         if self.restarts > 0 {
             write!(f, " restarts={}", self.restarts)?;
+        }
+        if let Some(checkpoints) = self.checkpoints_during_faults {
+            write!(f, " checkpoints_during_faults={checkpoints}")?;
         }
         match self.after_faults {
             Some(after) => write!(f, " ended {:.1} s after the faults", after.as_secs_f64()),
@@ -77,6 +82,7 @@ impl Verdict {
             crashes,
             restarts: 0,
             after_faults: None,
+            checkpoints_during_faults: None,
         }
     }
 

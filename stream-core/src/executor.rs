@@ -146,6 +146,11 @@ pub struct JobResult {
 }
 
 impl Job {
+    /// The job's live metrics (the same as its environment's).
+    pub fn metrics(&self) -> crate::metrics::JobMetrics {
+        self.config.metrics.clone()
+    }
+
     /// Parallelism of the sink stage.
     pub fn set_parallelism(mut self, parallelism: usize) -> Self {
         if let Some(last) = self.stages.last_mut() {

@@ -102,7 +102,12 @@ impl<C: AsyncSinkClient> Actor<C> {
         if !self.config.fail_on_timeout {
             return None;
         }
-        self.buffer.iter().take_while(|b| b.first_try.is_some()).filter_map(|b| b.first_try).min().map(|t| t + self.config.request_timeout)
+        self.buffer
+            .iter()
+            .take_while(|b| b.first_try.is_some())
+            .filter_map(|b| b.first_try)
+            .min()
+            .map(|t| t + self.config.request_timeout)
     }
 
     pub(crate) async fn run(mut self) -> Result<(), BaseError> {
@@ -150,9 +155,11 @@ impl<C: AsyncSinkClient> Actor<C> {
             && !matches!(self.flush, Some((false, _)));
         // A batch already due (full, or a flush draining) waits for the backoff only.
         let now = Instant::now();
-        let age = self.buffer.front().filter(|_| can_submit).map(|b| {
-            if self.batch_due(now) { now } else { b.since + self.config.max_time_in_buffer }
-        });
+        let age = self
+            .buffer
+            .front()
+            .filter(|_| can_submit)
+            .map(|b| if self.batch_due(now) { now } else { b.since + self.config.max_time_in_buffer });
         let backoff = self.backoff_until.filter(|t| *t > now);
         let wake = match (age, backoff) {
             (Some(a), Some(b)) => Some(a.max(b)),

@@ -23,7 +23,14 @@ impl AsyncSinkClient for RedisClient {
     async fn submit(&self, batch: Vec<RedisCommand>) -> SubmitResult<RedisCommand> {
         let cmds: Vec<redis::Cmd> = batch.iter().map(RedisCommand::to_cmd).collect();
         let mut connection = self.connection.clone();
-        let replies = match connection.batch(cmds).await {
+        let mut replies = connection.batch(cmds.clone()).await;
+        // A connection cut while idle fails the next batch at once; the connection
+        // reconnects on that failure, so the batch goes again on the new one right
+        // away instead of after a backoff in which it may be cut again.
+        if replies.as_ref().is_err_and(|e| e.is_connection_dropped() || e.is_io_error()) {
+            replies = connection.batch(cmds).await;
+        }
+        let replies = match replies {
             Ok(replies) => replies,
             Err(e) if transient(&e) => {
                 tracing::warn!(error = %e, entries = batch.len(), "redis batch failed; retrying it");

@@ -4,6 +4,8 @@
 //! connection is retried within the source's retry policy.
 
 use connector_base::split_reader::{Fetch, SplitFetcher};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use redis::Value;
 use stream_core::Result;
 use stream_core::retry::RetryPolicy;
@@ -40,6 +42,47 @@ impl StreamFetcher {
     }
 }
 
+impl StreamFetcher {
+    /// `XREADGROUP` for `split`: its pending entries while it drains them, else new
+    /// ones (`>`). A `>` read whose reply was lost (the connection failed) may still
+    /// have delivered entries to this consumer, which would then sit in its pending
+    /// list until a restart: so every retry after a failure reads the pending entries
+    /// after the last one emitted, and the split drains them before reading new ones.
+    async fn read_group(&mut self, group: &ConsumerGroup, split: &mut StreamSplit, max: usize) -> Result<Value> {
+        let consumer = consumer_name(group, &split.key);
+        let failed = AtomicBool::new(false);
+        let (connection, pending_from, last) = (self.connection.clone(), split.pending_from, split.last);
+        let query = || {
+            let mut connection = connection.clone();
+            let from = match pending_from {
+                Some(id) => id.to_string(),
+                None if failed.load(Ordering::Relaxed) => last.to_string(),
+                None => ">".to_string(),
+            };
+            let mut cmd = redis::cmd("XREADGROUP");
+            cmd.arg("GROUP").arg(&group.group).arg(&consumer);
+            cmd.arg("COUNT").arg(max).arg("STREAMS").arg(&split.key).arg(from);
+            let failed = &failed;
+            async move {
+                let reply = connection.query(&cmd).await;
+                if reply.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                reply
+            }
+        };
+        let reply = self
+            .retry
+            .retry(&split.key, query, transient)
+            .await
+            .map_err(|e| RedisError::command("XREADGROUP", &split.key, e))?;
+        if failed.load(Ordering::Relaxed) && split.pending_from.is_none() {
+            split.pending_from = Some(split.last);
+        }
+        Ok(reply)
+    }
+}
+
 impl SplitFetcher for StreamFetcher {
     type Split = StreamSplit;
     type Record = StreamEntry;
@@ -54,13 +97,7 @@ impl SplitFetcher for StreamFetcher {
                 cmd.arg("COUNT").arg(max).arg("STREAMS").arg(&split.key).arg(split.last.to_string());
                 ("XREAD", self.query(&cmd, "XREAD", &split.key).await?)
             }
-            Some(group) => {
-                let from = split.pending_from.map_or_else(|| ">".to_string(), |id| id.to_string());
-                let mut cmd = redis::cmd("XREADGROUP");
-                cmd.arg("GROUP").arg(&group.group).arg(consumer_name(&group, &split.key));
-                cmd.arg("COUNT").arg(max).arg("STREAMS").arg(&split.key).arg(from);
-                ("XREADGROUP", self.query(&cmd, "XREADGROUP", &split.key).await?)
-            }
+            Some(group) => ("XREADGROUP", self.read_group(&group, split, max).await?),
         };
         let entries = parse_read_reply(command, &reply)?;
         if entries.is_empty() {

@@ -114,6 +114,10 @@ pub struct Written {
     pub prefix: String,
     /// What is written.
     pub write: Write,
+    /// Where the sink connects, if not to `url` (a fault proxy in front of it).
+    pub via: Option<String>,
+    /// The sink's request_timeout, if not the default.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl Written {
@@ -124,7 +128,12 @@ impl Written {
 
     /// A target on the server at `url`.
     pub fn at(url: String, write: Write) -> Arc<Written> {
-        Arc::new(Written { url, prefix: unique("sink"), write })
+        Arc::new(Written { url, prefix: unique("sink"), write, via: None, request_timeout: None })
+    }
+
+    /// A target on the server at `url` whose sink connects through `via`.
+    pub fn through(url: String, via: String, write: Write) -> Written {
+        Written { url, prefix: unique("sink"), write, via: Some(via), request_timeout: None }
     }
 }
 
@@ -144,7 +153,7 @@ impl SinkTarget for Written {
     }
 
     fn sink(&self) -> RedisSink<u64> {
-        let endpoint = RedisEndpoint::standalone(&self.url);
+        let endpoint = RedisEndpoint::standalone(self.via.as_ref().unwrap_or(&self.url));
         let prefix = self.prefix.clone();
         let builder =
             match self.write {
@@ -184,7 +193,11 @@ impl SinkTarget for Written {
                     RedisCommand::IncrBy { key: format!("{prefix}:{id}"), by: 1 }
                 }),
             };
-        builder.delivery_guarantee(self.guarantee()).max_batch_size(50).build().unwrap()
+        let builder = builder.delivery_guarantee(self.guarantee()).max_batch_size(50);
+        match self.request_timeout {
+            Some(timeout) => builder.request_timeout(timeout).build().unwrap(),
+            None => builder.build().unwrap(),
+        }
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
@@ -244,6 +257,7 @@ impl SinkTarget for Written {
 
 /// A source suite target: three fresh streams on a server, read by position or
 /// through a consumer group.
+#[derive(Clone)]
 pub struct Streams {
     /// The server.
     pub url: String,
@@ -253,6 +267,8 @@ pub struct Streams {
     pub group: Option<String>,
     /// Entries per read.
     pub batch_size: usize,
+    /// Where the source connects, if not to `url` (a fault proxy in front of it).
+    pub via: Option<String>,
 }
 
 impl Streams {
@@ -264,7 +280,14 @@ impl Streams {
     /// Streams on the server at `url`.
     pub fn at(url: String, name: &str, group: bool) -> Arc<Streams> {
         let keys = (0..3).map(|i| unique(&format!("{name}-{i}"))).collect();
-        Arc::new(Streams { url, keys, group: group.then(|| unique("group")), batch_size: 50 })
+        Arc::new(Streams { url, keys, group: group.then(|| unique("group")), batch_size: 50, via: None })
+    }
+
+    /// Streams on the server at `url`, read through `via`.
+    pub fn through(url: String, via: String, name: &str, group: bool) -> Arc<Streams> {
+        let mut streams = Arc::unwrap_or_clone(Streams::at(url, name, group));
+        streams.via = Some(via);
+        Arc::new(streams)
     }
 }
 
@@ -284,7 +307,7 @@ impl SourceTarget for Streams {
     }
 
     fn source(&self, bounded: bool) -> RedisStreamsSource {
-        let builder = RedisStreamsSource::builder(RedisEndpoint::standalone(&self.url))
+        let builder = RedisStreamsSource::builder(RedisEndpoint::standalone(self.via.as_ref().unwrap_or(&self.url)))
             .streams(self.keys.clone())
             .batch_size(self.batch_size);
         let builder = match &self.group {

@@ -170,7 +170,11 @@ impl Reader<'_> {
     }
 
     fn array_len(&mut self) -> Option<usize> {
-        if self.flexible { usize::try_from(self.varint()?.checked_sub(1)?).ok() } else { usize::try_from(self.int32()?).ok() }
+        if self.flexible {
+            usize::try_from(self.varint()?.checked_sub(1)?).ok()
+        } else {
+            usize::try_from(self.int32()?).ok()
+        }
     }
 
     /// A (nullable) string, compact or not.

@@ -1,7 +1,8 @@
 //! The network-fault suite: the sink and source suites' jobs run through a
 //! [`FaultProxy`] under each standard fault (cuts with short and long refusal,
 //! latency, stalls shorter than the operation timeout), and each run must keep the
-//! declared guarantee, need no restart and end within a bound after the faults stop.
+//! declared guarantee, need no restart, keep checkpointing while the faults play and
+//! end within a bound after they stop.
 //! A stall longer than the operation timeout must fail the job, naming the timeout.
 
 use std::future::Future;
@@ -45,6 +46,9 @@ pub struct NetworkSuite {
 /// From a job's start to the first fault: its clients have connected by then.
 const FAULTS_START_AFTER: Duration = Duration::from_millis(500);
 
+/// From a job's start to a stall past the timeout: records are flowing by then.
+pub const STALL_AFTER: Duration = Duration::from_secs(1);
+
 impl NetworkSuite {
     /// The standard faults for a connector whose operations time out after
     /// `operation_timeout` (its stalls are shorter than that): cuts every 0.5-1.5 s
@@ -71,6 +75,12 @@ impl NetworkSuite {
     /// Play these faults instead of the standard ones.
     pub fn faults(mut self, faults: Vec<NetworkFault>) -> NetworkSuite {
         self.faults = faults;
+        self
+    }
+
+    /// How long each fault plays (default 5 s); the job spans it.
+    pub fn fault_time(mut self, time: Duration) -> NetworkSuite {
+        self.fault_time = time;
         self
     }
 
@@ -150,8 +160,8 @@ impl NetworkSuite {
         target.prepare(first).await?;
         let collect = stream_core::prelude::CollectSink::new();
         let job = collecting_job(&target, config.env_builder(&FaultInjector::new())?, false, &collect)?;
+        let faults = start_faults(&config, job.metrics());
         let handle = job.start("network-source-suite");
-        let faults = start_faults(&config);
         // The rest in batches of a tenth of a second's worth, at the configured rate.
         let batch = ((config.records_per_second / 10.0) as usize).max(1);
         for chunk in rest.chunks(batch) {
@@ -169,11 +179,13 @@ impl NetworkSuite {
             _ = async { while !handle.is_finished() { tokio::time::sleep(Duration::from_millis(50)).await } } => {}
         }
         let arrived = Instant::now();
-        let after_faults = finish_faults(faults, arrived).await;
+        let faults = finish_faults(faults, arrived).await;
         let result = handle.cancel_and_join().await?;
         let mut verdict = Verdict::compare(&sent, &collect.committed(), 0);
         verdict.restarts = result.restarts;
-        verdict.after_faults = after_faults;
+        if let Some(faults) = faults {
+            faults.fill(&mut verdict);
+        }
         eprintln!("network source suite ({}): {verdict}", target.guarantee());
         Ok(verdict)
     }
@@ -192,6 +204,9 @@ impl NetworkSuite {
         if verdict.restarts > 0 {
             broken.push(format!("the job restarted {} times", verdict.restarts));
         }
+        if verdict.checkpoints_during_faults == Some(0) {
+            broken.push("no checkpoint completed while the faults played (the job was stuck)".to_string());
+        }
         if verdict.after_faults.is_some_and(|after| after > self.finish_within) {
             broken.push(format!("the job did not end within {:?} of the faults' end", self.finish_within));
         }
@@ -202,8 +217,8 @@ impl NetworkSuite {
         }
     }
 
-    /// A sink job writing through the proxy while the proxy stalls for good, one
-    /// second in: the job must fail within `timeout` (the connector's operation
+    /// A sink job writing through the proxy while the proxy stalls for good,
+    /// [`STALL_AFTER`] in: the job must fail within `timeout` (the connector's operation
     /// timeout, as configured in `target`'s sink) plus `margin`, with an error that
     /// names `timeout_name`. Returns the time from the stall to the failure.
     pub async fn sink_stall_past_timeout<T: SinkTarget>(
@@ -218,15 +233,15 @@ impl NetworkSuite {
             network: Some(NetworkPlan {
                 proxy: self.proxy.clone(),
                 fault: stall,
-                start_after: Duration::from_secs(1),
+                start_after: STALL_AFTER,
                 duration: timeout * 10,
             }),
             ..self.config(&NetworkFault::Latency(Duration::ZERO))
         };
-        let started = Instant::now();
+        let stalled_at = Instant::now() + STALL_AFTER;
         let outcome = run_sink_suite(target, config).await;
         self.proxy.heal();
-        past_timeout(outcome, started, timeout, timeout_name, margin)
+        past_timeout(outcome, stalled_at, timeout, timeout_name, margin)
     }
 
     /// [`NetworkSuite::sink_stall_past_timeout`] for a source reading through the

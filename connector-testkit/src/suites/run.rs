@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use stream_core::Job;
+use stream_core::metrics::JobMetrics;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -16,57 +17,84 @@ use crate::verdict::Verdict;
 /// faults, play them meanwhile. The verdict's restarts and time after the faults are
 /// filled in from the run.
 pub(crate) async fn run_job(job: Job, name: &str, config: &SuiteConfig) -> Result<RunOutcome, TestkitError> {
+    let faults = start_faults(config, job.metrics());
     let handle = job.start(name);
     let restarting = restart_midway(name, config);
-    let faults = start_faults(config);
     let result = handle.join().await;
     let ended = Instant::now();
-    let after_faults = finish_faults(faults, ended).await;
+    let faults = finish_faults(faults, ended).await;
     let result = result?;
     finish_restart(restarting).await?;
-    Ok(RunOutcome { restarts: result.restarts, after_faults })
+    Ok(RunOutcome { restarts: result.restarts, faults })
 }
 
 /// What a suite's run adds to its verdict.
 pub(crate) struct RunOutcome {
     pub restarts: u32,
-    pub after_faults: Option<Duration>,
+    pub faults: Option<FaultsSeen>,
 }
 
 impl RunOutcome {
     pub fn fill(&self, verdict: &mut Verdict) {
         verdict.restarts = self.restarts;
-        verdict.after_faults = self.after_faults;
+        if let Some(faults) = &self.faults {
+            faults.fill(verdict);
+        }
     }
 }
 
-/// With a network plan: play its fault on the proxy, from `start_after` on.
-pub(crate) fn start_faults(config: &SuiteConfig) -> Option<JoinHandle<FaultReport>> {
+/// What a run saw of its network faults.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FaultsSeen {
+    /// From the proxy's healing to the run's end.
+    pub after_faults: Duration,
+    /// Checkpoints the job completed while the faults played.
+    pub checkpoints_during_faults: u64,
+}
+
+impl FaultsSeen {
+    pub fn fill(&self, verdict: &mut Verdict) {
+        verdict.after_faults = Some(self.after_faults);
+        verdict.checkpoints_during_faults = Some(self.checkpoints_during_faults);
+    }
+}
+
+type FaultsTask = JoinHandle<(FaultReport, u64)>;
+
+/// With a network plan: play its fault on the proxy, from `start_after` on, and
+/// count the checkpoints `metrics` shows completed meanwhile.
+pub(crate) fn start_faults(config: &SuiteConfig, metrics: JobMetrics) -> Option<FaultsTask> {
     let plan = config.network.clone()?;
     let seed = config.seed;
     Some(tokio::spawn(async move {
         tokio::time::sleep(plan.start_after).await;
         eprintln!("network faults: {} for {:?}", plan.fault, plan.duration);
-        plan.proxy.play(plan.fault, plan.duration, seed).await.unwrap_or_else(|_| FaultReport {
+        let before = metrics.snapshot().checkpoints_completed;
+        let report = plan.proxy.play(plan.fault, plan.duration, seed).await.unwrap_or_else(|_| FaultReport {
             fault: NetworkFault::Latency(Duration::ZERO),
             events: 0,
             healed_at: Instant::now(),
-        })
+        });
+        (report, metrics.snapshot().checkpoints_completed - before)
     }))
 }
 
-/// How long after the proxy healed the run ended at `ended` (zero if it ended while
-/// the faults still played: they are stopped and the proxy healed then).
-pub(crate) async fn finish_faults(faults: Option<JoinHandle<FaultReport>>, ended: Instant) -> Option<Duration> {
+/// What the faults of a run that ended at `ended` came to (if the run ended while
+/// they still played, they are stopped, the proxy healed, and the time after them is
+/// zero).
+pub(crate) async fn finish_faults(faults: Option<FaultsTask>, ended: Instant) -> Option<FaultsSeen> {
     let faults = faults?;
     if !faults.is_finished() {
         eprintln!("network faults: the run ended before the faults did");
         faults.abort();
-        return Some(Duration::ZERO);
+        return Some(FaultsSeen { after_faults: Duration::ZERO, checkpoints_during_faults: 0 });
     }
-    let report = faults.await.ok()?;
-    eprintln!("network faults: {} events of {}", report.events, report.fault);
-    Some(ended.saturating_duration_since(report.healed_at))
+    let (report, checkpoints) = faults.await.ok()?;
+    eprintln!("network faults: {} events of {}; {checkpoints} checkpoints meanwhile", report.events, report.fault);
+    Some(FaultsSeen {
+        after_faults: ended.saturating_duration_since(report.healed_at),
+        checkpoints_during_faults: checkpoints,
+    })
 }
 
 /// With a restart hook: restart the server a third of the way into the run, in the
