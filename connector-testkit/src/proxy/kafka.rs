@@ -243,9 +243,9 @@ mod tests {
         v12.extend(0i32.to_be_bytes());
         v12.push(3);
         for (node, port) in [(1, 9092), (2, 9093)] {
-            v12.extend((node as i32).to_be_bytes());
+            v12.extend(i32::to_be_bytes(node));
             v12.extend(compact("127.0.0.1"));
-            v12.extend((port as i32).to_be_bytes());
+            v12.extend(i32::to_be_bytes(port));
             v12.extend(compact("rack-a"));
             v12.extend([1, 0, 2, 0xab, 0xcd]); // one tagged field of 2 bytes
         }
