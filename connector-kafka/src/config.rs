@@ -53,6 +53,7 @@ pub struct KafkaSource<T: 'static> {
     pub(crate) deserializer: Arc<dyn KafkaDeserializer<T>>,
     pub(crate) policy: BadRecordPolicy,
     pub(crate) max_records_per_poll: usize,
+    pub(crate) reconnect_timeout: Duration,
 }
 
 impl<T: Send + 'static> KafkaSource<T> {
@@ -74,6 +75,7 @@ impl<T: Send + 'static> KafkaSource<T> {
                 deserializer: Arc::new(deserializer),
                 policy: BadRecordPolicy::Fail,
                 max_records_per_poll: 500,
+                reconnect_timeout: Duration::from_secs(60),
             },
             pattern: None,
             bad_property: None,
@@ -153,6 +155,16 @@ impl<T: Send + 'static> KafkaSourceBuilder<T> {
         self
     }
 
+    /// How long the brokers may stay unreachable before the source fails (default
+    /// 60 s). librdkafka reconnects by itself: until then, all brokers down, transport
+    /// failures and timeouts are waited out, not failed on. A silent network (a stall)
+    /// is noticed after librdkafka's `socket.timeout.ms` (default 60 s), so the task
+    /// fails at most that plus this after the network went away.
+    pub fn reconnect_timeout(mut self, timeout: Duration) -> Self {
+        self.source.reconnect_timeout = timeout;
+        self
+    }
+
     /// Records taken from the consumer per step (default 500).
     pub fn max_records_per_poll(mut self, n: usize) -> Self {
         self.source.max_records_per_poll = n;
@@ -190,6 +202,9 @@ impl<T: Send + 'static> KafkaSourceBuilder<T> {
         }
         if s.max_records_per_poll == 0 {
             return Err(StreamError::invalid("max_records_per_poll", 0, "must be at least 1"));
+        }
+        if s.reconnect_timeout.is_zero() {
+            return Err(StreamError::invalid("reconnect_timeout", "0s", "must be greater than zero"));
         }
         if s.discovery == Some(Duration::ZERO) {
             return Err(StreamError::invalid("partition_discovery_interval", "0s", "must be > 0, or None"));

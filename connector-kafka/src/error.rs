@@ -56,6 +56,47 @@ pub enum KafkaError {
     /// A topic given by name does not exist.
     #[error("topic `{0}` does not exist on the cluster (create it first, or check its name)")]
     UnknownTopic(String),
+
+    /// The brokers stayed unreachable longer than the source waits for librdkafka
+    /// to reconnect.
+    #[error(
+        "kafka source: reconnect_timeout: no broker answered for {timeout:?} (last error: {last}); check that the \
+         brokers run and the network between, or raise reconnect_timeout"
+    )]
+    Unreachable {
+        /// The source's `reconnect_timeout`.
+        timeout: std::time::Duration,
+        /// The last transient error librdkafka reported.
+        last: String,
+    },
+}
+
+/// An error librdkafka recovers from by itself (it reconnects, finds the new leader
+/// or coordinator): waited out within the connector's timeout, not failed on.
+pub(crate) fn transient(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::AllBrokersDown
+                | Code::BrokerTransportFailure
+                | Code::Resolve
+                | Code::OperationTimedOut
+                | Code::TimedOutQueue
+                | Code::RequestTimedOut
+                | Code::NetworkException
+                | Code::BrokerNotAvailable
+                | Code::LeaderNotAvailable
+                | Code::NotLeaderForPartition
+                | Code::CoordinatorLoadInProgress
+                | Code::CoordinatorNotAvailable
+                | Code::NotCoordinator
+                | Code::KafkaStorageError
+                | Code::FetchSessionIdNotFound
+                | Code::FencedLeaderEpoch
+                | Code::UnknownLeaderEpoch
+        )
+    ) && !matches!(error, rdkafka::error::KafkaError::MessageConsumptionFatal(_))
 }
 
 impl KafkaError {

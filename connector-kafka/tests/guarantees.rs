@@ -6,59 +6,14 @@
 
 mod common;
 
-use common::{produce, producer, topic};
+use common::{InTopic as Topic, produce, producer, topic};
 
-use std::sync::Arc;
-use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::{BadRecordPolicy, Utf8Schema};
-use connector_kafka::rdkafka::producer::FutureProducer;
 use connector_kafka::{KafkaRecord, KafkaSource, StoppingOffsets, ValueOnly};
-use connector_testkit::{
-    SourceTarget, SuiteConfig, TestkitError, run_resume_source_suite, run_source_suite, run_unbounded_source_suite,
-};
+use connector_testkit::{SuiteConfig, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};
 use stream_core::prelude::*;
-
-struct Topic {
-    bootstrap: String,
-    topic: String,
-    producer: FutureProducer,
-}
-
-impl Topic {
-    async fn new(name: &str) -> Option<Arc<Topic>> {
-        let (bootstrap, topic) = topic(name, 3).await?;
-        Some(Arc::new(Topic { producer: producer(&bootstrap), bootstrap, topic }))
-    }
-}
-
-impl SourceTarget for Topic {
-    type Source = KafkaSource<String>;
-
-    fn guarantee(&self) -> DeliveryGuarantee {
-        DeliveryGuarantee::ExactlyOnce
-    }
-
-    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
-        produce(&self.producer, &self.topic, ids.iter().map(|id| (id.to_string(), format!("record-{id}")))).await;
-        Ok(())
-    }
-
-    fn source(&self, bounded: bool) -> KafkaSource<String> {
-        let builder = KafkaSource::builder(&self.bootstrap, ValueOnly(Utf8Schema))
-            .topics([self.topic.clone()])
-            .group_id(format!("{}-group", self.topic))
-            .max_records_per_poll(50)
-            .partition_discovery_interval(Some(Duration::from_millis(200)));
-        let builder = if bounded { builder.bounded(StoppingOffsets::Latest) } else { builder };
-        builder.build().unwrap()
-    }
-
-    fn id_of(&self, line: &String) -> u64 {
-        line.trim_start_matches("record-").parse().unwrap()
-    }
-}
 
 fn config() -> SuiteConfig {
     SuiteConfig { records: 3_000, ..SuiteConfig::default() }

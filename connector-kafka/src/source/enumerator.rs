@@ -9,10 +9,12 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
 use stream_core::{Result, StreamError};
 
 use super::split::KafkaSplit;
+use crate::client::DropInBackground;
 use crate::config::{KafkaSource, Topics};
 use crate::error::KafkaError;
 use crate::offsets::{OffsetReset, StartingOffsets, StoppingOffsets};
@@ -39,6 +41,12 @@ pub struct KafkaEnumerator {
     pending: Vec<KafkaSplit>,
     started: bool,
     registered: BTreeSet<usize>,
+    /// Periodic discovery fails only after failing this long (the source's
+    /// `reconnect_timeout`): a broker outage is waited out as the readers do.
+    reconnect_timeout: Duration,
+    discovery_failing_since: Option<tokio::time::Instant>,
+    /// A periodic discovery in flight.
+    discovering: Option<JoinHandle<Result<Vec<KafkaSplit>>>>,
 }
 
 /// The reader that owns a partition (stable across runs with the same parallelism).
@@ -72,6 +80,9 @@ impl KafkaEnumerator {
             stopping: source.stopping.clone(),
             discovery: source.discovery,
             parallelism: parallelism.max(1),
+            reconnect_timeout: source.reconnect_timeout,
+            discovery_failing_since: None,
+            discovering: None,
             known: state.known,
             pending: state.pending,
             started: state.started,
@@ -79,12 +90,15 @@ impl KafkaEnumerator {
         })
     }
 
-    /// Partitions of matching topics not seen before, with resolved offsets.
-    async fn discover_new(&mut self) -> Result<Vec<KafkaSplit>> {
-        let (admin, topics, known) = (self.admin.clone(), self.topics.clone(), self.known.clone());
+    /// Partitions of matching topics not seen before, with resolved offsets, found
+    /// on a blocking thread (metadata and offset requests wait for the brokers).
+    fn spawn_discovery(&self) -> JoinHandle<Result<Vec<KafkaSplit>>> {
+        // Destroyed off the blocking pool if it outlives the enumerator (see the reader).
+        let admin = DropInBackground::new(self.admin.clone());
+        let (topics, known) = (self.topics.clone(), self.known.clone());
         let initial = !self.started;
         let (starting, stopping) = (self.starting.clone(), self.stopping.clone());
-        let splits = tokio::task::spawn_blocking(move || -> Result<Vec<KafkaSplit>> {
+        tokio::task::spawn_blocking(move || -> Result<Vec<KafkaSplit>> {
             let metadata = admin.fetch_metadata(None, TIMEOUT).map_err(|e| KafkaError::client("fetch metadata", e))?;
             let mut found = Vec::new();
             for topic in metadata.topics() {
@@ -107,16 +121,17 @@ impl KafkaEnumerator {
             let start = if initial { starting } else { StartingOffsets::Earliest };
             resolve(&admin, found, &start, stopping.as_ref())
         })
-        .await
-        .map_err(blocking_error)??;
+    }
+
+    /// Take the splits of a discovery: those not known yet become pending.
+    fn apply(&mut self, splits: Vec<KafkaSplit>) {
         self.started = true;
-        for split in &splits {
-            self.known.insert((split.topic.clone(), split.partition));
+        let new: Vec<KafkaSplit> =
+            splits.into_iter().filter(|s| self.known.insert((s.topic.clone(), s.partition))).collect();
+        if !new.is_empty() {
+            tracing::info!(count = new.len(), "kafka partitions discovered");
         }
-        if !splits.is_empty() {
-            tracing::info!(count = splits.len(), "kafka partitions discovered");
-        }
-        Ok(splits)
+        self.pending.extend(new);
     }
 
     fn assign_owned(&mut self, subtask: usize, ctx: &mut EnumeratorContext<KafkaSplit>) -> bool {
@@ -209,8 +224,8 @@ impl SplitEnumerator for KafkaEnumerator {
 
     async fn start(&mut self, _ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
         if !self.started {
-            let found = self.discover_new().await?;
-            self.pending.extend(found);
+            let found = self.spawn_discovery().await.map_err(blocking_error)??;
+            self.apply(found);
         }
         Ok(())
     }
@@ -232,9 +247,36 @@ impl SplitEnumerator for KafkaEnumerator {
         self.discovery
     }
 
+    /// Periodic discovery runs in the background, as in Flink: one interval starts
+    /// it, a later one takes its result, so that the coordinator never waits for a
+    /// broker (a stalled broker held it for the metadata timeout, task failures
+    /// included).
     async fn discover(&mut self, ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
-        let found = self.discover_new().await?;
-        self.pending.extend(found);
+        let task = match self.discovering.take() {
+            None => {
+                self.discovering = Some(self.spawn_discovery());
+                return Ok(());
+            }
+            Some(task) if !task.is_finished() => {
+                self.discovering = Some(task);
+                return Ok(());
+            }
+            Some(task) => task,
+        };
+        match task.await.map_err(blocking_error)? {
+            Ok(found) => {
+                self.discovery_failing_since = None;
+                self.apply(found);
+            }
+            Err(e) => {
+                let since = *self.discovery_failing_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= self.reconnect_timeout {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "kafka partition discovery failed; trying again at the next interval");
+                return Ok(());
+            }
+        }
         let registered: Vec<usize> = self.registered.iter().copied().collect();
         for subtask in registered {
             self.assign_owned(subtask, ctx);

@@ -2,6 +2,7 @@
 //! offsets in checkpoint state.
 
 mod enumerator;
+mod outage;
 mod reader;
 mod split;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use connector_base::schema::BadRecords;
 use futures::{FutureExt, StreamExt};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use stream_core::Result;
@@ -17,12 +17,13 @@ use stream_core::api::{ReadStatus, SourceReader, TaskContext};
 use super::split::KafkaSplit;
 use crate::client::DropInBackground;
 use crate::config::KafkaSource;
-use crate::error::KafkaError;
+use super::outage::{Outage, OutageContext, ReaderConsumer};
+use crate::error::{KafkaError, transient};
 use crate::record::{KafkaDeserializer, KafkaRecord};
 
 /// The reader of one subtask.
 pub struct KafkaReader<T: 'static> {
-    consumer: DropInBackground<Arc<StreamConsumer>>,
+    consumer: DropInBackground<Arc<ReaderConsumer>>,
     deserializer: Arc<dyn KafkaDeserializer<T>>,
     bad: BadRecords,
     /// Splits by topic, then partition (looked up by `&str` per record, no allocation).
@@ -34,6 +35,8 @@ pub struct KafkaReader<T: 'static> {
     to_commit: BTreeMap<u64, Vec<(String, i32, i64)>>,
     /// An error of a call that cannot return one (assignment), raised by the next poll.
     failed: Option<stream_core::StreamError>,
+    /// Transient errors waited out while librdkafka reconnects.
+    outage: Outage,
 }
 
 impl<T: Send + 'static> KafkaReader<T> {
@@ -52,8 +55,11 @@ impl<T: Send + 'static> KafkaReader<T> {
         // one is used and nothing is ever committed to it.
         let private_group = format!("flink-connectors-rs-{}", ctx.name);
         fixed.push(("group.id", source.group_id.as_deref().unwrap_or(&private_group)));
-        let consumer: StreamConsumer =
-            source.client.config(&fixed).create().map_err(|e| KafkaError::client("create consumer", e))?;
+        let consumer: ReaderConsumer = source
+            .client
+            .config(&fixed)
+            .create_with_context(OutageContext::default())
+            .map_err(|e| KafkaError::client("create consumer", e))?;
         Ok(KafkaReader {
             consumer: DropInBackground::new(Arc::new(consumer)),
             deserializer: source.deserializer.clone(),
@@ -64,6 +70,7 @@ impl<T: Send + 'static> KafkaReader<T> {
             commit_on_checkpoint: source.commit_on_checkpoint,
             to_commit: BTreeMap::new(),
             failed: None,
+            outage: Outage::new(source.reconnect_timeout),
         })
     }
 
@@ -152,8 +159,18 @@ impl<T: Send + 'static> KafkaReader<T> {
 
     fn handle(&mut self, received: rdkafka::error::KafkaResult<BorrowedMessage<'_>>, out: &mut Vec<T>) -> Result<()> {
         match received {
-            Ok(message) => self.take(&message, out),
-            Err(rdkafka::error::KafkaError::PartitionEOF(partition)) => self.at_end(partition),
+            Ok(message) => {
+                self.outage.on_progress(&self.consumer);
+                self.take(&message, out)
+            }
+            Err(rdkafka::error::KafkaError::PartitionEOF(partition)) => {
+                self.outage.on_progress(&self.consumer);
+                self.at_end(partition)
+            }
+            Err(e) if transient(&e) => {
+                self.outage.on_error(&self.consumer, &e);
+                Ok(())
+            }
             Err(e) => Err(KafkaError::client("poll", e)),
         }
     }
@@ -186,6 +203,7 @@ impl<T: Send + 'static> SourceReader for KafkaReader<T> {
             return Ok(if finished { ReadStatus::Finished } else { ReadStatus::NeedSplits });
         }
         let consumer = self.consumer.clone();
+        self.outage.check(&consumer)?;
         // One stream for the whole batch: every `recv` registers and unregisters a
         // waker under a lock, twice per record.
         let mut stream = consumer.stream();

@@ -11,6 +11,9 @@ use connector_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
 use connector_kafka::rdkafka::message::{BorrowedMessage, Message};
 use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use connector_kafka::rdkafka::{Offset, TopicPartitionList};
+use connector_kafka::{KafkaSource, KafkaSourceBuilder, StoppingOffsets, ValueOnly};
+use connector_base::schema::Utf8Schema;
+use std::sync::Arc;
 use connector_testkit::{TestServer, servers};
 
 /// A fresh topic with `partitions` partitions on the test broker, or `None` to skip.
@@ -44,6 +47,8 @@ pub async fn create_named_topic(bootstrap: &str, topic: &str, partitions: i32) {
 /// An output topic the sink suite writes to and reads back `read_committed`.
 pub struct OutTopic {
     pub bootstrap: String,
+    /// Where the sink connects, if not to `bootstrap` (a fault proxy).
+    pub via: Option<String>,
     pub topic: String,
     pub partitions: i32,
     pub guarantee: connector_base::DeliveryGuarantee,
@@ -63,7 +68,7 @@ impl connector_testkit::SinkTarget for OutTopic {
 
     fn sink(&self) -> connector_kafka::KafkaSink<String> {
         let values = connector_kafka::ValueTo::new(&self.topic, connector_base::schema::Utf8Schema);
-        connector_kafka::KafkaSink::builder(&self.bootstrap, values)
+        connector_kafka::KafkaSink::builder(self.via.as_ref().unwrap_or(&self.bootstrap), values)
             .delivery_guarantee(self.guarantee)
             .transactional_id_prefix(&self.topic)
             .property("linger.ms", "5")
@@ -157,4 +162,50 @@ pub fn read_all<R>(
         }
     }
     values
+}
+
+/// A source suite target: a fresh topic of 3 partitions, read through `via` if set.
+#[derive(Clone)]
+pub struct InTopic {
+    pub bootstrap: String,
+    pub topic: String,
+    pub producer: FutureProducer,
+    /// Where the source connects, if not to `bootstrap` (a fault proxy).
+    pub via: Option<String>,
+    /// Options of the source beyond the suite's.
+    pub configure: fn(KafkaSourceBuilder<String>) -> KafkaSourceBuilder<String>,
+}
+
+impl InTopic {
+    pub async fn new(name: &str) -> Option<Arc<InTopic>> {
+        let (bootstrap, topic) = topic(name, 3).await?;
+        Some(Arc::new(InTopic { producer: producer(&bootstrap), bootstrap, topic, via: None, configure: |b| b }))
+    }
+}
+
+impl connector_testkit::SourceTarget for InTopic {
+    type Source = KafkaSource<String>;
+
+    fn guarantee(&self) -> connector_base::DeliveryGuarantee {
+        connector_base::DeliveryGuarantee::ExactlyOnce
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), connector_testkit::TestkitError> {
+        produce(&self.producer, &self.topic, ids.iter().map(|id| (id.to_string(), format!("record-{id}")))).await;
+        Ok(())
+    }
+
+    fn source(&self, bounded: bool) -> KafkaSource<String> {
+        let builder = KafkaSource::builder(self.via.as_ref().unwrap_or(&self.bootstrap), ValueOnly(Utf8Schema))
+            .topics([self.topic.clone()])
+            .group_id(format!("{}-group", self.topic))
+            .max_records_per_poll(50)
+            .partition_discovery_interval(Some(Duration::from_millis(200)));
+        let builder = if bounded { builder.bounded(StoppingOffsets::Latest) } else { builder };
+        (self.configure)(builder).build().unwrap()
+    }
+
+    fn id_of(&self, line: &String) -> u64 {
+        line.trim_start_matches("record-").parse().unwrap()
+    }
 }

@@ -124,7 +124,9 @@ impl Coordinator {
             self.expire(&mut p, now)?;
             if p.next_discovery.is_some_and(|t| now >= t) {
                 self.driver.discover().await?;
-                p.next_discovery = self.driver.discovery_interval().map(|d| now + d);
+                // From the end of this discovery: a slow one must not make the next
+                // due at once, keeping the coordinator from its messages.
+                p.next_discovery = self.driver.discovery_interval().map(|d| Instant::now() + d);
             }
             self.maybe_trigger(&mut p, now)?;
         }

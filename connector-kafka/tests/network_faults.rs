@@ -1,0 +1,80 @@
+//! The testkit's network-fault suite on the Kafka source and both sinks through a
+//! fault proxy that keeps every client connection on itself (it rewrites the broker
+//! port in Metadata and FindCoordinator replies): cuts with short and long refusal,
+//! latency and short stalls lose nothing, duplicate nothing beyond the guarantee
+//! and need no restart; a stall past `reconnect_timeout` fails the source naming it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{InTopic, OutTopic};
+use connector_base::DeliveryGuarantee;
+use connector_testkit::proxy::FaultProxy;
+use connector_testkit::{NetworkSuite, TestServer, servers};
+
+/// librdkafka's `socket.timeout.ms` default: a stall shorter than it is waited out.
+const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn broker() -> Option<(String, FaultProxy)> {
+    let server = TestServer::discover(&servers::KAFKA).await.unwrap()?;
+    let addr = tokio::net::lookup_host(&server.endpoint).await.unwrap().find(|a| a.is_ipv4()).unwrap();
+    Some((server.endpoint.clone(), FaultProxy::start_kafka(addr).await.unwrap()))
+}
+
+async fn out_topic(bootstrap: &str, via: &str, guarantee: DeliveryGuarantee) -> Arc<OutTopic> {
+    let topic = common::create_topic(bootstrap, "net-out", 2).await;
+    Arc::new(OutTopic { bootstrap: bootstrap.to_string(), via: Some(via.to_string()), topic, partitions: 2, guarantee })
+}
+
+async fn in_topic(bootstrap: &str, via: &str) -> Arc<InTopic> {
+    let mut target = Arc::unwrap_or_clone(InTopic::new("net-in").await.unwrap());
+    assert_eq!(target.bootstrap, bootstrap);
+    target.via = Some(via.to_string());
+    Arc::new(target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_sink_rides_through_network_faults() {
+    let Some((bootstrap, proxy)) = broker().await else { return };
+    let via = proxy.addr().to_string();
+    let suite = NetworkSuite::new(&proxy, SOCKET_TIMEOUT);
+    suite.run_sink(|| out_topic(&bootstrap, &via, DeliveryGuarantee::ExactlyOnce)).await.unwrap();
+    let stats = proxy.stats();
+    assert!(stats.rewritten > 0 && stats.cut > 0, "every connection went through the proxy: {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_sink_rides_through_network_faults() {
+    let Some((bootstrap, proxy)) = broker().await else { return };
+    let via = proxy.addr().to_string();
+    let suite = NetworkSuite::new(&proxy, SOCKET_TIMEOUT);
+    suite.run_sink(|| out_topic(&bootstrap, &via, DeliveryGuarantee::AtLeastOnce)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_rides_through_network_faults() {
+    let Some((bootstrap, proxy)) = broker().await else { return };
+    let via = proxy.addr().to_string();
+    let suite = NetworkSuite::new(&proxy, SOCKET_TIMEOUT);
+    suite.run_source(|| in_topic(&bootstrap, &via)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_past_reconnect_timeout_fails_the_source_naming_it() {
+    let Some((bootstrap, proxy)) = broker().await else { return };
+    let mut target = Arc::unwrap_or_clone(in_topic(&bootstrap, &proxy.addr().to_string()).await);
+    // librdkafka notices the silence after socket.timeout.ms, the source gives up
+    // reconnect_timeout later.
+    target.configure =
+        |b| b.property("socket.timeout.ms", "2000").reconnect_timeout(Duration::from_secs(3));
+    let suite = NetworkSuite::new(&proxy, SOCKET_TIMEOUT);
+    let timeout = Duration::from_secs(5);
+    let took = suite
+        .source_stall_past_timeout(Arc::new(target), timeout, "reconnect_timeout", Duration::from_secs(5))
+        .await
+        .unwrap();
+    eprintln!("failed {took:?} after the stall began");
+}
