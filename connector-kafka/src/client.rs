@@ -6,6 +6,12 @@ use rdkafka::ClientConfig;
 /// Properties the connector sets itself; the builders refuse them as overrides.
 const OWNED: [&str; 4] = ["bootstrap.servers", "group.id", "enable.auto.commit", "transactional.id"];
 
+/// librdkafka defaults the connector changes (the user's properties still win):
+/// reconnect backoff at most 1 s, as the Java client Flink uses, instead of
+/// librdkafka's 10 s, so that a client is back within a second of a broker or the
+/// network coming back (a million records under cuts took 176 s with 10 s).
+const DEFAULTS: [(&str, &str); 1] = [("reconnect.backoff.max.ms", "1000")];
+
 /// librdkafka properties of one client.
 #[derive(Clone, Default)]
 pub(crate) struct ClientProperties {
@@ -36,6 +42,9 @@ impl ClientProperties {
     pub fn config(&self, fixed: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
+        for (k, v) in DEFAULTS {
+            config.set(k, v);
+        }
         for (k, v) in &self.properties {
             config.set(k, v);
         }

@@ -8,7 +8,6 @@ mod common;
 
 use common::{InTopic as Topic, produce, producer, topic};
 
-
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::{BadRecordPolicy, Utf8Schema};
 use connector_kafka::{KafkaRecord, KafkaSource, StoppingOffsets, ValueOnly};

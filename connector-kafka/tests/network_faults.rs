@@ -68,8 +68,7 @@ async fn a_stall_past_reconnect_timeout_fails_the_source_naming_it() {
     let mut target = Arc::unwrap_or_clone(in_topic(&bootstrap, &proxy.addr().to_string()).await);
     // librdkafka notices the silence after socket.timeout.ms, the source gives up
     // reconnect_timeout later.
-    target.configure =
-        |b| b.property("socket.timeout.ms", "2000").reconnect_timeout(Duration::from_secs(3));
+    target.configure = |b| b.property("socket.timeout.ms", "2000").reconnect_timeout(Duration::from_secs(3));
     let suite = NetworkSuite::new(&proxy, SOCKET_TIMEOUT);
     let timeout = Duration::from_secs(5);
     let took = suite
@@ -77,4 +76,60 @@ async fn a_stall_past_reconnect_timeout_fails_the_source_naming_it() {
         .await
         .unwrap();
     eprintln!("failed {took:?} after the stall began");
+}
+
+/// The case of the issue that found the source's defect: an exactly-once Kafka ->
+/// Kafka job (parallelism 2, 500 ms checkpoints, no restart allowed) moves 1,000,000
+/// records while every connection is cut every 2-4 s and new ones are refused for up
+/// to 3 s; it must finish with nothing lost or duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_records_through_kafka_under_cuts_with_long_refusals() {
+    use connector_base::schema::Utf8Schema;
+    use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
+    use connector_testkit::proxy::NetworkFault;
+    use stream_core::prelude::*;
+
+    const RECORDS: u64 = 1_000_000;
+    let Some((bootstrap, proxy)) = broker().await else { return };
+    let input = common::create_topic(&bootstrap, "net-million-in", 2).await;
+    let output = common::create_topic(&bootstrap, "net-million-out", 2).await;
+    let started = std::time::Instant::now();
+    common::produce_fast(&bootstrap, &input, (0..RECORDS).map(|i| i.to_string()));
+    eprintln!("wrote {RECORDS} records in {:?}", started.elapsed());
+
+    let via = proxy.addr().to_string();
+    let env = StreamEnvironment::builder()
+        .parallelism(2)
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(500)).build().unwrap())
+        .restart_strategy(RestartStrategy::None)
+        .build()
+        .unwrap();
+    let source = KafkaSource::builder(&via, ValueOnly(Utf8Schema))
+        .topics([input.clone()])
+        .bounded(StoppingOffsets::Latest)
+        .build()
+        .unwrap();
+    let sink = KafkaSink::builder(&via, ValueTo::new(&output, Utf8Schema))
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .transactional_id_prefix(&output)
+        .build()
+        .unwrap();
+    let job = env.from_source(source, "from-input").sink_to(sink, "to-output");
+    let ms = Duration::from_millis;
+    let cuts = proxy.play(NetworkFault::Cuts { every: ms(2000)..ms(4000), refuse: ms(0)..ms(3000) }, ms(600_000), 19);
+    let started = std::time::Instant::now();
+    let result = job.execute("million-under-cuts").await;
+    let took = started.elapsed();
+    cuts.abort();
+    proxy.heal();
+    let stats = proxy.stats();
+    let result = result.unwrap_or_else(|e| panic!("the job failed after {took:?} ({stats:?}): {e}"));
+    assert_eq!(result.restarts, 0);
+
+    let values = tokio::task::spawn_blocking(move || common::read_committed(&bootstrap, &output, 2)).await.unwrap();
+    let ids: Vec<u64> = values.iter().map(|v| v.parse().unwrap()).collect();
+    let verdict = connector_testkit::Verdict::compare(&(0..RECORDS).collect::<Vec<_>>(), &ids, 0);
+    eprintln!("a million under cuts: {verdict} in {took:?}; proxy {stats:?}");
+    assert!(stats.cut >= 3, "the job must have met cuts: {stats:?}");
+    verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
 use stream_core::{Result, StreamError};
+use tokio::task::JoinHandle;
 
 use super::split::KafkaSplit;
 use crate::client::DropInBackground;

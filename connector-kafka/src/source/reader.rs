@@ -14,10 +14,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use stream_core::Result;
 use stream_core::api::{ReadStatus, SourceReader, TaskContext};
 
+use super::outage::{Outage, OutageContext, ReaderConsumer};
 use super::split::KafkaSplit;
 use crate::client::DropInBackground;
 use crate::config::KafkaSource;
-use super::outage::{Outage, OutageContext, ReaderConsumer};
 use crate::error::{KafkaError, transient};
 use crate::record::{KafkaDeserializer, KafkaRecord};
 

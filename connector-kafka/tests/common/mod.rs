@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use connector_base::schema::Utf8Schema;
 use connector_kafka::rdkafka::ClientConfig;
 use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use connector_kafka::rdkafka::client::DefaultClientContext;
@@ -12,9 +13,8 @@ use connector_kafka::rdkafka::message::{BorrowedMessage, Message};
 use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use connector_kafka::rdkafka::{Offset, TopicPartitionList};
 use connector_kafka::{KafkaSource, KafkaSourceBuilder, StoppingOffsets, ValueOnly};
-use connector_base::schema::Utf8Schema;
-use std::sync::Arc;
 use connector_testkit::{TestServer, servers};
+use std::sync::Arc;
 
 /// A fresh topic with `partitions` partitions on the test broker, or `None` to skip.
 pub async fn topic(name: &str, partitions: i32) -> Option<(String, String)> {
@@ -103,6 +103,31 @@ pub async fn produce(producer: &FutureProducer, topic: &str, values: impl IntoIt
         })
         .collect();
     futures::future::join_all(sends).await;
+}
+
+/// Write `values` to `topic` as fast as librdkafka batches them (a million in seconds).
+pub fn produce_fast(bootstrap: &str, topic: &str, values: impl IntoIterator<Item = String>) {
+    use connector_kafka::rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "500000")
+        .create()
+        .unwrap();
+    for value in values {
+        let mut record = BaseRecord::<(), String>::to(topic).payload(&value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
 }
 
 /// Every value of `topic` (all `partitions`) visible to a `read_committed` consumer now.
