@@ -73,6 +73,7 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result
     let connection = policy.retry(&endpoint, attempt, retryable).await.map_err(|failure| {
         stream_core::StreamError::from(RabbitMqError::Connect {
             endpoint: endpoint.clone(),
+            timeout,
             message: failure.to_string(),
         })
     })?;

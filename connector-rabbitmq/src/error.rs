@@ -7,11 +7,14 @@ use stream_core::StreamError;
 pub enum RabbitMqError {
     /// No connection could be made within the connect timeout.
     #[error(
-        "cannot connect to rabbitmq at {endpoint}: {message} (check the URL, that the broker runs, and the credentials)"
+        "cannot connect to rabbitmq at {endpoint} within connect_timeout ({timeout:?}): {message} (check the URL, \
+         that the broker runs and the network to it, and the credentials; or raise connect_timeout)"
     )]
     Connect {
         /// The endpoint, password redacted.
         endpoint: String,
+        /// The connect timeout.
+        timeout: std::time::Duration,
         /// The client's message.
         message: String,
     },

@@ -1,6 +1,8 @@
 //! Publishes with publisher confirms. Each publish returns a confirm to await; at a
 //! checkpoint every outstanding confirm is awaited, and a nack or a returned
-//! (unroutable, `mandatory`) message fails the checkpoint: at-least-once.
+//! (unroutable, `mandatory`) message fails the checkpoint: at-least-once. A lost
+//! connection (a network cut) does not fail the task: the writer connects again
+//! (within `connect_timeout`) and publishes every message not yet confirmed again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,18 +20,29 @@ use crate::connection::{OwnedConnection, connect, within};
 use crate::error::RabbitMqError;
 use crate::message::{MessageSerializer, OutgoingMessage};
 
-/// A published message awaiting its confirm (with where it went, for errors).
+/// A published message awaiting its confirm, kept to publish again on a new
+/// connection if this one is lost first.
 struct Pending {
-    confirm: PublisherConfirm,
-    exchange: String,
-    routing_key: String,
+    /// `None`: the publish itself failed with the connection (or the confirm is
+    /// being awaited).
+    confirm: Option<PublisherConfirm>,
+    message: OutgoingMessage,
+}
+
+/// How awaiting a confirm ended.
+enum Settled {
+    Done,
+    /// The connection went away first: publish again on a new one.
+    Lost(StreamError),
 }
 
 /// The writer of one subtask.
 pub struct RabbitMqWriter<T: 'static> {
     serializer: Arc<dyn MessageSerializer<T>>,
+    url: String,
+    connect_timeout: Duration,
     /// Closed when the writer is dropped.
-    _connection: OwnedConnection,
+    connection: OwnedConnection,
     channel: Channel,
     mandatory: bool,
     returns: ReturnPolicy,
@@ -41,21 +54,28 @@ pub struct RabbitMqWriter<T: 'static> {
 impl<T: Send + 'static> RabbitMqWriter<T> {
     /// Connect, open a channel and enable publisher confirms.
     pub(crate) async fn new(sink: &RabbitMqSink<T>) -> Result<Self> {
-        let connection = connect(&sink.url, sink.connect_timeout).await?;
-        let timeout = sink.operation_timeout;
-        let channel = within(timeout, "open channel", connection.create_channel()).await?;
-        within(timeout, "enable publisher confirms", channel.confirm_select(ConfirmSelectOptions::default())).await?;
+        let (connection, channel) = open(&sink.url, sink.connect_timeout, sink.operation_timeout).await?;
         Ok(RabbitMqWriter {
             serializer: sink.serializer.clone(),
-            _connection: connection,
+            url: sink.url.clone(),
+            connect_timeout: sink.connect_timeout,
+            connection,
             channel,
             mandatory: sink.mandatory,
             returns: sink.returns,
             max_in_flight: sink.max_in_flight,
-            operation_timeout: timeout,
+            operation_timeout: sink.operation_timeout,
             pending: VecDeque::new(),
         })
     }
+}
+
+/// A connection and a channel with publisher confirms.
+async fn open(url: &str, connect_timeout: Duration, timeout: Duration) -> Result<(OwnedConnection, Channel)> {
+    let connection = connect(url, connect_timeout).await?;
+    let channel = within(timeout, "open channel", connection.create_channel()).await?;
+    within(timeout, "enable publisher confirms", channel.confirm_select(ConfirmSelectOptions::default())).await?;
+    Ok((connection, channel))
 }
 
 fn properties(message: &OutgoingMessage) -> BasicProperties {
@@ -74,20 +94,58 @@ fn properties(message: &OutgoingMessage) -> BasicProperties {
 }
 
 impl<T: Send + 'static> RabbitMqWriter<T> {
-    /// Await one confirm; a nack or a return is an error (or logged, by policy).
-    async fn settle(&self, pending: Pending) -> Result<()> {
-        let confirmation = within(self.operation_timeout, "await publisher confirm", pending.confirm).await?;
+    fn lost(&self) -> bool {
+        !self.connection.status().connected() || !self.channel.status().connected()
+    }
+
+    /// Await the oldest confirm (kept until settled); a nack or a return is an error
+    /// (or logged, by policy); a lost connection publishes everything unconfirmed
+    /// again on a new one.
+    async fn settle_oldest(&mut self) -> Result<()> {
+        let Some(pending) = self.pending.front_mut() else { return Ok(()) };
+        let settled = match pending.confirm.take() {
+            Some(confirm) => self.settle(confirm).await?,
+            None => Settled::Lost(RabbitMqError::channel("publish", "the connection was lost")),
+        };
+        match settled {
+            Settled::Done => {
+                self.pending.pop_front();
+                Ok(())
+            }
+            Settled::Lost(e) => self.publish_again(e).await,
+        }
+    }
+
+    /// Connect again and publish every unconfirmed message again, in order.
+    async fn publish_again(&mut self, why: StreamError) -> Result<()> {
+        tracing::warn!(error = %why, unconfirmed = self.pending.len(), "rabbitmq connection lost; publishing the unconfirmed messages again on a new one");
+        let (connection, channel) = open(&self.url, self.connect_timeout, self.operation_timeout).await?;
+        (self.connection, self.channel) = (connection, channel);
+        let unconfirmed: Vec<OutgoingMessage> = self.pending.drain(..).map(|p| p.message).collect();
+        for message in unconfirmed {
+            self.publish_now(message).await?;
+        }
+        Ok(())
+    }
+
+    async fn settle(&self, confirm: PublisherConfirm) -> Result<Settled> {
+        let confirmation = match within(self.operation_timeout, "await publisher confirm", confirm).await {
+            Ok(confirmation) => confirmation,
+            Err(e) if self.lost() => return Ok(Settled::Lost(e)),
+            Err(e) => return Err(e),
+        };
+        let Some(pending) = self.pending.front() else { return Ok(Settled::Done) };
         let not_delivered = |what: &'static str, detail: String| -> StreamError {
             RabbitMqError::NotDelivered {
                 what,
-                exchange: pending.exchange.clone(),
-                routing_key: pending.routing_key.clone(),
+                exchange: pending.message.exchange.clone(),
+                routing_key: pending.message.routing_key.clone(),
                 detail,
             }
             .into()
         };
         match confirmation {
-            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(Settled::Done),
             Confirmation::Ack(Some(returned)) => {
                 let detail = format!(
                     ": {} {} (no queue is bound for it; declare the queue or the binding)",
@@ -96,8 +154,9 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
                 match self.returns {
                     ReturnPolicy::Fail => Err(not_delivered("returned (unroutable)", detail)),
                     ReturnPolicy::Log => {
-                        tracing::warn!(exchange = %pending.exchange, routing_key = %pending.routing_key, %detail, "message returned; dropped by policy");
-                        Ok(())
+                        let m = &pending.message;
+                        tracing::warn!(exchange = %m.exchange, routing_key = %m.routing_key, %detail, "message returned; dropped by policy");
+                        Ok(Settled::Done)
                     }
                 }
             }
@@ -109,10 +168,17 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
 
     async fn publish(&mut self, message: OutgoingMessage) -> Result<()> {
         while self.pending.len() >= self.max_in_flight {
-            if let Some(oldest) = self.pending.pop_front() {
-                self.settle(oldest).await?;
-            }
+            self.settle_oldest().await?;
         }
+        if self.lost() {
+            self.publish_again(RabbitMqError::channel("publish", "the connection is closed")).await?;
+        }
+        self.publish_now(message).await
+    }
+
+    /// Publish on the current channel and keep the message until confirmed; a
+    /// publish refused because the connection went away is sent again later.
+    async fn publish_now(&mut self, message: OutgoingMessage) -> Result<()> {
         let options = BasicPublishOptions { mandatory: self.mandatory, ..BasicPublishOptions::default() };
         let publish = self.channel.basic_publish(
             message.exchange.as_str().into(),
@@ -121,8 +187,13 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
             &message.body,
             properties(&message),
         );
-        let confirm = within(self.operation_timeout, "publish", publish).await?;
-        self.pending.push_back(Pending { confirm, exchange: message.exchange, routing_key: message.routing_key });
+        let confirm = match within(self.operation_timeout, "publish", publish).await {
+            // Kept unconfirmed: the next settle finds the connection lost and sends it again.
+            Ok(confirm) => Some(confirm),
+            Err(_) if self.lost() => None,
+            Err(e) => return Err(e),
+        };
+        self.pending.push_back(Pending { confirm, message });
         Ok(())
     }
 }
@@ -141,8 +212,8 @@ impl<T: Send + 'static> SinkWriter<T> for RabbitMqWriter<T> {
 
     /// Wait for every outstanding confirm; a nack or a return fails the checkpoint.
     async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
-        while let Some(pending) = self.pending.pop_front() {
-            self.settle(pending).await?;
+        while !self.pending.is_empty() {
+            self.settle_oldest().await?;
         }
         Ok(())
     }

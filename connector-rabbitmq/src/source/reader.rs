@@ -9,7 +9,10 @@
 //! the first message that is not a redelivery shows that every requeued one has come,
 //! and the restored ids are forgotten then. A new consumer waits until the connections
 //! of earlier attempts in this process are closed (their messages requeued); a
-//! connection closes when dropped, also one whose consumer was half set up.
+//! connection closes when dropped, also one whose consumer was half set up. A lost
+//! connection (a network cut) does not fail the task: the reader consumes again on
+//! a new one, and treats what the old one delivered unacknowledged as a restore
+//! does.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -34,9 +37,16 @@ const BATCH: usize = 500;
 
 struct Consuming {
     /// Closed when dropped: the broker then requeues what was not acknowledged.
-    _connection: OwnedConnection,
+    connection: OwnedConnection,
     channel: Channel,
     consumer: Consumer,
+}
+
+impl Consuming {
+    /// Whether the connection or the channel is gone (cut, closed by the broker).
+    fn lost(&self) -> bool {
+        !self.connection.status().connected() || !self.channel.status().connected()
+    }
 }
 
 /// The reader of one subtask.
@@ -102,8 +112,24 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         let consume = channel.basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default());
         let consumer = within(timeout, &format!("consume queue `{}`", s.queue), consume).await?;
         tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
-        self.consuming = Some(Consuming { _connection: connection, channel, consumer });
+        self.consuming = Some(Consuming { connection, channel, consumer });
         Ok(())
+    }
+
+    /// The connection was lost: drop it (the broker requeues every message it
+    /// delivered and was not acknowledged) and consume again on a new one at the next
+    /// poll, within `connect_timeout`, without failing the task. Delivery tags of the
+    /// old channel mean nothing on the new one: no checkpoint acknowledges them. In
+    /// exactly-once mode the ids emitted and not acknowledged are handled as after a
+    /// restore, so that their redeliveries are dropped.
+    fn connection_lost(&mut self, why: &dyn std::fmt::Display) {
+        tracing::warn!(queue = %self.source.queue, error = %why, "rabbitmq connection lost; consuming again on a new one");
+        self.consuming = None;
+        self.tag_since_snapshot = None;
+        self.tags_by_checkpoint.clear();
+        self.ids_since_snapshot.clear();
+        self.ids_by_checkpoint.clear();
+        self.restored.extend(self.unacknowledged.drain());
     }
 
     /// Emit (or drop, for a redelivered duplicate) one delivery.
@@ -173,6 +199,14 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
                 Some(Some(Ok(delivery))) => {
                     self.handle(delivery, out)?;
                     taken += 1;
+                }
+                Some(Some(Err(e))) if self.consuming.as_ref().is_some_and(Consuming::lost) => {
+                    self.connection_lost(&e);
+                    break;
+                }
+                Some(None) if self.consuming.as_ref().is_some_and(Consuming::lost) => {
+                    self.connection_lost(&"the consumer ended with its connection");
+                    break;
                 }
                 Some(Some(Err(e))) => return Err(RabbitMqError::channel("consume", e)),
                 Some(None) => {
@@ -247,7 +281,11 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
                     }
                     Err(e) => {
                         tracing::warn!(checkpoint_id, error = %e, "acknowledging failed; the messages will be redelivered");
-                        false
+                        // Lost, or no answer within operation_timeout (a silent network):
+                        // consume again on a new connection, which must come within
+                        // connect_timeout.
+                        self.connection_lost(&e);
+                        return Ok(());
                     }
                 }
             }

@@ -11,7 +11,7 @@ use connector_rabbitmq::lapin::options::{
 };
 use connector_rabbitmq::lapin::types::FieldTable;
 use connector_rabbitmq::lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use connector_rabbitmq::{OutgoingMessage, RabbitMqSink, RabbitMqSource};
+use connector_rabbitmq::{OutgoingMessage, RabbitMqSink, RabbitMqSinkBuilder, RabbitMqSource, RabbitMqSourceBuilder};
 use connector_testkit::{SinkTarget, SourceTarget, TestServer, TestkitError, servers};
 
 /// The test broker's URL, or `None` to skip (a failure with
@@ -104,6 +104,7 @@ pub async fn drain(url: &str, queue: &str) -> Vec<u64> {
 }
 
 /// A source suite target: a fresh queue read with `guarantee`.
+#[derive(Clone)]
 pub struct InQueue {
     /// The broker.
     pub url: String,
@@ -111,6 +112,10 @@ pub struct InQueue {
     pub queue: String,
     /// The source's guarantee.
     pub guarantee: DeliveryGuarantee,
+    /// Where the source connects, if not to `url` (a fault proxy).
+    pub via: Option<String>,
+    /// Options of the source beyond the suite's.
+    pub configure: fn(RabbitMqSourceBuilder<String>) -> RabbitMqSourceBuilder<String>,
 }
 
 impl InQueue {
@@ -123,7 +128,13 @@ impl InQueue {
     /// A fresh queue on the broker at `url`.
     pub async fn at(url: String, name: &str, guarantee: DeliveryGuarantee) -> Arc<InQueue> {
         let queue = queue(&url, name).await;
-        Arc::new(InQueue { url, queue, guarantee })
+        Arc::new(InQueue { url, queue, guarantee, via: None, configure: |b| b })
+    }
+
+    /// A fresh queue on the broker at `url`, read through `via`.
+    pub async fn through(url: String, via: String, name: &str, guarantee: DeliveryGuarantee) -> Arc<InQueue> {
+        let queue = queue(&url, name).await;
+        Arc::new(InQueue { url, queue, guarantee, via: Some(via), configure: |b| b })
     }
 }
 
@@ -140,12 +151,11 @@ impl SourceTarget for InQueue {
     }
 
     fn source(&self, _bounded: bool) -> RabbitMqSource<String> {
-        RabbitMqSource::builder(&self.url, &self.queue, Utf8Schema)
+        let builder = RabbitMqSource::builder(self.via.as_ref().unwrap_or(&self.url), &self.queue, Utf8Schema)
             .delivery_guarantee(self.guarantee)
             .use_correlation_ids(true)
-            .prefetch(200)
-            .build()
-            .unwrap()
+            .prefetch(200);
+        (self.configure)(builder).build().unwrap()
     }
 
     fn id_of(&self, body: &String) -> u64 {
@@ -154,11 +164,16 @@ impl SourceTarget for InQueue {
 }
 
 /// A sink suite target: a fresh queue the sink publishes to, drained afterwards.
+#[derive(Clone)]
 pub struct OutQueue {
     /// The broker.
     pub url: String,
     /// The queue.
     pub queue: String,
+    /// Where the sink connects, if not to `url` (a fault proxy).
+    pub via: Option<String>,
+    /// Options of the sink beyond the suite's.
+    pub configure: fn(RabbitMqSinkBuilder<u64>) -> RabbitMqSinkBuilder<u64>,
 }
 
 impl OutQueue {
@@ -171,7 +186,13 @@ impl OutQueue {
     /// A fresh queue on the broker at `url`.
     pub async fn at(url: String, name: &str) -> Arc<OutQueue> {
         let queue = queue(&url, name).await;
-        Arc::new(OutQueue { url, queue })
+        Arc::new(OutQueue { url, queue, via: None, configure: |b| b })
+    }
+
+    /// A fresh queue on the broker at `url`, written through `via`.
+    pub async fn through(url: String, via: String, name: &str) -> Arc<OutQueue> {
+        let queue = queue(&url, name).await;
+        Arc::new(OutQueue { url, queue, via: Some(via), configure: |b| b })
     }
 }
 
@@ -189,7 +210,7 @@ impl SinkTarget for OutQueue {
 
     fn sink(&self) -> RabbitMqSink<u64> {
         let queue = self.queue.clone();
-        RabbitMqSink::builder(&self.url, move |id: &u64| {
+        let builder = RabbitMqSink::builder(self.via.as_ref().unwrap_or(&self.url), move |id: &u64| {
             Ok(OutgoingMessage {
                 routing_key: queue.clone(),
                 body: id.to_string().into_bytes(),
@@ -197,9 +218,8 @@ impl SinkTarget for OutQueue {
                 persistent: true,
                 ..OutgoingMessage::default()
             })
-        })
-        .build()
-        .unwrap()
+        });
+        (self.configure)(builder).build().unwrap()
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {

@@ -41,6 +41,7 @@ pub struct NetworkSuite {
     fault_time: Duration,
     finish_within: Duration,
     records_per_second: f64,
+    parallelism: usize,
 }
 
 /// From a job's start to the first fault: its clients have connected by then.
@@ -69,7 +70,14 @@ impl NetworkSuite {
             fault_time: Duration::from_secs(5),
             finish_within: Duration::from_secs(30),
             records_per_second: 500.0,
+            parallelism: 2,
         }
+    }
+
+    /// The jobs' parallelism (default 2).
+    pub fn parallelism(mut self, parallelism: usize) -> NetworkSuite {
+        self.parallelism = parallelism;
+        self
     }
 
     /// Play these faults instead of the standard ones.
@@ -100,6 +108,7 @@ impl NetworkSuite {
             crashes: 0,
             faults: Some(Vec::new()),
             unplanned_restarts: 0,
+            parallelism: self.parallelism,
             checkpoint_interval: Duration::from_millis(200),
             network: Some(NetworkPlan {
                 proxy: self.proxy.clone(),
