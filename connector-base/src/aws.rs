@@ -21,6 +21,19 @@ pub fn endpoint_of(sdk: &SdkConfig) -> String {
     }
 }
 
+/// `sdk` with `timeout` as the bound of one call (the SDK's operation timeout, its
+/// own retries included) unless `sdk` sets one: the SDK has none by default, and a
+/// silent network (packets dropped, a stalled proxy) then holds a call for ever.
+pub fn with_call_timeout(sdk: &SdkConfig, timeout: Duration) -> SdkConfig {
+    let mut timeouts = match sdk.timeout_config() {
+        Some(current) if current.operation_timeout().is_some() => return sdk.clone(),
+        Some(current) => current.to_builder(),
+        None => aws_smithy_types::timeout::TimeoutConfig::builder(),
+    };
+    timeouts.set_operation_timeout(Some(timeout));
+    sdk.to_builder().timeout_config(timeouts.build()).build()
+}
+
 /// The service's error code and message when the service answered with an error;
 /// `None` for a failure on the way (timeout, connection, unreadable answer), which a
 /// sink retries.

@@ -139,6 +139,7 @@ pub struct KinesisStreamsSource {
     pub(crate) fetchers: usize,
     pub(crate) fan_out_consumer: Option<String>,
     pub(crate) retry: RetryPolicy,
+    pub(crate) call_timeout: Duration,
 }
 
 impl std::fmt::Debug for KinesisStreamsSource {
@@ -167,6 +168,7 @@ impl KinesisStreamsSource {
                 fan_out_consumer: None,
                 retry: RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2))
                     .give_up_after(Duration::from_secs(30)),
+                call_timeout: Duration::from_secs(10),
             },
         }
     }
@@ -228,8 +230,22 @@ impl KinesisStreamsSourceBuilder {
         self
     }
 
+    /// The longest one call to Kinesis may take, the SDK's own retries included
+    /// (default 10 s; used unless the `SdkConfig` sets an operation timeout). A call
+    /// without answer by then (a silent network) fails and is retried within the
+    /// `retry` policy: a shard's reading fails at most this plus the policy's limit
+    /// after the network went silent.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.source.call_timeout = timeout;
+        self
+    }
+
     /// Validate and build; the error names the bad option and value.
-    pub fn build(self) -> Result<KinesisStreamsSource> {
+    pub fn build(mut self) -> Result<KinesisStreamsSource> {
+        if self.source.call_timeout.is_zero() {
+            return Err(StreamError::invalid("call_timeout", "0s", "must be greater than zero"));
+        }
+        self.source.sdk = connector_base::aws::with_call_timeout(&self.source.sdk, self.source.call_timeout);
         let s = &self.source;
         s.retry.validate("retry")?;
         validate_stream(&s.stream)?;

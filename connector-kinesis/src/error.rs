@@ -19,7 +19,10 @@ pub enum KinesisError {
     },
 
     /// Reading a shard kept failing on the way (timeouts, connection errors).
-    #[error("reading shard {shard} of `{stream}` failed for {seconds} s: {message}")]
+    #[error(
+        "reading shard {shard} of `{stream}` failed for {seconds} s, the limit of the source's retry policy: \
+         {message} (check the endpoint and the network to it, or retry for longer)"
+    )]
     Unreachable {
         /// The stream.
         stream: String,

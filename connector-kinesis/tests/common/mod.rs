@@ -13,7 +13,8 @@ use connector_kinesis::aws_sdk_kinesis::config::{Credentials, Region};
 use connector_kinesis::aws_sdk_kinesis::primitives::Blob;
 use connector_kinesis::aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StreamStatus};
 use connector_kinesis::{
-    KinesisRecord, KinesisStreamsSink, KinesisStreamsSinkBuilder, KinesisStreamsSource, StartingPosition,
+    KinesisRecord, KinesisStreamsSink, KinesisStreamsSinkBuilder, KinesisStreamsSource, KinesisStreamsSourceBuilder,
+    StartingPosition,
 };
 use connector_testkit::{SinkTarget, SourceTarget, TestServer, TestkitError, servers};
 
@@ -32,6 +33,12 @@ pub async fn server() -> Option<SdkConfig> {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let server = TestServer::discover(&servers::KINESIS).await.unwrap()?;
     Some(sdk(&server.endpoint).await)
+}
+
+/// The test server's endpoint, or `None` to skip.
+pub async fn endpoint() -> Option<String> {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    Some(TestServer::discover(&servers::KINESIS).await.unwrap()?.endpoint.clone())
 }
 
 /// Wait until `stream` is ACTIVE (after creation or resharding).
@@ -110,13 +117,17 @@ pub async fn read_all(sdk: &SdkConfig, stream: &str) -> Vec<(String, String, Str
 pub struct InStream {
     pub sdk: SdkConfig,
     pub stream: String,
+    /// The sink's SDK config, if not `sdk` (one through a fault proxy).
+    pub via: Option<SdkConfig>,
+    /// Options of the sink beyond the suite's.
+    pub configure: fn(KinesisStreamsSinkBuilder<String>) -> KinesisStreamsSinkBuilder<String>,
 }
 
 impl InStream {
     pub async fn new(shards: i32) -> Option<std::sync::Arc<InStream>> {
         let sdk = server().await?;
         let stream = stream(&sdk, "sink-suite", shards).await;
-        Some(std::sync::Arc::new(InStream { sdk, stream }))
+        Some(std::sync::Arc::new(InStream { sdk, stream, via: None, configure: |b| b }))
     }
 }
 
@@ -133,10 +144,14 @@ impl SinkTarget for InStream {
     }
 
     fn sink(&self) -> KinesisStreamsSink<String> {
-        KinesisStreamsSinkBuilder::new(&self.sdk, &self.stream, Utf8Schema, |r: &String| key_of(r))
-            .max_time_in_buffer(Duration::from_millis(50))
-            .build()
-            .unwrap()
+        let builder = KinesisStreamsSinkBuilder::new(
+            self.via.as_ref().unwrap_or(&self.sdk),
+            &self.stream,
+            Utf8Schema,
+            |r: &String| key_of(r),
+        )
+        .max_time_in_buffer(Duration::from_millis(50));
+        (self.configure)(builder).build().unwrap()
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
@@ -157,19 +172,29 @@ pub struct FromStream {
     pub sdk: SdkConfig,
     pub stream: String,
     pub fan_out: Option<String>,
+    /// The source's SDK config, if not `sdk` (one through a fault proxy).
+    pub via: Option<SdkConfig>,
+    /// Options of the source beyond the suite's.
+    pub configure: fn(KinesisStreamsSourceBuilder) -> KinesisStreamsSourceBuilder,
 }
 
 impl FromStream {
     pub async fn new(shards: i32) -> Option<std::sync::Arc<FromStream>> {
         let sdk = server().await?;
         let stream = stream(&sdk, "source-suite", shards).await;
-        Some(std::sync::Arc::new(FromStream { sdk, stream, fan_out: None }))
+        Some(std::sync::Arc::new(FromStream { sdk, stream, fan_out: None, via: None, configure: |b| b }))
     }
 
     pub async fn fan_out(shards: i32) -> Option<std::sync::Arc<FromStream>> {
         let sdk = server().await?;
         let stream = stream(&sdk, "fan-out-suite", shards).await;
-        Some(std::sync::Arc::new(FromStream { sdk, stream, fan_out: Some("suite-consumer".into()) }))
+        Some(std::sync::Arc::new(FromStream {
+            sdk,
+            stream,
+            fan_out: Some("suite-consumer".into()),
+            via: None,
+            configure: |b| b,
+        }))
     }
 }
 
@@ -197,10 +222,11 @@ impl SourceTarget for FromStream {
 
     /// Kinesis streams do not end: only the unbounded suite runs.
     fn source(&self, _bounded: bool) -> KinesisStreamsSource {
-        let builder = KinesisStreamsSource::builder(&self.sdk, &self.stream)
+        let builder = KinesisStreamsSource::builder(self.via.as_ref().unwrap_or(&self.sdk), &self.stream)
             .starting_position(StartingPosition::TrimHorizon)
             .shard_discovery_interval(Duration::from_millis(200))
             .idle_poll_interval(Duration::from_millis(20));
+        let builder = (self.configure)(builder);
         match &self.fan_out {
             Some(consumer) => builder.enhanced_fan_out(consumer).build().unwrap(),
             None => builder.build().unwrap(),
