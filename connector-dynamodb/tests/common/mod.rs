@@ -23,6 +23,12 @@ pub async fn sdk(endpoint: &str) -> SdkConfig {
         .await
 }
 
+/// The test server's endpoint, or `None` to skip.
+pub async fn endpoint() -> Option<String> {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    Some(TestServer::discover(&servers::DYNAMODB).await.unwrap()?.endpoint.clone())
+}
+
 /// The test server's SDK config, or `None` to skip.
 pub async fn server() -> Option<SdkConfig> {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
@@ -88,13 +94,15 @@ pub struct InTable {
     pub sdk: SdkConfig,
     pub table: String,
     pub guarantee: DeliveryGuarantee,
+    /// The sink's SDK config, if not `sdk` (one through a fault proxy).
+    pub via: Option<SdkConfig>,
 }
 
 impl InTable {
     pub async fn new(guarantee: DeliveryGuarantee) -> Option<std::sync::Arc<InTable>> {
         let sdk = server().await?;
         let table = table(&sdk, "suite").await;
-        Some(std::sync::Arc::new(InTable { sdk, table, guarantee }))
+        Some(std::sync::Arc::new(InTable { sdk, table, guarantee, via: None }))
     }
 }
 
@@ -111,7 +119,7 @@ impl SinkTarget for InTable {
     }
 
     fn sink(&self) -> DynamoDbSink<u64> {
-        DynamoDbSinkBuilder::new(&self.sdk, &self.table, |id| Ok(row(id)))
+        DynamoDbSinkBuilder::new(self.via.as_ref().unwrap_or(&self.sdk), &self.table, |id| Ok(row(id)))
             .delivery_guarantee(self.guarantee)
             .overwrite_by_partition_keys(["pk"])
             .max_time_in_buffer(std::time::Duration::from_millis(50))

@@ -71,6 +71,11 @@ pub async fn stream(name: &str) -> Option<(SdkConfig, String, Arc<AmazonS3>)> {
     Some((sdk, name, Arc::new(store)))
 }
 
+/// The Firehose test server's endpoint, or `None` to skip.
+pub async fn endpoint() -> Option<String> {
+    Some(TestServer::discover(&servers::FIREHOSE).await.unwrap()?.endpoint.clone())
+}
+
 /// Every line delivered to the bucket.
 pub async fn delivered(store: &AmazonS3) -> Vec<String> {
     let objects: Vec<_> = store.list(None).try_collect().await.unwrap();
@@ -87,6 +92,8 @@ pub struct ToBucket {
     pub sdk: SdkConfig,
     pub stream: String,
     pub store: Arc<AmazonS3>,
+    /// The sink's SDK config, if not `sdk` (one through a fault proxy).
+    pub via: Option<SdkConfig>,
 }
 
 impl SinkTarget for ToBucket {
@@ -102,7 +109,7 @@ impl SinkTarget for ToBucket {
     }
 
     fn sink(&self) -> FirehoseSink<String> {
-        FirehoseSinkBuilder::new(&self.sdk, &self.stream, Utf8Schema)
+        FirehoseSinkBuilder::new(self.via.as_ref().unwrap_or(&self.sdk), &self.stream, Utf8Schema)
             .max_time_in_buffer(Duration::from_millis(50))
             .build()
             .unwrap()

@@ -1,0 +1,41 @@
+//! The testkit's network-fault suite on the DynamoDB sink (at-least-once and
+//! exactly-once) through a fault proxy in front of the test server: cuts with short
+//! and long refusal, latency and short stalls lose nothing, duplicate nothing beyond
+//! the guarantee and need no restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::InTable;
+use connector_base::DeliveryGuarantee;
+use connector_testkit::NetworkSuite;
+use connector_testkit::proxy::FaultProxy;
+
+async fn run(guarantee: DeliveryGuarantee) {
+    let Some(endpoint) = common::endpoint().await else { return };
+    let proxy = FaultProxy::for_endpoint(&endpoint).await.unwrap();
+    let (sdk, via) = (common::sdk(&endpoint).await, common::sdk(&proxy.endpoint_for(&endpoint)).await);
+    // The sink's request_timeout bounds a batch (default 10 min); its stalls are short.
+    let suite = NetworkSuite::new(&proxy, Duration::from_secs(30));
+    suite
+        .run_sink(|| async {
+            let table = common::table(&sdk, "net-sink").await;
+            Arc::new(InTable { sdk: sdk.clone(), table, guarantee, via: Some(via.clone()) })
+        })
+        .await
+        .unwrap();
+    assert!(proxy.stats().cut > 0, "{:?}", proxy.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_sink_rides_through_network_faults() {
+    run(DeliveryGuarantee::ExactlyOnce).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_sink_rides_through_network_faults() {
+    run(DeliveryGuarantee::AtLeastOnce).await;
+}

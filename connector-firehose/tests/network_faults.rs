@@ -1,0 +1,30 @@
+//! The testkit's network-fault suite on the Firehose sink through a fault proxy in
+//! front of the test server: cuts with short and long refusal, latency and short
+//! stalls lose nothing and need no restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::ToBucket;
+use connector_testkit::NetworkSuite;
+use connector_testkit::proxy::FaultProxy;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_rides_through_network_faults() {
+    let Some(endpoint) = common::endpoint().await else { return };
+    let proxy = FaultProxy::for_endpoint(&endpoint).await.unwrap();
+    let via = common::sdk(&proxy.endpoint_for(&endpoint)).await;
+    // The sink's request_timeout bounds a batch (default 10 min); its stalls are short.
+    let suite = NetworkSuite::new(&proxy, Duration::from_secs(30));
+    suite
+        .run_sink(|| async {
+            let (sdk, stream, store) = common::stream("net-sink").await.unwrap();
+            Arc::new(ToBucket { sdk, stream, store, via: Some(via.clone()) })
+        })
+        .await
+        .unwrap();
+    assert!(proxy.stats().cut > 0, "{:?}", proxy.stats());
+}
