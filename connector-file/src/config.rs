@@ -25,6 +25,7 @@ pub struct FileSource<T: 'static> {
     pub(crate) filter: PathFilter,
     pub(crate) continuous: Option<Duration>,
     pub(crate) retention: Duration,
+    pub(crate) listing_failure_timeout: Duration,
     pub(crate) policy: BadRecordPolicy,
     pub(crate) lines_per_batch: usize,
     pub(crate) split_size: Option<u64>,
@@ -42,6 +43,7 @@ impl<T: Send + 'static> FileSource<T> {
                 filter: Arc::new(|_: &Path| true),
                 continuous: None,
                 retention: Duration::from_secs(3600),
+                listing_failure_timeout: Duration::from_secs(60),
                 policy: BadRecordPolicy::Fail,
                 lines_per_batch: 1024,
                 split_size: None,
@@ -72,6 +74,15 @@ impl<T: Send + 'static> FileSourceBuilder<T> {
     /// Keep watching the directory, listing it every `interval` (an unbounded source).
     pub fn monitor_continuously(mut self, interval: Duration) -> Self {
         self.source.continuous = Some(interval);
+        self
+    }
+
+    /// In continuous mode, how long listing the directory may keep failing (an
+    /// object store unreachable for a while) before the source fails (default 60 s);
+    /// until then each failed listing is logged and tried again at the next interval.
+    /// The first listing fails at once (a wrong bucket or path).
+    pub fn listing_failure_timeout(mut self, timeout: Duration) -> Self {
+        self.source.listing_failure_timeout = timeout;
         self
     }
 
@@ -109,6 +120,9 @@ impl<T: Send + 'static> FileSourceBuilder<T> {
             && !dir.is_dir()
         {
             return Err(StreamError::invalid("dir", dir.display(), "must be an existing directory"));
+        }
+        if s.listing_failure_timeout.is_zero() {
+            return Err(StreamError::invalid("listing_failure_timeout", "0s", "must be greater than zero"));
         }
         if s.continuous == Some(Duration::ZERO) {
             return Err(StreamError::invalid("monitor_continuously", "0ms", "the discovery interval must be > 0"));

@@ -16,6 +16,8 @@ use connector_file::object_store::aws::{AmazonS3, AmazonS3Builder};
 use connector_file::object_store::path::Path as ObjectPath;
 use connector_file::object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use connector_file::{BucketAssigner, FileSink, FileSource, LineEncoder, Location, RollingPolicy, TextLines};
+use connector_testkit::NetworkSuite;
+use connector_testkit::proxy::FaultProxy;
 use connector_testkit::{
     SinkTarget, SourceTarget, SuiteConfig, TestServer, TestkitError, probe, run_resume_source_suite, run_sink_suite,
     run_source_suite, run_unbounded_source_suite, servers,
@@ -42,11 +44,17 @@ fn store(endpoint: &str, bucket: &str) -> Arc<AmazonS3> {
 
 /// A fresh bucket on the S3 test server, or `None` to skip (when not required).
 async fn bucket(test: &str) -> Option<(String, Arc<AmazonS3>)> {
+    let (endpoint, name) = bucket_name(test).await?;
+    Some((endpoint.clone(), store(&endpoint, &name)))
+}
+
+/// A fresh bucket on the S3 test server: (endpoint, name), or `None` to skip.
+async fn bucket_name(test: &str) -> Option<(String, String)> {
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let server = TestServer::discover(&servers::S3).await.unwrap()?;
     let name = format!("{test}-{}-{}", std::process::id(), fastrand::u32(..)).replace('_', "-");
     probe::s3_create_bucket(&server.endpoint, &name).unwrap();
-    Some((server.endpoint.clone(), store(&server.endpoint, &name)))
+    Some((server.endpoint.clone(), name))
 }
 
 /// Every object under `prefix` as lines of text (only finished, visible objects exist).
@@ -67,6 +75,8 @@ fn ids(lines: &[String]) -> Vec<u64> {
 struct Objects {
     store: Arc<AmazonS3>,
     written: AtomicUsize,
+    /// The same bucket through a fault proxy, for the source.
+    via: Option<Arc<AmazonS3>>,
 }
 
 impl SourceTarget for Objects {
@@ -89,7 +99,8 @@ impl SourceTarget for Objects {
     }
 
     fn source(&self, bounded: bool) -> FileSource<String> {
-        let location = Location::object_store(self.store.clone(), "in").unwrap();
+        let store = self.via.clone().unwrap_or_else(|| self.store.clone());
+        let location = Location::object_store(store, "in").unwrap();
         let builder = FileSource::builder(location, TextLines).lines_per_batch(10);
         let builder = if bounded { builder } else { builder.monitor_continuously(Duration::from_millis(50)) };
         builder.build().unwrap()
@@ -103,7 +114,7 @@ impl SourceTarget for Objects {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_source_is_exactly_once_across_crashes() {
     let Some((_, store)) = bucket("source").await else { return };
-    let target = Arc::new(Objects { store, written: AtomicUsize::new(0) });
+    let target = Arc::new(Objects { store, written: AtomicUsize::new(0), via: None });
     let verdict = run_source_suite(target, SuiteConfig { records: 3_000, ..SuiteConfig::default() }).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -112,7 +123,7 @@ async fn s3_source_is_exactly_once_across_crashes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_continuous_source_picks_up_new_objects_exactly_once() {
     let Some((_, store)) = bucket("continuous").await else { return };
-    let target = Arc::new(Objects { store, written: AtomicUsize::new(0) });
+    let target = Arc::new(Objects { store, written: AtomicUsize::new(0), via: None });
     let config = SuiteConfig { records: 3_000, ..SuiteConfig::default() };
     let verdict = run_unbounded_source_suite(target, config).await.unwrap();
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -121,7 +132,7 @@ async fn s3_continuous_source_picks_up_new_objects_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_a_restarted_job_does_not_read_finished_objects_again() {
     let Some((_, store)) = bucket("resume").await else { return };
-    let target = Arc::new(Objects { store, written: AtomicUsize::new(0) });
+    let target = Arc::new(Objects { store, written: AtomicUsize::new(0), via: None });
     let config = SuiteConfig { records: 3_000, ..SuiteConfig::default() };
     let verdict = run_resume_source_suite(target, config).await.unwrap();
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -130,6 +141,8 @@ async fn s3_a_restarted_job_does_not_read_finished_objects_again() {
 struct Bucket {
     store: Arc<AmazonS3>,
     prefix: &'static str,
+    /// The same bucket through a fault proxy, for the sink.
+    via: Option<Arc<AmazonS3>>,
 }
 
 impl SinkTarget for Bucket {
@@ -145,7 +158,8 @@ impl SinkTarget for Bucket {
     }
 
     fn sink(&self) -> FileSink<String> {
-        let location = Location::object_store(self.store.clone(), self.prefix).unwrap();
+        let store = self.via.clone().unwrap_or_else(|| self.store.clone());
+        let location = Location::object_store(store, self.prefix).unwrap();
         let rolling = RollingPolicy { max_part_size: 8_192, ..RollingPolicy::default() };
         FileSink::builder(location, LineEncoder).rolling_policy(rolling).build().unwrap()
     }
@@ -158,7 +172,7 @@ impl SinkTarget for Bucket {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
     let Some((_, store)) = bucket("sink").await else { return };
-    let target = Arc::new(Bucket { store, prefix: "out" });
+    let target = Arc::new(Bucket { store, prefix: "out", via: None });
     let config = SuiteConfig::sink_crash_at_every_point();
     let verdict = run_sink_suite(target, config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
@@ -168,7 +182,7 @@ async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sink_is_exactly_once_across_random_crashes() {
     let Some((_, store)) = bucket("sink-random").await else { return };
-    let target = Arc::new(Bucket { store, prefix: "deep/out" });
+    let target = Arc::new(Bucket { store, prefix: "deep/out", via: None });
     let verdict = run_sink_suite(target, SuiteConfig { crashes: 3, ..SuiteConfig::default() }).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -229,4 +243,42 @@ async fn a_missing_bucket_is_a_clear_error() {
     let err = err.to_string();
     assert!(err.contains("object store list of") && err.contains("no-such-bucket-here"), "{err}");
     assert!(err.contains("check the bucket"), "{err}");
+}
+
+/// The testkit's network-fault suite on the S3 sink and source through a fault proxy
+/// in front of the test server (object_store retries a failed request within its
+/// retry config; each request here times out after 5 s): cuts with short and long
+/// refusal, latency and short stalls lose nothing, duplicate nothing and need no
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_sink_rides_through_network_faults() {
+    let Some(server) = TestServer::discover(&servers::S3).await.unwrap() else { return };
+    let proxy = FaultProxy::for_endpoint(&server.endpoint).await.unwrap();
+    let via = proxy.endpoint_for(&server.endpoint);
+    let suite = NetworkSuite::new(&proxy, Duration::from_secs(5));
+    suite
+        .run_sink(|| async {
+            let (endpoint, name) = bucket_name("net-sink").await.unwrap();
+            Arc::new(Bucket { store: store(&endpoint, &name), prefix: "out", via: Some(store(&via, &name)) })
+        })
+        .await
+        .unwrap();
+    assert!(proxy.stats().cut > 0, "{:?}", proxy.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_source_rides_through_network_faults() {
+    let Some(server) = TestServer::discover(&servers::S3).await.unwrap() else { return };
+    let proxy = FaultProxy::for_endpoint(&server.endpoint).await.unwrap();
+    let via = proxy.endpoint_for(&server.endpoint);
+    let suite = NetworkSuite::new(&proxy, Duration::from_secs(5));
+    suite
+        .run_source(|| async {
+            let (endpoint, name) = bucket_name("net-source").await.unwrap();
+            let target =
+                Objects { store: store(&endpoint, &name), written: AtomicUsize::new(0), via: Some(store(&via, &name)) };
+            Arc::new(target)
+        })
+        .await
+        .unwrap();
 }

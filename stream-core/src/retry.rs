@@ -227,9 +227,55 @@ impl Backoff {
     }
 }
 
+/// Failures of a periodic call (partition or file discovery) that the next period
+/// tries again anyway: each is logged and tolerated until they have lasted `limit`
+/// in a row, then returned.
+#[derive(Debug, Clone)]
+pub struct Tolerance {
+    limit: Duration,
+    failing_since: Option<Instant>,
+}
+
+impl Tolerance {
+    /// Tolerate failures for `limit` in a row.
+    pub fn new(limit: Duration) -> Self {
+        Tolerance { limit, failing_since: None }
+    }
+
+    /// `Ok(Some(value))` for a success; `Ok(None)` for a failure within the limit
+    /// (logged as a failure of `what`); the error once failures lasted the limit.
+    pub fn check<T>(&mut self, what: &str, result: Result<T>) -> Result<Option<T>> {
+        match result {
+            Ok(value) => {
+                self.failing_since = None;
+                Ok(Some(value))
+            }
+            Err(e) => {
+                let since = *self.failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= self.limit {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, limit = ?self.limit, "{what} failed; trying again at the next interval");
+                Ok(None)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tolerance_forgives_failures_until_they_last_the_limit() {
+        let failure = || Err::<u32, _>(StreamError::invalid("x", 1, "broken"));
+        let mut tolerance = Tolerance::new(Duration::from_millis(50));
+        assert!(matches!(tolerance.check("listing", failure()), Ok(None)));
+        assert!(matches!(tolerance.check("listing", Ok(7)), Ok(Some(7))));
+        assert!(matches!(tolerance.check("listing", failure()), Ok(None)), "a success starts the window again");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(tolerance.check("listing", failure()).is_err());
+    }
 
     fn ms(d: Duration) -> f64 {
         d.as_secs_f64() * 1000.0

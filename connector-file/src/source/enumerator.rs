@@ -15,8 +15,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use stream_core::Result;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::retry::Tolerance;
 
 use super::split::FileSplit;
+use crate::config::FileSource;
 use crate::listing::PathFilter;
 use crate::location::Location;
 
@@ -36,6 +38,8 @@ pub struct FileEnumerator {
     pub(crate) filter: PathFilter,
     pub(crate) continuous: Option<Duration>,
     pub(crate) retention: Duration,
+    /// Failed listings in continuous mode, tolerated for `listing_failure_timeout`.
+    listing_failures: Tolerance,
     pub(crate) split_size: Option<u64>,
     pending: VecDeque<FileSplit>,
     seen: BTreeMap<PathBuf, u64>,
@@ -45,22 +49,15 @@ pub struct FileEnumerator {
 }
 
 impl FileEnumerator {
-    pub(crate) fn new(
-        location: Location,
-        recursive: bool,
-        filter: PathFilter,
-        continuous: Option<Duration>,
-        retention: Duration,
-        split_size: Option<u64>,
-        state: FileEnumeratorState,
-    ) -> Self {
+    pub(crate) fn new<T>(source: &FileSource<T>, state: FileEnumeratorState) -> Self {
         FileEnumerator {
-            location,
-            recursive,
-            filter,
-            continuous,
-            retention,
-            split_size,
+            location: source.location.clone(),
+            recursive: source.recursive,
+            filter: source.filter.clone(),
+            continuous: source.continuous,
+            retention: source.retention,
+            listing_failures: Tolerance::new(source.listing_failure_timeout),
+            split_size: source.split_size,
             pending: state.pending.into(),
             seen: state.seen.into_iter().collect(),
             watermark_ms: state.watermark_ms,
@@ -124,7 +121,10 @@ impl SplitEnumerator for FileEnumerator {
     }
 
     async fn discover(&mut self, ctx: &mut EnumeratorContext<FileSplit>) -> Result<()> {
-        self.list_new().await?;
+        let listed = self.list_new().await;
+        if self.listing_failures.check("listing the input directory", listed)?.is_none() {
+            return Ok(());
+        }
         let waiting: Vec<usize> = std::mem::take(&mut self.waiting).into_iter().collect();
         for subtask in waiting {
             self.serve(subtask, ctx);

@@ -30,15 +30,7 @@ impl<T: Send + 'static> Source for FileSource<T> {
         _parallelism: usize,
         restored: Option<FileEnumeratorState>,
     ) -> Result<FileEnumerator> {
-        Ok(FileEnumerator::new(
-            self.location.clone(),
-            self.recursive,
-            self.filter.clone(),
-            self.continuous,
-            self.retention,
-            self.split_size,
-            restored.unwrap_or_default(),
-        ))
+        Ok(FileEnumerator::new(self, restored.unwrap_or_default()))
     }
 
     async fn create_reader(&self, _ctx: &TaskContext) -> Result<FileReader<T>> {

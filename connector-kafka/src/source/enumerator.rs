@@ -10,6 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::retry::Tolerance;
 use stream_core::{Result, StreamError};
 use tokio::task::JoinHandle;
 
@@ -41,10 +42,9 @@ pub struct KafkaEnumerator {
     pending: Vec<KafkaSplit>,
     started: bool,
     registered: BTreeSet<usize>,
-    /// Periodic discovery fails only after failing this long (the source's
-    /// `reconnect_timeout`): a broker outage is waited out as the readers do.
-    reconnect_timeout: Duration,
-    discovery_failing_since: Option<tokio::time::Instant>,
+    /// Periodic discovery fails only after failing for the source's
+    /// `reconnect_timeout`: a broker outage is waited out as the readers do.
+    discovery_failures: Tolerance,
     /// A periodic discovery in flight.
     discovering: Option<JoinHandle<Result<Vec<KafkaSplit>>>>,
 }
@@ -80,8 +80,7 @@ impl KafkaEnumerator {
             stopping: source.stopping.clone(),
             discovery: source.discovery,
             parallelism: parallelism.max(1),
-            reconnect_timeout: source.reconnect_timeout,
-            discovery_failing_since: None,
+            discovery_failures: Tolerance::new(source.reconnect_timeout),
             discovering: None,
             known: state.known,
             pending: state.pending,
@@ -263,20 +262,11 @@ impl SplitEnumerator for KafkaEnumerator {
             }
             Some(task) => task,
         };
-        match task.await.map_err(blocking_error)? {
-            Ok(found) => {
-                self.discovery_failing_since = None;
-                self.apply(found);
-            }
-            Err(e) => {
-                let since = *self.discovery_failing_since.get_or_insert_with(tokio::time::Instant::now);
-                if since.elapsed() >= self.reconnect_timeout {
-                    return Err(e);
-                }
-                tracing::warn!(error = %e, "kafka partition discovery failed; trying again at the next interval");
-                return Ok(());
-            }
-        }
+        let discovered = task.await.map_err(blocking_error)?;
+        let Some(found) = self.discovery_failures.check("kafka partition discovery", discovered)? else {
+            return Ok(());
+        };
+        self.apply(found);
         let registered: Vec<usize> = self.registered.iter().copied().collect();
         for subtask in registered {
             self.assign_owned(subtask, ctx);
