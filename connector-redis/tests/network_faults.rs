@@ -42,7 +42,7 @@ async fn sink_keeps_up_under_a_cut_every_few_hundred_milliseconds() {
     let suite = NetworkSuite::new(&proxy, RESPONSE_TIMEOUT)
         .faults(vec![NetworkFault::Cuts { every: ms(100)..ms(300), refuse: ms(0)..ms(300) }])
         .fault_time(Duration::from_secs(20))
-        .finish_within(Duration::from_secs(5));
+        .finish_within(Duration::from_secs(6));
     suite.run_sink(|| async { Arc::new(Written::through(url.clone(), via.clone(), Write::Set)) }).await.unwrap();
     assert!(proxy.stats().cut > 10, "{:?}", proxy.stats());
 }
