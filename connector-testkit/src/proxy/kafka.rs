@@ -11,7 +11,12 @@ use std::sync::{Arc, Mutex};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::ReadHalf;
 
-use super::pipe::Direction;
+/// Which way the bytes go (Kafka requests go to the server, replies to the client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    ToServer,
+    ToClient,
+}
 
 /// `(api key, api version)` of the requests in flight on one connection, by
 /// correlation id.

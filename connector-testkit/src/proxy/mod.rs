@@ -245,8 +245,8 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
     let (client_read, client_write) = client.split();
     let (server_read, server_write) = server.split();
     let calls = kafka::Calls::default();
-    let upstream = pipe::forward(client_read, server_write, shared.clone(), pipe::Direction::ToServer, calls.clone());
-    let downstream = pipe::forward(server_read, client_write, shared.clone(), pipe::Direction::ToClient, calls);
+    let upstream = pipe::forward(client_read, server_write, shared.clone(), kafka::Direction::ToServer, calls.clone());
+    let downstream = pipe::forward(server_read, client_write, shared.clone(), kafka::Direction::ToClient, calls);
     tokio::select! {
         _ = async { tokio::join!(upstream, downstream) } => {}
         _ = cuts.changed() => {

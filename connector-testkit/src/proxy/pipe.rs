@@ -12,14 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::Shared;
-use super::kafka::{self, Calls};
-
-/// Which way the bytes go (Kafka requests go to the server, replies to the client).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
-    ToServer,
-    ToClient,
-}
+use super::kafka::{self, Calls, Direction};
 
 /// Chunks read but not yet forwarded, per direction: enough to keep a fast link full
 /// under latency, small enough that a stall holds the reader back soon.

@@ -6,7 +6,7 @@ mod run;
 mod sink;
 mod source;
 
-pub use network::{NetworkPlan, NetworkSuite};
-pub use plan::{CrashPlan, RestartHook, SuiteConfig, UNPLANNED_RESTARTS};
+pub use network::NetworkSuite;
+pub use plan::{CrashPlan, NetworkPlan, RestartHook, SuiteConfig, UNPLANNED_RESTARTS};
 pub use sink::{SinkTarget, run_sink_suite};
 pub use source::{SourceTarget, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};

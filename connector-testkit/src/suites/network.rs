@@ -12,26 +12,13 @@ use std::time::Duration;
 use stream_core::fault::FaultInjector;
 use tokio::time::Instant;
 
-use super::plan::SuiteConfig;
+use super::plan::{NetworkPlan, SuiteConfig};
 use super::run::{finish_faults, start_faults, wait_for_count};
 use super::sink::{SinkTarget, run_sink_suite};
 use super::source::{SourceTarget, collecting_job};
 use crate::error::TestkitError;
 use crate::proxy::{FaultProxy, NetworkFault};
 use crate::verdict::Verdict;
-
-/// Network faults to play on a proxy during a suite's run.
-#[derive(Debug, Clone)]
-pub struct NetworkPlan {
-    /// The proxy between the job and its server.
-    pub proxy: FaultProxy,
-    /// What to play.
-    pub fault: NetworkFault,
-    /// From the job's start to the first fault.
-    pub start_after: Duration,
-    /// How long the fault plays before the proxy heals.
-    pub duration: Duration,
-}
 
 /// The network-fault suite of one connector (see the module docs).
 #[derive(Debug, Clone)]
@@ -122,37 +109,44 @@ impl NetworkSuite {
 
     /// Run the sink suite once per fault, each on a fresh target from `target` (whose
     /// sink connects through the proxy), and check every verdict.
-    pub async fn run_sink<T, F>(&self, mut target: impl FnMut() -> F) -> Result<Vec<Verdict>, TestkitError>
+    pub async fn run_sink<T, F>(&self, target: impl FnMut() -> F) -> Result<Vec<Verdict>, TestkitError>
     where
         T: SinkTarget,
         F: Future<Output = Arc<T>>,
     {
-        let mut verdicts = Vec::new();
-        for fault in &self.faults {
-            let target = target().await;
-            let guarantee = target.guarantee();
-            let verdict = run_sink_suite(target, self.config(fault)).await.map_err(|e| under(fault, e))?;
-            self.check(fault, &verdict, guarantee)?;
-            verdicts.push(verdict);
-        }
-        Ok(verdicts)
+        let run = async |target: Arc<T>, fault: &NetworkFault| run_sink_suite(target, self.config(fault)).await;
+        self.each_fault(target, T::guarantee, run).await
     }
 
     /// Run the paced source run once per fault, each on a fresh target from `target`
     /// (whose source connects through the proxy), and check every verdict: a tenth
     /// of the records is written before the job starts, the rest while the faults
     /// play (directly, not through the proxy), and every record must arrive.
-    pub async fn run_source<T, F>(&self, mut target: impl FnMut() -> F) -> Result<Vec<Verdict>, TestkitError>
+    pub async fn run_source<T, F>(&self, target: impl FnMut() -> F) -> Result<Vec<Verdict>, TestkitError>
     where
         T: SourceTarget,
+        F: Future<Output = Arc<T>>,
+    {
+        let run = async |target: Arc<T>, fault: &NetworkFault| self.paced_source_run(target, fault).await;
+        self.each_fault(target, T::guarantee, run).await
+    }
+
+    /// `run` once per fault on a fresh target, each verdict checked.
+    async fn each_fault<T, F>(
+        &self,
+        mut target: impl FnMut() -> F,
+        guarantee: impl Fn(&T) -> connector_base::DeliveryGuarantee,
+        run: impl AsyncFn(Arc<T>, &NetworkFault) -> Result<Verdict, TestkitError>,
+    ) -> Result<Vec<Verdict>, TestkitError>
+    where
         F: Future<Output = Arc<T>>,
     {
         let mut verdicts = Vec::new();
         for fault in &self.faults {
             let target = target().await;
-            let guarantee = target.guarantee();
-            let verdict = self.paced_source_run(target, fault).await.map_err(|e| under(fault, e))?;
-            self.check(fault, &verdict, guarantee)?;
+            let declared = guarantee(&target);
+            let verdict = run(target, fault).await.map_err(|e| under(fault, e))?;
+            self.check(fault, &verdict, declared)?;
             verdicts.push(verdict);
         }
         Ok(verdicts)

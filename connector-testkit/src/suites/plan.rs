@@ -10,7 +10,7 @@ use stream_core::StreamEnvironmentBuilder;
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
-use super::network::NetworkPlan;
+use crate::proxy::{FaultProxy, NetworkFault};
 
 /// Restarts the external server (see [`crate::PrivateServer::restart_hook`]).
 pub type RestartHook =
@@ -165,6 +165,19 @@ impl Default for SuiteConfig {
             unplanned_restarts: UNPLANNED_RESTARTS,
         }
     }
+}
+
+/// Network faults to play on a proxy during a suite's run.
+#[derive(Debug, Clone)]
+pub struct NetworkPlan {
+    /// The proxy between the job and its server.
+    pub proxy: FaultProxy,
+    /// What to play.
+    pub fault: NetworkFault,
+    /// From the job's start to the first fault.
+    pub start_after: Duration,
+    /// How long the fault plays before the proxy heals.
+    pub duration: Duration,
 }
 
 /// Where the crashes of one run go.
