@@ -23,11 +23,12 @@ async fn run(guarantee: DeliveryGuarantee) {
     suite
         .run_sink(|| async {
             let table = common::table(&sdk, "net-sink").await;
-            Arc::new(InTable { sdk: sdk.clone(), table, guarantee, via: Some(via.clone()) })
+            Arc::new(InTable { sdk: sdk.clone(), table, guarantee, via: Some(via.clone()), request_timeout: None })
         })
         .await
         .unwrap();
-    assert!(proxy.stats().cut > 0, "{:?}", proxy.stats());
+    let stats = proxy.stats();
+    assert!(stats.cut + stats.refused > 0, "the faults reached the connections: {stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,4 +39,18 @@ async fn exactly_once_sink_rides_through_network_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_least_once_sink_rides_through_network_faults() {
     run(DeliveryGuarantee::AtLeastOnce).await;
+}
+
+/// A stall past request_timeout fails the sink naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_past_request_timeout_fails_the_sink_naming_it() {
+    let Some(endpoint) = common::endpoint().await else { return };
+    let proxy = FaultProxy::for_endpoint(&endpoint).await.unwrap();
+    let (sdk, via) = (common::sdk(&endpoint).await, common::sdk(&proxy.endpoint_for(&endpoint)).await);
+    let table = common::table(&sdk, "net-stall").await;
+    let timeout = Duration::from_secs(3);
+    let guarantee = DeliveryGuarantee::ExactlyOnce;
+    let target = InTable { sdk, table, guarantee, via: Some(via), request_timeout: Some(timeout) };
+    let suite = NetworkSuite::new(&proxy, Duration::from_secs(30));
+    suite.sink_stall_past_timeout(Arc::new(target), timeout, "request_timeout", Duration::from_secs(3)).await.unwrap();
 }

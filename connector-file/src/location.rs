@@ -108,6 +108,22 @@ impl Location {
         Ok(Location::ObjectStore(ObjectLocation::new(store, prefix)))
     }
 
+    /// How a failed request to the object store is retried on top of the store's own
+    /// retries (default: 200 ms doubling to 2 s, for 60 s); failures on the way only
+    /// (lost or refused connections, timeouts, server errors), never a not-found or
+    /// a refusal. No effect on a local directory.
+    #[cfg(feature = "s3")]
+    pub fn store_retry(self, policy: stream_core::retry::RetryPolicy) -> Result<Location> {
+        policy.validate("store_retry")?;
+        Ok(match self {
+            Location::ObjectStore(mut o) => {
+                o.retry = policy;
+                Location::ObjectStore(o)
+            }
+            local => local,
+        })
+    }
+
     /// The directory, when local.
     pub(crate) fn local_dir(&self) -> Option<&Path> {
         match self {

@@ -9,7 +9,11 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use std::future::Future;
+use std::time::Duration;
+
 use stream_core::Result;
+use stream_core::retry::RetryPolicy;
 
 use crate::error::FileError;
 use crate::listing::{Listed, is_hidden};
@@ -20,6 +24,21 @@ pub struct ObjectLocation {
     store: Arc<dyn ObjectStore>,
     multipart: Arc<dyn MultipartStore>,
     prefix: ObjectPath,
+    pub(crate) retry: RetryPolicy,
+}
+
+/// The default of [`crate::Location::store_retry`]: 200 ms doubling to 2 s, for 60 s.
+fn default_retry() -> RetryPolicy {
+    RetryPolicy::exponential(Duration::from_millis(200), Duration::from_secs(2)).give_up_after(Duration::from_secs(60))
+}
+
+/// A failure on the way (a lost or refused connection, a timeout, a 5xx the store
+/// kept answering): object_store gives up on some of these after one retry (a
+/// request whose body was sent), so the connector retries them too. Read from the
+/// error's variant: everything the store answered with a meaning (not found,
+/// exists, precondition, permission, ...) is not retried.
+fn transient(error: &object_store::Error) -> bool {
+    matches!(error, object_store::Error::Generic { .. })
 }
 
 impl std::fmt::Display for ObjectLocation {
@@ -30,13 +49,27 @@ impl std::fmt::Display for ObjectLocation {
 }
 
 fn store_error(operation: &'static str, location: impl std::fmt::Display, error: object_store::Error) -> FileError {
-    FileError::ObjectStore { operation, location: location.to_string(), message: error.to_string() }
+    let message = if transient(&error) {
+        format!("{error}; still failing when the location's store_retry policy gave up")
+    } else {
+        error.to_string()
+    };
+    FileError::ObjectStore { operation, location: location.to_string(), message }
 }
 
 impl ObjectLocation {
     /// The prefix `prefix` (already parsed) of `store`.
     pub(crate) fn new<S: ObjectStore + MultipartStore>(store: Arc<S>, prefix: ObjectPath) -> Self {
-        ObjectLocation { store: store.clone(), multipart: store, prefix }
+        ObjectLocation { store: store.clone(), multipart: store, prefix, retry: default_retry() }
+    }
+
+    /// `call` until it succeeds, fails for good, or `store_retry` gives up.
+    async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> std::result::Result<T, object_store::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, object_store::Error>>,
+    {
+        self.retry.retry(what, call, transient).await
     }
 
     /// The key of `name` in `bucket` (a sub-"directory"; empty for none).
@@ -87,7 +120,8 @@ impl ObjectLocation {
         }
         let key = Self::parse(&path.to_string_lossy())?;
         let options = GetOptions::new().with_range(Some(GetRange::Offset(offset)));
-        let body = self.store.get_opts(&key, options).await.map_err(|e| store_error("read", &key, e))?;
+        let get = || self.store.get_opts(&key, options.clone());
+        let body = self.retrying("object store read", get).await.map_err(|e| store_error("read", &key, e))?;
         let stream = body.into_stream().map_err(std::io::Error::other).boxed();
         let reader = tokio_util::io::StreamReader::new(stream);
         Ok(Box::new(tokio_util::io::SyncIoBridge::new(reader)))
@@ -95,7 +129,8 @@ impl ObjectLocation {
 
     /// Start the multipart upload of `key` (the in-progress part).
     pub(crate) async fn start_upload(&self, key: &ObjectPath) -> Result<String> {
-        Ok(self.multipart.create_multipart(key).await.map_err(|e| store_error("start upload", key, e))?)
+        let start = || self.multipart.create_multipart(key);
+        Ok(self.retrying("object store start upload", start).await.map_err(|e| store_error("start upload", key, e))?)
     }
 
     /// Upload part `index` of an upload.
@@ -106,11 +141,11 @@ impl ObjectLocation {
         index: usize,
         data: Vec<u8>,
     ) -> Result<String> {
-        let part = self
-            .multipart
-            .put_part(key, &upload.to_string(), index, PutPayload::from(data))
-            .await
-            .map_err(|e| store_error("upload part", key, e))?;
+        // Uploading part `index` again replaces it.
+        let (upload, data) = (upload.to_string(), bytes::Bytes::from(data));
+        let put = || self.multipart.put_part(key, &upload, index, PutPayload::from(data.clone()));
+        let part =
+            self.retrying("object store upload part", put).await.map_err(|e| store_error("upload part", key, e))?;
         Ok(part.content_id)
     }
 
@@ -121,15 +156,19 @@ impl ObjectLocation {
     /// is neither completable nor complete is lost data.
     pub(crate) async fn complete(&self, key: &str, upload: &str, parts: &[String]) -> Result<()> {
         let path = Self::parse(key)?;
-        match self.store.head(&path).await {
+        match self.retrying("object store check", || self.store.head(&path)).await {
             Ok(_) => return Ok(()),
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(store_error("check", key, e).into()),
         }
-        let ids = parts.iter().map(|p| PartId { content_id: p.clone() }).collect();
-        match self.multipart.complete_multipart(&path, &upload.to_string(), ids).await {
+        let ids: Vec<PartId> = parts.iter().map(|p| PartId { content_id: p.clone() }).collect();
+        let upload = upload.to_string();
+        // A completion whose answer was lost and is sent again fails (the upload is
+        // gone): the check below finds the object then.
+        let complete = || self.multipart.complete_multipart(&path, &upload, ids.clone());
+        match self.retrying("object store complete upload", complete).await {
             Ok(_) => Ok(()),
-            Err(first) => match self.store.head(&path).await {
+            Err(first) => match self.retrying("object store check", || self.store.head(&path)).await {
                 Ok(_) => Ok(()),
                 Err(object_store::Error::NotFound { .. }) => {
                     tracing::error!(key, error = %first, "completing a pending upload failed and no object exists");

@@ -14,7 +14,7 @@ use std::time::Duration;
 use connector_base::DeliveryGuarantee;
 use connector_file::object_store::aws::{AmazonS3, AmazonS3Builder};
 use connector_file::object_store::path::Path as ObjectPath;
-use connector_file::object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload};
+use connector_file::object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use connector_file::{BucketAssigner, FileSink, FileSource, LineEncoder, Location, RollingPolicy, TextLines};
 use connector_testkit::NetworkSuite;
 use connector_testkit::proxy::FaultProxy;
@@ -24,13 +24,20 @@ use connector_testkit::{
 };
 use futures::TryStreamExt;
 use stream_core::prelude::*;
+use stream_core::retry::RetryPolicy;
 
 fn store(endpoint: &str, bucket: &str) -> Arc<AmazonS3> {
     // moto sometimes stops answering every client for seconds (seen with two test
     // processes writing at once): a request that hangs is retried after 5 s instead of
     // object_store's default 30 s.
-    let client = ClientOptions::new().with_allow_http(true).with_timeout(Duration::from_secs(5));
+    store_with(endpoint, bucket, Duration::from_secs(5), RetryConfig::default())
+}
+
+/// A store whose requests time out after `timeout` and are retried by `retry`.
+fn store_with(endpoint: &str, bucket: &str, timeout: Duration, retry: RetryConfig) -> Arc<AmazonS3> {
+    let client = ClientOptions::new().with_allow_http(true).with_timeout(timeout);
     let store = AmazonS3Builder::new()
+        .with_retry(retry)
         .with_endpoint(endpoint)
         .with_bucket_name(bucket)
         .with_region("us-east-1")
@@ -143,6 +150,8 @@ struct Bucket {
     prefix: &'static str,
     /// The same bucket through a fault proxy, for the sink.
     via: Option<Arc<AmazonS3>>,
+    /// The location's store_retry, if not the default.
+    retry: Option<RetryPolicy>,
 }
 
 impl SinkTarget for Bucket {
@@ -159,7 +168,10 @@ impl SinkTarget for Bucket {
 
     fn sink(&self) -> FileSink<String> {
         let store = self.via.clone().unwrap_or_else(|| self.store.clone());
-        let location = Location::object_store(store, self.prefix).unwrap();
+        let mut location = Location::object_store(store, self.prefix).unwrap();
+        if let Some(retry) = &self.retry {
+            location = location.store_retry(retry.clone()).unwrap();
+        }
         let rolling = RollingPolicy { max_part_size: 8_192, ..RollingPolicy::default() };
         FileSink::builder(location, LineEncoder).rolling_policy(rolling).build().unwrap()
     }
@@ -172,7 +184,7 @@ impl SinkTarget for Bucket {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
     let Some((_, store)) = bucket("sink").await else { return };
-    let target = Arc::new(Bucket { store, prefix: "out", via: None });
+    let target = Arc::new(Bucket { store, prefix: "out", via: None, retry: None });
     let config = SuiteConfig::sink_crash_at_every_point();
     let verdict = run_sink_suite(target, config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
@@ -182,7 +194,7 @@ async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sink_is_exactly_once_across_random_crashes() {
     let Some((_, store)) = bucket("sink-random").await else { return };
-    let target = Arc::new(Bucket { store, prefix: "deep/out", via: None });
+    let target = Arc::new(Bucket { store, prefix: "deep/out", via: None, retry: None });
     let verdict = run_sink_suite(target, SuiteConfig { crashes: 3, ..SuiteConfig::default() }).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -259,11 +271,17 @@ async fn s3_sink_rides_through_network_faults() {
     suite
         .run_sink(|| async {
             let (endpoint, name) = bucket_name("net-sink").await.unwrap();
-            Arc::new(Bucket { store: store(&endpoint, &name), prefix: "out", via: Some(store(&via, &name)) })
+            Arc::new(Bucket {
+                store: store(&endpoint, &name),
+                prefix: "out",
+                via: Some(store(&via, &name)),
+                retry: None,
+            })
         })
         .await
         .unwrap();
-    assert!(proxy.stats().cut > 0, "{:?}", proxy.stats());
+    let stats = proxy.stats();
+    assert!(stats.cut + stats.refused > 0, "the faults reached the connections: {stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,4 +299,25 @@ async fn s3_source_rides_through_network_faults() {
         })
         .await
         .unwrap();
+}
+
+/// A stall fails each request after the store's client timeout (2 s here, no retry
+/// by object_store); the sink fails once the location's store_retry gives up (3 s
+/// here), naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_stall_past_retry_timeout_fails_the_sink_naming_it() {
+    let Some(server) = TestServer::discover(&servers::S3).await.unwrap() else { return };
+    let proxy = FaultProxy::for_endpoint(&server.endpoint).await.unwrap();
+    let via = proxy.endpoint_for(&server.endpoint);
+    let (endpoint, name) = bucket_name("net-stall").await.unwrap();
+    let no_retry = RetryConfig { max_retries: 0, ..RetryConfig::default() };
+    let stalled = store_with(&via, &name, Duration::from_secs(2), no_retry);
+    let retry = RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1))
+        .give_up_after(Duration::from_secs(3));
+    let target = Bucket { store: store(&endpoint, &name), prefix: "out", via: Some(stalled), retry: Some(retry) };
+    let suite = NetworkSuite::new(&proxy, Duration::from_secs(5));
+    // The first request times out after 2 s, the retries give up 3 s later, when the
+    // request then in flight times out (2 s more at most).
+    let timeout = Duration::from_secs(2 + 3 + 2);
+    suite.sink_stall_past_timeout(Arc::new(target), timeout, "store_retry", Duration::from_secs(4)).await.unwrap();
 }

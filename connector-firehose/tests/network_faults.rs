@@ -22,9 +22,23 @@ async fn sink_rides_through_network_faults() {
     suite
         .run_sink(|| async {
             let (sdk, stream, store) = common::stream("net-sink").await.unwrap();
-            Arc::new(ToBucket { sdk, stream, store, via: Some(via.clone()) })
+            Arc::new(ToBucket { sdk, stream, store, via: Some(via.clone()), request_timeout: None })
         })
         .await
         .unwrap();
-    assert!(proxy.stats().cut > 0, "{:?}", proxy.stats());
+    let stats = proxy.stats();
+    assert!(stats.cut + stats.refused > 0, "the faults reached the connections: {stats:?}");
+}
+
+/// A stall past request_timeout fails the sink naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_past_request_timeout_fails_the_sink_naming_it() {
+    let Some(endpoint) = common::endpoint().await else { return };
+    let proxy = FaultProxy::for_endpoint(&endpoint).await.unwrap();
+    let via = common::sdk(&proxy.endpoint_for(&endpoint)).await;
+    let (sdk, stream, store) = common::stream("net-stall").await.unwrap();
+    let timeout = Duration::from_secs(3);
+    let target = ToBucket { sdk, stream, store, via: Some(via), request_timeout: Some(timeout) };
+    let suite = NetworkSuite::new(&proxy, Duration::from_secs(30));
+    suite.sink_stall_past_timeout(Arc::new(target), timeout, "request_timeout", Duration::from_secs(3)).await.unwrap();
 }

@@ -32,7 +32,7 @@ async fn private_broker() -> Option<(PrivateServer, String)> {
 async fn sink_survives_a_broker_restart(guarantee: DeliveryGuarantee, down: Duration) {
     let Some((broker, bootstrap)) = private_broker().await else { return };
     let topic = common::create_topic(&bootstrap, "restart", 2).await;
-    let target = Arc::new(common::OutTopic { bootstrap, via: None, topic, partitions: 2, guarantee });
+    let target = Arc::new(common::OutTopic { bootstrap, via: None, topic, partitions: 2, guarantee, configure: |b| b });
     let config = SuiteConfig {
         crashes: 1,
         records_per_second: 5_000.0,

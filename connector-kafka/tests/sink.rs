@@ -19,7 +19,7 @@ const PARTITIONS: i32 = 3;
 
 async fn out_topic(name: &str, guarantee: DeliveryGuarantee) -> Option<Arc<OutTopic>> {
     let (bootstrap, topic) = common::topic(name, PARTITIONS).await?;
-    Some(Arc::new(OutTopic { bootstrap, via: None, topic, partitions: PARTITIONS, guarantee }))
+    Some(Arc::new(OutTopic { bootstrap, via: None, topic, partitions: PARTITIONS, guarantee, configure: |b| b }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

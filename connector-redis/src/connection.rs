@@ -4,6 +4,8 @@
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use std::time::Duration;
+
 use redis::{Cmd, IntoConnectionInfo, RedisResult, Value};
 
 use crate::error::{RedisError, transient};
@@ -15,7 +17,11 @@ pub struct RedisEndpoint {
     cluster: bool,
     username: Option<String>,
     password: Option<String>,
+    response_timeout: Duration,
 }
+
+/// How long a command may wait for its reply unless the endpoint says otherwise.
+const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for RedisEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,7 +40,13 @@ impl RedisEndpoint {
     /// A standalone server: `redis://host:port/db`, `rediss://...` for TLS,
     /// `redis://:password@host` or `redis://user:password@host` for auth.
     pub fn standalone(url: impl Into<String>) -> Self {
-        RedisEndpoint { urls: vec![url.into()], cluster: false, username: None, password: None }
+        RedisEndpoint {
+            urls: vec![url.into()],
+            cluster: false,
+            username: None,
+            password: None,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+        }
     }
 
     /// A Redis Cluster reached through any of these nodes (same URL forms).
@@ -44,6 +56,7 @@ impl RedisEndpoint {
             cluster: true,
             username: None,
             password: None,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
         }
     }
 
@@ -59,6 +72,14 @@ impl RedisEndpoint {
         self
     }
 
+    /// How long one command waits for its reply before it fails as a lost
+    /// connection (default 10 s; then the sink retries within its request_timeout
+    /// and the source within its retry policy). A silent network is noticed after it.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
     /// The URLs with passwords replaced by `***`.
     pub fn redacted(&self) -> String {
         self.urls.iter().map(|u| redact(u)).collect::<Vec<_>>().join(",")
@@ -70,6 +91,9 @@ impl RedisEndpoint {
 
     /// Parse and validate the URLs; the error names the bad one.
     pub(crate) fn validate(&self) -> stream_core::Result<()> {
+        if self.response_timeout.is_zero() {
+            return Err(stream_core::StreamError::invalid("response_timeout", "0s", "must be greater than zero"));
+        }
         if self.urls.is_empty() {
             return Err(stream_core::StreamError::invalid("endpoint", "[]", "give at least one redis:// URL"));
         }
@@ -104,7 +128,10 @@ impl RedisEndpoint {
         ensure_crypto_provider();
         let infos = self.infos().map_err(|e| self.connect_error(e))?;
         if self.cluster {
-            let client = ClusterClient::new(infos).map_err(|e| self.connect_error(e))?;
+            let client = ClusterClient::builder(infos)
+                .response_timeout(self.response_timeout)
+                .build()
+                .map_err(|e| self.connect_error(e))?;
             let conn = client.get_async_connection().await.map_err(|e| self.connect_error(e))?;
             return Ok(Connection::Cluster(conn));
         }
@@ -112,7 +139,7 @@ impl RedisEndpoint {
         let client = redis::Client::open(info).map_err(|e| self.connect_error(e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(10)))
+            .set_response_timeout(Some(self.response_timeout))
             .set_number_of_retries(2);
         let conn = client.get_connection_manager_with_config(config).await.map_err(|e| self.connect_error(e))?;
         Ok(Connection::Standalone(conn))

@@ -66,6 +66,17 @@ impl RedisError {
         }
     }
 
+    /// A command the source's retry policy gave up on: the last failure, naming the
+    /// policy when it was a connection problem.
+    pub(crate) fn gave_up(command: &'static str, key: &str, e: redis::RedisError) -> StreamError {
+        if transient(&e) {
+            let message = format!("{e}; still failing when the source's retry policy (`retry`) gave up");
+            RedisError::Io { operation: command, message }.into()
+        } else {
+            RedisError::command(command, key, e)
+        }
+    }
+
     pub(crate) fn reply(operation: &'static str, reply: &redis::Value) -> StreamError {
         let mut text = format!("{reply:?}");
         text.truncate(200);

@@ -94,9 +94,13 @@ async fn connector_redis_conn(endpoint: &RedisEndpoint) -> Conn {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_three_node_cluster_gets_every_key_and_entry() {
     let Some(shared) = TestServer::discover(&servers::REDIS).await.unwrap() else { return };
-    let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"].map(String::from);
     let mut nodes = Vec::new();
     for _ in 0..3 {
+        // The cluster bus on a port known free: by default it is the node's port +
+        // 10 000, which another process may hold (a CI run failed on that).
+        let bus = connector_testkit::free_port().unwrap().to_string();
+        let cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", &bus]
+            .map(String::from);
         nodes.push(PrivateServer::start(&servers::REDIS, &shared, &cluster).await.unwrap());
     }
     let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();

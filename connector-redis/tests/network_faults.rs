@@ -25,7 +25,8 @@ async fn exactly_once_sink_rides_through_network_faults() {
     let suite = NetworkSuite::new(&proxy, RESPONSE_TIMEOUT);
     let verdicts =
         suite.run_sink(|| async { Arc::new(Written::through(url.clone(), via.clone(), Write::Set)) }).await.unwrap();
-    assert!(proxy.stats().cut > 0, "the cuts reached the sink's connections: {:?}", proxy.stats());
+    let stats = proxy.stats();
+    assert!(stats.cut + stats.refused > 0, "the faults reached the connections: {stats:?}");
     assert_eq!(verdicts.len(), 4);
 }
 
@@ -90,4 +91,23 @@ async fn consumer_group_source_rides_through_network_faults() {
     let via = proxy.endpoint_for(&url);
     let suite = NetworkSuite::new(&proxy, RESPONSE_TIMEOUT);
     suite.run_source(|| async { Streams::through(url.clone(), via.clone(), "net-group", true) }).await.unwrap();
+}
+
+/// A stall fails each read after the endpoint's response_timeout; the source fails
+/// once its retry policy gives up, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_past_response_timeout_and_retry_fails_the_source_naming_it() {
+    use stream_core::retry::RetryPolicy;
+    let Some(url) = common::server().await else { return };
+    let proxy = FaultProxy::for_endpoint(&url).await.unwrap();
+    let mut target = Arc::unwrap_or_clone(Streams::through(url.clone(), proxy.endpoint_for(&url), "net-stall", false));
+    target.response_timeout = Some(Duration::from_secs(2));
+    target.retry = Some(RetryPolicy::fixed(Duration::from_millis(200)).give_up_after(Duration::from_secs(3)));
+    let suite = NetworkSuite::new(&proxy, RESPONSE_TIMEOUT);
+    // The first read times out after 2 s; the retries then give up 3 s later, when
+    // the read in flight times out (at most 2 s more).
+    let timeout = Duration::from_secs(2 + 3 + 2);
+    let took =
+        suite.source_stall_past_timeout(Arc::new(target), timeout, "retry", Duration::from_secs(3)).await.unwrap();
+    eprintln!("failed {took:?} after the stall began");
 }

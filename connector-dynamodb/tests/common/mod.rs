@@ -96,13 +96,15 @@ pub struct InTable {
     pub guarantee: DeliveryGuarantee,
     /// The sink's SDK config, if not `sdk` (one through a fault proxy).
     pub via: Option<SdkConfig>,
+    /// The sink's request_timeout, if not the default.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl InTable {
     pub async fn new(guarantee: DeliveryGuarantee) -> Option<std::sync::Arc<InTable>> {
         let sdk = server().await?;
         let table = table(&sdk, "suite").await;
-        Some(std::sync::Arc::new(InTable { sdk, table, guarantee, via: None }))
+        Some(std::sync::Arc::new(InTable { sdk, table, guarantee, via: None, request_timeout: None }))
     }
 }
 
@@ -119,12 +121,14 @@ impl SinkTarget for InTable {
     }
 
     fn sink(&self) -> DynamoDbSink<u64> {
-        DynamoDbSinkBuilder::new(self.via.as_ref().unwrap_or(&self.sdk), &self.table, |id| Ok(row(id)))
+        let builder = DynamoDbSinkBuilder::new(self.via.as_ref().unwrap_or(&self.sdk), &self.table, |id| Ok(row(id)))
             .delivery_guarantee(self.guarantee)
             .overwrite_by_partition_keys(["pk"])
-            .max_time_in_buffer(std::time::Duration::from_millis(50))
-            .build()
-            .unwrap()
+            .max_time_in_buffer(std::time::Duration::from_millis(50));
+        match self.request_timeout {
+            Some(timeout) => builder.request_timeout(timeout).build().unwrap(),
+            None => builder.build().unwrap(),
+        }
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {

@@ -94,6 +94,8 @@ pub struct ToBucket {
     pub store: Arc<AmazonS3>,
     /// The sink's SDK config, if not `sdk` (one through a fault proxy).
     pub via: Option<SdkConfig>,
+    /// The sink's request_timeout, if not the default.
+    pub request_timeout: Option<Duration>,
 }
 
 impl SinkTarget for ToBucket {
@@ -109,10 +111,12 @@ impl SinkTarget for ToBucket {
     }
 
     fn sink(&self) -> FirehoseSink<String> {
-        FirehoseSinkBuilder::new(self.via.as_ref().unwrap_or(&self.sdk), &self.stream, Utf8Schema)
-            .max_time_in_buffer(Duration::from_millis(50))
-            .build()
-            .unwrap()
+        let builder = FirehoseSinkBuilder::new(self.via.as_ref().unwrap_or(&self.sdk), &self.stream, Utf8Schema)
+            .max_time_in_buffer(Duration::from_millis(50));
+        match self.request_timeout {
+            Some(timeout) => builder.request_timeout(timeout).build().unwrap(),
+            None => builder.build().unwrap(),
+        }
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {

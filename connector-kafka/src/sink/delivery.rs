@@ -58,6 +58,15 @@ type Report = <DeliveryFuture as std::future::Future>::Output;
 fn delivered(report: Report) -> Result<Delivered> {
     match report {
         Ok(Ok(d)) => Ok(Delivered { partition: d.partition, offset: d.offset }),
+        Ok(Err((e, _))) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageTimedOut) => {
+            Err(KafkaError::client(
+                "deliver",
+                format!(
+                    "{e}: not delivered within the producer's message.timeout.ms (default 300 s); check the brokers \
+                 and the network to them, or raise message.timeout.ms"
+                ),
+            ))
+        }
         Ok(Err((e, _))) => Err(KafkaError::client("deliver", e)),
         Err(_) => Err(KafkaError::client("deliver", "the producer was closed before the delivery report")),
     }

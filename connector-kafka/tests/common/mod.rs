@@ -45,6 +45,7 @@ pub async fn create_named_topic(bootstrap: &str, topic: &str, partitions: i32) {
 }
 
 /// An output topic the sink suite writes to and reads back `read_committed`.
+#[derive(Clone)]
 pub struct OutTopic {
     pub bootstrap: String,
     /// Where the sink connects, if not to `bootstrap` (a fault proxy).
@@ -52,6 +53,8 @@ pub struct OutTopic {
     pub topic: String,
     pub partitions: i32,
     pub guarantee: connector_base::DeliveryGuarantee,
+    /// Options of the sink beyond the suite's.
+    pub configure: fn(connector_kafka::KafkaSinkBuilder<String>) -> connector_kafka::KafkaSinkBuilder<String>,
 }
 
 impl connector_testkit::SinkTarget for OutTopic {
@@ -68,12 +71,11 @@ impl connector_testkit::SinkTarget for OutTopic {
 
     fn sink(&self) -> connector_kafka::KafkaSink<String> {
         let values = connector_kafka::ValueTo::new(&self.topic, connector_base::schema::Utf8Schema);
-        connector_kafka::KafkaSink::builder(self.via.as_ref().unwrap_or(&self.bootstrap), values)
+        let builder = connector_kafka::KafkaSink::builder(self.via.as_ref().unwrap_or(&self.bootstrap), values)
             .delivery_guarantee(self.guarantee)
             .transactional_id_prefix(&self.topic)
-            .property("linger.ms", "5")
-            .build()
-            .unwrap()
+            .property("linger.ms", "5");
+        (self.configure)(builder).build().unwrap()
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, connector_testkit::TestkitError> {

@@ -38,7 +38,7 @@ impl StreamFetcher {
             let mut connection = connection.clone();
             async move { connection.query(cmd).await }
         };
-        self.retry.retry(key, query, transient).await.map_err(|e| RedisError::command(command, key, e))
+        self.retry.retry(key, query, transient).await.map_err(|e| RedisError::gave_up(command, key, e))
     }
 }
 
@@ -75,7 +75,7 @@ impl StreamFetcher {
             .retry
             .retry(&split.key, query, transient)
             .await
-            .map_err(|e| RedisError::command("XREADGROUP", &split.key, e))?;
+            .map_err(|e| RedisError::gave_up("XREADGROUP", &split.key, e))?;
         if failed.load(Ordering::Relaxed) && split.pending_from.is_none() {
             split.pending_from = Some(split.last);
         }

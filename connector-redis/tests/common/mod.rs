@@ -269,6 +269,10 @@ pub struct Streams {
     pub batch_size: usize,
     /// Where the source connects, if not to `url` (a fault proxy in front of it).
     pub via: Option<String>,
+    /// The endpoint's response timeout, if not the default.
+    pub response_timeout: Option<std::time::Duration>,
+    /// The source's retry policy, if not the default.
+    pub retry: Option<stream_core::retry::RetryPolicy>,
 }
 
 impl Streams {
@@ -280,7 +284,8 @@ impl Streams {
     /// Streams on the server at `url`.
     pub fn at(url: String, name: &str, group: bool) -> Arc<Streams> {
         let keys = (0..3).map(|i| unique(&format!("{name}-{i}"))).collect();
-        Arc::new(Streams { url, keys, group: group.then(|| unique("group")), batch_size: 50, via: None })
+        let group = group.then(|| unique("group"));
+        Arc::new(Streams { url, keys, group, batch_size: 50, via: None, response_timeout: None, retry: None })
     }
 
     /// Streams on the server at `url`, read through `via`.
@@ -307,9 +312,14 @@ impl SourceTarget for Streams {
     }
 
     fn source(&self, bounded: bool) -> RedisStreamsSource {
-        let builder = RedisStreamsSource::builder(RedisEndpoint::standalone(self.via.as_ref().unwrap_or(&self.url)))
-            .streams(self.keys.clone())
-            .batch_size(self.batch_size);
+        let mut endpoint = RedisEndpoint::standalone(self.via.as_ref().unwrap_or(&self.url));
+        if let Some(timeout) = self.response_timeout {
+            endpoint = endpoint.response_timeout(timeout);
+        }
+        let mut builder = RedisStreamsSource::builder(endpoint).streams(self.keys.clone()).batch_size(self.batch_size);
+        if let Some(retry) = &self.retry {
+            builder = builder.retry(retry.clone());
+        }
         let builder = match &self.group {
             Some(group) => builder.consumer_group(group, "test"),
             None if bounded => builder.bounded(),
