@@ -80,6 +80,37 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result
     Ok(OwnedConnection(Arc::new(connection)))
 }
 
+/// Whether `error` means the connection or its channel is gone (read from its kind):
+/// the operation can go again on a new connection.
+pub(crate) fn connection_lost(error: &lapin::Error) -> bool {
+    error.is_io_error()
+        || matches!(
+            error.kind(),
+            lapin::ErrorKind::InvalidConnectionState(_) | lapin::ErrorKind::InvalidChannelState(..)
+        )
+}
+
+/// Run one broker operation for at most `timeout`; the timeout fails with a message
+/// naming `operation` and `operation_timeout`, the operation's own error is returned
+/// as it is (for the caller to classify).
+pub(crate) async fn within_raw<T>(
+    timeout: Duration,
+    operation: &str,
+    call: impl Future<Output = Result<T, lapin::Error>>,
+) -> stream_core::Result<Result<T, lapin::Error>> {
+    tokio::time::timeout(timeout, call).await.map_err(|_| no_answer(operation, timeout))
+}
+
+fn no_answer(operation: &str, timeout: Duration) -> stream_core::StreamError {
+    RabbitMqError::channel(
+        operation,
+        format!(
+            "no answer from the broker within {timeout:?} (operation_timeout); the connection is taken as lost and \
+             the job restarts"
+        ),
+    )
+}
+
 /// Run one broker operation for at most `timeout`; an error or the timeout fails
 /// with a message naming `operation`.
 pub(crate) async fn within<T, E: std::fmt::Display>(
@@ -90,13 +121,7 @@ pub(crate) async fn within<T, E: std::fmt::Display>(
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(RabbitMqError::channel(operation, e)),
-        Err(_) => Err(RabbitMqError::channel(
-            operation,
-            format!(
-                "no answer from the broker within {timeout:?} (operation_timeout); the connection is \
-                 taken as lost and the job restarts"
-            ),
-        )),
+        Err(_) => Err(no_answer(operation, timeout)),
     }
 }
 

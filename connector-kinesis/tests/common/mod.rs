@@ -16,6 +16,7 @@ use connector_kinesis::{
     KinesisRecord, KinesisStreamsSink, KinesisStreamsSinkBuilder, KinesisStreamsSource, KinesisStreamsSourceBuilder,
     StartingPosition,
 };
+use connector_testkit::proxy::FaultProxy;
 use connector_testkit::{SinkTarget, SourceTarget, TestServer, TestkitError, servers};
 
 /// An SDK config for `endpoint` with test credentials.
@@ -245,4 +246,11 @@ pub fn per_key(records: &[(String, u64)]) -> BTreeMap<String, Vec<u64>> {
         map.entry(key.clone()).or_default().push(*id);
     }
     map
+}
+
+/// The server's SDK config, one through a proxy in front of it, and the proxy.
+pub async fn proxied() -> Option<(SdkConfig, SdkConfig, FaultProxy)> {
+    let endpoint = endpoint().await?;
+    let proxy = FaultProxy::for_endpoint(&endpoint).await.unwrap();
+    Some((sdk(&endpoint).await, sdk(&proxy.endpoint_for(&endpoint)).await, proxy))
 }

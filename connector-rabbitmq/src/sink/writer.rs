@@ -16,7 +16,7 @@ use stream_core::api::SinkWriter;
 use stream_core::{Result, StreamError};
 
 use crate::config::{RabbitMqSink, ReturnPolicy};
-use crate::connection::{OwnedConnection, connect, within};
+use crate::connection::{OwnedConnection, connect, connection_lost, within, within_raw};
 use crate::error::RabbitMqError;
 use crate::message::{MessageSerializer, OutgoingMessage};
 
@@ -129,10 +129,12 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
     }
 
     async fn settle(&self, confirm: PublisherConfirm) -> Result<Settled> {
-        let confirmation = match within(self.operation_timeout, "await publisher confirm", confirm).await {
+        let confirmation = match within_raw(self.operation_timeout, "await publisher confirm", confirm).await? {
             Ok(confirmation) => confirmation,
-            Err(e) if self.lost() => return Ok(Settled::Lost(e)),
-            Err(e) => return Err(e),
+            Err(e) if self.lost() || connection_lost(&e) => {
+                return Ok(Settled::Lost(RabbitMqError::channel("await publisher confirm", e)));
+            }
+            Err(e) => return Err(RabbitMqError::channel("await publisher confirm", e)),
         };
         let Some(pending) = self.pending.front() else { return Ok(Settled::Done) };
         let not_delivered = |what: &'static str, detail: String| -> StreamError {
@@ -187,11 +189,11 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
             &message.body,
             properties(&message),
         );
-        let confirm = match within(self.operation_timeout, "publish", publish).await {
-            // Kept unconfirmed: the next settle finds the connection lost and sends it again.
+        let confirm = match within_raw(self.operation_timeout, "publish", publish).await? {
             Ok(confirm) => Some(confirm),
-            Err(_) if self.lost() => None,
-            Err(e) => return Err(e),
+            // Kept unconfirmed: the next settle finds it so and sends it again.
+            Err(e) if self.lost() || connection_lost(&e) => None,
+            Err(e) => return Err(RabbitMqError::channel("publish", e)),
         };
         self.pending.push_back(Pending { confirm, message });
         Ok(())

@@ -29,7 +29,7 @@ use stream_core::api::{ReadStatus, SourceReader};
 
 use super::split::QueueSplit;
 use crate::config::{QueueDeclaration, RabbitMqSource};
-use crate::connection::{OwnedConnection, await_closing, connect, within};
+use crate::connection::{OwnedConnection, await_closing, connect, connection_lost, within};
 use crate::error::RabbitMqError;
 
 /// Deliveries taken per `poll_next`.
@@ -200,7 +200,7 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
                     self.handle(delivery, out)?;
                     taken += 1;
                 }
-                Some(Some(Err(e))) if self.consuming.as_ref().is_some_and(Consuming::lost) => {
+                Some(Some(Err(e))) if connection_lost(&e) || self.consuming.as_ref().is_some_and(Consuming::lost) => {
                     self.connection_lost(&e);
                     break;
                 }

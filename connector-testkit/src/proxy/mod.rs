@@ -1,4 +1,5 @@
-//! A TCP fault proxy between a job and its server: it cuts every live connection,
+//! A TCP fault proxy between a job and its server: it cuts every live connection
+//! (the client sees a reset),
 //! refuses new ones for a while, adds latency, throttles bandwidth or stalls (accepts
 //! and forwards nothing), by hand or on a [`NetworkFault`] schedule.
 //!
@@ -76,6 +77,7 @@ pub(crate) struct Shared {
     refused: AtomicU64,
     cut: AtomicU64,
     rewritten: AtomicU64,
+    live: AtomicU64,
 }
 
 impl std::fmt::Debug for FaultProxy {
@@ -120,6 +122,7 @@ impl FaultProxy {
             refused: AtomicU64::new(0),
             cut: AtomicU64::new(0),
             rewritten: AtomicU64::new(0),
+            live: AtomicU64::new(0),
         });
         let accepting = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FaultProxy { shared, addr, _accepting: Arc::new(AbortOnDrop(accepting)) })
@@ -141,7 +144,7 @@ impl FaultProxy {
         format!("{prefix}{creds}{}{tail}", self.addr)
     }
 
-    /// Reset every live connection (both sides see a connection reset).
+    /// Cut every live connection: the client sees a reset, the server a plain close.
     pub fn cut_all(&self) {
         self.shared.cuts.send_modify(|generation| *generation += 1);
     }
@@ -177,6 +180,17 @@ impl FaultProxy {
         self.set_latency(Duration::ZERO);
         self.set_bandwidth(None);
         self.set_stalled(false);
+    }
+
+    /// Wait (at most `limit`) until no connection is open: after a stall, so that what
+    /// was held back is delivered and every connection ends cleanly. A socket closed
+    /// with unread data resets its peer, and a reset reaching kinesis-local in the
+    /// middle of a request took its listener down for every later test.
+    pub async fn drain(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.shared.live.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Counts so far.
@@ -222,9 +236,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        // Closing with zero linger sends a reset, as a cut or a refusal should.
-        let _ = client.set_zero_linger();
         if shared.refusing() {
+            // Closing with zero linger sends a reset, as a refusal should.
+            let _ = client.set_zero_linger();
             shared.refused.fetch_add(1, Ordering::Relaxed);
             drop(client);
             continue;
@@ -235,11 +249,16 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// Forward one connection until either side closes or a cut comes.
-async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
+async fn serve(client: TcpStream, shared: Arc<Shared>) {
+    shared.live.fetch_add(1, Ordering::Relaxed);
+    forward_until_cut(client, &shared).await;
+    shared.live.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn forward_until_cut(mut client: TcpStream, shared: &Arc<Shared>) {
     let mut cuts = shared.cuts.subscribe();
     cuts.mark_unchanged();
     let Ok(mut server) = TcpStream::connect(shared.upstream).await else { return };
-    let _ = server.set_zero_linger();
     let _ = server.set_nodelay(true);
     let _ = client.set_nodelay(true);
     let (client_read, client_write) = client.split();
@@ -247,10 +266,16 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
     let calls = kafka::Calls::default();
     let upstream = pipe::forward(client_read, server_write, shared.clone(), kafka::Direction::ToServer, calls.clone());
     let downstream = pipe::forward(server_read, client_write, shared.clone(), kafka::Direction::ToClient, calls);
-    tokio::select! {
-        _ = async { tokio::join!(upstream, downstream) } => {}
-        _ = cuts.changed() => {
-            shared.cut.fetch_add(1, Ordering::Relaxed);
-        }
+    let cut = tokio::select! {
+        _ = async { tokio::join!(upstream, downstream) } => false,
+        _ = cuts.changed() => true,
+    };
+    // A cut resets the client's connection; the server's is closed plainly, as a
+    // server sees a connection whose client went away. (Resets reaching
+    // kinesis-local took its HTTP listener down for every later test.)
+    if cut {
+        shared.cut.fetch_add(1, Ordering::Relaxed);
+        let _ = client.set_zero_linger();
     }
+    drop(server);
 }

@@ -244,6 +244,7 @@ impl NetworkSuite {
         let stalled_at = Instant::now() + STALL_AFTER;
         let outcome = run_sink_suite(target, config).await;
         self.proxy.heal();
+        self.proxy.drain(Duration::from_secs(5)).await;
         past_timeout(outcome, stalled_at, timeout, timeout_name, margin)
     }
 
@@ -281,6 +282,7 @@ impl NetworkSuite {
             }
         };
         self.proxy.heal();
+        self.proxy.drain(Duration::from_secs(5)).await;
         past_timeout(outcome.map(|()| Verdict::compare(&[], &[], 0)), started, timeout, timeout_name, margin)
     }
 }
