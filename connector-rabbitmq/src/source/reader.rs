@@ -90,10 +90,40 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         self.source.guarantee != DeliveryGuarantee::AtMostOnce
     }
 
+    /// Connect and consume; a connection lost while setting up (a cut right after
+    /// connecting) is set up again, within `connect_timeout` in all.
     async fn start_consuming(&mut self, subtask: usize) -> Result<()> {
+        let deadline = std::time::Instant::now() + self.source.connect_timeout;
+        loop {
+            let mut lost = false;
+            match self.set_up(subtask, &mut lost).await {
+                Ok(consuming) => {
+                    self.consuming = Some(consuming);
+                    return Ok(());
+                }
+                Err(e) if lost && std::time::Instant::now() < deadline => {
+                    tracing::warn!(error = %e, "rabbitmq connection lost while setting up the consumer; again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One attempt of [`Self::start_consuming`]; `lost` tells whether a failure came
+    /// with the connection gone.
+    async fn set_up(&self, subtask: usize, lost: &mut bool) -> Result<Consuming> {
         await_closing().await;
         let s = &self.source;
         let connection = connect(&s.url, s.connect_timeout).await?;
+        let result = self.consume_on(&connection, subtask).await;
+        *lost = result.is_err() && !connection.status().connected();
+        let (channel, consumer) = result?;
+        Ok(Consuming { connection, channel, consumer })
+    }
+
+    async fn consume_on(&self, connection: &OwnedConnection, subtask: usize) -> Result<(Channel, Consumer)> {
+        let s = &self.source;
         let timeout = s.operation_timeout;
         let channel = within(timeout, "open channel", connection.create_channel()).await?;
         let options = match s.declaration {
@@ -112,8 +142,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         let consume = channel.basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default());
         let consumer = within(timeout, &format!("consume queue `{}`", s.queue), consume).await?;
         tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
-        self.consuming = Some(Consuming { connection, channel, consumer });
-        Ok(())
+        Ok((channel, consumer))
     }
 
     /// The connection was lost: drop it (the broker requeues every message it
