@@ -136,12 +136,8 @@ impl FaultProxy {
     /// `endpoint` with its `host:port` replaced by the proxy's (`http://127.0.0.1:4566`
     /// becomes `http://127.0.0.1:<proxy port>`).
     pub fn endpoint_for(&self, endpoint: &str) -> String {
-        let (scheme, rest) = endpoint.split_once("://").map_or(("", endpoint), |(s, r)| (s, r));
-        let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(host_end);
-        let creds = authority.rfind('@').map_or("", |at| &authority[..=at]);
-        let prefix = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
-        format!("{prefix}{creds}{}{tail}", self.addr)
+        let parts = Endpoint::split(endpoint);
+        format!("{}{}{}", parts.before_host, self.addr, parts.tail)
     }
 
     /// Cut every live connection: the client sees a reset, the server a plain close.
@@ -207,7 +203,12 @@ impl FaultProxy {
     /// Play `fault` for `duration` in the background, then heal; the report says
     /// what was done and when it ended.
     pub fn play(&self, fault: NetworkFault, duration: Duration, seed: u64) -> JoinHandle<FaultReport> {
-        tokio::spawn(schedule::play(self.clone(), fault, duration, seed))
+        tokio::spawn(self.clone().play_here(fault, duration, seed))
+    }
+
+    /// [`FaultProxy::play`] in the calling task.
+    pub(crate) async fn play_here(self, fault: NetworkFault, duration: Duration, seed: u64) -> FaultReport {
+        schedule::play(self, fault, duration, seed).await
     }
 }
 
@@ -217,11 +218,28 @@ impl Shared {
     }
 }
 
+/// `host:port` or a URL (`scheme://[user:pass@]host:port/rest`) split around its
+/// host and port.
+struct Endpoint<'a> {
+    /// `scheme://user:pass@` (each part only if present).
+    before_host: &'a str,
+    host_port: &'a str,
+    /// The path and query, if any.
+    tail: &'a str,
+}
+
+impl<'a> Endpoint<'a> {
+    fn split(endpoint: &'a str) -> Self {
+        let rest_at = endpoint.find("://").map_or(0, |i| i + 3);
+        let end = endpoint[rest_at..].find(['/', '?']).map_or(endpoint.len(), |i| rest_at + i);
+        let host_at = endpoint[rest_at..end].rfind('@').map_or(rest_at, |i| rest_at + i + 1);
+        Endpoint { before_host: &endpoint[..host_at], host_port: &endpoint[host_at..end], tail: &endpoint[end..] }
+    }
+}
+
 /// The socket address of `endpoint` (`host:port` or a URL with an authority).
 async fn resolve(endpoint: &str) -> Result<SocketAddr, TestkitError> {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let host_port = Endpoint::split(endpoint).host_port;
     let mut addrs = tokio::net::lookup_host(host_port)
         .await
         .map_err(|e| TestkitError::Target(format!("fault proxy: cannot resolve {host_port:?} of {endpoint:?}: {e}")))?;

@@ -13,7 +13,7 @@ use stream_core::fault::FaultInjector;
 use tokio::time::Instant;
 
 use super::plan::{NetworkPlan, SuiteConfig};
-use super::run::{finish_faults, start_faults, wait_for_count};
+use super::run::{ended, finish_faults, start_faults, wait_for_count};
 use super::sink::{SinkTarget, run_sink_suite};
 use super::source::{SourceTarget, collecting_job};
 use crate::error::TestkitError;
@@ -179,7 +179,7 @@ impl NetworkSuite {
         let waiting = wait_for_count(distinct, sent.len(), limit, limit);
         tokio::select! {
             _ = waiting => {}
-            _ = async { while !handle.is_finished() { tokio::time::sleep(Duration::from_millis(50)).await } } => {}
+            _ = ended(&handle) => {}
         }
         let arrived = Instant::now();
         let faults = finish_faults(faults, arrived).await;
@@ -268,13 +268,7 @@ impl NetworkSuite {
         self.proxy.set_stalled(true);
         let started = Instant::now();
         let limit = timeout + margin + Duration::from_secs(5);
-        let outcome = match tokio::time::timeout(limit, async {
-            while !handle.is_finished() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        {
+        let outcome = match tokio::time::timeout(limit, ended(&handle)).await {
             Ok(()) => handle.join().await.map(|_| ()).map_err(TestkitError::from),
             Err(_) => {
                 let _ = handle.cancel_and_join().await;

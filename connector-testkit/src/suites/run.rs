@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::plan::SuiteConfig;
 use crate::error::TestkitError;
-use crate::proxy::{FaultReport, NetworkFault};
+use crate::proxy::FaultReport;
 use crate::verdict::Verdict;
 
 /// Run `job` to its end; with a restart hook, restart the server a third of the way
@@ -70,11 +70,7 @@ pub(crate) fn start_faults(config: &SuiteConfig, metrics: JobMetrics) -> Option<
         tokio::time::sleep(plan.start_after).await;
         eprintln!("network faults: {} for {:?}", plan.fault, plan.duration);
         let before = metrics.snapshot().checkpoints_completed;
-        let report = plan.proxy.play(plan.fault, plan.duration, seed).await.unwrap_or_else(|_| FaultReport {
-            fault: NetworkFault::Latency(Duration::ZERO),
-            events: 0,
-            healed_at: Instant::now(),
-        });
+        let report = plan.proxy.play_here(plan.fault, plan.duration, seed).await;
         (report, metrics.snapshot().checkpoints_completed - before)
     }))
 }
@@ -116,6 +112,13 @@ pub(crate) async fn finish_restart(
     match restarting {
         Some(task) => task.await.map_err(|e| TestkitError::Target(format!("the server restart task failed: {e}")))?,
         None => Ok(()),
+    }
+}
+
+/// Wait until the job of `handle` has ended (finished, failed or cancelled).
+pub(crate) async fn ended(handle: &stream_core::JobHandle) {
+    while !handle.is_finished() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
