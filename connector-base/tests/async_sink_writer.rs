@@ -316,6 +316,52 @@ async fn a_request_timeout_retries_or_fails_as_configured() {
     assert!(err.contains("request_timeout") && err.contains("within 1s"), "{err}");
 }
 
+/// A client whose first request never gets an answer (a connection gone silent).
+struct SilentOnce {
+    inner: Arc<FakeClient>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl AsyncSinkClient for SilentOnce {
+    type Entry = Entry;
+    fn entry_size(&self, e: &Entry) -> usize {
+        e.size
+    }
+    async fn submit(&self, batch: Vec<Entry>) -> SubmitResult<Entry> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            std::future::pending::<()>().await;
+        }
+        self.inner.submit(batch).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_past_call_timeout_is_sent_again_and_without_it_fails_at_request_timeout() {
+    let run = |call_timeout: Option<Duration>| async move {
+        let inner = Arc::new(FakeClient::ok());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let client = Arc::new(SilentOnce { inner: inner.clone(), calls: calls.clone() });
+        let config = config().request_timeout(Duration::from_secs(10), true).call_timeout(call_timeout);
+        let mut w =
+            AsyncSinkWriter::new(config.build().unwrap(), client, |id: u64| Ok(Entry { id, size: 10 }), Vec::new());
+        let started = Instant::now();
+        write_all(&mut w, 0..10).await;
+        let flushed = w.flush(true).await.map_err(|e| e.to_string());
+        (flushed, started.elapsed(), inner.accepted_ids(), calls.load(Ordering::SeqCst))
+    };
+    let (flushed, took, accepted, calls) = run(Some(Duration::from_secs(1))).await;
+    assert_eq!(flushed, Ok(()));
+    assert_eq!(accepted, (0..10).collect::<Vec<_>>(), "the silent request's entries were sent again");
+    assert_eq!(calls, 2);
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(2), "sent again after {took:?}");
+
+    let (flushed, took, accepted, _) = run(None).await;
+    let err = flushed.unwrap_err();
+    assert!(err.contains("request_timeout"), "{err}");
+    assert!(took >= Duration::from_secs(10), "failed after {took:?}");
+    assert!(accepted.is_empty());
+}
+
 #[tokio::test(start_paused = true)]
 async fn retries_count_against_the_request_timeout() {
     // Every request fails fast and transiently (a dead connection): the entries must

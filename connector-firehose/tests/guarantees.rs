@@ -10,7 +10,7 @@ use connector_testkit::{SuiteConfig, run_sink_suite};
 
 async fn target() -> Option<std::sync::Arc<common::ToBucket>> {
     let (sdk, stream, store) = common::stream("suite").await?;
-    Some(std::sync::Arc::new(common::ToBucket { sdk, stream, store, via: None, request_timeout: None }))
+    Some(std::sync::Arc::new(common::ToBucket { sdk, stream, store, via: None, configure: |b| b }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -231,6 +231,7 @@ pub struct KafkaSinkBuilder<T: 'static> {
     pool_size: u64,
     marker_topic: Option<String>,
     transaction_timeout: Duration,
+    transaction_call_timeout: Duration,
     max_checkpoint_duration: Duration,
     max_restart_duration: Duration,
     records_in_checkpoint: bool,
@@ -248,6 +249,7 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
             pool_size: DEFAULT_POOL_SIZE,
             marker_topic: None,
             transaction_timeout: Duration::from_secs(15 * 60),
+            transaction_call_timeout: Duration::from_secs(30),
             max_checkpoint_duration: Duration::from_secs(10 * 60),
             max_restart_duration: Duration::from_secs(60),
             records_in_checkpoint: false,
@@ -294,6 +296,21 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
     /// are re-written from the checkpoint, but only if the restart came first).
     pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
         self.transaction_timeout = timeout;
+        self
+    }
+
+    /// The longest one step of the exactly-once sink's transactions waits for the
+    /// brokers (default 30 s): initialising a producer (which fences its id),
+    /// committing, creating the marker topic, reading a marker back in recovery, and,
+    /// at a checkpoint, waiting for the open transaction's deliveries (failing once
+    /// no delivery report came for this long, rather than after the producer's
+    /// `message.timeout.ms`, 300 s by default). A broker or network that stops
+    /// answering fails the step after it, with an error naming this option, and the
+    /// job restarts; a commit that fails is recovered first, so a silent commit
+    /// fails after about twice this. Flink's Kafka producer bounds its calls with
+    /// `max.block.ms` the same way.
+    pub fn transaction_call_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_call_timeout = timeout;
         self
     }
 
@@ -364,6 +381,15 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
                     ),
                 ));
             }
+            if self.transaction_call_timeout < Duration::from_millis(100)
+                || self.transaction_call_timeout >= self.transaction_timeout
+            {
+                return Err(StreamError::invalid(
+                    "transaction_call_timeout",
+                    format!("{:?}", self.transaction_call_timeout),
+                    "give at least 100 ms and less than transaction_timeout",
+                ));
+            }
             if !(4..=64).contains(&self.pool_size) {
                 return Err(StreamError::invalid(
                     "transactional_id_pool_size",
@@ -377,6 +403,7 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
                 prefix,
                 pool_size: self.pool_size,
                 transaction_timeout: self.transaction_timeout,
+                call_timeout: self.transaction_call_timeout,
                 marker_topic,
                 records_in_checkpoint: self.records_in_checkpoint,
             })
@@ -406,6 +433,7 @@ pub(crate) struct ExactlyOnceOptions {
     pub(crate) prefix: String,
     pub(crate) pool_size: u64,
     pub(crate) transaction_timeout: Duration,
+    pub(crate) call_timeout: Duration,
     pub(crate) marker_topic: String,
     pub(crate) records_in_checkpoint: bool,
 }

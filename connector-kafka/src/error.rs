@@ -53,6 +53,21 @@ pub enum KafkaError {
         reason: String,
     },
 
+    /// A call of the exactly-once sink's transactions (initialise, commit, marker
+    /// topic, recovery) got no answer in time.
+    #[error(
+        "kafka sink: {operation} got no answer within {timeout:?} (transaction_call_timeout): {message}; check the \
+         brokers and the network to them, or raise transaction_call_timeout"
+    )]
+    CallTimedOut {
+        /// The call.
+        operation: &'static str,
+        /// The sink's `transaction_call_timeout`.
+        timeout: std::time::Duration,
+        /// librdkafka's message.
+        message: String,
+    },
+
     /// A topic given by name does not exist.
     #[error("topic `{0}` does not exist on the cluster (create it first, or check its name)")]
     UnknownTopic(String),

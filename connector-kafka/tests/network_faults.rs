@@ -136,8 +136,7 @@ async fn a_million_records_through_kafka_under_cuts_with_long_refusals() {
 }
 
 /// A stall past the producer's message.timeout.ms fails the at-least-once sink
-/// naming it. (The exactly-once sink's transaction calls wait up to 30 s each, a
-/// bound that is not an option yet: see the README.)
+/// naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_past_message_timeout_fails_the_sink_naming_it() {
     let Some((bootstrap, proxy)) = broker().await else { return };
@@ -154,4 +153,21 @@ async fn a_stall_past_message_timeout_fails_the_sink_naming_it() {
             .unwrap();
         eprintln!("{guarantee}: failed {took:?} after the stall began");
     }
+}
+
+/// A stall past `transaction_call_timeout` fails the exactly-once sink naming it:
+/// a commit (or the producer initialisation after it) that gets no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_past_transaction_call_timeout_fails_the_exactly_once_sink_naming_it() {
+    let Some((bootstrap, proxy)) = broker().await else { return };
+    let via = proxy.addr().to_string();
+    let suite = NetworkSuite::new(&proxy, SOCKET_TIMEOUT);
+    let mut target = Arc::unwrap_or_clone(out_topic(&bootstrap, &via, DeliveryGuarantee::ExactlyOnce).await);
+    target.configure = |b| b.transaction_call_timeout(Duration::from_secs(3));
+    let timeout = Duration::from_secs(3);
+    let took = suite
+        .sink_stall_past_timeout(Arc::new(target), timeout, "transaction_call_timeout", Duration::from_secs(5))
+        .await
+        .unwrap();
+    eprintln!("failed {took:?} after the stall began");
 }

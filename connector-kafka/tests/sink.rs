@@ -77,4 +77,8 @@ fn invalid_sink_options_are_rejected_naming_them() {
     assert!(err(exactly_once().transactional_id_pool_size(3)).contains("`transactional_id_pool_size` = 3"));
     assert!(err(exactly_once().transactional_id_pool_size(65)).contains("`transactional_id_pool_size` = 65"));
     assert!(exactly_once().transactional_id_pool_size(4).build().is_ok());
+    let call = |d| err(exactly_once().transaction_call_timeout(d));
+    assert!(call(Duration::ZERO).contains("`transaction_call_timeout` = 0ns"));
+    assert!(call(Duration::from_secs(3600)).contains("`transaction_call_timeout` = 3600s"));
+    assert!(exactly_once().transaction_call_timeout(Duration::from_secs(3)).build().is_ok());
 }

@@ -80,6 +80,47 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result
     Ok(OwnedConnection(Arc::new(connection)))
 }
 
+/// Connecting and setting up what a caller needs on the connection (a channel, a
+/// consumer, publisher confirms), where a connection lost during the set-up (a cut
+/// right after connecting) is connected and set up again, within `connect_timeout`
+/// in all:
+///
+/// ```ignore
+/// let attempts = SetUpAttempts::within(connect_timeout);
+/// loop {
+///     let connection = attempts.connect(url).await?;
+///     match set_up(&connection).await {
+///         Err(e) if attempts.again(&connection, &e).await => continue,
+///         made => break (connection, made?),
+///     }
+/// }
+/// ```
+pub(crate) struct SetUpAttempts {
+    deadline: Instant,
+}
+
+impl SetUpAttempts {
+    pub(crate) fn within(connect_timeout: Duration) -> Self {
+        SetUpAttempts { deadline: Instant::now() + connect_timeout }
+    }
+
+    /// Connect, with what is left of `connect_timeout`.
+    pub(crate) async fn connect(&self, url: &str) -> stream_core::Result<OwnedConnection> {
+        connect(url, self.deadline.saturating_duration_since(Instant::now())).await
+    }
+
+    /// Whether a set-up that failed with `error` goes again: only when `connection`
+    /// is gone and time is left (after a short pause).
+    pub(crate) async fn again(&self, connection: &OwnedConnection, error: &stream_core::StreamError) -> bool {
+        if connection.status().connected() || Instant::now() >= self.deadline {
+            return false;
+        }
+        tracing::warn!(%error, "rabbitmq connection lost while setting up; connecting again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        true
+    }
+}
+
 /// Whether `error` means the connection or its channel is gone (read from its kind):
 /// the operation can go again on a new connection.
 pub(crate) fn connection_lost(error: &lapin::Error) -> bool {

@@ -1,5 +1,5 @@
 //! The fault proxy against a local echo server: forwarding, cuts, refusal, latency,
-//! throttling, stalls, a played schedule that heals, and endpoint rewriting.
+//! throttling, stalls, silenced connections, a played schedule that heals, and endpoint rewriting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -50,6 +50,27 @@ async fn forwards_then_cuts_refuses_and_recovers() {
     assert_eq!(round_trip(&mut fresh, b"back").await.unwrap(), b"back");
     let stats = proxy.stats();
     assert_eq!((stats.accepted, stats.refused, stats.cut), (2, 1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_silenced_connection_answers_nothing_and_stays_open_while_new_ones_work() {
+    let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+    let mut old = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(round_trip(&mut old, b"hello").await.unwrap(), b"hello");
+
+    proxy.silence_live();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let silent = tokio::time::timeout(Duration::from_millis(500), round_trip(&mut old, b"anyone?")).await;
+    assert!(silent.is_err(), "a silenced connection neither answers nor closes: {silent:?}");
+    let mut fresh = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_eq!(round_trip(&mut fresh, b"new").await.unwrap(), b"new");
+
+    // It ends when its client closes it.
+    drop(old);
+    drop(fresh);
+    proxy.drain(Duration::from_secs(2)).await;
+    let stats = proxy.stats();
+    assert_eq!((stats.accepted, stats.silenced, stats.cut), (2, 1, 0), "{stats:?}");
 }
 
 #[tokio::test]

@@ -36,7 +36,10 @@ type Finished<E> = (Vec<(E, usize)>, Instant, Outcome<E>);
 
 enum Outcome<E> {
     Done(SubmitResult<E>),
+    /// No answer within what is left of `request_timeout`.
     TimedOut,
+    /// No answer within `call_timeout`: abandoned, its entries are sent again.
+    CallTimedOut,
 }
 
 pub(crate) struct Actor<C: AsyncSinkClient> {
@@ -225,11 +228,15 @@ impl<C: AsyncSinkClient> Actor<C> {
             } else {
                 self.config.request_timeout
             };
+            let (timeout, timed_out) = match self.config.call_timeout {
+                Some(call) if call < timeout => (call, Outcome::CallTimedOut),
+                _ => (timeout, Outcome::TimedOut),
+            };
             self.in_flight.spawn(async move {
                 let entries: Vec<C::Entry> = batch.iter().map(|(e, _)| e.clone()).collect();
                 let outcome = match tokio::time::timeout(timeout, client.submit(entries)).await {
                     Ok(result) => Outcome::Done(result),
-                    Err(_) => Outcome::TimedOut,
+                    Err(_) => timed_out,
                 };
                 (batch, first_try, outcome)
             });
@@ -252,6 +259,15 @@ impl<C: AsyncSinkClient> Actor<C> {
                 return Err(BaseError::RequestTimeout(self.config.request_timeout));
             }
             Outcome::TimedOut => batch,
+            Outcome::CallTimedOut => {
+                let call_timeout = self.config.call_timeout.unwrap_or_default();
+                tracing::warn!(
+                    entries = batch.len(),
+                    ?call_timeout,
+                    "a request got no answer within call_timeout; sending its entries again in a new one"
+                );
+                batch
+            }
         };
         metrics::counter!("async_sink_entries_sent_total").increment(sent - failed.len() as u64);
         if failed.is_empty() {

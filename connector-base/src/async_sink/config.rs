@@ -23,6 +23,9 @@ pub struct AsyncSinkConfig {
     pub(crate) max_record_size_in_bytes: usize,
     pub(crate) request_timeout: Duration,
     pub(crate) fail_on_timeout: bool,
+    /// The longest one request may take before it is abandoned and its entries are
+    /// sent again (`None`: only `request_timeout` bounds it).
+    pub(crate) call_timeout: Option<Duration>,
     pub(crate) retry: RetryPolicy,
 }
 
@@ -57,6 +60,7 @@ impl AsyncSinkConfig {
                 max_record_size_in_bytes: 1024 * 1024,
                 request_timeout: Duration::from_secs(600),
                 fail_on_timeout: false,
+                call_timeout: None,
                 retry: default_retry(),
             },
         }
@@ -149,6 +153,16 @@ impl AsyncSinkConfigBuilder {
         self
     }
 
+    /// Abandon one request that got no answer within `timeout` and send its entries
+    /// again in a new one (within `request_timeout`): a connection that went silent
+    /// (packets dropped, a peer gone without a reset) is left behind instead of
+    /// holding its batch until `request_timeout`. Not set by default (Flink has no
+    /// such bound).
+    pub fn call_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.call_timeout = timeout;
+        self
+    }
+
     /// Backoff before retrying after a failed request: `initial`, doubled per
     /// consecutive failure up to `max`, with jitter of 0.1 (default 50 ms to 5 s).
     pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
@@ -199,6 +213,9 @@ impl AsyncSinkConfigBuilder {
         if c.request_timeout.is_zero() {
             return Err(StreamError::invalid("request_timeout", "0ms", "must be greater than zero"));
         }
+        if c.call_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(StreamError::invalid("call_timeout", "0ms", "must be greater than zero"));
+        }
         if c.retry.max_delay() < c.retry.initial() {
             return Err(StreamError::invalid(
                 "max_backoff",
@@ -242,6 +259,7 @@ mod tests {
         );
         assert!(err(AsyncSinkConfig::builder().max_time_in_buffer(Duration::ZERO)).contains("`max_time_in_buffer`"));
         assert!(err(AsyncSinkConfig::builder().request_timeout(Duration::ZERO, true)).contains("`request_timeout`"));
+        assert!(err(AsyncSinkConfig::builder().call_timeout(Some(Duration::ZERO))).contains("`call_timeout` = 0ms"));
         assert!(
             err(AsyncSinkConfig::builder().retry_backoff(Duration::from_secs(2), Duration::from_secs(1)))
                 .contains("`max_backoff`")

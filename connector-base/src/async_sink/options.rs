@@ -45,6 +45,8 @@ pub struct AsyncSinkOptions {
     pub max_time_in_buffer: Duration,
     /// How long a batch may keep failing before the job fails.
     pub request_timeout: Duration,
+    /// How long one request may take before it is abandoned and sent again.
+    pub call_timeout: Duration,
     /// The waits before failed entries are sent again.
     pub retry: RetryPolicy,
 }
@@ -61,6 +63,7 @@ impl AsyncSinkOptions {
             max_record_size_in_bytes: limits.max_record_size_in_bytes,
             max_time_in_buffer: Duration::from_secs(5),
             request_timeout: Duration::from_secs(600),
+            call_timeout: Duration::from_secs(30),
             retry: super::config::default_retry(),
         }
     }
@@ -93,6 +96,7 @@ impl AsyncSinkOptions {
             .max_record_size_in_bytes(self.max_record_size_in_bytes)
             .max_time_in_buffer(self.max_time_in_buffer)
             .request_timeout(self.request_timeout, true)
+            .call_timeout(Some(self.call_timeout))
             .retry_policy(self.retry.clone())
             .build()
     }
@@ -102,7 +106,7 @@ impl AsyncSinkOptions {
 /// [`AsyncSinkOptions`](crate::async_sink::AsyncSinkOptions): `max_batch_size`,
 /// `max_in_flight_requests`, `max_buffered_requests`, `max_batch_size_in_bytes`,
 /// `max_record_size_in_bytes`, `max_time_in_buffer`, `request_timeout`,
-/// `retry_backoff`. Use it inside
+/// `call_timeout`, `retry_backoff`. Use it inside
 /// the builder's `impl` block; the second argument documents the sink's default
 /// number of requests in flight.
 #[macro_export]
@@ -150,6 +154,15 @@ macro_rules! async_sink_options {
         /// A batch still failing after this long fails the job (default 10 min).
         pub fn request_timeout(mut self, d: std::time::Duration) -> Self {
             self.$field.request_timeout = d;
+            self
+        }
+
+        /// One request not answered within this is abandoned and its entries are
+        /// sent again in a new one, on a new connection (default 30 s): a connection
+        /// gone silent (packets dropped, a peer gone without a reset) then costs this
+        /// long, not `request_timeout`.
+        pub fn call_timeout(mut self, d: std::time::Duration) -> Self {
+            self.$field.call_timeout = d;
             self
         }
 

@@ -96,15 +96,15 @@ pub struct InTable {
     pub guarantee: DeliveryGuarantee,
     /// The sink's SDK config, if not `sdk` (one through a fault proxy).
     pub via: Option<SdkConfig>,
-    /// The sink's request_timeout, if not the default.
-    pub request_timeout: Option<std::time::Duration>,
+    /// Options of the sink beyond the tests' own.
+    pub configure: fn(DynamoDbSinkBuilder<u64>) -> DynamoDbSinkBuilder<u64>,
 }
 
 impl InTable {
     pub async fn new(guarantee: DeliveryGuarantee) -> Option<std::sync::Arc<InTable>> {
         let sdk = server().await?;
         let table = table(&sdk, "suite").await;
-        Some(std::sync::Arc::new(InTable { sdk, table, guarantee, via: None, request_timeout: None }))
+        Some(std::sync::Arc::new(InTable { sdk, table, guarantee, via: None, configure: |b| b }))
     }
 }
 
@@ -125,10 +125,7 @@ impl SinkTarget for InTable {
             .delivery_guarantee(self.guarantee)
             .overwrite_by_partition_keys(["pk"])
             .max_time_in_buffer(std::time::Duration::from_millis(50));
-        match self.request_timeout {
-            Some(timeout) => builder.request_timeout(timeout).build().unwrap(),
-            None => builder.build().unwrap(),
-        }
+        (self.configure)(builder).build().unwrap()
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {

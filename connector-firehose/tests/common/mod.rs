@@ -94,8 +94,8 @@ pub struct ToBucket {
     pub store: Arc<AmazonS3>,
     /// The sink's SDK config, if not `sdk` (one through a fault proxy).
     pub via: Option<SdkConfig>,
-    /// The sink's request_timeout, if not the default.
-    pub request_timeout: Option<Duration>,
+    /// Options of the sink beyond the tests' own.
+    pub configure: fn(FirehoseSinkBuilder<String>) -> FirehoseSinkBuilder<String>,
 }
 
 impl SinkTarget for ToBucket {
@@ -113,10 +113,7 @@ impl SinkTarget for ToBucket {
     fn sink(&self) -> FirehoseSink<String> {
         let builder = FirehoseSinkBuilder::new(self.via.as_ref().unwrap_or(&self.sdk), &self.stream, Utf8Schema)
             .max_time_in_buffer(Duration::from_millis(50));
-        match self.request_timeout {
-            Some(timeout) => builder.request_timeout(timeout).build().unwrap(),
-            None => builder.build().unwrap(),
-        }
+        (self.configure)(builder).build().unwrap()
     }
 
     async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {

@@ -26,6 +26,10 @@ pub(crate) struct InFlight {
     pending: std::collections::VecDeque<(DeliveryFuture, u32)>,
     /// Where delivered records landed, when kept (exactly-once).
     written: Option<WrittenOffsets>,
+    /// Exactly-once: a wait for reports fails once none came for this long (the
+    /// sink's `transaction_call_timeout`), instead of waiting out the producer's
+    /// `message.timeout.ms` while a transaction is held open.
+    quiet_limit: Option<Duration>,
 }
 
 fn future_record(record: &ProducerRecord) -> FutureRecord<'_, [u8], [u8]> {
@@ -72,18 +76,30 @@ fn delivered(report: Report) -> Result<Delivered> {
     }
 }
 
-async fn settle(future: DeliveryFuture) -> Result<Delivered> {
-    delivered(future.await)
-}
-
 impl InFlight {
-    /// Keep where every delivered record landed (see [`Self::take_written`]).
-    pub fn keeping_offsets() -> Self {
-        InFlight { pending: Default::default(), written: Some(WrittenOffsets::default()) }
+    /// For a transaction: a wait fails once no report came for `quiet_limit`; where
+    /// every delivered record landed is kept with `keep_offsets` (see
+    /// [`Self::take_written`]).
+    pub fn transactional(quiet_limit: Duration, keep_offsets: bool) -> Self {
+        let written = keep_offsets.then(WrittenOffsets::default);
+        InFlight { pending: Default::default(), written, quiet_limit: Some(quiet_limit) }
+    }
+
+    /// The report of `future`, within the quiet limit if there is one.
+    async fn report(&self, future: DeliveryFuture) -> Result<Report> {
+        let Some(limit) = self.quiet_limit else { return Ok(future.await) };
+        tokio::time::timeout(limit, future).await.map_err(|_| {
+            KafkaError::CallTimedOut {
+                operation: "wait for deliveries",
+                timeout: limit,
+                message: "no delivery report came for the open transaction's records".into(),
+            }
+            .into()
+        })
     }
 
     /// Where the records delivered since the last call landed (empty unless made by
-    /// [`Self::keeping_offsets`]); call after [`Self::wait_all`].
+    /// [`Self::transactional`] with `keep_offsets`); call after [`Self::wait_all`].
     pub fn take_written(&mut self) -> WrittenOffsets {
         self.written.as_mut().map(std::mem::take).unwrap_or_default()
     }
@@ -114,7 +130,8 @@ impl InFlight {
                     } else {
                         let half = self.pending.len().div_ceil(2);
                         for (future, topic) in self.pending.drain(..half).collect::<Vec<_>>() {
-                            self.note(topic, future.await)?;
+                            let report = self.report(future).await?;
+                            self.note(topic, report)?;
                         }
                     }
                 }
@@ -137,15 +154,17 @@ impl InFlight {
 
     /// Wait for every delivery report; the first error fails.
     pub async fn wait_all(&mut self) -> Result<()> {
-        for (future, topic) in std::mem::take(&mut self.pending) {
-            self.note(topic, future.await)?;
+        while let Some((future, topic)) = self.pending.pop_front() {
+            let report = self.report(future).await?;
+            self.note(topic, report)?;
         }
         Ok(())
     }
 
-    /// Send one record and wait for its delivery.
-    pub async fn send_and_wait(producer: &FutureProducer, record: &ProducerRecord) -> Result<Delivered> {
+    /// Send one record and wait for its delivery (the records sent before are not
+    /// waited for).
+    pub async fn send_and_wait(&self, producer: &FutureProducer, record: &ProducerRecord) -> Result<Delivered> {
         let future = producer.send_result(future_record(record)).map_err(|(e, _)| KafkaError::client("send", e))?;
-        settle(future).await
+        delivered(self.report(future).await?)
     }
 }

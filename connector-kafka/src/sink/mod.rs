@@ -65,6 +65,7 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
                 eo.prefix,
                 eo.pool_size,
                 eo.transaction_timeout,
+                eo.call_timeout,
                 eo.marker_topic,
                 eo.records_in_checkpoint,
             ))

@@ -53,8 +53,6 @@ use crate::client::ClientProperties;
 use crate::error::KafkaError;
 use crate::record::ProducerRecord;
 
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How long recovery waits for its marker to come out from behind another open
 /// transaction before it takes the marker as aborted (see `marker_visible`).
 const HIDDEN_WAIT: Duration = Duration::from_secs(3);
@@ -88,6 +86,9 @@ pub(crate) struct Transactions {
     /// Transactional ids per subtask.
     pub pool: u64,
     pub timeout: Duration,
+    /// The longest one transaction call waits for the brokers
+    /// (`transaction_call_timeout`).
+    pub call_timeout: Duration,
     pub marker_topic: String,
     /// Keep a transaction's records in its committable instead of reading them back.
     pub records_in_checkpoint: bool,
@@ -108,6 +109,17 @@ struct Parked {
     producer: Arc<FutureProducer>,
 }
 
+/// A failed transaction call; one that ran out of `call_timeout` says so, naming the
+/// option.
+fn call_failed(operation: &'static str, call_timeout: Duration, e: rdkafka::error::KafkaError) -> StreamError {
+    match e.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut) => {
+            KafkaError::CallTimedOut { operation, timeout: call_timeout, message: e.to_string() }.into()
+        }
+        _ => KafkaError::client(operation, e),
+    }
+}
+
 fn blocking(e: tokio::task::JoinError) -> StreamError {
     StreamError::TaskFailed { task: "kafka transaction".into(), message: e.to_string() }
 }
@@ -118,6 +130,7 @@ impl Transactions {
         prefix: String,
         pool: u64,
         timeout: Duration,
+        call_timeout: Duration,
         marker_topic: String,
         records_in_checkpoint: bool,
     ) -> Self {
@@ -126,12 +139,17 @@ impl Transactions {
             prefix,
             pool,
             timeout,
+            call_timeout,
             marker_topic,
             records_in_checkpoint,
             parked: Mutex::new(HashMap::new()),
             taken: tokio::sync::Notify::new(),
             commits: Arc::default(),
         }
+    }
+
+    fn call_failed(&self, operation: &'static str, e: rdkafka::error::KafkaError) -> StreamError {
+        call_failed(operation, self.call_timeout, e)
     }
 
     /// The transactional id of `subtask`'s `seq`th transaction: its slot in the pool.
@@ -183,10 +201,10 @@ impl Transactions {
         let started = Instant::now();
         producer
             .client()
-            .fetch_metadata(Some(&self.marker_topic), CALL_TIMEOUT)
-            .map_err(|e| KafkaError::client("connect transactional producer", e))?;
+            .fetch_metadata(Some(&self.marker_topic), self.call_timeout)
+            .map_err(|e| self.call_failed("connect transactional producer", e))?;
         let connected = started.elapsed();
-        producer.init_transactions(CALL_TIMEOUT).map_err(|e| KafkaError::client("init transactions", e))?;
+        producer.init_transactions(self.call_timeout).map_err(|e| self.call_failed("init transactions", e))?;
         tracing::debug!(
             id,
             connect_ms = connected.as_millis() as u64,
@@ -306,33 +324,40 @@ impl Transactions {
         let wanted = self.marker_partition(parallelism.max(1) - 1, self.pool - 1) as usize + 1;
         let admin: AdminClient<_> =
             self.client.config(&[]).create().map_err(|e| KafkaError::client("create admin client", e))?;
-        let options = AdminOptions::new().operation_timeout(Some(CALL_TIMEOUT));
+        let options =
+            AdminOptions::new().operation_timeout(Some(self.call_timeout)).request_timeout(Some(self.call_timeout));
         let topic = NewTopic::new(&self.marker_topic, wanted as i32, TopicReplication::Fixed(1))
             .set("retention.ms", "86400000")
             .set("segment.ms", "3600000");
-        for result in admin.create_topics(&[topic], &options).await.map_err(|e| KafkaError::client(what, e))? {
+        for result in admin.create_topics(&[topic], &options).await.map_err(|e| self.call_failed(what, e))? {
             match result {
                 Ok(_) => return Ok(()),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code @ (RDKafkaErrorCode::RequestTimedOut | RDKafkaErrorCode::OperationTimedOut))) => {
+                    let message = code.to_string();
+                    return Err(
+                        KafkaError::CallTimedOut { operation: what, timeout: self.call_timeout, message }.into()
+                    );
+                }
                 Err((topic, code)) => return Err(KafkaError::client(what, format!("{topic}: {code}"))),
             }
         }
         let consumer: BaseConsumer =
             self.client.config(&[]).create().map_err(|e| KafkaError::client("create metadata client", e))?;
-        let topic = self.marker_topic.clone();
+        let (topic, call_timeout) = (self.marker_topic.clone(), self.call_timeout);
         let has = tokio::task::spawn_blocking(move || {
-            let metadata = consumer.fetch_metadata(Some(&topic), CALL_TIMEOUT)?;
+            let metadata = consumer.fetch_metadata(Some(&topic), call_timeout)?;
             Ok::<_, rdkafka::error::KafkaError>(metadata.topics().first().map_or(0, |t| t.partitions().len()))
         })
         .await
         .map_err(blocking)?
-        .map_err(|e| KafkaError::client(what, e))?;
+        .map_err(|e| self.call_failed(what, e))?;
         if has >= wanted {
             return Ok(());
         }
         tracing::info!(topic = %self.marker_topic, has, wanted, "adding partitions to the marker topic");
         let grow = NewPartitions::new(&self.marker_topic, wanted);
-        for result in admin.create_partitions(&[grow], &options).await.map_err(|e| KafkaError::client(what, e))? {
+        for result in admin.create_partitions(&[grow], &options).await.map_err(|e| self.call_failed(what, e))? {
             match result {
                 Ok(_) => {}
                 // Another subtask grew it first.
@@ -353,8 +378,9 @@ impl Transactions {
     pub async fn commit(self: &Arc<Self>, committable: &KafkaCommittable, attempt: &str) -> Result<()> {
         if let Some(producer) = self.take(committable, attempt) {
             let running = self.commits.start(&committable.transactional_id);
+            let call_timeout = self.call_timeout;
             let committed = tokio::task::spawn_blocking(move || {
-                let committed = producer.commit_transaction(CALL_TIMEOUT);
+                let committed = producer.commit_transaction(call_timeout);
                 drop(running);
                 committed
             })
@@ -387,7 +413,7 @@ impl Transactions {
             "transaction of a completed checkpoint was not committed; writing its records again"
         );
         producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
-        let mut in_flight = InFlight::default();
+        let mut in_flight = InFlight::transactional(self.call_timeout, false);
         let corrupt = |e: String| {
             KafkaError::client("recover transaction", format!("the checkpoint holds corrupt records of {id}: {e}"))
         };
@@ -408,10 +434,11 @@ impl Transactions {
             .send(&producer, &self.marker(id, committable.marker.0, committable.checkpoint_id, &committable.attempt))
             .await?;
         in_flight.wait_all().await?;
-        tokio::task::spawn_blocking(move || producer.commit_transaction(CALL_TIMEOUT))
+        let call_timeout = self.call_timeout;
+        tokio::task::spawn_blocking(move || producer.commit_transaction(call_timeout))
             .await
             .map_err(blocking)?
-            .map_err(|e| KafkaError::client("commit transaction", e))
+            .map_err(|e| self.call_failed("commit transaction", e))
     }
 
     /// Whether a marker of transaction `id` for `checkpoint_id` is visible to a
@@ -431,13 +458,13 @@ impl Transactions {
             ])
             .create()
             .map_err(|e| KafkaError::client("create marker reader", e))?;
-        let (topic, id) = (self.marker_topic.clone(), id.to_string());
+        let (topic, id, call_timeout) = (self.marker_topic.clone(), id.to_string(), self.call_timeout);
         let value = Self::marker_value(checkpoint_id, &committable.attempt);
         tokio::task::spawn_blocking(move || -> Result<bool> {
             // The end this client is given (a read_committed one: the last stable offset).
             let (_, high) = consumer
-                .fetch_watermarks(&topic, partition, CALL_TIMEOUT)
-                .map_err(|e| KafkaError::client("read marker", e))?;
+                .fetch_watermarks(&topic, partition, call_timeout)
+                .map_err(|e| call_failed("read marker", call_timeout, e))?;
             // From the partition's start, not from the marker: a read_committed fetch
             // that starts after an aborted transaction of the same producer id (ids are
             // reused across attempts) was seen to hide committed records on noida-db.
@@ -449,7 +476,7 @@ impl Transactions {
             let started = Instant::now();
             // Since when the read has stood at the end, behind our marker.
             let mut hidden_since: Option<Instant> = None;
-            while started.elapsed() < CALL_TIMEOUT {
+            while started.elapsed() < call_timeout {
                 match consumer.poll(Duration::from_millis(100)) {
                     Some(Ok(m)) if m.key() == Some(id.as_bytes()) && m.payload() == Some(value.as_bytes()) => {
                         tracing::debug!(%id, checkpoint_id, marker = m.offset(), "commit marker found");
@@ -488,7 +515,12 @@ impl Transactions {
                     return Ok(false);
                 }
             }
-            Err(KafkaError::client("read marker", "no answer within 30 s"))
+            Err(KafkaError::CallTimedOut {
+                operation: "read marker",
+                timeout: call_timeout,
+                message: "the marker partition's end was not reached".into(),
+            }
+            .into())
         })
         .await
         .map_err(blocking)?

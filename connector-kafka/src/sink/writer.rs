@@ -135,7 +135,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
         Ok(KafkaWriter {
             serializer,
             producer,
-            in_flight: InFlight::keeping_offsets(),
+            in_flight: InFlight::transactional(txns.call_timeout, true),
             subtask: ctx.subtask,
             attempt: ctx.attempt_id.clone(),
             transactions: Some((
@@ -188,9 +188,10 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let written = self.in_flight.take_written();
         let delivered = started.elapsed();
         let partition = txns.marker_partition(self.subtask, open.seq);
-        let marker =
-            InFlight::send_and_wait(&self.producer, &txns.marker(&open.id, partition, checkpoint_id, &self.attempt))
-                .await?;
+        let marker = self
+            .in_flight
+            .send_and_wait(&self.producer, &txns.marker(&open.id, partition, checkpoint_id, &self.attempt))
+            .await?;
         let marked = started.elapsed();
         tracing::debug!(
             id = %open.id, checkpoint_id, marker = marker.offset, records = written.len(),

@@ -16,7 +16,7 @@ use stream_core::api::SinkWriter;
 use stream_core::{Result, StreamError};
 
 use crate::config::{RabbitMqSink, ReturnPolicy};
-use crate::connection::{OwnedConnection, connect, connection_lost, within, within_raw};
+use crate::connection::{OwnedConnection, SetUpAttempts, connection_lost, within, within_raw};
 use crate::error::RabbitMqError;
 use crate::message::{MessageSerializer, OutgoingMessage};
 
@@ -70,12 +70,23 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
     }
 }
 
-/// A connection and a channel with publisher confirms.
+/// A connection and a channel with publisher confirms; a connection lost while
+/// setting them up is set up again, within `connect_timeout` in all.
 async fn open(url: &str, connect_timeout: Duration, timeout: Duration) -> Result<(OwnedConnection, Channel)> {
-    let connection = connect(url, connect_timeout).await?;
+    let attempts = SetUpAttempts::within(connect_timeout);
+    loop {
+        let connection = attempts.connect(url).await?;
+        match confirming_channel(&connection, timeout).await {
+            Err(e) if attempts.again(&connection, &e).await => continue,
+            made => return Ok((connection, made?)),
+        }
+    }
+}
+
+async fn confirming_channel(connection: &OwnedConnection, timeout: Duration) -> Result<Channel> {
     let channel = within(timeout, "open channel", connection.create_channel()).await?;
     within(timeout, "enable publisher confirms", channel.confirm_select(ConfirmSelectOptions::default())).await?;
-    Ok((connection, channel))
+    Ok(channel)
 }
 
 fn properties(message: &OutgoingMessage) -> BasicProperties {

@@ -29,7 +29,7 @@ use stream_core::api::{ReadStatus, SourceReader};
 
 use super::split::QueueSplit;
 use crate::config::{QueueDeclaration, RabbitMqSource};
-use crate::connection::{OwnedConnection, await_closing, connect, connection_lost, within};
+use crate::connection::{OwnedConnection, SetUpAttempts, await_closing, connection_lost, within};
 use crate::error::RabbitMqError;
 
 /// Deliveries taken per `poll_next`.
@@ -93,33 +93,19 @@ impl<T: Send + 'static> RabbitMqReader<T> {
     /// Connect and consume; a connection lost while setting up (a cut right after
     /// connecting) is set up again, within `connect_timeout` in all.
     async fn start_consuming(&mut self, subtask: usize) -> Result<()> {
-        let deadline = std::time::Instant::now() + self.source.connect_timeout;
+        await_closing().await;
+        let attempts = SetUpAttempts::within(self.source.connect_timeout);
         loop {
-            let mut lost = false;
-            match self.set_up(subtask, &mut lost).await {
-                Ok(consuming) => {
-                    self.consuming = Some(consuming);
+            let connection = attempts.connect(&self.source.url).await?;
+            match self.consume_on(&connection, subtask).await {
+                Err(e) if attempts.again(&connection, &e).await => continue,
+                made => {
+                    let (channel, consumer) = made?;
+                    self.consuming = Some(Consuming { connection, channel, consumer });
                     return Ok(());
                 }
-                Err(e) if lost && std::time::Instant::now() < deadline => {
-                    tracing::warn!(error = %e, "rabbitmq connection lost while setting up the consumer; again");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => return Err(e),
             }
         }
-    }
-
-    /// One attempt of [`Self::start_consuming`]; `lost` tells whether a failure came
-    /// with the connection gone.
-    async fn set_up(&self, subtask: usize, lost: &mut bool) -> Result<Consuming> {
-        await_closing().await;
-        let s = &self.source;
-        let connection = connect(&s.url, s.connect_timeout).await?;
-        let result = self.consume_on(&connection, subtask).await;
-        *lost = result.is_err() && !connection.status().connected();
-        let (channel, consumer) = result?;
-        Ok(Consuming { connection, channel, consumer })
     }
 
     async fn consume_on(&self, connection: &OwnedConnection, subtask: usize) -> Result<(Channel, Consumer)> {

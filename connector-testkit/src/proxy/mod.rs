@@ -1,7 +1,8 @@
 //! A TCP fault proxy between a job and its server: it cuts every live connection
 //! (the client sees a reset),
-//! refuses new ones for a while, adds latency, throttles bandwidth or stalls (accepts
-//! and forwards nothing), by hand or on a [`NetworkFault`] schedule.
+//! refuses new ones for a while, adds latency, throttles bandwidth, stalls (accepts
+//! and forwards nothing) or silences the live connections for good, by hand or on a
+//! [`NetworkFault`] schedule.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), connector_testkit::TestkitError> {
@@ -44,6 +45,8 @@ pub struct ProxyStats {
     pub refused: u64,
     /// Live connections cut.
     pub cut: u64,
+    /// Live connections silenced.
+    pub silenced: u64,
     /// Broker ports rewritten in Kafka replies.
     pub rewritten: u64,
 }
@@ -73,9 +76,11 @@ pub(crate) struct Shared {
     bytes_per_second: AtomicU64,
     stalled: watch::Sender<bool>,
     cuts: watch::Sender<u64>,
+    silences: watch::Sender<u64>,
     accepted: AtomicU64,
     refused: AtomicU64,
     cut: AtomicU64,
+    silenced: AtomicU64,
     rewritten: AtomicU64,
     live: AtomicU64,
 }
@@ -118,9 +123,11 @@ impl FaultProxy {
             bytes_per_second: AtomicU64::new(0),
             stalled: watch::channel(false).0,
             cuts: watch::channel(0).0,
+            silences: watch::channel(0).0,
             accepted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             cut: AtomicU64::new(0),
+            silenced: AtomicU64::new(0),
             rewritten: AtomicU64::new(0),
             live: AtomicU64::new(0),
         });
@@ -143,6 +150,14 @@ impl FaultProxy {
     /// Cut every live connection: the client sees a reset, the server a plain close.
     pub fn cut_all(&self) {
         self.shared.cuts.send_modify(|generation| *generation += 1);
+    }
+
+    /// Every connection open now goes silent for good: nothing more is forwarded
+    /// either way and it is not closed, as when a peer or a middlebox vanishes
+    /// without a word; what the client sends on it is dropped. New connections work.
+    /// A silenced connection ends when its client closes it, or at a cut.
+    pub fn silence_live(&self) {
+        self.shared.silences.send_modify(|generation| *generation += 1);
     }
 
     /// Reset every new connection for `duration` (from now).
@@ -196,6 +211,7 @@ impl FaultProxy {
             accepted: s.accepted.load(Ordering::Relaxed),
             refused: s.refused.load(Ordering::Relaxed),
             cut: s.cut.load(Ordering::Relaxed),
+            silenced: s.silenced.load(Ordering::Relaxed),
             rewritten: s.rewritten.load(Ordering::Relaxed),
         }
     }
@@ -276,6 +292,8 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
 async fn forward_until_cut(mut client: TcpStream, shared: &Arc<Shared>) {
     let mut cuts = shared.cuts.subscribe();
     cuts.mark_unchanged();
+    let mut silences = shared.silences.subscribe();
+    silences.mark_unchanged();
     let Ok(mut server) = TcpStream::connect(shared.upstream).await else { return };
     let _ = server.set_nodelay(true);
     let _ = client.set_nodelay(true);
@@ -284,9 +302,18 @@ async fn forward_until_cut(mut client: TcpStream, shared: &Arc<Shared>) {
     let calls = kafka::Calls::default();
     let upstream = pipe::forward(client_read, server_write, shared.clone(), kafka::Direction::ToServer, calls.clone());
     let downstream = pipe::forward(server_read, client_write, shared.clone(), kafka::Direction::ToClient, calls);
-    let cut = tokio::select! {
-        _ = async { tokio::join!(upstream, downstream) } => false,
-        _ = cuts.changed() => true,
+    let ended = tokio::select! {
+        _ = async { tokio::join!(upstream, downstream) } => Ended::Closed,
+        _ = cuts.changed() => Ended::Cut,
+        _ = silences.changed() => Ended::Silenced,
+    };
+    let cut = match ended {
+        Ended::Closed => false,
+        Ended::Cut => true,
+        Ended::Silenced => {
+            shared.silenced.fetch_add(1, Ordering::Relaxed);
+            swallow_until_closed(&mut client, &mut server, &mut cuts).await
+        }
     };
     // A cut resets the client's connection; the server's is closed plainly, as a
     // server sees a connection whose client went away. (Resets reaching
@@ -295,5 +322,37 @@ async fn forward_until_cut(mut client: TcpStream, shared: &Arc<Shared>) {
         shared.cut.fetch_add(1, Ordering::Relaxed);
         let _ = client.set_zero_linger();
     }
-    drop(server);
+}
+
+/// How forwarding a connection ended.
+enum Ended {
+    /// Either side closed it.
+    Closed,
+    Cut,
+    Silenced,
+}
+
+/// A silenced connection: read and drop what either side sends until the client
+/// closes the connection (`false`) or a cut comes (`true`). The server's side is then
+/// half-closed and read to its end (for up to 5 s) before it is dropped: a socket
+/// dropped with unread data resets its peer (see [`FaultProxy::drain`]).
+async fn swallow_until_closed(client: &mut TcpStream, server: &mut TcpStream, cuts: &mut watch::Receiver<u64>) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut from_client, mut from_server) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let mut server_open = true;
+    let cut = loop {
+        tokio::select! {
+            read = client.read(&mut from_client) => if !matches!(read, Ok(n) if n > 0) { break false },
+            read = server.read(&mut from_server), if server_open => server_open = matches!(read, Ok(n) if n > 0),
+            _ = cuts.changed() => break true,
+        }
+    };
+    if server_open {
+        let _ = server.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while matches!(server.read(&mut from_server).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+    cut
 }

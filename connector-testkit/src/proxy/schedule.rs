@@ -31,6 +31,13 @@ pub enum NetworkFault {
         /// Length of each stall.
         stall: Duration,
     },
+    /// At random intervals in `every`, every live connection goes silent for good
+    /// (see [`FaultProxy::silence_live`]); new connections work. Only a client that
+    /// bounds each call (and leaves a silent connection behind) rides through it.
+    Silences {
+        /// Time between silences.
+        every: Range<Duration>,
+    },
 }
 
 impl fmt::Display for NetworkFault {
@@ -46,6 +53,9 @@ impl fmt::Display for NetworkFault {
             NetworkFault::Stalls { every, stall } => {
                 write!(f, "a stall of {stall:?} every {:?}-{:?}", every.start, every.end)
             }
+            NetworkFault::Silences { every } => {
+                write!(f, "the live connections silenced for good every {:?}-{:?}", every.start, every.end)
+            }
         }
     }
 }
@@ -55,7 +65,7 @@ impl fmt::Display for NetworkFault {
 pub struct FaultReport {
     /// The fault.
     pub fault: NetworkFault,
-    /// Cuts or stalls played (1 for a steady latency or throttle).
+    /// Cuts, stalls or silences played (1 for a steady latency or throttle).
     pub events: u32,
     /// When the proxy was healed.
     pub healed_at: Instant,
@@ -100,6 +110,15 @@ pub(super) async fn play(proxy: FaultProxy, fault: NetworkFault, duration: Durat
             proxy.set_stalled(true);
             tokio::time::sleep((*stall).min(end - Instant::now())).await;
             proxy.set_stalled(false);
+            events += 1;
+        },
+        NetworkFault::Silences { every } => loop {
+            let next = Instant::now() + pick(&mut rng, every);
+            if next >= end {
+                break;
+            }
+            tokio::time::sleep_until(next).await;
+            proxy.silence_live();
             events += 1;
         },
     }
