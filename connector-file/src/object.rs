@@ -18,6 +18,72 @@ use stream_core::retry::RetryPolicy;
 use crate::error::FileError;
 use crate::listing::{Listed, is_hidden};
 
+/// The body of one object read, opened again where it broke when the connection
+/// under it fails: object_store resumes a broken body itself, but gives up after
+/// about a second of refused connections.
+struct Resuming {
+    location: ObjectLocation,
+    key: ObjectPath,
+    /// The ETag of the object first read: a reopened read must get the same version.
+    version: Option<String>,
+    body: Option<futures::stream::BoxStream<'static, std::result::Result<bytes::Bytes, object_store::Error>>>,
+    /// The offset of the next byte.
+    position: u64,
+    size: u64,
+    /// Failures since bytes last arrived, under `store_retry`.
+    backoff: stream_core::retry::Backoff,
+    ended: bool,
+}
+
+impl Resuming {
+    /// The next chunk of the body, or its error (after which the stream ends).
+    async fn next(mut self) -> Option<(std::io::Result<bytes::Bytes>, Resuming)> {
+        while !self.ended && self.position < self.size {
+            let body = match self.body.as_mut() {
+                Some(body) => body,
+                None => match self.location.get_from(&self.key, self.position, self.version.as_ref()).await {
+                    Ok(result) => self.body.insert(result.into_stream()),
+                    Err(e) => {
+                        let error = store_error("read", &self.key, e);
+                        return self.fail(error);
+                    }
+                },
+            };
+            let error = match body.next().await {
+                Some(Ok(bytes)) => {
+                    self.position += bytes.len() as u64;
+                    self.backoff.reset();
+                    return Some((Ok(bytes), self));
+                }
+                Some(Err(e)) if transient(&e) => e.to_string(),
+                Some(Err(e)) => {
+                    let error = store_error("read", &self.key, e);
+                    return self.fail(error);
+                }
+                None => format!("the body ended at byte {} of {}", self.position, self.size),
+            };
+            self.body = None;
+            match self.backoff.next_delay() {
+                Some(delay) => {
+                    tracing::warn!(key = %self.key, at = self.position, %error, ?delay, "object read broke; opening it again there");
+                    tokio::time::sleep(delay).await;
+                }
+                None => {
+                    let message = format!("{error}; still failing when the location's store_retry policy gave up");
+                    let key = self.key.to_string();
+                    return self.fail(FileError::ObjectStore { operation: "read", location: key, message });
+                }
+            }
+        }
+        None
+    }
+
+    fn fail(mut self, error: FileError) -> Option<(std::io::Result<bytes::Bytes>, Resuming)> {
+        self.ended = true;
+        Some((Err(std::io::Error::other(error)), self))
+    }
+}
+
 /// A prefix in an object store (see [`crate::Location::object_store`]).
 #[derive(Clone)]
 pub struct ObjectLocation {
@@ -113,18 +179,41 @@ impl ObjectLocation {
     }
 
     /// The object `path` from `offset` on, streamed (a blocking reader over the async
-    /// body: use it on a blocking thread).
+    /// body: use it on a blocking thread). A read broken on the way (a lost
+    /// connection whose retries object_store used up) opens the object again where
+    /// it broke, the same version of it (by ETag), under `store_retry`.
     pub(crate) async fn open(&self, path: &Path, offset: u64, size: u64) -> Result<Box<dyn Read + Send>> {
         if offset >= size {
             return Ok(Box::new(std::io::empty()));
         }
         let key = Self::parse(&path.to_string_lossy())?;
-        let options = GetOptions::new().with_range(Some(GetRange::Offset(offset)));
-        let get = || self.store.get_opts(&key, options.clone());
-        let body = self.retrying("object store read", get).await.map_err(|e| store_error("read", &key, e))?;
-        let stream = body.into_stream().map_err(std::io::Error::other).boxed();
+        let first = self.get_from(&key, offset, None).await.map_err(|e| store_error("read", &key, e))?;
+        let resuming = Resuming {
+            location: self.clone(),
+            version: first.meta.e_tag.clone(),
+            body: Some(first.into_stream()),
+            key,
+            position: offset,
+            size,
+            backoff: self.retry.backoff(),
+            ended: false,
+        };
+        let stream = futures::stream::unfold(resuming, Resuming::next).boxed();
         let reader = tokio_util::io::StreamReader::new(stream);
         Ok(Box::new(tokio_util::io::SyncIoBridge::new(reader)))
+    }
+
+    /// The object from `offset` on (of the version `version`, when given), retried
+    /// under `store_retry`.
+    async fn get_from(
+        &self,
+        key: &ObjectPath,
+        offset: u64,
+        version: Option<&String>,
+    ) -> std::result::Result<object_store::GetResult, object_store::Error> {
+        let mut options = GetOptions::new().with_range(Some(GetRange::Offset(offset)));
+        options.if_match = version.cloned();
+        self.retrying("object store read", || self.store.get_opts(key, options.clone())).await
     }
 
     /// Start the multipart upload of `key` (the in-progress part).
