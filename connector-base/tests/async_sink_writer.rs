@@ -274,24 +274,9 @@ async fn a_request_timeout_retries_or_fails_as_configured() {
     // Every request takes 2 s, the timeout is 1 s: with retry it never succeeds, so
     // use a client that is slow only once.
     let calls = Arc::new(AtomicUsize::new(0));
-    struct SlowOnce {
-        inner: Arc<FakeClient>,
-        calls: Arc<AtomicUsize>,
-    }
-    impl AsyncSinkClient for SlowOnce {
-        type Entry = Entry;
-        fn entry_size(&self, e: &Entry) -> usize {
-            e.size
-        }
-        async fn submit(&self, batch: Vec<Entry>) -> SubmitResult<Entry> {
-            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            self.inner.submit(batch).await
-        }
-    }
     let inner = slow_first();
-    let client = Arc::new(SlowOnce { inner: inner.clone(), calls: calls.clone() });
+    let client =
+        Arc::new(SlowFirst { inner: inner.clone(), calls: calls.clone(), first_takes: Some(Duration::from_secs(2)) });
     let mut w = AsyncSinkWriter::new(
         config().request_timeout(Duration::from_secs(1), false).build().unwrap(),
         client,
@@ -304,7 +289,7 @@ async fn a_request_timeout_retries_or_fails_as_configured() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
     let calls = Arc::new(AtomicUsize::new(0));
-    let client = Arc::new(SlowOnce { inner: slow_first(), calls });
+    let client = Arc::new(SlowFirst { inner: slow_first(), calls, first_takes: Some(Duration::from_secs(2)) });
     let mut w = AsyncSinkWriter::new(
         config().request_timeout(Duration::from_secs(1), true).build().unwrap(),
         client,
@@ -316,20 +301,25 @@ async fn a_request_timeout_retries_or_fails_as_configured() {
     assert!(err.contains("request_timeout") && err.contains("within 1s"), "{err}");
 }
 
-/// A client whose first request never gets an answer (a connection gone silent).
-struct SilentOnce {
+/// A client whose first request takes `first_takes`, or never gets an answer with
+/// `None` (a connection gone silent); the others are `inner`'s.
+struct SlowFirst {
     inner: Arc<FakeClient>,
     calls: Arc<AtomicUsize>,
+    first_takes: Option<Duration>,
 }
 
-impl AsyncSinkClient for SilentOnce {
+impl AsyncSinkClient for SlowFirst {
     type Entry = Entry;
     fn entry_size(&self, e: &Entry) -> usize {
         e.size
     }
     async fn submit(&self, batch: Vec<Entry>) -> SubmitResult<Entry> {
         if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            std::future::pending::<()>().await;
+            match self.first_takes {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
         }
         self.inner.submit(batch).await
     }
@@ -340,7 +330,7 @@ async fn a_request_past_call_timeout_is_sent_again_and_without_it_fails_at_reque
     let run = |call_timeout: Option<Duration>| async move {
         let inner = Arc::new(FakeClient::ok());
         let calls = Arc::new(AtomicUsize::new(0));
-        let client = Arc::new(SilentOnce { inner: inner.clone(), calls: calls.clone() });
+        let client = Arc::new(SlowFirst { inner: inner.clone(), calls: calls.clone(), first_takes: None });
         let config = config().request_timeout(Duration::from_secs(10), true).call_timeout(call_timeout);
         let mut w =
             AsyncSinkWriter::new(config.build().unwrap(), client, |id: u64| Ok(Entry { id, size: 10 }), Vec::new());
