@@ -105,6 +105,77 @@ pub const KAFKA: TestServer = TestServer {
     endpoint: |host, port| format!("{host}:{port}"),
 };
 
+/// Elasticsearch (`ELASTICSEARCH_URL`, e.g. `http://127.0.0.1:9200`): noida-db's
+/// Elasticsearch endpoint here (it reports 8.15.3 and keeps its data across a kill),
+/// Elasticsearch itself from the official image, without security.
+pub const ELASTICSEARCH: TestServer = TestServer {
+    system: "Elasticsearch (noida-db)",
+    variable: "ELASTICSEARCH_URL",
+    service: "elasticsearch",
+    probe: probe::elasticsearch,
+    local_image: images::KAFKA,
+    official_image: "docker.elastic.co/elasticsearch/elasticsearch:8.15.3",
+    ports: 1,
+    launch: |mode, ports, dir, extra| {
+        let port = ports[0].to_string();
+        let args =
+            ["start", "--data-dir", dir, "--host", "127.0.0.1", "--only", "elasticsearch", "--elasticsearch-port"];
+        let noida = |program: &str| Launch::new(program, &args).more_args(std::slice::from_ref(&port)).more_args(extra);
+        Ok(match mode {
+            Mode::Host => noida(&noida_binary()?),
+            Mode::LocalImage => noida("noida-db"),
+            Mode::OfficialImage => Launch::new("/usr/local/bin/docker-entrypoint.sh", &["eswrapper"])
+                .env("discovery.type", "single-node")
+                .env("xpack.security.enabled", "false")
+                .env("network.host", "127.0.0.1")
+                .env("http.port", &port)
+                .env("ES_JAVA_OPTS", "-Xms512m -Xmx512m"),
+        })
+    },
+    endpoint: |host, port| format!("http://{host}:{port}"),
+};
+
+/// The osmem-server binary `cargo xtask services up opensearch` installed (inside the
+/// PyPI wheel).
+fn osmem_binary() -> Result<String, String> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import osmem_server, os; print(os.path.dirname(osmem_server.__file__))"])
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err("osmem-server is not installed (cargo xtask services up opensearch)".into());
+    }
+    Ok(format!("{}/bin/osmem-server", String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// OpenSearch (`OPENSEARCH_URL`, e.g. `http://127.0.0.1:9201`): osmem-server here (in
+/// memory: nothing survives its restart), OpenSearch itself from the official image,
+/// without its security plugin.
+pub const OPENSEARCH: TestServer = TestServer {
+    system: "OpenSearch (osmem-server)",
+    variable: "OPENSEARCH_URL",
+    service: "opensearch",
+    probe: probe::opensearch,
+    local_image: images::OPENSEARCH,
+    official_image: "opensearchproject/opensearch:2.19.0",
+    ports: 1,
+    launch: |mode, ports, _dir, extra| {
+        let address = format!("127.0.0.1:{}", ports[0]);
+        let args = ["-addr", &address, "-no-stdin-watch", "-no-ja"];
+        Ok(match mode {
+            Mode::Host => Launch::new(&osmem_binary()?, &args).more_args(extra),
+            Mode::LocalImage => Launch::new("osmem-server", &args).more_args(extra),
+            Mode::OfficialImage => Launch::new("./opensearch-docker-entrypoint.sh", &["opensearch"])
+                .env("discovery.type", "single-node")
+                .env("DISABLE_SECURITY_PLUGIN", "true")
+                .env("network.host", "127.0.0.1")
+                .env("http.port", ports[0])
+                .env("OPENSEARCH_JAVA_OPTS", "-Xms512m -Xmx512m"),
+        })
+    },
+    endpoint: |host, port| format!("http://{host}:{port}"),
+};
+
 fn moto(mode: Mode, port: u16) -> Result<Launch, String> {
     match mode {
         Mode::Host => no_private_host("moto"),

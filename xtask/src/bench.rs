@@ -1,6 +1,6 @@
 //! `cargo xtask bench [NAME]`: the benchmarks, each printing one result line that
-//! compares our pipeline with the raw baseline measured in the same run (`aws` runs
-//! two bench targets and joins their results into one line).
+//! compares our pipeline with the raw baseline measured in the same run (`aws` and
+//! `elasticsearch` run several bench targets and join their results into one line).
 
 use crate::cmd::{sh, sh_output};
 use crate::error::XtaskError;
@@ -12,6 +12,7 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("kafka", &[("connector-kafka", "kafka")]),
     ("redis", &[("connector-redis", "redis")]),
     ("rabbitmq", &[("connector-rabbitmq", "rabbitmq")]),
+    ("elasticsearch", &[("connector-elasticsearch", "elasticsearch"), ("connector-opensearch", "opensearch")]),
     (
         "aws",
         &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
@@ -25,6 +26,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "redis" => &["redis"],
         "rabbitmq" => &["rabbitmq"],
         "aws" => &["kinesis", "dynamodb", "moto"],
+        "elasticsearch" => &["elasticsearch", "opensearch"],
         _ => &[],
     }
 }

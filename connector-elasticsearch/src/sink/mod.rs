@@ -1,0 +1,5 @@
+//! The elasticsearch client plugged into the shared bulk logic.
+
+mod client;
+
+pub use client::ElasticsearchTransport;

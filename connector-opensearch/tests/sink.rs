@@ -1,0 +1,26 @@
+//! OpenSearchSink against osmem-server: documents refused by the index mapping follow
+//! the failure policy, a busy cluster's 429s are retried, and bad input fails naming
+//! what is wrong (the scenarios live in connector-search, shared with Elasticsearch).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use connector_opensearch::OpenSearch;
+use connector_search::testing;
+use connector_testkit::{TestServer, servers};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_documents_follow_the_failure_policy() {
+    let Some(server) = TestServer::discover(&servers::OPENSEARCH).await.unwrap() else { return };
+    testing::refused_documents_follow_the_policy::<OpenSearch>(&server.endpoint).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_fails_naming_what_is_wrong() {
+    let Some(server) = TestServer::discover(&servers::OPENSEARCH).await.unwrap() else { return };
+    testing::bad_input_is_named::<OpenSearch>(&server.endpoint).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_cluster_answering_429_is_retried_within_max_retries_per_action() {
+    let Some(server) = TestServer::discover(&servers::OPENSEARCH).await.unwrap() else { return };
+    testing::a_busy_cluster_is_retried::<OpenSearch>(&server.endpoint).await;
+}
