@@ -450,3 +450,93 @@ pub async fn bench_ratio<B: Backend>(url: &str, n: u64, rounds: usize) -> f64 {
     }
     connector_testkit::bench::median(&mut ratios)
 }
+
+/// The sink suite of `B` with `config` on a fresh index of the test server `server`
+/// (skipped, `None`, when it is not there), its verdict checked against `guarantee`.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub async fn sink_suite<B: Backend>(
+    server: &connector_testkit::TestServer,
+    test: &str,
+    guarantee: connector_base::DeliveryGuarantee,
+    config: connector_testkit::SuiteConfig,
+) -> Option<connector_testkit::Verdict> {
+    let found = connector_testkit::TestServer::discover(server).await.unwrap()?;
+    let target = IndexTarget::<B>::new(&found.endpoint, test, guarantee).await.unwrap();
+    let verdict = connector_testkit::run_sink_suite(std::sync::Arc::new(target), config).await.unwrap();
+    verdict.check(guarantee).unwrap();
+    Some(verdict)
+}
+
+/// The network-fault runs of `B`'s sink (exactly-once) through a fault proxy in front
+/// of the test server `server`: the standard faults; live connections silenced for
+/// good every 1-2 s with `call_timeout` 2 s (the job must end within 10 s of them);
+/// and a stall past `request_timeout` (3 s), which must fail the sink naming it.
+/// Panics when any does not hold; skipped when the server is not there.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod network {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use connector_base::DeliveryGuarantee;
+    use connector_testkit::proxy::{FaultProxy, NetworkFault};
+    use connector_testkit::{NetworkSuite, TestServer};
+
+    use super::IndexTarget;
+    use crate::transport::Backend;
+
+    /// The test server and a proxy in front of it.
+    async fn proxied(server: &TestServer) -> Option<(String, FaultProxy)> {
+        let found = TestServer::discover(server).await.unwrap()?;
+        let proxy = FaultProxy::for_endpoint(&found.endpoint).await.unwrap();
+        Some((found.endpoint.clone(), proxy))
+    }
+
+    /// A fresh index whose sink (exactly-once) writes through `proxy`.
+    async fn index<B: Backend>(endpoint: &str, proxy: &FaultProxy, test: &str) -> IndexTarget<B> {
+        let mut target = IndexTarget::new(endpoint, test, DeliveryGuarantee::ExactlyOnce).await.unwrap();
+        target.via = Some(proxy.endpoint_for(endpoint));
+        target
+    }
+
+    /// The standard faults: nothing lost or duplicated, no restart.
+    pub async fn rides_through_faults<B: Backend>(server: &TestServer) {
+        let Some((endpoint, proxy)) = proxied(server).await else { return };
+        let suite = NetworkSuite::new(&proxy, Duration::from_secs(30));
+        suite.run_sink(|| async { Arc::new(index::<B>(&endpoint, &proxy, "net-sink").await) }).await.unwrap();
+        let stats = proxy.stats();
+        assert!(stats.cut + stats.refused > 0, "the faults reached the connections: {stats:?}");
+    }
+
+    /// Connections silenced for good are left after `call_timeout`.
+    pub async fn leaves_silent_connections<B: Backend>(server: &TestServer) {
+        let Some((endpoint, proxy)) = proxied(server).await else { return };
+        let silences = NetworkFault::Silences { every: Duration::from_millis(1000)..Duration::from_millis(2000) };
+        let suite = NetworkSuite::new(&proxy, Duration::from_secs(30))
+            .faults(vec![silences])
+            .finish_within(Duration::from_secs(10));
+        suite
+            .run_sink(|| async {
+                let mut target = index::<B>(&endpoint, &proxy, "net-silent").await;
+                target.configure = |b| b.call_timeout(Duration::from_secs(2));
+                Arc::new(target)
+            })
+            .await
+            .unwrap();
+        let stats = proxy.stats();
+        eprintln!("proxy: {stats:?}");
+        assert!(stats.silenced > 0, "the silences reached live connections: {stats:?}");
+    }
+
+    /// A stall past `request_timeout` fails the sink naming it.
+    pub async fn fails_a_stall_past_request_timeout<B: Backend>(server: &TestServer) {
+        let Some((endpoint, proxy)) = proxied(server).await else { return };
+        let mut target = index::<B>(&endpoint, &proxy, "net-stall").await;
+        target.configure = |b| b.request_timeout(Duration::from_secs(3));
+        let suite = NetworkSuite::new(&proxy, Duration::from_secs(30));
+        let timeout = Duration::from_secs(3);
+        suite
+            .sink_stall_past_timeout(Arc::new(target), timeout, "request_timeout", Duration::from_secs(3))
+            .await
+            .unwrap();
+    }
+}

