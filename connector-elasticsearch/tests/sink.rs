@@ -1,11 +1,19 @@
-//! ElasticsearchSink against noida-db's Elasticsearch endpoint: documents refused by
-//! the index mapping follow the failure policy, a busy cluster's 429s are retried,
-//! and bad input fails naming what is wrong (the scenarios live in connector-search, shared with OpenSearch).
+//! ElasticsearchSink against noida-db's Elasticsearch endpoint: every kind of
+//! action leaves the documents it should, documents refused by the index mapping
+//! follow the failure policy, a busy cluster's 429s are retried, and bad input fails
+//! naming what is wrong (the scenarios live in connector-search, shared with
+//! OpenSearch).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use connector_elasticsearch::Elasticsearch;
 use connector_search::testing;
 use connector_testkit::{TestServer, servers};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_lands_as_documented() {
+    let Some(server) = TestServer::discover(&servers::ELASTICSEARCH).await.unwrap() else { return };
+    testing::every_action_lands_as_documented::<Elasticsearch>(&server.endpoint).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_documents_follow_the_failure_policy() {

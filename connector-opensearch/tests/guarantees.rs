@@ -19,6 +19,13 @@ async fn at_least_once_across_random_crashes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_with_a_crash_at_every_protocol_point() {
+    let config = SuiteConfig::writer_crash_at_every_point();
+    let Some(verdict) = sink_suite::<OpenSearch>(&OPENSEARCH, "alo-points", AtLeastOnce, config).await else { return };
+    assert_eq!(verdict.crashes, 2, "{verdict}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deterministic_ids_are_exactly_once_with_a_crash_at_every_protocol_point() {
     let config = SuiteConfig::writer_crash_at_every_point();
     let Some(verdict) = sink_suite::<OpenSearch>(&OPENSEARCH, "eo-points", ExactlyOnce, config).await else { return };

@@ -1,11 +1,19 @@
-//! OpenSearchSink against osmem-server: documents refused by the index mapping follow
-//! the failure policy, a busy cluster's 429s are retried, and bad input fails naming
-//! what is wrong (the scenarios live in connector-search, shared with Elasticsearch).
+//! OpenSearchSink against osmem-server: every kind of
+//! action leaves the documents it should, documents refused by the index mapping
+//! follow the failure policy, a busy cluster's 429s are retried, and bad input fails
+//! naming what is wrong (the scenarios live in connector-search, shared with
+//! Elasticsearch).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use connector_opensearch::OpenSearch;
 use connector_search::testing;
 use connector_testkit::{TestServer, servers};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_lands_as_documented() {
+    let Some(server) = TestServer::discover(&servers::OPENSEARCH).await.unwrap() else { return };
+    testing::every_action_lands_as_documented::<OpenSearch>(&server.endpoint).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_documents_follow_the_failure_policy() {

@@ -538,3 +538,47 @@ pub mod network {
             .unwrap();
     }
 }
+
+/// Every kind of action against the cluster at `url`, in one job (exactly-once:
+/// in order), and the documents it leaves: a second `create` of an id is counted as
+/// written and changes nothing; an external version that is not newer changes
+/// nothing; `update` with `doc_as_upsert` inserts then merges; `update` with an
+/// `upsert` document inserts that one; deleting a missing document succeeds; an
+/// indexed then deleted document is gone; a routed document lands. Panics when not.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub async fn every_action_lands_as_documented<B: Backend>(url: &str) {
+    use crate::{Action, VersionType};
+    let index = format!("actions-{}-{}", std::process::id(), fastrand::u32(..));
+    let t = transport::<B>(url).unwrap();
+    create_index(&t, &index, None).await.unwrap();
+    let i = index.as_str();
+    let actions: Vec<Action> = vec![
+        Action::create(i, "a", &json!({"v": 1})).unwrap(),
+        Action::create(i, "a", &json!({"v": 2})).unwrap(),
+        Action::index(i, &json!({"v": 5})).unwrap().id("b").version(5, VersionType::External),
+        Action::index(i, &json!({"v": 3})).unwrap().id("b").version(3, VersionType::External),
+        Action::update(i, "c", &json!({"v": 1})).unwrap().doc_as_upsert(),
+        Action::update(i, "c", &json!({"w": 2})).unwrap().retry_on_conflict(3),
+        Action::update(i, "d", &json!({"v": 9})).unwrap().upsert(&json!({"v": 0})).unwrap(),
+        Action::delete(i, "e"),
+        Action::index(i, &json!({"v": 6})).unwrap().id("f"),
+        Action::delete(i, "f"),
+        Action::index(i, &json!({"v": 7})).unwrap().id("g").routing("r1"),
+        Action::index_json(i, b"{\n  \"v\": 8\n}".to_vec()).unwrap().id("h"),
+    ];
+    let builder = crate::SearchSinkBuilder::<Action, B>::new([url], |a: &Action| Ok(a.clone()))
+        .delivery_guarantee(connector_base::DeliveryGuarantee::ExactlyOnce)
+        .max_batch_size(3);
+    run(actions, builder).await.expect("every action is accepted or counted as written");
+    let mut documents = all_documents(&t, &index).await.unwrap();
+    documents.sort_by(|x, y| x.0.cmp(&y.0));
+    let expected = vec![
+        ("a".to_string(), json!({"v": 1})),
+        ("b".to_string(), json!({"v": 5})),
+        ("c".to_string(), json!({"v": 1, "w": 2})),
+        ("d".to_string(), json!({"v": 0})),
+        ("g".to_string(), json!({"v": 7})),
+        ("h".to_string(), json!({"v": 8})),
+    ];
+    assert_eq!(documents, expected);
+}
