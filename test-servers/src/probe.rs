@@ -108,6 +108,21 @@ fn search(address: &str, opensearch: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// The Pub/Sub emulator answers `GET /` with `Ok` and creates a topic over its REST
+/// API (an existing one is a 409).
+pub fn pubsub(address: &str) -> Result<(), String> {
+    let root = http(address, "GET", "/", "")?;
+    if !(root.starts_with("HTTP/1.1 200") && root.trim_end().ends_with("Ok")) {
+        return Err(format!("{address}: not the Pub/Sub emulator: {}", first_line(&root)));
+    }
+    let topic = http(address, "PUT", "/v1/projects/flink-connectors-rs/topics/probe-topic", "")?;
+    if topic.starts_with("HTTP/1.1 200") || topic.starts_with("HTTP/1.1 409") {
+        Ok(())
+    } else {
+        Err(format!("{address}: the Pub/Sub emulator did not create a topic: {}", first_line(&topic)))
+    }
+}
+
 /// An Elasticsearch cluster answers `GET /` with its version.
 pub fn elasticsearch(address: &str) -> Result<(), String> {
     search(address, false)

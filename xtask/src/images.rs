@@ -20,16 +20,25 @@ struct Recipe {
     name: &'static str,
     image: &'static str,
     version: &'static str,
+    /// A directory of this machine copied into the build context (by its last
+    /// name), for a server no package registry serves.
+    host_dir: Option<&'static str>,
 }
 
 const RECIPES: &[Recipe] = &[
-    Recipe { name: "redis", image: images::REDIS, version: catalog::REDIS_VERSION },
-    Recipe { name: "rabbitmq", image: images::RABBITMQ, version: catalog::RABBITMQ_VERSION },
-    Recipe { name: "kafka", image: images::KAFKA, version: catalog::NOIDA_VERSION },
-    Recipe { name: "opensearch", image: images::OPENSEARCH, version: catalog::OSMEM_VERSION },
-    Recipe { name: "moto", image: images::MOTO, version: catalog::MOTO_VERSION },
-    Recipe { name: "dynamodb", image: images::DYNAMODB, version: catalog::DYNAMODB_LOCAL_VERSION },
-    Recipe { name: "kinesis", image: images::KINESIS, version: catalog::KINESIS_LOCAL_VERSION },
+    Recipe { name: "redis", image: images::REDIS, version: catalog::REDIS_VERSION, host_dir: None },
+    Recipe { name: "rabbitmq", image: images::RABBITMQ, version: catalog::RABBITMQ_VERSION, host_dir: None },
+    Recipe { name: "kafka", image: images::KAFKA, version: catalog::NOIDA_VERSION, host_dir: None },
+    Recipe { name: "opensearch", image: images::OPENSEARCH, version: catalog::OSMEM_VERSION, host_dir: None },
+    Recipe { name: "moto", image: images::MOTO, version: catalog::MOTO_VERSION, host_dir: None },
+    Recipe {
+        name: "pubsub",
+        image: images::PUBSUB,
+        version: catalog::PUBSUB_EMULATOR_VERSION,
+        host_dir: Some(catalog::PUBSUB_EMULATOR_HOME),
+    },
+    Recipe { name: "dynamodb", image: images::DYNAMODB, version: catalog::DYNAMODB_LOCAL_VERSION, host_dir: None },
+    Recipe { name: "kinesis", image: images::KINESIS, version: catalog::KINESIS_LOCAL_VERSION, host_dir: None },
 ];
 
 const SUITE: &str = "bookworm";
@@ -138,7 +147,8 @@ fn ensure(recipe: &Recipe, base_hash: &str) -> Result<(), XtaskError> {
     let started = Instant::now();
     let (base, version, label) =
         (format!("BASE={}", images::BASE), format!("VERSION={}", recipe.version), format!("{RECIPE_LABEL}={hash}"));
-    let context = dir.display().to_string();
+    let copied = recipe.host_dir.map(|host_dir| with_host_dir(&dir, host_dir, recipe.name)).transpose()?;
+    let context = copied.as_ref().unwrap_or(&dir).display().to_string();
     let args = [
         "build",
         "--force-rm",
@@ -154,9 +164,37 @@ fn ensure(recipe: &Recipe, base_hash: &str) -> Result<(), XtaskError> {
         recipe.image,
         &context,
     ];
-    sh(DOCKER_CLI, &args, &[("DOCKER_BUILDKIT", "0")])?;
+    let built = sh(DOCKER_CLI, &args, &[("DOCKER_BUILDKIT", "0")]);
+    if let Some(copied) = copied {
+        let _ = std::fs::remove_dir_all(copied);
+    }
+    built?;
     eprintln!("images: built {} in {:.1} s", recipe.image, started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// A build context of the recipe's files and a copy of `host_dir` (under its last
+/// name), in a temporary directory; an error says what is missing.
+fn with_host_dir(recipe_dir: &Path, host_dir: &str, name: &str) -> Result<PathBuf, XtaskError> {
+    if !Path::new(host_dir).is_dir() {
+        return Err(XtaskError::Service {
+            service: format!("image {name}"),
+            message: format!(
+                "{host_dir} is missing: the image copies it from this machine (no package registry serves it)"
+            ),
+        });
+    }
+    let context = std::env::temp_dir().join(format!("flink-connectors-rs-context-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&context);
+    std::fs::create_dir_all(&context).map_err(|e| XtaskError::io(&context, e))?;
+    let copy = format!(
+        "cp -r '{}'/. '{}'/ && cp -r '{host_dir}' '{}'/",
+        recipe_dir.display(),
+        context.display(),
+        context.display()
+    );
+    sh("sh", &["-c", &copy], &[])?;
+    Ok(context)
 }
 
 /// Build the images named (all when none are) that are missing or out of date.

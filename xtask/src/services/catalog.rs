@@ -39,7 +39,7 @@ impl Service {
     }
 }
 
-pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH];
+pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB];
 
 /// Debian 12's redis-server (major and minor version; the images check it too).
 pub const REDIS_VERSION: &str = "7.0";
@@ -219,6 +219,44 @@ const OPENSEARCH: Service = Service {
     start: |dir| {
         let args = ["-addr", "127.0.0.1:9201", "-no-stdin-watch", "-no-ja"];
         Ok(vec![spawn_detached(&osmem_binary()?, &args, &[], &dir.join("opensearch.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+/// The Pub/Sub emulator of the machine's Google Cloud CLI (Debian package
+/// `google-cloud-cli-pubsub-emulator`, part of the machine image; its apt source is
+/// disabled, so it cannot be installed where it is missing).
+pub const PUBSUB_EMULATOR_HOME: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator";
+pub const PUBSUB_EMULATOR_VERSION: &str = "0.8.20";
+
+/// The official Pub/Sub emulator on the machine's Java; it keeps nothing across a
+/// restart.
+const PUBSUB: Service = Service {
+    name: "pubsub",
+    variables: &["PUBSUB_EMULATOR_HOST"],
+    endpoint: "127.0.0.1:8085",
+    address: "127.0.0.1:8085",
+    probe: probe::pubsub,
+    ready_timeout: Duration::from_secs(60),
+    install: |updated| {
+        let jar = format!("{PUBSUB_EMULATOR_HOME}/lib/cloud-pubsub-emulator-{PUBSUB_EMULATOR_VERSION}-all.jar");
+        if !Path::new(&jar).is_file() {
+            return Err(XtaskError::Service {
+                service: "pubsub".into(),
+                message: format!(
+                    "{jar} is missing: the emulator comes with the machine image (Debian google-cloud-cli-pubsub-emulator), \
+                     whose apt source is disabled, so it cannot be installed here"
+                ),
+            });
+        }
+        if !on_path("java") {
+            apt_install(&["openjdk-17-jre-headless"], updated)?;
+        }
+        Ok(())
+    },
+    start: |dir| {
+        let launcher = format!("{PUBSUB_EMULATOR_HOME}/bin/cloud-pubsub-emulator");
+        Ok(vec![spawn_detached(&launcher, &["--host=127.0.0.1", "--port=8085"], &[], &dir.join("pubsub.log"))?])
     },
     helpers: Vec::new,
 };

@@ -1,0 +1,257 @@
+//! Receives with streaming pull (the client extends the leases and keeps at most
+//! `max_outstanding_messages` unacknowledged). At-least-once: each message's ack
+//! handle is kept with the checkpoint taken after it and acknowledged when that
+//! checkpoint completes; a restart drops the handles, which nacks them, so Pub/Sub
+//! sends them again at once. Exactly-once (on an exactly-once subscription, where a
+//! confirmed ack means no redelivery): the ids of messages emitted and not confirmed
+//! acknowledged are part of the checkpoint; after a restore their redeliveries are
+//! acknowledged (with the next checkpoint) and dropped. A failed confirmed ack keeps
+//! the id, so its redelivery is dropped too. Restored ids that do not come back
+//! within the longest ack deadline Pub/Sub allows (10 min) are forgotten.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use connector_base::DeliveryGuarantee;
+use connector_base::schema::BadRecords;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use google_cloud_pubsub::model::Message;
+use google_cloud_pubsub::subscriber::ShutdownBehavior;
+use google_cloud_pubsub::subscriber::handler::Handler;
+use stream_core::Result;
+use stream_core::api::{ReadStatus, SourceReader};
+
+use super::split::SubscriptionSplit;
+use crate::config::PubSubSource;
+use crate::error::PubSubError;
+use crate::message::ReceivedMessage;
+
+/// Messages taken per `poll_next`.
+const BATCH: usize = 500;
+
+/// How long restored ids are kept for their redelivery: Pub/Sub's longest ack
+/// deadline (a message not acknowledged comes back within it) and a margin.
+const RESTORED_RETENTION: Duration = Duration::from_secs(15 * 60);
+
+/// The longest the confirmed acks of one checkpoint are waited for.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Received = google_cloud_pubsub::Result<(Message, Handler)>;
+
+/// The reader of one subtask.
+pub struct PubSubReader<T: 'static> {
+    source: PubSubSource<T>,
+    bad: BadRecords,
+    splits: Vec<SubscriptionSplit>,
+    stream: Option<BoxStream<'static, Received>>,
+    waiting: Option<Received>,
+    /// Handles (with their message ids) received since the last snapshot.
+    since_snapshot: Vec<(String, Handler)>,
+    /// Checkpoint -> the handles it covers.
+    by_checkpoint: BTreeMap<u64, Vec<(String, Handler)>>,
+    /// Exactly-once: ids emitted or dropped by this attempt, ack not yet confirmed.
+    unconfirmed: HashSet<String>,
+    /// Exactly-once: ids restored from the checkpoint, and until when they are kept.
+    restored: HashSet<String>,
+    restored_until: Option<Instant>,
+}
+
+impl<T: Send + 'static> PubSubReader<T> {
+    pub(crate) fn new(source: &PubSubSource<T>) -> Self {
+        PubSubReader {
+            source: source.clone(),
+            bad: BadRecords::new(source.bad_records.clone()),
+            splits: Vec::new(),
+            stream: None,
+            waiting: None,
+            since_snapshot: Vec::new(),
+            by_checkpoint: BTreeMap::new(),
+            unconfirmed: HashSet::new(),
+            restored: HashSet::new(),
+            restored_until: None,
+        }
+    }
+
+    fn exactly_once(&self) -> bool {
+        self.source.guarantee == DeliveryGuarantee::ExactlyOnce
+    }
+
+    /// Check the subscription (it exists; exactly-once delivery when asked for) and
+    /// start pulling.
+    async fn start(&mut self) -> Result<()> {
+        let s = &self.source;
+        let admin = s.endpoint.subscription_admin().await?;
+        let subscription =
+            admin.get_subscription().set_subscription(&s.subscription).send().await.map_err(|e| {
+                PubSubError::Subscription { subscription: s.subscription.clone(), message: e.to_string() }
+            })?;
+        if self.exactly_once() && !subscription.enable_exactly_once_delivery {
+            return Err(PubSubError::NotExactlyOnce(s.subscription.clone()).into());
+        }
+        let subscriber = s.endpoint.subscriber().await?;
+        let messages = subscriber
+            .subscribe(&s.subscription)
+            .set_max_outstanding_messages(s.max_outstanding_messages)
+            .set_max_outstanding_bytes(s.max_outstanding_bytes)
+            // A failed attempt's reader is dropped: what it held unacknowledged goes
+            // back at once, not when its leases run out.
+            .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
+            .build();
+        let stream = futures::stream::unfold(messages, |mut messages| async move {
+            messages.next().await.map(|item| (item, messages))
+        });
+        self.stream = Some(stream.boxed());
+        tracing::info!(subscription = %s.subscription, guarantee = %s.guarantee, "receiving");
+        Ok(())
+    }
+
+    fn handle(&mut self, received: Received, out: &mut Vec<T>) -> Result<()> {
+        let (message, handler) = received.map_err(|e| PubSubError::Receive {
+            subscription: self.source.subscription.clone(),
+            message: e.to_string(),
+        })?;
+        let id = message.message_id.clone();
+        if self.exactly_once() {
+            let duplicate = self.restored.contains(&id) || self.unconfirmed.contains(&id);
+            self.unconfirmed.insert(id.clone());
+            self.since_snapshot.push((id.clone(), handler));
+            if duplicate {
+                tracing::debug!(%id, "dropping a redelivered message already emitted");
+                return Ok(());
+            }
+        } else {
+            self.since_snapshot.push((id.clone(), handler));
+        }
+        let publish_time_ms =
+            message.publish_time.as_ref().map_or(0, |t| t.seconds() * 1000 + i64::from(t.nanos()) / 1_000_000);
+        let received = ReceivedMessage {
+            data: &message.data,
+            attributes: &message.attributes,
+            ordering_key: &message.ordering_key,
+            message_id: &id,
+            publish_time_ms,
+        };
+        let decoded = self.source.deserializer.deserialize(&received);
+        let context = format_args!("subscription {} message {id}", self.source.subscription);
+        out.extend(self.bad.settle(decoded, &message.data, context)?);
+        Ok(())
+    }
+
+    /// Acknowledge `covered`; with exactly-once, wait for the confirmations and forget
+    /// the ids confirmed.
+    async fn acknowledge(&mut self, covered: Vec<(String, Handler)>) {
+        let mut confirming = Vec::new();
+        for (id, handler) in covered {
+            match handler {
+                Handler::ExactlyOnce(h) if self.exactly_once() => {
+                    confirming.push(async move { (id, h.confirmed_ack().await) });
+                }
+                other => other.ack(),
+            }
+        }
+        if confirming.is_empty() {
+            return;
+        }
+        let confirmed = tokio::time::timeout(CONFIRM_TIMEOUT, futures::future::join_all(confirming)).await;
+        let Ok(results) = confirmed else {
+            tracing::warn!("confirmed acks did not answer within {CONFIRM_TIMEOUT:?}; their ids stay in the state");
+            return;
+        };
+        for (id, result) in results {
+            match result {
+                Ok(()) => {
+                    self.unconfirmed.remove(&id);
+                    self.restored.remove(&id);
+                }
+                Err(e) => tracing::warn!(%id, error = %e, "ack not confirmed; a redelivery will be dropped"),
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> SourceReader for PubSubReader<T> {
+    type Output = T;
+    type Split = SubscriptionSplit;
+
+    fn add_splits(&mut self, splits: Vec<SubscriptionSplit>) {
+        for split in &splits {
+            if !split.unconfirmed_ids.is_empty() {
+                self.restored.extend(split.unconfirmed_ids.iter().cloned());
+                self.restored_until = Some(Instant::now() + RESTORED_RETENTION);
+            }
+        }
+        self.splits.extend(splits);
+    }
+
+    fn notify_no_more_splits(&mut self) {}
+
+    async fn poll_next(&mut self, out: &mut Vec<T>) -> Result<ReadStatus> {
+        if self.splits.is_empty() {
+            return Ok(ReadStatus::NeedSplits);
+        }
+        if self.stream.is_none() {
+            self.start().await?;
+        }
+        let mut taken = 0;
+        while taken < BATCH {
+            let next = match self.waiting.take() {
+                Some(received) => Some(Some(received)),
+                None => self.stream.as_mut().and_then(|s| s.next().now_or_never()),
+            };
+            match next {
+                Some(Some(received)) => {
+                    self.handle(received, out)?;
+                    taken += 1;
+                }
+                Some(None) => {
+                    return Err(PubSubError::Receive {
+                        subscription: self.source.subscription.clone(),
+                        message: "the message stream ended".into(),
+                    }
+                    .into());
+                }
+                None => break,
+            }
+        }
+        Ok(if taken > 0 { ReadStatus::MoreAvailable } else { ReadStatus::NothingAvailable })
+    }
+
+    async fn wait_available(&mut self) {
+        if self.waiting.is_some() {
+            return;
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            return;
+        };
+        if let Ok(Some(received)) = tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+            self.waiting = Some(received);
+        }
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<SubscriptionSplit>> {
+        if !self.since_snapshot.is_empty() {
+            self.by_checkpoint.insert(checkpoint_id, std::mem::take(&mut self.since_snapshot));
+        }
+        if self.restored_until.is_some_and(|until| Instant::now() > until) {
+            self.restored.clear();
+            self.restored_until = None;
+        }
+        let mut ids: Vec<String> = self.unconfirmed.iter().chain(&self.restored).cloned().collect();
+        ids.sort();
+        let mut splits = self.splits.clone();
+        for (i, split) in splits.iter_mut().enumerate() {
+            split.unconfirmed_ids = if i == 0 { std::mem::take(&mut ids) } else { Vec::new() };
+        }
+        Ok(splits)
+    }
+
+    async fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let newer = self.by_checkpoint.split_off(&(checkpoint_id + 1));
+        let covered: Vec<(String, Handler)> =
+            std::mem::replace(&mut self.by_checkpoint, newer).into_values().flatten().collect();
+        self.acknowledge(covered).await;
+        Ok(())
+    }
+}
