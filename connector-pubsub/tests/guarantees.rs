@@ -7,18 +7,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use connector_base::DeliveryGuarantee::{AtLeastOnce, ExactlyOnce};
 use connector_testkit::{SuiteConfig, run_sink_suite, run_unbounded_source_suite};
 
-/// The emulator (0.8.20) fails to close a streaming pull that its client cancels
-/// (`NoSuchMethodError` in grpc's `closedInternal`, in its log): the stream of a
-/// crashed attempt stays registered and is handed messages until their ack deadline
-/// (10 s here) runs out. So the suite waits longer for the last records than its
-/// default 10 s.
 fn config() -> SuiteConfig {
-    SuiteConfig { records: 3_000, idle_stall: Duration::from_secs(45), ..SuiteConfig::default() }
+    SuiteConfig { records: 3_000, ..SuiteConfig::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

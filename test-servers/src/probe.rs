@@ -108,14 +108,43 @@ fn search(address: &str, opensearch: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// One HTTP/1.1 request, its answer read as far as its `content-length` says: for
+/// servers that keep the connection open after answering, `Connection: close`
+/// notwithstanding (the Pub/Sub emulator).
+fn http_by_length(address: &str, method: &str, path: &str) -> Result<String, String> {
+    let mut s = connect(address)?;
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n");
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if answer.len() >= end + 4 + length {
+                return Ok(text);
+            }
+        }
+        let n = s.read(&mut chunk).map_err(|e| format!("{address}: no HTTP answer to {method} {path}: {e}"))?;
+        if n == 0 {
+            return Ok(String::from_utf8_lossy(&answer).into_owned());
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// The Pub/Sub emulator answers `GET /` with `Ok` and creates a topic over its REST
 /// API (an existing one is a 409).
 pub fn pubsub(address: &str) -> Result<(), String> {
-    let root = http(address, "GET", "/", "")?;
+    let root = http_by_length(address, "GET", "/")?;
     if !(root.starts_with("HTTP/1.1 200") && root.trim_end().ends_with("Ok")) {
         return Err(format!("{address}: not the Pub/Sub emulator: {}", first_line(&root)));
     }
-    let topic = http(address, "PUT", "/v1/projects/flink-connectors-rs/topics/probe-topic", "")?;
+    let topic = http_by_length(address, "PUT", "/v1/projects/flink-connectors-rs/topics/probe-topic")?;
     if topic.starts_with("HTTP/1.1 200") || topic.starts_with("HTTP/1.1 409") {
         Ok(())
     } else {

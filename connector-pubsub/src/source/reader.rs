@@ -39,12 +39,53 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 
 type Received = google_cloud_pubsub::Result<(Message, Handler)>;
 
+type MessageStream = BoxStream<'static, Received>;
+
+/// Streaming pulls left by readers of failed attempts in this process, by
+/// subscription and subtask: the next attempt's reader takes its one over instead of
+/// opening another. What the old reader had received and not acknowledged is nacked
+/// when its handles drop, and comes again on the same stream. Cancelling a streaming
+/// pull instead left it registered in the Pub/Sub emulator (0.8.20 fails to close a
+/// cancelled stream: `NoSuchMethodError` in grpc's `closedInternal`), where it kept
+/// taking messages that nobody received; a restart also costs no new connection.
+/// A stream no attempt took over within this (a job that ended, not failed) is
+/// closed, so that what it holds goes back to the subscription.
+static LEFT_BEHIND: std::sync::Mutex<Vec<(StreamKey, u64, MessageStream)>> = std::sync::Mutex::new(Vec::new());
+
+/// Subscription and subtask.
+type StreamKey = (String, usize);
+
+/// How long a left stream waits for the next attempt.
+const LEFT_BEHIND_FOR: Duration = Duration::from_secs(60);
+
+fn take_left_behind(key: &StreamKey) -> Option<MessageStream> {
+    let mut left = LEFT_BEHIND.lock().unwrap_or_else(|p| p.into_inner());
+    let at = left.iter().position(|(k, _, _)| k == key)?;
+    Some(left.swap_remove(at).2)
+}
+
+fn leave_behind(key: StreamKey, stream: MessageStream) {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    LEFT_BEHIND.lock().unwrap_or_else(|p| p.into_inner()).push((key, id, stream));
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            tokio::time::sleep(LEFT_BEHIND_FOR).await;
+            let closed = {
+                let mut left = LEFT_BEHIND.lock().unwrap_or_else(|p| p.into_inner());
+                left.iter().position(|(_, i, _)| *i == id).map(|at| left.swap_remove(at))
+            };
+            drop(closed);
+        });
+    }
+}
+
 /// The reader of one subtask.
 pub struct PubSubReader<T: 'static> {
     source: PubSubSource<T>,
     bad: BadRecords,
     splits: Vec<SubscriptionSplit>,
-    stream: Option<BoxStream<'static, Received>>,
+    stream: Option<MessageStream>,
     waiting: Option<Received>,
     /// Handles (with their message ids) received since the last snapshot.
     since_snapshot: Vec<(String, Handler)>,
@@ -73,6 +114,10 @@ impl<T: Send + 'static> PubSubReader<T> {
         }
     }
 
+    fn subtask(&self) -> usize {
+        self.splits.first().map_or(0, |s| s.subtask)
+    }
+
     fn exactly_once(&self) -> bool {
         self.source.guarantee == DeliveryGuarantee::ExactlyOnce
     }
@@ -88,6 +133,12 @@ impl<T: Send + 'static> PubSubReader<T> {
             })?;
         if self.exactly_once() && !subscription.enable_exactly_once_delivery {
             return Err(PubSubError::NotExactlyOnce(s.subscription.clone()).into());
+        }
+        let key = (s.subscription.clone(), self.subtask());
+        if let Some(stream) = take_left_behind(&key) {
+            tracing::info!(subscription = %s.subscription, "receiving on the stream of the failed attempt");
+            self.stream = Some(stream);
+            return Ok(());
         }
         let subscriber = s.endpoint.subscriber().await?;
         let messages = subscriber
@@ -166,6 +217,19 @@ impl<T: Send + 'static> PubSubReader<T> {
                 }
                 Err(e) => tracing::warn!(%id, error = %e, "ack not confirmed; a redelivery will be dropped"),
             }
+        }
+    }
+}
+
+impl<T: 'static> Drop for PubSubReader<T> {
+    /// Leave the streaming pull for the next attempt (see `LEFT_BEHIND`); the handles
+    /// held drop first and nack their messages.
+    fn drop(&mut self) {
+        self.since_snapshot.clear();
+        self.by_checkpoint.clear();
+        self.waiting = None;
+        if let (Some(stream), Some(split)) = (self.stream.take(), self.splits.first()) {
+            leave_behind((split.subscription.clone(), split.subtask), stream);
         }
     }
 }
