@@ -8,6 +8,7 @@ mod datagen;
 mod delivery;
 mod error;
 pub mod hybrid;
+pub mod per_subtask;
 mod redact;
 pub mod schema;
 pub mod split_reader;

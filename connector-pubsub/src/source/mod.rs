@@ -30,7 +30,7 @@ impl<T: Send + 'static> Source for PubSubSource<T> {
         parallelism: usize,
         restored: Option<PubSubEnumeratorState>,
     ) -> Result<PubSubEnumerator> {
-        PubSubEnumerator::new(&self.subscription, self.guarantee, parallelism, restored)
+        enumerator::new(&self.subscription, self.guarantee, parallelism, restored)
     }
 
     async fn create_reader(&self, _ctx: &TaskContext) -> Result<PubSubReader<T>> {

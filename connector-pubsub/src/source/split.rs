@@ -1,5 +1,6 @@
 //! A split is one subtask's subscriber of the subscription.
 
+use connector_base::per_subtask::SubtaskSplit;
 use serde::{Deserialize, Serialize};
 use stream_core::api::SourceSplit;
 
@@ -19,5 +20,11 @@ pub struct SubscriptionSplit {
 impl SourceSplit for SubscriptionSplit {
     fn split_id(&self) -> String {
         format!("{}#{}", self.subscription, self.subtask)
+    }
+}
+
+impl SubtaskSplit for SubscriptionSplit {
+    fn subtask(&self) -> usize {
+        self.subtask
     }
 }

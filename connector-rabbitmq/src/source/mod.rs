@@ -29,7 +29,7 @@ impl<T: Send + 'static> Source for RabbitMqSource<T> {
         parallelism: usize,
         restored: Option<RabbitMqEnumeratorState>,
     ) -> Result<RabbitMqEnumerator> {
-        RabbitMqEnumerator::new(&self.queue, self.guarantee, parallelism, restored)
+        enumerator::new(&self.queue, self.guarantee, parallelism, restored)
     }
 
     async fn create_reader(&self, _ctx: &TaskContext) -> Result<RabbitMqReader<T>> {

@@ -1,5 +1,6 @@
 //! A split is one subtask's consumer of the queue.
 
+use connector_base::per_subtask::SubtaskSplit;
 use serde::{Deserialize, Serialize};
 use stream_core::api::SourceSplit;
 
@@ -19,5 +20,11 @@ pub struct QueueSplit {
 impl SourceSplit for QueueSplit {
     fn split_id(&self) -> String {
         format!("{}#{}", self.queue, self.subtask)
+    }
+}
+
+impl SubtaskSplit for QueueSplit {
+    fn subtask(&self) -> usize {
+        self.subtask
     }
 }
