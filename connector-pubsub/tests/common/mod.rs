@@ -65,6 +65,19 @@ pub async fn publish(host: &str, topic: &str, ids: &[u64]) {
     }
 }
 
+/// Publish `bodies` as they are to `topic`.
+pub async fn publish_raw(host: &str, topic: &str, bodies: &[&str]) {
+    let publisher = Publisher::builder(format!("projects/{PROJECT}/topics/{topic}"))
+        .with_endpoint(format!("http://{host}"))
+        .with_credentials(anonymous())
+        .build()
+        .await
+        .unwrap();
+    for body in bodies {
+        publisher.publish(Message::new().set_data(bytes::Bytes::from(body.to_string()))).await.unwrap();
+    }
+}
+
 /// Every message of `subscription` until none came for `quiet`, acknowledged.
 pub async fn drain(host: &str, subscription: &str, quiet: Duration) -> Vec<String> {
     let subscriber = Subscriber::builder()
