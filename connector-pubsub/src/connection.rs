@@ -3,7 +3,9 @@
 //! anonymous credentials; otherwise the service with the default credential chain.
 
 use google_cloud_auth::credentials::Credentials;
+use google_cloud_gax::retry_policy::RetryPolicyExt;
 use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin};
+use google_cloud_pubsub::retry_policy::RetryableErrors;
 
 use crate::error::PubSubError;
 
@@ -67,11 +69,16 @@ impl PubSubEndpoint {
         &self,
         topic: &str,
         batching: &crate::config::Batching,
+        publish_timeout: std::time::Duration,
     ) -> Result<Publisher, PubSubError> {
+        // The client retries retryable failures (RESOURCE_EXHAUSTED included) for
+        // 600 s by default; the sink's `publish_timeout` bounds it instead.
+        let retries = RetryableErrors.with_time_limit(publish_timeout);
         let mut builder = Publisher::builder(topic)
             .set_message_count_threshold(batching.messages)
             .set_byte_threshold(batching.bytes)
-            .set_delay_threshold(batching.delay);
+            .set_delay_threshold(batching.delay)
+            .with_retry_policy(retries);
         if let Some(url) = &self.emulator {
             builder = builder.with_endpoint(url).with_credentials(Self::anonymous());
         }

@@ -53,6 +53,20 @@ pub enum PubSubError {
         hint: &'static str,
     },
 
+    /// A record made a message over Pub/Sub's size limit.
+    #[error(
+        "Pub/Sub topic `{topic}`: a message of {size} bytes is over Pub/Sub's limit of {limit} bytes (payload, \
+         attributes and ordering key); store large payloads elsewhere and publish a reference"
+    )]
+    TooLarge {
+        /// The topic's full name.
+        topic: String,
+        /// The message's size.
+        size: usize,
+        /// Pub/Sub's limit.
+        limit: usize,
+    },
+
     /// Publishing kept failing for longer than the sink's `publish_timeout`.
     #[error("Pub/Sub topic `{topic}`: publishing kept failing for {timeout:?} (publish_timeout): {message}")]
     PublishTimedOut {

@@ -75,6 +75,13 @@ impl OutgoingMessage {
         self
     }
 
+    /// Its size as Pub/Sub counts it against the 10 MB limit: payload, attributes
+    /// and ordering key.
+    pub fn size(&self) -> usize {
+        let attributes: usize = self.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.data.len() + attributes + self.ordering_key.len()
+    }
+
     pub(crate) fn into_message(self) -> google_cloud_pubsub::model::Message {
         google_cloud_pubsub::model::Message::new()
             .set_data(bytes::Bytes::from(self.data))

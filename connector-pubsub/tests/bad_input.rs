@@ -1,8 +1,7 @@
-//! Bad input against the Pub/Sub emulator: a missing subscription or topic, exactly-
-//! once on a plain subscription, malformed payloads under each bad-record policy, and
-//! bad options; each fails naming what is wrong, or is skipped and counted, and
-//! nothing good is lost. (A message over Pub/Sub's 10 MB limit is not here yet: the
-//! sink hung on one, see the README.)
+//! Bad input against the Pub/Sub emulator: a missing subscription or topic,
+//! exactly-once on a plain subscription, a message over the 10 MB limit, malformed
+//! payloads under each bad-record policy, and bad options; each fails naming what is
+//! wrong, or is skipped and counted, and nothing good is lost.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -124,4 +123,25 @@ fn bad_options_are_named() {
     let base = || PubSubSink::builder(PROJECT, "topic-1", JsonSchema::<u64>::new());
     assert!(sink(base().batching(0, 1000, Duration::from_millis(1))).contains("`batching.messages`"));
     assert!(sink(base().publish_timeout(Duration::ZERO)).contains("`publish_timeout`"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_limit_fails_naming_the_topic_and_its_size() {
+    let Some(host) = common::emulator().await else { return };
+    let (topic, subscription) = (common::fresh("big"), common::fresh("big-sub"));
+    common::topic_and_subscription(&host, &topic, Some(&subscription), false).await;
+    let publish = async |body: String| {
+        let sink = PubSubSink::builder(PROJECT, &topic, connector_base::schema::Utf8Schema)
+            .endpoint(PubSubEndpoint::emulator(&host))
+            .publish_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let run = env().from_source(CollectionSource::new(vec![body]), "in").sink_to(sink, "out").execute("t");
+        tokio::time::timeout(Duration::from_secs(30), run).await.expect("no hang").map(drop).map_err(|e| e.to_string())
+    };
+    let error = publish("x".repeat(10_000_001)).await.expect_err("over the limit");
+    assert!(error.contains(&topic) && error.contains("10000001 bytes") && error.contains("limit"), "{error}");
+    publish("x".repeat(9_990_000)).await.expect("just under the limit goes");
+    let got = common::drain(&host, &subscription, Duration::from_secs(2)).await;
+    assert_eq!(got.iter().map(String::len).collect::<Vec<_>>(), [9_990_000], "the one under the limit, once");
 }

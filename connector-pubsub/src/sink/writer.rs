@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_pubsub::client::Publisher;
 use google_cloud_pubsub::error::PublishError;
+use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::publisher::PublishFuture;
 use stream_core::api::SinkWriter;
 use stream_core::retry::RetryPolicy;
@@ -18,13 +19,16 @@ use stream_core::{Result, StreamError};
 
 use crate::config::{PubSubSink, ToMessage};
 use crate::error::PubSubError;
-use crate::message::OutgoingMessage;
 
 /// Publishes awaiting their result; beyond this, a write waits for the oldest.
 const MAX_PENDING: usize = 10_000;
 
+/// Pub/Sub's limit on one message (and on one publish request).
+const MAX_MESSAGE_BYTES: usize = 10_000_000;
+
 struct Pending {
-    message: OutgoingMessage,
+    /// Kept to publish again; its payload is shared, not copied.
+    message: Message,
     first_try: Instant,
     future: PublishFuture,
 }
@@ -40,7 +44,7 @@ pub struct PubSubWriter<T: 'static> {
 
 impl<T: Send + 'static> PubSubWriter<T> {
     pub(crate) async fn new(sink: &PubSubSink<T>) -> Result<Self> {
-        let publisher = sink.endpoint.publisher(&sink.topic, &sink.batching).await?;
+        let publisher = sink.endpoint.publisher(&sink.topic, &sink.batching, sink.publish_timeout).await?;
         Ok(PubSubWriter {
             publisher,
             topic: sink.topic.clone(),
@@ -50,8 +54,8 @@ impl<T: Send + 'static> PubSubWriter<T> {
         })
     }
 
-    fn publish(&mut self, message: OutgoingMessage, first_try: Instant) {
-        let future = self.publisher.publish(message.clone().into_message());
+    fn publish(&mut self, message: Message, first_try: Instant) {
+        let future = self.publisher.publish(message.clone());
         self.pending.push_back(Pending { message, first_try, future });
     }
 
@@ -93,7 +97,7 @@ impl<T: Send + 'static> PubSubWriter<T> {
             let delay = backoff.delay();
             tracing::warn!(topic = %self.topic, error = %error, ?delay, "publish failed; publishing again");
             tokio::time::sleep(delay).await;
-            pending.future = self.publisher.publish(pending.message.clone().into_message());
+            pending.future = self.publisher.publish(pending.message.clone());
         }
     }
 }
@@ -105,10 +109,15 @@ impl<T: Send + 'static> SinkWriter<T> for PubSubWriter<T> {
     async fn write(&mut self, record: T) -> Result<()> {
         let message = (self.to_message)(&record)
             .map_err(|e| StreamError::invalid("record", e, "the sink's serialization could not encode it"))?;
+        let size = message.size();
+        if size > MAX_MESSAGE_BYTES {
+            let topic = self.topic.clone();
+            return Err(PubSubError::TooLarge { topic, size, limit: MAX_MESSAGE_BYTES }.into());
+        }
         while self.pending.len() >= MAX_PENDING {
             self.settle_oldest().await?;
         }
-        self.publish(message, Instant::now());
+        self.publish(message.into_message(), Instant::now());
         Ok(())
     }
 
