@@ -44,7 +44,11 @@ pub struct PubSubSource<T> {
     pub(crate) max_outstanding_messages: i64,
     pub(crate) max_outstanding_bytes: i64,
     pub(crate) bad_records: BadRecordPolicy,
+    pub(crate) end_of_stream: Option<EndOfStream<T>>,
 }
+
+/// Whether a record marks the end of a bounded read.
+pub(crate) type EndOfStream<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
 
 impl<T> Clone for PubSubSource<T> {
     fn clone(&self) -> Self {
@@ -56,6 +60,7 @@ impl<T> Clone for PubSubSource<T> {
             max_outstanding_messages: self.max_outstanding_messages,
             max_outstanding_bytes: self.max_outstanding_bytes,
             bad_records: self.bad_records.clone(),
+            end_of_stream: self.end_of_stream.clone(),
         }
     }
 }
@@ -67,6 +72,7 @@ impl<T> std::fmt::Debug for PubSubSource<T> {
             .field("endpoint", &self.endpoint.describe())
             .field("guarantee", &self.guarantee)
             .field("max_outstanding_messages", &self.max_outstanding_messages)
+            .field("bounded", &self.end_of_stream.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +96,7 @@ impl<T: Send + 'static> PubSubSource<T> {
             max_outstanding_messages: 1000,
             max_outstanding_bytes: 100 * 1024 * 1024,
             bad_records: BadRecordPolicy::Fail,
+            end_of_stream: None,
         }
     }
 }
@@ -104,6 +111,7 @@ pub struct PubSubSourceBuilder<T> {
     max_outstanding_messages: i64,
     max_outstanding_bytes: i64,
     bad_records: BadRecordPolicy,
+    end_of_stream: Option<EndOfStream<T>>,
 }
 
 impl<T: Send + 'static> PubSubSourceBuilder<T> {
@@ -140,6 +148,17 @@ impl<T: Send + 'static> PubSubSourceBuilder<T> {
         self
     }
 
+    /// Make the read bounded (Flink's `isEndOfStream`): a reader stops at the first
+    /// record for which `is_end` holds. That record is not emitted; it is
+    /// acknowledged with what came before it at the final checkpoint, and what the
+    /// reader received after it is nacked, so it goes back to the subscription. Each
+    /// reader needs its own end record: with parallelism above 1, publish one per
+    /// reader, or read with parallelism 1.
+    pub fn end_of_stream(mut self, is_end: impl Fn(&T) -> bool + Send + Sync + 'static) -> Self {
+        self.end_of_stream = Some(Arc::new(is_end));
+        self
+    }
+
     /// Validate and build; the error names the bad option.
     pub fn build(self) -> Result<PubSubSource<T>> {
         check_names(&self.project, "subscription", &self.subscription)?;
@@ -164,6 +183,7 @@ impl<T: Send + 'static> PubSubSourceBuilder<T> {
             max_outstanding_messages: self.max_outstanding_messages,
             max_outstanding_bytes: self.max_outstanding_bytes,
             bad_records: self.bad_records,
+            end_of_stream: self.end_of_stream,
         })
     }
 }

@@ -22,7 +22,7 @@ impl<T: Send + 'static> Source for PubSubSource<T> {
     type Reader = PubSubReader<T>;
 
     fn boundedness(&self) -> Boundedness {
-        Boundedness::ContinuousUnbounded
+        if self.end_of_stream.is_some() { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }
 
     async fn create_enumerator(

@@ -7,7 +7,11 @@
 //! acknowledged are part of the checkpoint; after a restore their redeliveries are
 //! acknowledged (with the next checkpoint) and dropped. A failed confirmed ack keeps
 //! the id, so its redelivery is dropped too. Restored ids that do not come back
-//! within the longest ack deadline Pub/Sub allows (10 min) are forgotten.
+//! within the longest ack deadline Pub/Sub allows (10 min) are forgotten. The reader
+//! takes no more messages while it holds the outstanding limits unacknowledged (the
+//! service stops sending at them; the emulator does not). With an end-of-stream
+//! predicate, the reader finishes at the first end record; the stream stays open until
+//! the final checkpoint has acknowledged what was emitted, then closes, nacking the rest.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -40,6 +44,13 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 type Received = google_cloud_pubsub::Result<(Message, Handler)>;
 
 type MessageStream = BoxStream<'static, Received>;
+
+/// A message received and not yet acknowledged.
+struct Unacked {
+    id: String,
+    bytes: i64,
+    handler: Handler,
+}
 
 /// Streaming pulls left by readers of failed attempts in this process, by
 /// subscription and subtask: the next attempt's reader takes its one over instead of
@@ -88,14 +99,18 @@ pub struct PubSubReader<T: 'static> {
     stream: Option<MessageStream>,
     waiting: Option<Received>,
     /// Handles (with their message ids) received since the last snapshot.
-    since_snapshot: Vec<(String, Handler)>,
+    since_snapshot: Vec<Unacked>,
     /// Checkpoint -> the handles it covers.
-    by_checkpoint: BTreeMap<u64, Vec<(String, Handler)>>,
+    by_checkpoint: BTreeMap<u64, Vec<Unacked>>,
     /// Exactly-once: ids emitted or dropped by this attempt, ack not yet confirmed.
     unconfirmed: HashSet<String>,
     /// Exactly-once: ids restored from the checkpoint, and until when they are kept.
     restored: HashSet<String>,
     restored_until: Option<Instant>,
+    /// A record for which the end-of-stream predicate holds was received.
+    ended: bool,
+    /// Messages and payload bytes received and not yet acknowledged.
+    held: (i64, i64),
 }
 
 impl<T: Send + 'static> PubSubReader<T> {
@@ -111,7 +126,23 @@ impl<T: Send + 'static> PubSubReader<T> {
             unconfirmed: HashSet::new(),
             restored: HashSet::new(),
             restored_until: None,
+            ended: false,
+            held: (0, 0),
         }
+    }
+
+    /// Report how many received messages this reader holds unacknowledged (what the
+    /// outstanding limit bounds).
+    fn report_unacked(&self) {
+        metrics::gauge!("pubsub_source_unacked_messages", "subscription" => self.source.subscription.clone())
+            .set(self.held.0 as f64);
+    }
+
+    /// Whether the reader holds as many unacknowledged messages (or bytes) as the
+    /// outstanding limits allow. Pub/Sub stops sending at the limit too, but the
+    /// emulator does not, and the bound on what a job holds must not depend on it.
+    fn at_limit(&self) -> bool {
+        self.held.0 >= self.source.max_outstanding_messages || self.held.1 >= self.source.max_outstanding_bytes
     }
 
     fn subtask(&self) -> usize {
@@ -163,16 +194,18 @@ impl<T: Send + 'static> PubSubReader<T> {
             message: e.to_string(),
         })?;
         let id = message.message_id.clone();
+        self.held.0 += 1;
+        self.held.1 += message.data.len() as i64;
         if self.exactly_once() {
             let duplicate = self.restored.contains(&id) || self.unconfirmed.contains(&id);
             self.unconfirmed.insert(id.clone());
-            self.since_snapshot.push((id.clone(), handler));
+            self.since_snapshot.push(Unacked { id: id.clone(), bytes: message.data.len() as i64, handler });
             if duplicate {
                 tracing::debug!(%id, "dropping a redelivered message already emitted");
                 return Ok(());
             }
         } else {
-            self.since_snapshot.push((id.clone(), handler));
+            self.since_snapshot.push(Unacked { id: id.clone(), bytes: message.data.len() as i64, handler });
         }
         let publish_time_ms =
             message.publish_time.as_ref().map_or(0, |t| t.seconds() * 1000 + i64::from(t.nanos()) / 1_000_000);
@@ -185,15 +218,23 @@ impl<T: Send + 'static> PubSubReader<T> {
         };
         let decoded = self.source.deserializer.deserialize(&received);
         let context = format_args!("subscription {} message {id}", self.source.subscription);
-        out.extend(self.bad.settle(decoded, &message.data, context)?);
+        let Some(record) = self.bad.settle(decoded, &message.data, context)? else { return Ok(()) };
+        if self.source.end_of_stream.as_ref().is_some_and(|is_end| is_end(&record)) {
+            tracing::info!(subscription = %self.source.subscription, %id, "end of stream");
+            self.ended = true;
+        } else {
+            out.push(record);
+        }
         Ok(())
     }
 
     /// Acknowledge `covered`; with exactly-once, wait for the confirmations and forget
     /// the ids confirmed.
-    async fn acknowledge(&mut self, covered: Vec<(String, Handler)>) {
+    async fn acknowledge(&mut self, covered: Vec<Unacked>) {
         let mut confirming = Vec::new();
-        for (id, handler) in covered {
+        for Unacked { id, bytes, handler } in covered {
+            self.held.0 -= 1;
+            self.held.1 -= bytes;
             match handler {
                 Handler::ExactlyOnce(h) if self.exactly_once() => {
                     confirming.push(async move { (id, h.confirmed_ack().await) });
@@ -251,6 +292,9 @@ impl<T: Send + 'static> SourceReader for PubSubReader<T> {
     fn notify_no_more_splits(&mut self) {}
 
     async fn poll_next(&mut self, out: &mut Vec<T>) -> Result<ReadStatus> {
+        if self.ended {
+            return Ok(ReadStatus::Finished);
+        }
         if self.splits.is_empty() {
             return Ok(ReadStatus::NeedSplits);
         }
@@ -258,7 +302,7 @@ impl<T: Send + 'static> SourceReader for PubSubReader<T> {
             self.start().await?;
         }
         let mut taken = 0;
-        while taken < BATCH {
+        while taken < BATCH && !self.ended && !self.at_limit() {
             let next = match self.waiting.take() {
                 Some(received) => Some(Some(received)),
                 None => self.stream.as_mut().and_then(|s| s.next().now_or_never()),
@@ -278,11 +322,24 @@ impl<T: Send + 'static> SourceReader for PubSubReader<T> {
                 None => break,
             }
         }
+        if self.ended {
+            // A message taken beyond the end is nacked; the stream stays until the
+            // final checkpoint has acknowledged what was emitted.
+            self.waiting = None;
+            return Ok(ReadStatus::Finished);
+        }
+        self.report_unacked();
         Ok(if taken > 0 { ReadStatus::MoreAvailable } else { ReadStatus::NothingAvailable })
     }
 
     async fn wait_available(&mut self) {
-        if self.waiting.is_some() {
+        if self.waiting.is_some() || self.ended {
+            return;
+        }
+        if self.at_limit() {
+            // Until a checkpoint completes and its messages are acknowledged (the
+            // task handles that while this waits).
+            tokio::time::sleep(Duration::from_millis(20)).await;
             return;
         }
         let Some(stream) = self.stream.as_mut() else {
@@ -313,9 +370,14 @@ impl<T: Send + 'static> SourceReader for PubSubReader<T> {
 
     async fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
         let newer = self.by_checkpoint.split_off(&(checkpoint_id + 1));
-        let covered: Vec<(String, Handler)> =
-            std::mem::replace(&mut self.by_checkpoint, newer).into_values().flatten().collect();
+        let covered: Vec<Unacked> = std::mem::replace(&mut self.by_checkpoint, newer).into_values().flatten().collect();
         self.acknowledge(covered).await;
+        self.report_unacked();
+        if self.ended && self.since_snapshot.is_empty() && self.by_checkpoint.is_empty() {
+            // Everything emitted is acknowledged: what the client still holds beyond
+            // the end goes back to the subscription (acks after this would be lost).
+            self.stream = None;
+        }
         Ok(())
     }
 }

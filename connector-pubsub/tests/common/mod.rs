@@ -52,34 +52,29 @@ pub async fn topic_and_subscription(host: &str, topic: &str, subscription: Optio
 
 /// Publish `ids` (as their decimal text) to `topic`, waiting for every one.
 pub async fn publish(host: &str, topic: &str, ids: &[u64]) {
-    let publisher = Publisher::builder(format!("projects/{PROJECT}/topics/{topic}"))
-        .with_endpoint(format!("http://{host}"))
-        .with_credentials(anonymous())
-        .build()
-        .await
-        .unwrap();
-    let pending: Vec<_> =
-        ids.iter().map(|id| publisher.publish(Message::new().set_data(bytes::Bytes::from(id.to_string())))).collect();
-    for published in futures::future::join_all(pending).await {
-        published.unwrap();
-    }
+    let bodies: Vec<String> = ids.iter().map(u64::to_string).collect();
+    publish_raw(host, topic, &bodies.iter().map(String::as_str).collect::<Vec<_>>()).await;
 }
 
 /// Publish `bodies` as they are to `topic`.
 pub async fn publish_raw(host: &str, topic: &str, bodies: &[&str]) {
-    let publisher = Publisher::builder(format!("projects/{PROJECT}/topics/{topic}"))
-        .with_endpoint(format!("http://{host}"))
-        .with_credentials(anonymous())
-        .build()
-        .await
-        .unwrap();
-    for body in bodies {
-        publisher.publish(Message::new().set_data(bytes::Bytes::from(body.to_string()))).await.unwrap();
-    }
+    let messages = bodies.iter().map(|b| Message::new().set_data(bytes::Bytes::from(b.to_string()))).collect();
+    publish_messages(host, topic, messages).await;
 }
 
 /// Every message of `subscription` until none came for `quiet`, acknowledged.
 pub async fn drain(host: &str, subscription: &str, quiet: Duration) -> Vec<String> {
+    drain_messages(host, subscription, quiet, usize::MAX).await.iter().map(body).collect()
+}
+
+/// A message's payload as text.
+pub fn body(message: &Message) -> String {
+    String::from_utf8_lossy(&message.data).into_owned()
+}
+
+/// The messages of `subscription`, acknowledged, until `count` came or none came for
+/// `quiet`.
+pub async fn drain_messages(host: &str, subscription: &str, quiet: Duration, count: usize) -> Vec<Message> {
     let subscriber = Subscriber::builder()
         .with_endpoint(format!("http://{host}"))
         .with_credentials(anonymous())
@@ -87,13 +82,29 @@ pub async fn drain(host: &str, subscription: &str, quiet: Duration) -> Vec<Strin
         .await
         .unwrap();
     let mut stream = subscriber.subscribe(format!("projects/{PROJECT}/subscriptions/{subscription}")).build();
-    let mut bodies = Vec::new();
-    while let Ok(Some(received)) = tokio::time::timeout(quiet, stream.next()).await {
+    let mut messages = Vec::new();
+    while messages.len() < count
+        && let Ok(Some(received)) = tokio::time::timeout(quiet, stream.next()).await
+    {
         let (message, handler) = received.unwrap();
-        bodies.push(String::from_utf8_lossy(&message.data).into_owned());
+        messages.push(message);
         handler.ack();
     }
-    bodies
+    messages
+}
+
+/// Publish `messages` to `topic`, waiting for every one.
+pub async fn publish_messages(host: &str, topic: &str, messages: Vec<Message>) {
+    let publisher = Publisher::builder(format!("projects/{PROJECT}/topics/{topic}"))
+        .with_endpoint(format!("http://{host}"))
+        .with_credentials(anonymous())
+        .build()
+        .await
+        .unwrap();
+    let pending: Vec<_> = messages.into_iter().map(|m| publisher.publish(m)).collect();
+    for published in futures::future::join_all(pending).await {
+        published.unwrap();
+    }
 }
 
 /// A source suite target: a fresh topic and subscription; records are published to
