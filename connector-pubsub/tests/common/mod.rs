@@ -109,8 +109,11 @@ pub async fn publish_messages(host: &str, topic: &str, messages: Vec<Message>) {
 
 /// A source suite target: a fresh topic and subscription; records are published to
 /// the topic.
+#[derive(Clone)]
 pub struct InSubscription {
     pub host: String,
+    /// Where the source connects: `host`, or a fault proxy in front of it.
+    pub via: String,
     pub topic: String,
     pub subscription: String,
     pub guarantee: DeliveryGuarantee,
@@ -123,7 +126,14 @@ impl InSubscription {
         let (topic, subscription) = (fresh(test), fresh(&format!("{test}-sub")));
         let exactly_once = guarantee == DeliveryGuarantee::ExactlyOnce;
         topic_and_subscription(&host, &topic, Some(&subscription), exactly_once).await;
-        Some(Arc::new(InSubscription { host, topic, subscription, guarantee, configure: |b| b }))
+        Some(Arc::new(InSubscription { via: host.clone(), host, topic, subscription, guarantee, configure: |b| b }))
+    }
+
+    /// A target whose source connects through `via` (a fault proxy).
+    pub async fn through(test: &str, guarantee: DeliveryGuarantee, via: String) -> Arc<InSubscription> {
+        let mut target = Arc::unwrap_or_clone(Self::new(test, guarantee).await.expect("the emulator"));
+        target.via = via;
+        Arc::new(target)
     }
 }
 
@@ -141,7 +151,7 @@ impl SourceTarget for InSubscription {
 
     fn source(&self, _bounded: bool) -> PubSubSource<String> {
         let builder = PubSubSource::builder(PROJECT, &self.subscription, DataOnly(Utf8Schema))
-            .endpoint(PubSubEndpoint::emulator(&self.host))
+            .endpoint(PubSubEndpoint::emulator(&self.via))
             .delivery_guarantee(self.guarantee);
         (self.configure)(builder).build().unwrap()
     }
@@ -153,8 +163,11 @@ impl SourceTarget for InSubscription {
 
 /// A sink suite target: a fresh topic with a subscription made before the run, read
 /// back afterwards.
+#[derive(Clone)]
 pub struct ToTopic {
     pub host: String,
+    /// Where the sink connects: `host`, or a fault proxy in front of it.
+    pub via: String,
     pub topic: String,
     pub subscription: String,
     pub configure: fn(PubSubSinkBuilder<u64>) -> PubSubSinkBuilder<u64>,
@@ -165,7 +178,14 @@ impl ToTopic {
         let host = emulator().await?;
         let (topic, subscription) = (fresh(test), fresh(&format!("{test}-sub")));
         topic_and_subscription(&host, &topic, Some(&subscription), false).await;
-        Some(Arc::new(ToTopic { host, topic, subscription, configure: |b| b }))
+        Some(Arc::new(ToTopic { via: host.clone(), host, topic, subscription, configure: |b| b }))
+    }
+
+    /// A target whose sink connects through `via` (a fault proxy).
+    pub async fn through(test: &str, via: String) -> Arc<ToTopic> {
+        let mut target = Arc::unwrap_or_clone(Self::new(test).await.expect("the emulator"));
+        target.via = via;
+        Arc::new(target)
     }
 }
 
@@ -183,7 +203,7 @@ impl SinkTarget for ToTopic {
 
     fn sink(&self) -> PubSubSink<u64> {
         let builder = PubSubSink::builder(PROJECT, &self.topic, JsonSchema::<u64>::new())
-            .endpoint(PubSubEndpoint::emulator(&self.host));
+            .endpoint(PubSubEndpoint::emulator(&self.via));
         (self.configure)(builder).build().unwrap()
     }
 
