@@ -13,6 +13,7 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("redis", &[("connector-redis", "redis")]),
     ("rabbitmq", &[("connector-rabbitmq", "rabbitmq")]),
     ("elasticsearch", &[("connector-elasticsearch", "elasticsearch"), ("connector-opensearch", "opensearch")]),
+    ("pubsub", &[("connector-pubsub", "pubsub")]),
     (
         "aws",
         &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
@@ -27,6 +28,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "rabbitmq" => &["rabbitmq"],
         "aws" => &["kinesis", "dynamodb", "moto"],
         "elasticsearch" => &["elasticsearch", "opensearch"],
+        "pubsub" => &["pubsub"],
         _ => &[],
     }
 }

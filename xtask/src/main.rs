@@ -23,7 +23,7 @@ mod system;
 
 use error::XtaskError;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [core|file|kafka|redis|rabbitmq|aws] | services up|down|status [redis rabbitmq kafka moto dynamodb kinesis] | docker up|down|status | images [redis rabbitmq kafka moto dynamodb kinesis]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [core|file|kafka|redis|rabbitmq|elasticsearch|pubsub|aws] | services up|down|status [redis rabbitmq kafka moto dynamodb kinesis] | docker up|down|status | images [redis rabbitmq kafka moto dynamodb kinesis]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

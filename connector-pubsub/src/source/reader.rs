@@ -38,6 +38,9 @@ const BATCH: usize = 500;
 /// deadline (a message not acknowledged comes back within it) and a margin.
 const RESTORED_RETENTION: Duration = Duration::from_secs(15 * 60);
 
+/// The longest the subscription lookup at start is waited for.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The longest the confirmed acks of one checkpoint are waited for.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -158,10 +161,14 @@ impl<T: Send + 'static> PubSubReader<T> {
     async fn start(&mut self) -> Result<()> {
         let s = &self.source;
         let admin = s.endpoint.subscription_admin().await?;
-        let subscription =
-            admin.get_subscription().set_subscription(&s.subscription).send().await.map_err(|e| {
-                PubSubError::Subscription { subscription: s.subscription.clone(), message: e.to_string() }
-            })?;
+        let lookup = admin.get_subscription().set_subscription(&s.subscription).send();
+        let subscription = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
+            .await
+            .map_err(|_| PubSubError::Subscription {
+                subscription: s.subscription.clone(),
+                message: format!("no answer to the subscription lookup within {LOOKUP_TIMEOUT:?}"),
+            })?
+            .map_err(|e| PubSubError::Subscription { subscription: s.subscription.clone(), message: e.to_string() })?;
         if self.exactly_once() && !subscription.enable_exactly_once_delivery {
             return Err(PubSubError::NotExactlyOnce(s.subscription.clone()).into());
         }
