@@ -14,8 +14,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use connector_base::schema::Utf8Schema;
@@ -156,23 +154,7 @@ async fn our_source(host: &str, subscription: &str, n: u64) -> f64 {
         .max_outstanding_messages(outstanding())
         .build()
         .unwrap();
-    let seen = Arc::new(AtomicU64::new(0));
-    let counter = seen.clone();
-    let started = Instant::now();
-    let handle = env()
-        .from_source(source, "pubsub")
-        .map(move |line: String| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            line.len()
-        })
-        .sink_to(DiscardingSink::new(), "discard")
-        .start("bench-source");
-    while seen.load(Ordering::Relaxed) < n {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    handle.cancel_and_join().await.unwrap();
-    rate
+    bench::unbounded_source_rate(&env(), source, n).await
 }
 
 fn main() {

@@ -92,3 +92,32 @@ where
 fn harmonic_mean(a: f64, b: f64) -> f64 {
     2.0 / (1.0 / a + 1.0 / b)
 }
+
+/// Records/s of the unbounded `source` in a job of `env` (its records dropped), from
+/// the job's start until `n` records went through; the job is cancelled then.
+pub async fn unbounded_source_rate<S>(env: &stream_core::prelude::StreamEnvironment, source: S, n: u64) -> f64
+where
+    S: stream_core::api::Source,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = seen.clone();
+    let started = std::time::Instant::now();
+    let handle = env
+        .from_source(source, "source")
+        .map(move |record| {
+            std::hint::black_box(record);
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .sink_to(stream_core::prelude::DiscardingSink::new(), "discard")
+        .start("bench-source");
+    while seen.load(Ordering::Relaxed) < n && !handle.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    if let Err(e) = handle.cancel_and_join().await {
+        eprintln!("the source job failed: {e}");
+    }
+    rate
+}
