@@ -192,6 +192,42 @@ pub const PUBSUB: TestServer = TestServer {
     endpoint: |host, port| format!("{host}:{port}"),
 };
 
+/// The kassandra test server's binary, which `cargo xtask services up cassandra` builds.
+fn kassandra_binary() -> Result<String, String> {
+    let binary = test_servers::process::kassandra_binary();
+    if std::path::Path::new(&binary).is_file() {
+        Ok(binary)
+    } else {
+        Err(format!("{binary} is not built yet (cargo xtask services up cassandra)"))
+    }
+}
+
+/// Cassandra (`CASSANDRA_CONTACT_POINTS`, e.g. `127.0.0.1:9042`, comma-separated for
+/// several): kassandra here (a CQL v4 server in memory, one node; no real Cassandra
+/// or Scylla installs from the reachable registries), Apache Cassandra from the
+/// official image.
+pub const CASSANDRA: TestServer = TestServer {
+    system: "Cassandra (kassandra)",
+    variable: "CASSANDRA_CONTACT_POINTS",
+    service: "cassandra",
+    probe: probe::cassandra,
+    local_image: images::CASSANDRA,
+    official_image: "cassandra:4.1",
+    ports: 1,
+    launch: |mode, ports, _dir, _extra| {
+        let port = ports[0].to_string();
+        let args = ["--host", "127.0.0.1", "--port", &port];
+        Ok(match mode {
+            Mode::Host => Launch::new(&kassandra_binary()?, &args),
+            Mode::LocalImage => Launch::new("kassandra-server", &args),
+            Mode::OfficialImage => Launch::new("docker-entrypoint.sh", &["cassandra", "-f"])
+                .env("CASSANDRA_LISTEN_ADDRESS", "127.0.0.1")
+                .env("JVM_EXTRA_OPTS", format!("-Dcassandra.native_transport_port={port} -Xms512m -Xmx512m")),
+        })
+    },
+    endpoint: |host, port| format!("{host}:{port}"),
+};
+
 fn moto(mode: Mode, port: u16) -> Result<Launch, String> {
     match mode {
         Mode::Host => no_private_host("moto"),

@@ -40,3 +40,8 @@ async fn dynamodb_answers() {
 async fn kinesis_answers() {
     check(servers::KINESIS, probe::kinesis).await;
 }
+
+#[tokio::test]
+async fn cassandra_answers() {
+    check(servers::CASSANDRA, probe::cassandra).await;
+}

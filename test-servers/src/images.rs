@@ -22,5 +22,9 @@ pub const DYNAMODB: &str = "flink-connectors-rs/dynamodb-local:10.3.0";
 /// kinesis-local 0.6.2 on Node.js, as `kinesis-local PORT TLS_PORT`.
 pub const KINESIS: &str = "flink-connectors-rs/kinesis-local:0.6.2";
 
+/// kassandra 0.14.0 (a CQL v4 server in memory, one node) behind the listener
+/// `test-servers/kassandra-server`, built on this machine, as `kassandra-server`.
+pub const CASSANDRA: &str = "flink-connectors-rs/kassandra:0.14.0";
+
 /// The label holding the hash of the recipe an image was built from.
 pub const RECIPE_LABEL: &str = "org.flink-connectors-rs.recipe";

@@ -53,6 +53,22 @@ pub fn amqp(address: &str) -> Result<(), String> {
     if start { Ok(()) } else { Err(format!("{address}: not an AMQP 0-9-1 Connection.Start: {buf:?}")) }
 }
 
+/// A CQL native-protocol server (Cassandra, Scylla, kassandra): OPTIONS in protocol
+/// v4 must be answered by SUPPORTED.
+pub fn cassandra(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    // version 4 request, no flags, stream 0, opcode OPTIONS (5), empty body.
+    s.write_all(&[0x04, 0, 0, 0, 0x05, 0, 0, 0, 0]).map_err(|e| e.to_string())?;
+    let mut header = [0u8; 9];
+    s.read_exact(&mut header).map_err(|e| format!("{address}: no CQL answer: {e}"))?;
+    // version 4 response (0x84), opcode SUPPORTED (6).
+    if header[0] == 0x84 && header[4] == 0x06 {
+        Ok(())
+    } else {
+        Err(format!("{address}: not a CQL v4 SUPPORTED answer: {header:?}"))
+    }
+}
+
 /// A Kafka broker answers `ApiVersions` (v0) with our correlation id and no error.
 pub fn kafka(address: &str) -> Result<(), String> {
     let mut s = connect(address)?;

@@ -89,6 +89,22 @@ pub fn pypi_binary(module: &str, path: &str) -> Result<String, String> {
 /// disabled, so it cannot be installed where it is missing).
 pub const PUBSUB_EMULATOR_HOME: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator";
 
+/// kassandra's version in the CQL test server `cargo xtask services up cassandra`
+/// builds (`test-servers/kassandra-server`).
+pub const KASSANDRA_VERSION: &str = "0.14.0";
+
+/// Where `cargo xtask services up cassandra` builds the kassandra test server: outside
+/// the checkout, so that fresh clones on one machine share it.
+pub fn kassandra_target_dir() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    format!("{home}/.cache/flink-connectors-rs/kassandra-server-{KASSANDRA_VERSION}")
+}
+
+/// The kassandra test server's binary (see [`kassandra_target_dir`]).
+pub fn kassandra_binary() -> String {
+    format!("{}/release/kassandra-server", kassandra_target_dir())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

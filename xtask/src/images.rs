@@ -20,25 +20,47 @@ struct Recipe {
     name: &'static str,
     image: &'static str,
     version: &'static str,
-    /// A directory of this machine copied into the build context (by its last
-    /// name), for a server no package registry serves.
-    host_dir: Option<&'static str>,
+    /// What the build context gets from this machine, for a server no package
+    /// registry serves.
+    host: HostCopy,
+}
+
+/// A directory of this machine copied into a recipe's build context (by its last
+/// name).
+enum HostCopy {
+    None,
+    /// A directory that is there (its version is the recipe's).
+    Dir(&'static str),
+    /// A directory made first (a server built here); its files count in the
+    /// recipe's hash, so a changed build makes a new image.
+    Built(fn() -> Result<PathBuf, XtaskError>),
 }
 
 const RECIPES: &[Recipe] = &[
-    Recipe { name: "redis", image: images::REDIS, version: catalog::REDIS_VERSION, host_dir: None },
-    Recipe { name: "rabbitmq", image: images::RABBITMQ, version: catalog::RABBITMQ_VERSION, host_dir: None },
-    Recipe { name: "kafka", image: images::KAFKA, version: catalog::NOIDA_VERSION, host_dir: None },
-    Recipe { name: "opensearch", image: images::OPENSEARCH, version: catalog::OSMEM_VERSION, host_dir: None },
-    Recipe { name: "moto", image: images::MOTO, version: catalog::MOTO_VERSION, host_dir: None },
+    Recipe { name: "redis", image: images::REDIS, version: catalog::REDIS_VERSION, host: HostCopy::None },
+    Recipe { name: "rabbitmq", image: images::RABBITMQ, version: catalog::RABBITMQ_VERSION, host: HostCopy::None },
+    Recipe { name: "kafka", image: images::KAFKA, version: catalog::NOIDA_VERSION, host: HostCopy::None },
+    Recipe { name: "opensearch", image: images::OPENSEARCH, version: catalog::OSMEM_VERSION, host: HostCopy::None },
+    Recipe { name: "moto", image: images::MOTO, version: catalog::MOTO_VERSION, host: HostCopy::None },
     Recipe {
         name: "pubsub",
         image: images::PUBSUB,
         version: catalog::PUBSUB_EMULATOR_VERSION,
-        host_dir: Some(catalog::PUBSUB_EMULATOR_HOME),
+        host: HostCopy::Dir(catalog::PUBSUB_EMULATOR_HOME),
     },
-    Recipe { name: "dynamodb", image: images::DYNAMODB, version: catalog::DYNAMODB_LOCAL_VERSION, host_dir: None },
-    Recipe { name: "kinesis", image: images::KINESIS, version: catalog::KINESIS_LOCAL_VERSION, host_dir: None },
+    Recipe {
+        name: "dynamodb",
+        image: images::DYNAMODB,
+        version: catalog::DYNAMODB_LOCAL_VERSION,
+        host: HostCopy::None,
+    },
+    Recipe { name: "kinesis", image: images::KINESIS, version: catalog::KINESIS_LOCAL_VERSION, host: HostCopy::None },
+    Recipe {
+        name: "cassandra",
+        image: images::CASSANDRA,
+        version: catalog::KASSANDRA_VERSION,
+        host: HostCopy::Built(catalog::kassandra_dist),
+    },
 ];
 
 const SUITE: &str = "bookworm";
@@ -139,7 +161,16 @@ fn ensure_base() -> Result<String, XtaskError> {
 
 fn ensure(recipe: &Recipe, base_hash: &str) -> Result<(), XtaskError> {
     let dir = recipes_dir().join(recipe.name);
-    let hash = recipe_hash(&dir, &[base_hash, recipe.version])?;
+    let (host_dir, host_hash) = match recipe.host {
+        HostCopy::None => (None, String::new()),
+        HostCopy::Dir(dir) => (Some(PathBuf::from(dir)), String::new()),
+        HostCopy::Built(make) => {
+            let made = make()?;
+            let hash = recipe_hash(&made, &[])?;
+            (Some(made), hash)
+        }
+    };
+    let hash = recipe_hash(&dir, &[base_hash, recipe.version, &host_hash])?;
     if built_hash(recipe.image).as_deref() == Some(hash.as_str()) {
         eprintln!("images: {} is up to date", recipe.image);
         return Ok(());
@@ -147,7 +178,7 @@ fn ensure(recipe: &Recipe, base_hash: &str) -> Result<(), XtaskError> {
     let started = Instant::now();
     let (base, version, label) =
         (format!("BASE={}", images::BASE), format!("VERSION={}", recipe.version), format!("{RECIPE_LABEL}={hash}"));
-    let copied = recipe.host_dir.map(|host_dir| with_host_dir(&dir, host_dir, recipe.name)).transpose()?;
+    let copied = host_dir.map(|host_dir| with_host_dir(&dir, &host_dir, recipe.name)).transpose()?;
     let context = copied.as_ref().unwrap_or(&dir).display().to_string();
     let args = [
         "build",
@@ -175,8 +206,9 @@ fn ensure(recipe: &Recipe, base_hash: &str) -> Result<(), XtaskError> {
 
 /// A build context of the recipe's files and a copy of `host_dir` (under its last
 /// name), in a temporary directory; an error says what is missing.
-fn with_host_dir(recipe_dir: &Path, host_dir: &str, name: &str) -> Result<PathBuf, XtaskError> {
-    if !Path::new(host_dir).is_dir() {
+fn with_host_dir(recipe_dir: &Path, host_dir: &Path, name: &str) -> Result<PathBuf, XtaskError> {
+    let host_dir = host_dir.display().to_string();
+    if !Path::new(&host_dir).is_dir() {
         return Err(XtaskError::Service {
             service: format!("image {name}"),
             message: format!(

@@ -39,7 +39,8 @@ impl Service {
     }
 }
 
-pub const ALL: &[Service] = &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB];
+pub const ALL: &[Service] =
+    &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB, CASSANDRA];
 
 /// Debian 12's redis-server (major and minor version; the images check it too).
 pub const REDIS_VERSION: &str = "7.0";
@@ -246,6 +247,48 @@ const PUBSUB: Service = Service {
     start: |dir| {
         let launcher = format!("{PUBSUB_EMULATOR_HOME}/bin/cloud-pubsub-emulator");
         Ok(vec![spawn_detached(&launcher, &["--host=127.0.0.1", "--port=8085"], &[], &dir.join("pubsub.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+pub use test_servers::process::KASSANDRA_VERSION;
+
+/// Build the kassandra test server (a no-op when it is up to date).
+fn build_kassandra() -> Result<(), XtaskError> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-servers/kassandra-server/Cargo.toml");
+    let manifest = manifest.to_string_lossy().into_owned();
+    let target = process::kassandra_target_dir();
+    let args = ["build", "--release", "--locked", "-q", "--manifest-path", &manifest, "--target-dir", &target];
+    crate::cmd::sh("cargo", &args, &[])
+}
+
+/// The kassandra test server, built, alone in a directory (for its image's build
+/// context).
+pub fn kassandra_dist() -> Result<PathBuf, XtaskError> {
+    build_kassandra()?;
+    let dist = PathBuf::from(process::kassandra_target_dir()).join("dist");
+    std::fs::create_dir_all(&dist).map_err(|e| XtaskError::io(&dist, e))?;
+    let binary = process::kassandra_binary();
+    let copy = dist.join("kassandra-server");
+    std::fs::copy(&binary, &copy).map_err(|e| XtaskError::io(&copy, e))?;
+    Ok(dist)
+}
+
+/// kassandra (a CQL v4 server library from crates.io, in memory, one node) behind the
+/// small listener in `test-servers/kassandra-server`, built with its own lock file
+/// into a directory outside the checkout (about 1.5 min the first time on a machine).
+/// No real Cassandra or Scylla can be installed from the reachable registries.
+const CASSANDRA: Service = Service {
+    name: "cassandra",
+    variables: &["CASSANDRA_CONTACT_POINTS"],
+    endpoint: "127.0.0.1:9042",
+    address: "127.0.0.1:9042",
+    probe: probe::cassandra,
+    ready_timeout: Duration::from_secs(20),
+    install: |_| build_kassandra(),
+    start: |dir| {
+        let args = ["--host", "127.0.0.1", "--port", "9042"];
+        Ok(vec![spawn_detached(&process::kassandra_binary(), &args, &[], &dir.join("cassandra.log"))?])
     },
     helpers: Vec::new,
 };
