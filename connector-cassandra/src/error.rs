@@ -1,0 +1,56 @@
+//! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
+
+use stream_core::StreamError;
+
+/// What can go wrong talking to Cassandra.
+#[derive(Debug, thiserror::Error)]
+pub enum CassandraError {
+    /// No session could be made with the contact points.
+    #[error(
+        "cannot connect to Cassandra at {contact_points}: {source} (check the contact points and that a node answers)"
+    )]
+    Connect {
+        /// The contact points, joined.
+        contact_points: String,
+        /// The driver's error.
+        #[source]
+        source: scylla::errors::NewSessionError,
+    },
+
+    /// The statement could not be prepared (an unknown keyspace, table or column, a
+    /// syntax error).
+    #[error("cannot prepare `{statement}`: {source}")]
+    Prepare {
+        /// The CQL statement.
+        statement: String,
+        /// The driver's error.
+        #[source]
+        source: scylla::errors::PrepareError,
+    },
+
+    /// A record's values do not fit the statement's bind markers.
+    #[error("a record does not fit `{statement}`: {source}")]
+    Bind {
+        /// The CQL statement.
+        statement: String,
+        /// The driver's error.
+        #[source]
+        source: scylla::errors::SerializationError,
+    },
+
+    /// A write failed for good (or kept failing past `retry_timeout`).
+    #[error("writing with `{statement}` failed: {source}")]
+    Write {
+        /// The CQL statement.
+        statement: String,
+        /// The driver's last error.
+        #[source]
+        source: scylla::errors::ExecutionError,
+    },
+}
+
+impl From<CassandraError> for StreamError {
+    fn from(e: CassandraError) -> Self {
+        StreamError::connector(e)
+    }
+}

@@ -1,0 +1,105 @@
+//! The CQL server of the tests (`CASSANDRA_CONTACT_POINTS`, or one the testkit
+//! starts: kassandra here), fresh tables on it, and the sink suite's target.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use connector_base::DeliveryGuarantee;
+use connector_cassandra::scylla::client::session::Session;
+use connector_cassandra::scylla::client::session_builder::SessionBuilder;
+use connector_cassandra::{CassandraSink, CassandraSinkBuilder};
+use connector_testkit::{SinkTarget, TestServer, TestkitError, servers};
+
+pub const KEYSPACE: &str = "flink_connectors_rs";
+
+/// The suite's rows: id and body.
+pub type Row = (i64, String);
+
+/// The server's `host:port`, or `None` to skip.
+pub async fn server() -> Option<String> {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    Some(TestServer::discover(&servers::CASSANDRA).await.unwrap()?.endpoint.clone())
+}
+
+/// A session for the tests' own statements (metadata off, as kassandra needs).
+pub async fn session(contact_point: &str) -> Session {
+    SessionBuilder::new()
+        .known_node(contact_point)
+        .fetch_schema_metadata(false)
+        .refresh_metadata_on_auto_schema_agreement(false)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// A fresh table `(id bigint PRIMARY KEY, body text)`; its name.
+pub async fn table(contact_point: &str, test: &str) -> String {
+    let session = session(contact_point).await;
+    let replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
+    let keyspace = format!("CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {replication}");
+    session.query_unpaged(keyspace, &[]).await.unwrap();
+    let table = format!("{test}_{}_{}", std::process::id(), fastrand::u32(..));
+    let create = format!("CREATE TABLE {KEYSPACE}.{table} (id bigint PRIMARY KEY, body text)");
+    session.query_unpaged(create, &[]).await.unwrap();
+    table
+}
+
+/// A sink suite target: upserts by id into a fresh table, read back with a SELECT.
+#[derive(Clone)]
+pub struct ToTable {
+    pub contact_point: String,
+    pub table: String,
+    pub guarantee: DeliveryGuarantee,
+    pub configure: fn(CassandraSinkBuilder<Row>) -> CassandraSinkBuilder<Row>,
+}
+
+impl ToTable {
+    pub async fn new(test: &str, guarantee: DeliveryGuarantee) -> Option<Arc<ToTable>> {
+        let contact_point = server().await?;
+        let table = table(&contact_point, test).await;
+        Some(Arc::new(ToTable { contact_point, table, guarantee, configure: |b| b }))
+    }
+}
+
+impl SinkTarget for ToTable {
+    type Record = (i64, String);
+    type Sink = CassandraSink<(i64, String)>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        self.guarantee
+    }
+
+    fn record(&self, id: u64) -> (i64, String) {
+        (id as i64, format!("body-{id}"))
+    }
+
+    fn sink(&self) -> CassandraSink<(i64, String)> {
+        let statement = format!("INSERT INTO {KEYSPACE}.{} (id, body) VALUES (?, ?)", self.table);
+        let builder = CassandraSink::builder([self.contact_point.clone()], statement)
+            .delivery_guarantee(self.guarantee)
+            .cluster_metadata(false);
+        (self.configure)(builder).build().unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
+        use futures::TryStreamExt;
+        let failed = |e: &dyn std::fmt::Display| TestkitError::Target(e.to_string());
+        let session = session(&self.contact_point).await;
+        let select = format!("SELECT id, body FROM {KEYSPACE}.{}", self.table);
+        let pager = session.query_iter(select, &[]).await.map_err(|e| failed(&e))?;
+        let rows: Vec<(i64, String)> = pager
+            .rows_stream::<(i64, String)>()
+            .map_err(|e| failed(&e))?
+            .try_collect()
+            .await
+            .map_err(|e| failed(&e))?;
+        let mut ids = Vec::new();
+        for (id, body) in rows {
+            if body != format!("body-{id}") {
+                return Err(TestkitError::Target(format!("row {id} holds {body:?}")));
+            }
+            ids.push(id as u64);
+        }
+        Ok(ids)
+    }
+}
