@@ -47,6 +47,19 @@ pub enum CassandraError {
         #[source]
         source: scylla::errors::ExecutionError,
     },
+
+    /// An idempotent write kept failing in ways that may pass for longer than the
+    /// sink's `retry_timeout`.
+    #[error("writing with `{statement}` kept failing for {timeout:?} (retry_timeout): {source}")]
+    RetriesExhausted {
+        /// The CQL statement.
+        statement: String,
+        /// The sink's `retry_timeout`.
+        timeout: std::time::Duration,
+        /// The driver's last error.
+        #[source]
+        source: scylla::errors::ExecutionError,
+    },
 }
 
 impl From<CassandraError> for StreamError {

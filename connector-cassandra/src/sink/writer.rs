@@ -91,8 +91,12 @@ impl<T: SerializeRow + Send + Sync + 'static> CassandraWriter<T> {
                     Ok(_) => return Ok(()),
                     Err(error) => error,
                 };
-                if !(idempotent && may_pass(&error) && first_try.elapsed() < retry_timeout) {
+                if !(idempotent && may_pass(&error)) {
                     return Err(CassandraError::Write { statement: statement.to_string(), source: error });
+                }
+                if first_try.elapsed() >= retry_timeout {
+                    let statement = statement.to_string();
+                    return Err(CassandraError::RetriesExhausted { statement, timeout: retry_timeout, source: error });
                 }
                 let delay = backoff.delay();
                 tracing::warn!(%statement, %error, ?delay, "write failed; writing again");

@@ -48,6 +48,8 @@ pub async fn table(contact_point: &str, test: &str) -> String {
 #[derive(Clone)]
 pub struct ToTable {
     pub contact_point: String,
+    /// Where the sink connects: `contact_point`, or a fault proxy in front of it.
+    pub via: String,
     pub table: String,
     pub guarantee: DeliveryGuarantee,
     pub configure: fn(CassandraSinkBuilder<Row>) -> CassandraSinkBuilder<Row>,
@@ -57,7 +59,14 @@ impl ToTable {
     pub async fn new(test: &str, guarantee: DeliveryGuarantee) -> Option<Arc<ToTable>> {
         let contact_point = server().await?;
         let table = table(&contact_point, test).await;
-        Some(Arc::new(ToTable { contact_point, table, guarantee, configure: |b| b }))
+        Some(Arc::new(ToTable { via: contact_point.clone(), contact_point, table, guarantee, configure: |b| b }))
+    }
+
+    /// A target whose sink connects through `via` (a fault proxy).
+    pub async fn through(test: &str, guarantee: DeliveryGuarantee, via: String) -> Arc<ToTable> {
+        let mut target = Arc::unwrap_or_clone(Self::new(test, guarantee).await.expect("the server"));
+        target.via = via;
+        Arc::new(target)
     }
 }
 
@@ -75,7 +84,7 @@ impl SinkTarget for ToTable {
 
     fn sink(&self) -> CassandraSink<(i64, String)> {
         let statement = format!("INSERT INTO {KEYSPACE}.{} (id, body) VALUES (?, ?)", self.table);
-        let builder = CassandraSink::builder([self.contact_point.clone()], statement)
+        let builder = CassandraSink::builder([self.via.clone()], statement)
             .delivery_guarantee(self.guarantee)
             .cluster_metadata(false);
         (self.configure)(builder).build().unwrap()
