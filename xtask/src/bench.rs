@@ -14,6 +14,7 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("rabbitmq", &[("connector-rabbitmq", "rabbitmq")]),
     ("elasticsearch", &[("connector-elasticsearch", "elasticsearch"), ("connector-opensearch", "opensearch")]),
     ("pubsub", &[("connector-pubsub", "pubsub")]),
+    ("cassandra", &[("connector-cassandra", "cassandra")]),
     (
         "aws",
         &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
@@ -29,6 +30,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "aws" => &["kinesis", "dynamodb", "moto"],
         "elasticsearch" => &["elasticsearch", "opensearch"],
         "pubsub" => &["pubsub"],
+        "cassandra" => &["cassandra"],
         _ => &[],
     }
 }
