@@ -79,18 +79,7 @@ async fn ours(contact: &str, statement: &str, n: u64) -> f64 {
         .cluster_metadata(false)
         .build()
         .unwrap();
-    let started = Instant::now();
-    StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
-        .parallelism(1)
-        .build()
-        .unwrap()
-        .from_source(CollectionSource::from_fn(n, row), "rows")
-        .sink_to(sink, "cassandra")
-        .execute("bench-sink")
-        .await
-        .unwrap();
-    n as f64 / started.elapsed().as_secs_f64()
+    bench::bounded_job_rate(&bench::job_env(Duration::from_secs(1)), CollectionSource::from_fn(n, row), sink, n).await
 }
 
 fn main() {

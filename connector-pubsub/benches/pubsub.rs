@@ -107,11 +107,7 @@ async fn raw_publish(url: String, topic: String, n: u64) -> f64 {
 }
 
 fn env() -> StreamEnvironment {
-    StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(checkpoint_interval()).build().unwrap())
-        .parallelism(1)
-        .build()
-        .unwrap()
+    bench::job_env(checkpoint_interval())
 }
 
 /// Messages/s of our sink in a job (parallelism 1, checkpoints every second).
@@ -121,10 +117,7 @@ async fn our_sink(host: &str, topic: &str, n: u64) -> f64 {
         .batching(BATCH.0, BATCH.1, BATCH.2)
         .build()
         .unwrap();
-    let started = Instant::now();
-    let job = env().from_source(CollectionSource::from_fn(n, line), "lines").sink_to(sink, "pubsub");
-    job.execute("bench-sink").await.unwrap();
-    n as f64 / started.elapsed().as_secs_f64()
+    bench::bounded_job_rate(&env(), CollectionSource::from_fn(n, line), sink, n).await
 }
 
 /// Messages/s of a raw subscriber decoding each payload to a String and acknowledging

@@ -68,18 +68,7 @@ async fn raw_publish(url: &str, queue: &str, n: u64) -> f64 {
 /// Messages/s of our sink in a job (parallelism 1, checkpoints every second).
 async fn our_sink(url: &str, queue: &str, n: u64) -> f64 {
     let sink = RabbitMqSink::builder(url, ToQueue::new(queue, Utf8Schema)).max_in_flight(IN_FLIGHT).build().unwrap();
-    let started = Instant::now();
-    StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
-        .parallelism(1)
-        .build()
-        .unwrap()
-        .from_source(CollectionSource::from_fn(n, line), "lines")
-        .sink_to(sink, "rabbitmq")
-        .execute("bench-sink")
-        .await
-        .unwrap();
-    n as f64 / started.elapsed().as_secs_f64()
+    bench::bounded_job_rate(&bench::job_env(Duration::from_secs(1)), CollectionSource::from_fn(n, line), sink, n).await
 }
 
 /// Messages/s of a raw consumer (prefetch `PREFETCH`, acknowledging every 1 000 with
@@ -113,12 +102,7 @@ async fn our_source(url: &str, queue: &str, n: u64) -> f64 {
         .prefetch(PREFETCH)
         .build()
         .unwrap();
-    let env = StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
-        .parallelism(1)
-        .build()
-        .unwrap();
-    bench::unbounded_source_rate(&env, source, n).await
+    bench::unbounded_source_rate(&bench::job_env(Duration::from_secs(1)), source, n).await
 }
 
 fn main() {

@@ -49,18 +49,7 @@ async fn ours(url: &str, prefix: &str, n: u64) -> f64 {
     .max_batch_size(BATCH)
     .build()
     .unwrap();
-    let started = Instant::now();
-    StreamEnvironment::builder()
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(1)).build().unwrap())
-        .parallelism(1)
-        .build()
-        .unwrap()
-        .from_source(CollectionSource::sequence(0..n), "ids")
-        .sink_to(sink, "redis")
-        .execute("bench-redis")
-        .await
-        .unwrap();
-    n as f64 / started.elapsed().as_secs_f64()
+    bench::bounded_job_rate(&bench::job_env(Duration::from_secs(1)), CollectionSource::sequence(0..n), sink, n).await
 }
 
 fn flush(url: &str) {

@@ -121,3 +121,26 @@ where
     }
     rate
 }
+
+/// The environment of a benchmark's job: parallelism 1, a checkpoint every
+/// `checkpoint_interval`.
+pub fn job_env(checkpoint_interval: std::time::Duration) -> stream_core::prelude::StreamEnvironment {
+    let checkpoints = stream_core::prelude::CheckpointConfig::builder().interval(checkpoint_interval).build();
+    let env = checkpoints
+        .and_then(|c| stream_core::prelude::StreamEnvironment::builder().checkpointing(c).parallelism(1).build());
+    env.unwrap_or_else(|e| panic!("a benchmark environment: {e}"))
+}
+
+/// Records/s of a job of `env` writing the `n` records of the bounded `source` into
+/// `sink`, from the job's start to its end.
+pub async fn bounded_job_rate<S, K>(env: &stream_core::prelude::StreamEnvironment, source: S, sink: K, n: u64) -> f64
+where
+    S: stream_core::api::Source,
+    K: stream_core::api::Sink<S::Output>,
+{
+    let started = std::time::Instant::now();
+    if let Err(e) = env.from_source(source, "source").sink_to(sink, "sink").execute("bench-sink").await {
+        panic!("the benchmark's job failed: {e}");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
