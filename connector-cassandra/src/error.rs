@@ -60,6 +60,22 @@ pub enum CassandraError {
         #[source]
         source: scylla::errors::ExecutionError,
     },
+
+    /// The write-ahead mode's progress table could not be created, read or written.
+    #[error(
+        "the write-ahead progress failed at `{statement}`: {source} (check the keyspace exists or give its replication)"
+    )]
+    WriteAhead {
+        /// What was run.
+        statement: String,
+        /// The driver's error.
+        #[source]
+        source: scylla::errors::ExecutionError,
+    },
+
+    /// An answer could not be read, or state could not be decoded.
+    #[error("cannot read from Cassandra: {0}")]
+    Read(String),
 }
 
 impl From<CassandraError> for StreamError {

@@ -11,4 +11,4 @@ pub use config::{CassandraSink, CassandraSinkBuilder};
 pub use error::CassandraError;
 /// The driver the connector is built on.
 pub use scylla;
-pub use sink::CassandraWriter;
+pub use sink::{CassandraCommittable, CassandraCommitter, CassandraWriter, WriteAhead};

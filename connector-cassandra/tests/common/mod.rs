@@ -7,7 +7,7 @@ use std::sync::Arc;
 use connector_base::DeliveryGuarantee;
 use connector_cassandra::scylla::client::session::Session;
 use connector_cassandra::scylla::client::session_builder::SessionBuilder;
-use connector_cassandra::{CassandraSink, CassandraSinkBuilder};
+use connector_cassandra::{CassandraSink, CassandraSinkBuilder, WriteAhead};
 use connector_testkit::{SinkTarget, TestServer, TestkitError, servers};
 
 pub const KEYSPACE: &str = "flink_connectors_rs";
@@ -44,6 +44,22 @@ pub async fn table(contact_point: &str, test: &str) -> String {
     table
 }
 
+/// Every row of `table`, sorted by id.
+pub async fn rows(contact_point: &str, table: &str) -> Vec<Row> {
+    use futures::TryStreamExt;
+    let session = session(contact_point).await;
+    let select = format!("SELECT id, body FROM {KEYSPACE}.{table}");
+    let pager = session.query_iter(select, &[]).await.unwrap();
+    let mut rows: Vec<Row> = pager.rows_stream::<Row>().unwrap().try_collect().await.unwrap();
+    rows.sort();
+    rows
+}
+
+/// The ids in `table`, sorted.
+pub async fn ids(contact_point: &str, table: &str) -> Vec<i64> {
+    rows(contact_point, table).await.into_iter().map(|(id, _)| id).collect()
+}
+
 /// A sink suite target: upserts by id into a fresh table, read back with a SELECT.
 #[derive(Clone)]
 pub struct ToTable {
@@ -53,13 +69,24 @@ pub struct ToTable {
     pub table: String,
     pub guarantee: DeliveryGuarantee,
     pub configure: fn(CassandraSinkBuilder<Row>) -> CassandraSinkBuilder<Row>,
+    /// The write-ahead mode with this many rows per part (progress under the
+    /// table's name, in the tests' keyspace).
+    pub write_ahead: Option<usize>,
 }
 
 impl ToTable {
     pub async fn new(test: &str, guarantee: DeliveryGuarantee) -> Option<Arc<ToTable>> {
         let contact_point = server().await?;
         let table = table(&contact_point, test).await;
-        Some(Arc::new(ToTable { via: contact_point.clone(), contact_point, table, guarantee, configure: |b| b }))
+        let via = contact_point.clone();
+        Some(Arc::new(ToTable { via, contact_point, table, guarantee, configure: |b| b, write_ahead: None }))
+    }
+
+    /// A target whose sink writes ahead, `part_rows` rows per part.
+    pub async fn write_ahead(test: &str, guarantee: DeliveryGuarantee, part_rows: usize) -> Option<Arc<ToTable>> {
+        let mut target = Arc::unwrap_or_clone(Self::new(test, guarantee).await?);
+        target.write_ahead = Some(part_rows);
+        Some(Arc::new(target))
     }
 
     /// A target whose sink connects through `via` (a fault proxy).
@@ -78,6 +105,10 @@ impl SinkTarget for ToTable {
         self.guarantee
     }
 
+    fn two_phase(&self) -> bool {
+        self.write_ahead.is_some()
+    }
+
     fn record(&self, id: u64) -> (i64, String) {
         (id as i64, format!("body-{id}"))
     }
@@ -87,6 +118,10 @@ impl SinkTarget for ToTable {
         let builder = CassandraSink::builder([self.via.clone()], statement)
             .delivery_guarantee(self.guarantee)
             .cluster_metadata(false);
+        let builder = match self.write_ahead {
+            Some(rows) => builder.write_ahead(WriteAhead::new(&self.table, KEYSPACE).part_rows(rows)),
+            None => builder,
+        };
         (self.configure)(builder).build().unwrap()
     }
 

@@ -1,0 +1,257 @@
+//! The write-ahead mode (Flink's `GenericWriteAheadSink` with `CassandraCommitter`):
+//! the writer keeps a checkpoint's rows in checkpoint state as committables, split in
+//! parts of `part_rows`; once the checkpoint completes the committer writes each part
+//! and then records it as written in a progress table, one row per sink and subtask
+//! (overwritten, so the table does not grow). A restore skips the parts that row
+//! says are written; a crash while a part is being written writes that part again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use scylla::client::session::Session;
+use scylla::statement::Consistency;
+use scylla::statement::prepared::PreparedStatement;
+use serde::{Deserialize, Serialize};
+use stream_core::{Result, StreamError};
+
+use super::row_log::RowLog;
+use super::writes::Writes;
+use crate::error::CassandraError;
+
+/// Options of the write-ahead mode; see [`crate::CassandraSinkBuilder::write_ahead`].
+#[derive(Debug, Clone)]
+pub struct WriteAhead {
+    pub(crate) sink_id: String,
+    pub(crate) keyspace: String,
+    pub(crate) table: String,
+    pub(crate) replication: Option<String>,
+    pub(crate) part_rows: usize,
+}
+
+impl WriteAhead {
+    /// Record progress under `sink_id` (unique among the jobs that share the table,
+    /// and the same across restores of one job) in a table of `keyspace`.
+    pub fn new(sink_id: impl Into<String>, keyspace: impl Into<String>) -> Self {
+        WriteAhead {
+            sink_id: sink_id.into(),
+            keyspace: keyspace.into(),
+            table: "write_ahead_progress".into(),
+            replication: None,
+            part_rows: 1_000,
+        }
+    }
+
+    /// The progress table's name (default `write_ahead_progress`; created if missing).
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// Create the keyspace if it is missing, with this replication map (CQL, for
+    /// example `{'class': 'NetworkTopologyStrategy', 'dc1': 3}`). Without it the
+    /// keyspace must exist.
+    pub fn replication(mut self, replication: impl Into<String>) -> Self {
+        self.replication = Some(replication.into());
+        self
+    }
+
+    /// Rows per part (default 1 000): a crash while a part is written writes at most
+    /// this many rows again; each part costs one more write to the progress table.
+    pub fn part_rows(mut self, rows: usize) -> Self {
+        self.part_rows = rows;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let is_name = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 48
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if self.sink_id.trim().is_empty() {
+            return Err(StreamError::invalid("write_ahead.sink_id", "\"\"", "name the sink (unique per job)"));
+        }
+        for (option, value) in [("write_ahead.keyspace", &self.keyspace), ("write_ahead.table", &self.table)] {
+            if !is_name(value) {
+                return Err(StreamError::invalid(
+                    option,
+                    value,
+                    "a CQL name: letters, digits and _, not starting with a digit, at most 48",
+                ));
+            }
+        }
+        if let Some(replication) = &self.replication
+            && !(replication.trim_start().starts_with('{') && replication.contains("'class'"))
+        {
+            return Err(StreamError::invalid(
+                "write_ahead.replication",
+                replication,
+                "a CQL replication map such as {'class': 'NetworkTopologyStrategy', 'dc1': 3}",
+            ));
+        }
+        if self.part_rows == 0 {
+            return Err(StreamError::invalid("write_ahead.part_rows", 0, "at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Rows of one checkpoint of one subtask, written once the checkpoint completes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CassandraCommittable {
+    checkpoint: u64,
+    subtask: u32,
+    part: u32,
+    rows: RowLog,
+}
+
+impl CassandraCommittable {
+    /// The parts of `rows` (already cut at `part_rows`) of `checkpoint`.
+    pub(crate) fn parts(checkpoint: u64, subtask: usize, rows: Vec<RowLog>) -> Vec<CassandraCommittable> {
+        let subtask = u32::try_from(subtask).unwrap_or(u32::MAX);
+        let parts = rows.into_iter().filter(|r| !r.is_empty()).zip(0u32..);
+        parts.map(|(rows, part)| CassandraCommittable { checkpoint, subtask, part, rows }).collect()
+    }
+
+    fn position(&self) -> (u64, u32) {
+        (self.checkpoint, self.part)
+    }
+}
+
+/// The progress table: per sink and subtask, the last part written.
+pub(crate) struct Progress {
+    session: Arc<Session>,
+    sink_id: String,
+    table: String,
+    select: PreparedStatement,
+    upsert: PreparedStatement,
+    delete: PreparedStatement,
+    written: HashMap<u32, Option<(u64, u32)>>,
+}
+
+impl Progress {
+    /// Create what is missing and prepare the statements.
+    pub async fn open(session: Arc<Session>, options: &WriteAhead, consistency: Consistency) -> Result<Self> {
+        let table = format!("{}.{}", options.keyspace, options.table);
+        let run = |cql: String| {
+            let session = session.clone();
+            async move {
+                session
+                    .query_unpaged(cql.as_str(), &[])
+                    .await
+                    .map_err(|source| CassandraError::WriteAhead { statement: cql, source })
+            }
+        };
+        if let Some(replication) = &options.replication {
+            run(format!("CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {replication}", options.keyspace)).await?;
+        }
+        run(format!(
+            "CREATE TABLE IF NOT EXISTS {table} (sink_id text, subtask int, checkpoint_id bigint, part int, \
+             PRIMARY KEY ((sink_id, subtask)))"
+        ))
+        .await?;
+        let prepare = |cql: String| {
+            let session = session.clone();
+            async move {
+                let mut prepared = session
+                    .prepare(cql.as_str())
+                    .await
+                    .map_err(|source| CassandraError::Prepare { statement: cql, source })?;
+                prepared.set_consistency(consistency);
+                prepared.set_is_idempotent(true);
+                Ok::<_, CassandraError>(prepared)
+            }
+        };
+        let select =
+            prepare(format!("SELECT checkpoint_id, part FROM {table} WHERE sink_id = ? AND subtask = ?")).await?;
+        let upsert =
+            prepare(format!("INSERT INTO {table} (sink_id, subtask, checkpoint_id, part) VALUES (?, ?, ?, ?)")).await?;
+        let delete = prepare(format!("DELETE FROM {table} WHERE sink_id = ? AND subtask = ?")).await?;
+        Ok(Progress {
+            session,
+            sink_id: options.sink_id.clone(),
+            table,
+            select,
+            upsert,
+            delete,
+            written: HashMap::new(),
+        })
+    }
+
+    fn failed(&self, source: scylla::errors::ExecutionError) -> StreamError {
+        CassandraError::WriteAhead { statement: format!("progress of `{}` in {}", self.sink_id, self.table), source }
+            .into()
+    }
+
+    /// Forget this subtask's progress: a job that starts without a checkpoint numbers
+    /// its checkpoints from 1 again.
+    pub async fn reset(&mut self, subtask: usize) -> Result<()> {
+        let subtask = i32::try_from(subtask).unwrap_or(i32::MAX);
+        self.session.execute_unpaged(&self.delete, (&self.sink_id, subtask)).await.map_err(|e| self.failed(e))?;
+        self.written.clear();
+        Ok(())
+    }
+
+    /// The last part of `subtask` known written.
+    async fn written(&mut self, subtask: u32) -> Result<Option<(u64, u32)>> {
+        if let Some(known) = self.written.get(&subtask) {
+            return Ok(*known);
+        }
+        let key = (&self.sink_id, i32::try_from(subtask).unwrap_or(i32::MAX));
+        let result = self.session.execute_unpaged(&self.select, key).await.map_err(|e| self.failed(e))?;
+        let rows =
+            result.into_rows_result().map_err(|e| StreamError::connector(CassandraError::Read(e.to_string())))?;
+        let row = rows
+            .maybe_first_row::<(i64, i32)>()
+            .map_err(|e| StreamError::connector(CassandraError::Read(e.to_string())))?;
+        let known = row.map(|(checkpoint, part)| (checkpoint.max(0) as u64, part.max(0) as u32));
+        self.written.insert(subtask, known);
+        Ok(known)
+    }
+
+    async fn mark(&mut self, done: &CassandraCommittable) -> Result<()> {
+        let checkpoint = i64::try_from(done.checkpoint).unwrap_or(i64::MAX);
+        let part = i32::try_from(done.part).unwrap_or(i32::MAX);
+        let row = (&self.sink_id, i32::try_from(done.subtask).unwrap_or(i32::MAX), checkpoint, part);
+        self.session.execute_unpaged(&self.upsert, row).await.map_err(|e| self.failed(e))?;
+        self.written.insert(done.subtask, Some(done.position()));
+        Ok(())
+    }
+}
+
+/// Writes the parts of completed checkpoints that the progress table does not hold.
+pub(crate) struct WriteAheadCommitter {
+    pub writes: Writes,
+    pub progress: Progress,
+}
+
+impl WriteAheadCommitter {
+    pub async fn commit(&mut self, committables: &[CassandraCommittable]) -> Result<()> {
+        for part in committables {
+            if self.progress.written(part.subtask).await?.is_some_and(|written| written >= part.position()) {
+                let sink_id = self.progress.sink_id.clone();
+                metrics::counter!("cassandra_sink_write_ahead_rows_skipped_total", "sink_id" => sink_id)
+                    .increment(part.rows.len() as u64);
+                tracing::debug!(checkpoint = part.checkpoint, part = part.part, "part already written; skipped");
+                continue;
+            }
+            let rows = part.rows.rows().map_err(|e| {
+                StreamError::connector(CassandraError::Read(format!(
+                    "the write-ahead rows of checkpoint {} are damaged: {e}",
+                    part.checkpoint
+                )))
+            })?;
+            for row in rows {
+                let timestamp = row.timestamp;
+                self.writes.push(row, timestamp).await?;
+            }
+            self.writes.settle_all().await?;
+            self.progress.mark(part).await?;
+            let sink_id = self.progress.sink_id.clone();
+            metrics::counter!("cassandra_sink_write_ahead_rows_written_total", "sink_id" => sink_id)
+                .increment(part.rows.len() as u64);
+        }
+        Ok(())
+    }
+}
