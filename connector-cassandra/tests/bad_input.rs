@@ -9,14 +9,20 @@ use std::time::Duration;
 
 use common::{KEYSPACE, Row};
 use connector_base::DeliveryGuarantee;
-use connector_cassandra::CassandraSink;
+use connector_base::schema::BadRecordPolicy;
+use connector_cassandra::{CassandraSink, WriteAhead};
 use stream_core::prelude::*;
 
 async fn run<T: connector_cassandra::scylla::serialize::row::SerializeRow + Clone + Send + Sync + 'static>(
     sink: CassandraSink<T>,
     records: Vec<T>,
 ) -> Result<(), String> {
-    let env = StreamEnvironment::builder().parallelism(1).restart_strategy(RestartStrategy::None).build().unwrap();
+    let env = StreamEnvironment::builder()
+        .parallelism(1)
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(100)).build().unwrap())
+        .restart_strategy(RestartStrategy::None)
+        .build()
+        .unwrap();
     let job = env.from_source(CollectionSource::new(records), "in").sink_to(sink, "cassandra").execute("bad");
     tokio::time::timeout(Duration::from_secs(60), job).await.expect("no hang").map(drop).map_err(|e| e.to_string())
 }
@@ -39,6 +45,37 @@ async fn a_record_of_the_wrong_type_is_named() {
     let sink = CassandraSink::<(i64, i64)>::builder([server], &statement).cluster_metadata(false).build().unwrap();
     let error = run(sink, vec![(1, 2)]).await.expect_err("a wrong type fails");
     assert!(error.contains(&table) && error.contains("writing with"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_server_refuses_fails_naming_the_statement_or_is_skipped_by_policy() {
+    let Some(server) = common::server().await else { return };
+    // A null primary key: the server refuses the write as invalid.
+    let records: Vec<(Option<i64>, String)> = vec![(Some(1), "a".into()), (None, "b".into()), (Some(2), "c".into())];
+    for write_ahead in [false, true] {
+        for policy in [BadRecordPolicy::Fail, BadRecordPolicy::SkipAndCount] {
+            let table = common::table(&server, "refused").await;
+            let statement = format!("INSERT INTO {KEYSPACE}.{table} (id, body) VALUES (?, ?)");
+            let builder = CassandraSink::<(Option<i64>, String)>::builder([server.clone()], &statement)
+                .cluster_metadata(false)
+                .failed_writes(policy.clone());
+            let builder = match write_ahead {
+                true => builder.write_ahead(WriteAhead::new(&table, KEYSPACE)),
+                false => builder,
+            };
+            let outcome = run(builder.build().unwrap(), records.clone()).await;
+            match policy {
+                BadRecordPolicy::Fail => {
+                    let error = outcome.expect_err("a refused record fails the job");
+                    assert!(error.contains(&table) && error.contains("invalid"), "write_ahead={write_ahead}: {error}");
+                }
+                _ => {
+                    outcome.unwrap();
+                    assert_eq!(common::ids(&server, &table).await, vec![1, 2], "write_ahead={write_ahead}");
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
