@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{
-    Boundedness, EnumeratorContext, ReadStatus, Source, SourceReader, SourceSplit, SplitEnumerator, TaskContext,
-};
+use crate::api::{Boundedness, ReadStatus, Source, SourceReader, SourceSplit, TaskContext};
 use crate::error::{Result, StreamError};
 
 /// A range `[next, end)` of record indices still to emit.
@@ -111,8 +109,8 @@ impl<T: Send + Sync + 'static> Source for CollectionSource<T> {
         parallelism: usize,
         restored: Option<Vec<CollectionSplit>>,
     ) -> Result<CollectionEnumerator> {
-        let remaining = match restored {
-            Some(splits) => splits.into(),
+        let remaining: Vec<CollectionSplit> = match restored {
+            Some(splits) => splits,
             None => {
                 let count = (parallelism as u64 * self.splits_per_reader).max(1);
                 (0..count)
@@ -124,7 +122,7 @@ impl<T: Send + Sync + 'static> Source for CollectionSource<T> {
                     .collect()
             }
         };
-        Ok(CollectionEnumerator { remaining })
+        Ok(CollectionEnumerator::new(remaining))
     }
 
     async fn create_reader(&self, ctx: &TaskContext) -> Result<CollectionReader<T>> {
@@ -140,35 +138,7 @@ impl<T: Send + Sync + 'static> Source for CollectionSource<T> {
 }
 
 /// Hands out index ranges on request.
-#[derive(Debug)]
-pub struct CollectionEnumerator {
-    remaining: VecDeque<CollectionSplit>,
-}
-
-impl SplitEnumerator for CollectionEnumerator {
-    type Split = CollectionSplit;
-    type State = Vec<CollectionSplit>;
-
-    async fn handle_split_request(
-        &mut self,
-        subtask: usize,
-        ctx: &mut EnumeratorContext<CollectionSplit>,
-    ) -> Result<()> {
-        match self.remaining.pop_front() {
-            Some(split) => ctx.assign_split(subtask, split),
-            None => ctx.signal_no_more_splits(subtask),
-        }
-        Ok(())
-    }
-
-    fn add_splits_back(&mut self, splits: Vec<CollectionSplit>, _subtask: usize) {
-        self.remaining.extend(splits);
-    }
-
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<CollectionSplit>> {
-        Ok(self.remaining.iter().cloned().collect())
-    }
-}
+pub type CollectionEnumerator = super::FixedSplitEnumerator<CollectionSplit>;
 
 /// Emits the ranges it was given.
 pub struct CollectionReader<T> {
