@@ -10,10 +10,8 @@ use scylla::serialize::row::SerializeRow;
 use scylla::statement::{Consistency, SerialConsistency};
 use stream_core::{Result, StreamError};
 
-use crate::error::CassandraError;
 use crate::session::Connection;
-use crate::sink::WriteAhead;
-use crate::sink::writes::WriteOptions;
+use crate::source::query::SplittableQuery;
 use crate::statement::{is_write, not_idempotent};
 
 /// A record's write time, in microseconds since the Unix epoch.
@@ -48,30 +46,6 @@ impl<T> std::fmt::Debug for CassandraSink<T> {
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("write_ahead", &self.write_ahead)
             .finish_non_exhaustive()
-    }
-}
-
-impl<T> CassandraSink<T> {
-    /// A session and the prepared statement with the sink's options.
-    pub(crate) async fn write_options(&self) -> Result<WriteOptions> {
-        let session = self.connection.session().await?;
-        let mut prepared = session
-            .prepare(self.statement.as_str())
-            .await
-            .map_err(|source| CassandraError::Prepare { statement: self.statement.clone(), source })?;
-        prepared.set_consistency(self.consistency);
-        prepared.set_serial_consistency(self.serial_consistency);
-        prepared.set_is_idempotent(self.idempotent);
-        prepared.set_request_timeout(Some(self.request_timeout));
-        Ok(WriteOptions {
-            session,
-            prepared,
-            statement: self.statement.as_str().into(),
-            idempotent: self.idempotent,
-            retry_timeout: self.retry_timeout,
-            max_in_flight: self.max_concurrent_requests,
-            failed_writes: self.failed_writes.clone(),
-        })
     }
 }
 
@@ -215,13 +189,7 @@ impl<T: SerializeRow + Send + Sync + 'static> CassandraSinkBuilder<T> {
 
     /// Validate and build; the error names the bad option.
     pub fn build(self) -> Result<CassandraSink<T>> {
-        if self.contact_points.is_empty() || self.contact_points.iter().any(|c| c.trim().is_empty()) {
-            return Err(StreamError::invalid(
-                "contact_points",
-                format!("{:?}", self.contact_points),
-                "name at least one node as host:port",
-            ));
-        }
+        check_contact_points(&self.contact_points)?;
         if !is_write(&self.statement) {
             return Err(StreamError::invalid(
                 "statement",
@@ -253,15 +221,11 @@ impl<T: SerializeRow + Send + Sync + 'static> CassandraSinkBuilder<T> {
         if self.max_concurrent_requests == 0 {
             return Err(StreamError::invalid("max_concurrent_requests", 0, "at least 1"));
         }
-        for (option, value) in [
+        check_timeouts([
             ("connect_timeout", self.connect_timeout),
             ("request_timeout", self.request_timeout),
             ("retry_timeout", self.retry_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(StreamError::invalid(option, "0s", "must be greater than zero"));
-            }
-        }
+        ])?;
         if let Some(write_ahead) = &self.write_ahead {
             write_ahead.validate()?;
         }
@@ -285,4 +249,282 @@ impl<T: SerializeRow + Send + Sync + 'static> CassandraSinkBuilder<T> {
             _record: PhantomData,
         })
     }
+}
+
+/// Options of the write-ahead mode; see [`crate::CassandraSinkBuilder::write_ahead`].
+#[derive(Debug, Clone)]
+pub struct WriteAhead {
+    pub(crate) sink_id: String,
+    pub(crate) keyspace: String,
+    pub(crate) table: String,
+    pub(crate) replication: Option<String>,
+    pub(crate) part_rows: usize,
+}
+
+impl WriteAhead {
+    /// Record progress under `sink_id` (unique among the jobs that share the table,
+    /// and the same across restores of one job) in a table of `keyspace`.
+    pub fn new(sink_id: impl Into<String>, keyspace: impl Into<String>) -> Self {
+        WriteAhead {
+            sink_id: sink_id.into(),
+            keyspace: keyspace.into(),
+            table: "write_ahead_progress".into(),
+            replication: None,
+            part_rows: 1_000,
+        }
+    }
+
+    /// The progress table's name (default `write_ahead_progress`; created if missing).
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// Create the keyspace if it is missing, with this replication map (CQL, for
+    /// example `{'class': 'NetworkTopologyStrategy', 'dc1': 3}`). Without it the
+    /// keyspace must exist.
+    pub fn replication(mut self, replication: impl Into<String>) -> Self {
+        self.replication = Some(replication.into());
+        self
+    }
+
+    /// Rows per part (default 1 000): a crash while a part is written writes at most
+    /// this many rows again; each part costs one more write to the progress table.
+    pub fn part_rows(mut self, rows: usize) -> Self {
+        self.part_rows = rows;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let is_name = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 48
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if self.sink_id.trim().is_empty() {
+            return Err(StreamError::invalid("write_ahead.sink_id", "\"\"", "name the sink (unique per job)"));
+        }
+        for (option, value) in [("write_ahead.keyspace", &self.keyspace), ("write_ahead.table", &self.table)] {
+            if !is_name(value) {
+                return Err(StreamError::invalid(
+                    option,
+                    value,
+                    "a CQL name: letters, digits and _, not starting with a digit, at most 48",
+                ));
+            }
+        }
+        if let Some(replication) = &self.replication
+            && !(replication.trim_start().starts_with('{') && replication.contains("'class'"))
+        {
+            return Err(StreamError::invalid(
+                "write_ahead.replication",
+                replication,
+                "a CQL replication map such as {'class': 'NetworkTopologyStrategy', 'dc1': 3}",
+            ));
+        }
+        if self.part_rows == 0 {
+            return Err(StreamError::invalid("write_ahead.part_rows", 0, "at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Reads a table (or the rows of a `SELECT` over one table) once, split by token
+/// range over the subtasks; each split streams pages and keeps the paging state of
+/// its next page in the checkpoint, so a restore neither re-reads nor skips rows.
+/// Bounded, exactly-once. Build with [`CassandraSource::builder`].
+pub struct CassandraSource<T> {
+    pub(crate) connection: Connection,
+    pub(crate) query: SplittableQuery,
+    pub(crate) partition_key: Vec<String>,
+    pub(crate) splits: Option<usize>,
+    pub(crate) page_size: i32,
+    pub(crate) consistency: Consistency,
+    pub(crate) request_timeout: Duration,
+    pub(crate) retry_timeout: Duration,
+    pub(crate) _record: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for CassandraSource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CassandraSource")
+            .field("contact_points", &self.connection.contact_points)
+            .field("query", &self.query.whole())
+            .field("splits", &self.splits)
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> CassandraSource<T> {
+    /// Read the rows of `query` (`SELECT ... FROM keyspace.table [WHERE ...]`, without
+    /// aggregates, ORDER BY, GROUP BY, LIMIT or token()) through `contact_points`,
+    /// each row decoded into `T` (a tuple, or a struct with
+    /// `#[derive(scylla::DeserializeRow)]`).
+    pub fn builder(
+        contact_points: impl IntoIterator<Item = impl Into<String>>,
+        query: impl Into<String>,
+    ) -> CassandraSourceBuilder<T> {
+        CassandraSourceBuilder {
+            contact_points: contact_points.into_iter().map(Into::into).collect(),
+            query: query.into(),
+            partition_key: Vec::new(),
+            splits: None,
+            page_size: 1_000,
+            consistency: Consistency::LocalQuorum,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(12),
+            retry_timeout: Duration::from_secs(60),
+            cluster_metadata: true,
+            _record: PhantomData,
+        }
+    }
+
+    /// The table's partition key: as configured, or from the cluster's metadata.
+    pub(crate) fn partition_key(&self, session: &scylla::client::session::Session) -> Result<Vec<String>> {
+        if !self.partition_key.is_empty() {
+            return Ok(self.partition_key.clone());
+        }
+        let (keyspace, table) = (&self.query.keyspace, &self.query.table);
+        let state = session.get_cluster_state();
+        let key = state.get_keyspace(keyspace).and_then(|k| k.tables.get(table)).map(|t| t.partition_key.clone());
+        match key {
+            Some(key) if !key.is_empty() => Ok(key),
+            _ => Err(StreamError::invalid(
+                "partition_key",
+                "[]",
+                format!(
+                    "the cluster metadata has no table {keyspace}.{table} (is cluster_metadata off?): name its partition key columns"
+                ),
+            )),
+        }
+    }
+}
+
+/// Builder of [`CassandraSource`].
+pub struct CassandraSourceBuilder<T> {
+    contact_points: Vec<String>,
+    query: String,
+    partition_key: Vec<String>,
+    splits: Option<usize>,
+    page_size: i32,
+    consistency: Consistency,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    retry_timeout: Duration,
+    cluster_metadata: bool,
+    _record: PhantomData<fn() -> T>,
+}
+
+impl<T> CassandraSourceBuilder<T> {
+    /// The table's partition key columns, in order (default: read from the cluster's
+    /// metadata).
+    pub fn partition_key(mut self, columns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.partition_key = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Split the ring into this many equal token ranges (default 4 per subtask). One
+    /// split reads the whole table with the query as given (no token range).
+    pub fn splits(mut self, n: usize) -> Self {
+        self.splits = Some(n);
+        self
+    }
+
+    /// Rows per page (default 1 000): a fetch reads one page, and the position is
+    /// kept per page.
+    pub fn page_size(mut self, rows: i32) -> Self {
+        self.page_size = rows;
+        self
+    }
+
+    /// The consistency level of each read (default `LOCAL_QUORUM`).
+    pub fn consistency(mut self, consistency: Consistency) -> Self {
+        self.consistency = consistency;
+        self
+    }
+
+    /// How long connecting to a node may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one page may take (default 12 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How long a page read that keeps failing in a way that may pass is sent again
+    /// before the task fails (default 60 s).
+    pub fn retry_timeout(mut self, timeout: Duration) -> Self {
+        self.retry_timeout = timeout;
+        self
+    }
+
+    /// Whether the driver reads the cluster's schema and topology (default on; the
+    /// kassandra test server needs it off, and then `partition_key` must be given
+    /// for more than one split).
+    pub fn cluster_metadata(mut self, on: bool) -> Self {
+        self.cluster_metadata = on;
+        self
+    }
+
+    /// Validate and build; the error names the bad option.
+    pub fn build(self) -> Result<CassandraSource<T>> {
+        check_contact_points(&self.contact_points)?;
+        let query = SplittableQuery::parse(&self.query)
+            .map_err(|what| StreamError::invalid("query", &self.query, format!("the source needs {what}")))?;
+        if self.splits == Some(0) {
+            return Err(StreamError::invalid("splits", 0, "at least 1"));
+        }
+        if self.page_size < 1 {
+            return Err(StreamError::invalid("page_size", self.page_size, "at least 1"));
+        }
+        if self.partition_key.iter().any(|c| c.trim().is_empty()) {
+            return Err(StreamError::invalid("partition_key", format!("{:?}", self.partition_key), "column names"));
+        }
+        check_timeouts([
+            ("connect_timeout", self.connect_timeout),
+            ("request_timeout", self.request_timeout),
+            ("retry_timeout", self.retry_timeout),
+        ])?;
+        Ok(CassandraSource {
+            connection: Connection {
+                contact_points: self.contact_points,
+                connect_timeout: self.connect_timeout,
+                cluster_metadata: self.cluster_metadata,
+            },
+            query,
+            partition_key: self.partition_key,
+            splits: self.splits,
+            page_size: self.page_size,
+            consistency: self.consistency,
+            request_timeout: self.request_timeout,
+            retry_timeout: self.retry_timeout,
+            _record: PhantomData,
+        })
+    }
+}
+
+fn check_contact_points(contact_points: &[String]) -> Result<()> {
+    if contact_points.is_empty() || contact_points.iter().any(|c| c.trim().is_empty()) {
+        return Err(StreamError::invalid(
+            "contact_points",
+            format!("{contact_points:?}"),
+            "name at least one node as host:port",
+        ));
+    }
+    Ok(())
+}
+
+fn check_timeouts<const N: usize>(timeouts: [(&'static str, Duration); N]) -> Result<()> {
+    for (option, value) in timeouts {
+        if value.is_zero() {
+            return Err(StreamError::invalid(option, "0s", "must be greater than zero"));
+        }
+    }
+    Ok(())
 }

@@ -38,6 +38,16 @@ pub enum CassandraError {
         source: scylla::errors::SerializationError,
     },
 
+    /// A query of the source failed for good.
+    #[error("reading with `{query}` failed: {source}")]
+    Query {
+        /// The CQL query.
+        query: String,
+        /// The driver's error.
+        #[source]
+        source: scylla::errors::ExecutionError,
+    },
+
     /// A write failed for good (or kept failing past `retry_timeout`).
     #[error("writing with `{statement}` failed: {source}")]
     Write {

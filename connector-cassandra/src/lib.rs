@@ -3,12 +3,15 @@
 
 mod config;
 mod error;
+mod retry;
 mod session;
 mod sink;
+mod source;
 mod statement;
 
-pub use config::{CassandraSink, CassandraSinkBuilder};
+pub use config::{CassandraSink, CassandraSinkBuilder, CassandraSource, CassandraSourceBuilder, WriteAhead};
 pub use error::CassandraError;
 /// The driver the connector is built on.
 pub use scylla;
-pub use sink::{CassandraCommittable, CassandraCommitter, CassandraWriter, WriteAhead};
+pub use sink::{CassandraCommittable, CassandraCommitter, CassandraWriter};
+pub use source::{TokenRangeFetcher, TokenRangeSplit};

@@ -6,7 +6,7 @@ mod write_ahead;
 mod writer;
 pub(crate) mod writes;
 
-pub use write_ahead::{CassandraCommittable, WriteAhead};
+pub use write_ahead::CassandraCommittable;
 pub use writer::CassandraWriter;
 
 use scylla::serialize::row::SerializeRow;

@@ -16,86 +16,8 @@ use stream_core::{Result, StreamError};
 
 use super::row_log::RowLog;
 use super::writes::Writes;
+use crate::config::WriteAhead;
 use crate::error::CassandraError;
-
-/// Options of the write-ahead mode; see [`crate::CassandraSinkBuilder::write_ahead`].
-#[derive(Debug, Clone)]
-pub struct WriteAhead {
-    pub(crate) sink_id: String,
-    pub(crate) keyspace: String,
-    pub(crate) table: String,
-    pub(crate) replication: Option<String>,
-    pub(crate) part_rows: usize,
-}
-
-impl WriteAhead {
-    /// Record progress under `sink_id` (unique among the jobs that share the table,
-    /// and the same across restores of one job) in a table of `keyspace`.
-    pub fn new(sink_id: impl Into<String>, keyspace: impl Into<String>) -> Self {
-        WriteAhead {
-            sink_id: sink_id.into(),
-            keyspace: keyspace.into(),
-            table: "write_ahead_progress".into(),
-            replication: None,
-            part_rows: 1_000,
-        }
-    }
-
-    /// The progress table's name (default `write_ahead_progress`; created if missing).
-    pub fn table(mut self, table: impl Into<String>) -> Self {
-        self.table = table.into();
-        self
-    }
-
-    /// Create the keyspace if it is missing, with this replication map (CQL, for
-    /// example `{'class': 'NetworkTopologyStrategy', 'dc1': 3}`). Without it the
-    /// keyspace must exist.
-    pub fn replication(mut self, replication: impl Into<String>) -> Self {
-        self.replication = Some(replication.into());
-        self
-    }
-
-    /// Rows per part (default 1 000): a crash while a part is written writes at most
-    /// this many rows again; each part costs one more write to the progress table.
-    pub fn part_rows(mut self, rows: usize) -> Self {
-        self.part_rows = rows;
-        self
-    }
-
-    pub(crate) fn validate(&self) -> Result<()> {
-        let is_name = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 48
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !s.starts_with(|c: char| c.is_ascii_digit())
-        };
-        if self.sink_id.trim().is_empty() {
-            return Err(StreamError::invalid("write_ahead.sink_id", "\"\"", "name the sink (unique per job)"));
-        }
-        for (option, value) in [("write_ahead.keyspace", &self.keyspace), ("write_ahead.table", &self.table)] {
-            if !is_name(value) {
-                return Err(StreamError::invalid(
-                    option,
-                    value,
-                    "a CQL name: letters, digits and _, not starting with a digit, at most 48",
-                ));
-            }
-        }
-        if let Some(replication) = &self.replication
-            && !(replication.trim_start().starts_with('{') && replication.contains("'class'"))
-        {
-            return Err(StreamError::invalid(
-                "write_ahead.replication",
-                replication,
-                "a CQL replication map such as {'class': 'NetworkTopologyStrategy', 'dc1': 3}",
-            ));
-        }
-        if self.part_rows == 0 {
-            return Err(StreamError::invalid("write_ahead.part_rows", 0, "at least 1"));
-        }
-        Ok(())
-    }
-}
 
 /// Rows of one checkpoint of one subtask, written once the checkpoint completes.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,12 +1,12 @@
 //! Writes in flight: one prepared statement executed per row, at most
 //! `max_in_flight` at once. An idempotent write that fails in a way that may pass (a
 //! timeout, an unavailable or overloaded node, a broken connection) is executed again
-//! with backoff, within `retry_timeout`; a write the server refuses because of the
+//! with backoff, within `retry_timeout` (see `crate::retry`); a write the server refuses because of the
 //! row itself follows the failed-write policy. The direct writer and the write-ahead
 //! committer both write through this.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connector_base::schema::{BadRecordPolicy, BadRecords};
 use futures::StreamExt;
@@ -17,9 +17,10 @@ use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
 use stream_core::Result;
-use stream_core::retry::RetryPolicy;
 
+use crate::config::CassandraSink;
 use crate::error::CassandraError;
+use crate::retry::{GaveUp, retry_within};
 
 /// One write's outcome.
 type Write = BoxFuture<'static, Result<()>>;
@@ -41,27 +42,6 @@ pub(crate) struct Writes {
     options: WriteOptions,
     bad: BadRecords,
     in_flight: FuturesUnordered<Write>,
-}
-
-/// Whether `error` may pass if the same write is sent again.
-fn may_pass(error: &ExecutionError) -> bool {
-    match error {
-        ExecutionError::RequestTimeout(_) | ExecutionError::EmptyPlan | ExecutionError::ConnectionPoolError(_) => true,
-        ExecutionError::LastAttemptError(attempt) => match attempt {
-            RequestAttemptError::BrokenConnectionError(_) | RequestAttemptError::UnableToAllocStreamId => true,
-            RequestAttemptError::DbError(db, _) => matches!(
-                db,
-                DbError::WriteTimeout { .. }
-                    | DbError::ReadTimeout { .. }
-                    | DbError::Unavailable { .. }
-                    | DbError::Overloaded
-                    | DbError::IsBootstrapping
-                    | DbError::ServerError
-            ),
-            _ => false,
-        },
-        _ => false,
-    }
 }
 
 /// Whether `error` is about the row itself (values that do not fit the statement, a
@@ -126,30 +106,44 @@ impl Writes {
             }
         };
         Box::pin(async move {
-            let first_try = Instant::now();
-            let mut backoff = RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(2)).backoff();
-            loop {
-                let error = match session.execute_unpaged(&prepared, &row).await {
-                    Ok(_) => return Ok(()),
-                    Err(error) => error,
-                };
-                if caused_by_row(&error) && !matches!(policy, BadRecordPolicy::Fail) {
-                    metrics::counter!("cassandra_sink_writes_failed_total").increment(1);
-                    return bad.settle::<()>(Err(error.to_string()), &[], format!("`{statement}`")).map(|_| ());
-                }
-                if !(idempotent && may_pass(&error)) {
-                    return Err(CassandraError::Write { statement: statement.to_string(), source: error }.into());
-                }
-                if first_try.elapsed() >= retry_timeout {
+            let write = || session.execute_unpaged(&prepared, &row);
+            let error = match retry_within(&statement, idempotent, retry_timeout, write).await {
+                Ok(_) => return Ok(()),
+                Err(GaveUp::Exhausted(source)) => {
                     let statement = statement.to_string();
-                    let error = CassandraError::RetriesExhausted { statement, timeout: retry_timeout, source: error };
-                    return Err(error.into());
+                    return Err(CassandraError::RetriesExhausted { statement, timeout: retry_timeout, source }.into());
                 }
-                let delay = backoff.delay();
-                tracing::warn!(%statement, %error, ?delay, "write failed; writing again");
-                metrics::counter!("cassandra_sink_writes_retried_total").increment(1);
-                tokio::time::sleep(delay).await;
+                Err(GaveUp::Failed(error)) => error,
+            };
+            if caused_by_row(&error) && !matches!(policy, BadRecordPolicy::Fail) {
+                metrics::counter!("cassandra_sink_writes_failed_total").increment(1);
+                return bad.settle::<()>(Err(error.to_string()), &[], format!("`{statement}`")).map(|_| ());
             }
+            Err(CassandraError::Write { statement: statement.to_string(), source: error }.into())
+        })
+    }
+}
+
+impl<T> CassandraSink<T> {
+    /// A session and the prepared statement with the sink's options.
+    pub(crate) async fn write_options(&self) -> Result<WriteOptions> {
+        let session = self.connection.session().await?;
+        let mut prepared = session
+            .prepare(self.statement.as_str())
+            .await
+            .map_err(|source| CassandraError::Prepare { statement: self.statement.clone(), source })?;
+        prepared.set_consistency(self.consistency);
+        prepared.set_serial_consistency(self.serial_consistency);
+        prepared.set_is_idempotent(self.idempotent);
+        prepared.set_request_timeout(Some(self.request_timeout));
+        Ok(WriteOptions {
+            session,
+            prepared,
+            statement: self.statement.as_str().into(),
+            idempotent: self.idempotent,
+            retry_timeout: self.retry_timeout,
+            max_in_flight: self.max_concurrent_requests,
+            failed_writes: self.failed_writes.clone(),
         })
     }
 }
