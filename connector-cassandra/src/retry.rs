@@ -59,10 +59,11 @@ where
         if !(may_repeat && may_pass(&error)) {
             return Err(GaveUp::Failed(error));
         }
-        if first_try.elapsed() >= within {
+        let Some(left) = within.checked_sub(first_try.elapsed()).filter(|left| !left.is_zero()) else {
             return Err(GaveUp::Exhausted(error));
-        }
-        let delay = backoff.delay();
+        };
+        // The last try starts before `within` is over, not a whole backoff later.
+        let delay = backoff.delay().min(left);
         tracing::warn!(%what, %error, ?delay, "request failed; sending it again");
         metrics::counter!("cassandra_requests_retried_total").increment(1);
         tokio::time::sleep(delay).await;

@@ -46,7 +46,8 @@ impl<T: SerializeRow + Send + Sync + 'static> Sink<T> for CassandraSink<T> {
     async fn create_committer(&self, ctx: &TaskContext) -> Result<CassandraCommitter> {
         let Some(options) = &self.write_ahead else { return Ok(CassandraCommitter { write_ahead: None }) };
         let writes = self.write_options().await?;
-        let mut progress = Progress::open(writes.session.clone(), options, self.consistency).await?;
+        let restored = ctx.restored_checkpoint;
+        let mut progress = Progress::open(writes.session.clone(), options, self.consistency, restored).await?;
         if ctx.restored_checkpoint.is_none() {
             progress.reset(ctx.subtask).await?;
         }

@@ -48,13 +48,21 @@ pub(crate) struct Progress {
     table: String,
     select: PreparedStatement,
     upsert: PreparedStatement,
-    delete: PreparedStatement,
     written: HashMap<u32, Option<(u64, u32)>>,
+    /// The checkpoint this attempt restored from: progress recorded beyond it (when
+    /// the newest checkpoint could not be read and an older one was restored) is of
+    /// checkpoint ids that will be used again, for new rows.
+    restored: Option<u64>,
 }
 
 impl Progress {
     /// Create what is missing and prepare the statements.
-    pub async fn open(session: Arc<Session>, options: &WriteAhead, consistency: Consistency) -> Result<Self> {
+    pub async fn open(
+        session: Arc<Session>,
+        options: &WriteAhead,
+        consistency: Consistency,
+        restored: Option<u64>,
+    ) -> Result<Self> {
         let table = format!("{}.{}", options.keyspace, options.table);
         let run = |cql: String| {
             let session = session.clone();
@@ -89,15 +97,14 @@ impl Progress {
             prepare(format!("SELECT checkpoint_id, part FROM {table} WHERE sink_id = ? AND subtask = ?")).await?;
         let upsert =
             prepare(format!("INSERT INTO {table} (sink_id, subtask, checkpoint_id, part) VALUES (?, ?, ?, ?)")).await?;
-        let delete = prepare(format!("DELETE FROM {table} WHERE sink_id = ? AND subtask = ?")).await?;
         Ok(Progress {
             session,
             sink_id: options.sink_id.clone(),
             table,
             select,
             upsert,
-            delete,
             written: HashMap::new(),
+            restored,
         })
     }
 
@@ -107,10 +114,11 @@ impl Progress {
     }
 
     /// Forget this subtask's progress: a job that starts without a checkpoint numbers
-    /// its checkpoints from 1 again.
+    /// its checkpoints from 1 again. The row is overwritten with checkpoint 0 (before
+    /// any), not deleted: no tombstone per start.
     pub async fn reset(&mut self, subtask: usize) -> Result<()> {
-        let subtask = i32::try_from(subtask).unwrap_or(i32::MAX);
-        self.session.execute_unpaged(&self.delete, (&self.sink_id, subtask)).await.map_err(|e| self.failed(e))?;
+        let row = (&self.sink_id, i32::try_from(subtask).unwrap_or(i32::MAX), 0i64, 0i32);
+        self.session.execute_unpaged(&self.upsert, row).await.map_err(|e| self.failed(e))?;
         self.written.clear();
         Ok(())
     }
@@ -127,7 +135,17 @@ impl Progress {
         let row = rows
             .maybe_first_row::<(i64, i32)>()
             .map_err(|e| StreamError::connector(CassandraError::Read(e.to_string())))?;
-        let known = row.map(|(checkpoint, part)| (checkpoint.max(0) as u64, part.max(0) as u32));
+        let mut known = row
+            .filter(|(checkpoint, _)| *checkpoint > 0)
+            .map(|(checkpoint, part)| (checkpoint as u64, part.max(0) as u32));
+        if let (Some((checkpoint, _)), Some(restored)) = (known, self.restored)
+            && checkpoint > restored
+        {
+            // Everything up to the restored checkpoint is written; what came after it
+            // is written again under the same ids.
+            tracing::warn!(checkpoint, restored, "progress beyond the restored checkpoint; writing its ids again");
+            known = Some((restored, u32::MAX));
+        }
         self.written.insert(subtask, known);
         Ok(known)
     }
@@ -150,6 +168,7 @@ pub(crate) struct WriteAheadCommitter {
 
 impl WriteAheadCommitter {
     pub async fn commit(&mut self, committables: &[CassandraCommittable]) -> Result<()> {
+        tracing::debug!(parts = committables.len(), first = ?committables.first().map(|c| c.position()), "committing");
         for part in committables {
             if self.progress.written(part.subtask).await?.is_some_and(|written| written >= part.position()) {
                 let sink_id = self.progress.sink_id.clone();
