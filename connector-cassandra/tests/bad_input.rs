@@ -11,21 +11,8 @@ use common::{KEYSPACE, Row};
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::BadRecordPolicy;
 use connector_cassandra::{CassandraSink, WriteAhead};
-use stream_core::prelude::*;
 
-async fn run<T: connector_cassandra::scylla::serialize::row::SerializeRow + Clone + Send + Sync + 'static>(
-    sink: CassandraSink<T>,
-    records: Vec<T>,
-) -> Result<(), String> {
-    let env = StreamEnvironment::builder()
-        .parallelism(1)
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(100)).build().unwrap())
-        .restart_strategy(RestartStrategy::None)
-        .build()
-        .unwrap();
-    let job = env.from_source(CollectionSource::new(records), "in").sink_to(sink, "cassandra").execute("bad");
-    tokio::time::timeout(Duration::from_secs(60), job).await.expect("no hang").map(drop).map_err(|e| e.to_string())
-}
+use common::run_into as run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_table_is_named_at_start() {

@@ -79,16 +79,7 @@ async fn write_ahead_is_exactly_once_across_random_crashes() {
     verdict.check(ExactlyOnce).unwrap();
 }
 
-async fn run_job(sink: CassandraSink<Row>, records: Vec<Row>) -> Result<(), String> {
-    let env = StreamEnvironment::builder()
-        .parallelism(1)
-        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(100)).build().unwrap())
-        .restart_strategy(RestartStrategy::None)
-        .build()
-        .unwrap();
-    let job = env.from_source(CollectionSource::new(records), "in").sink_to(sink, "cassandra").execute("wal");
-    tokio::time::timeout(Duration::from_secs(60), job).await.expect("no hang").map(drop).map_err(|e| e.to_string())
-}
+use common::run_into as run_job;
 
 fn sink_into(server: &str, table: &str, sink_id: &str) -> CassandraSink<Row> {
     CassandraSink::builder([server.to_string()], format!("INSERT INTO {KEYSPACE}.{table} (id, body) VALUES (?, ?)"))
@@ -189,12 +180,14 @@ async fn unset_values_pass_through_the_checkpoint_and_keep_what_is_there() {
 async fn a_missing_keyspace_without_replication_is_named_at_start() {
     let Some(server) = common::server().await else { return };
     let table = common::table(&server, "wal_no_keyspace").await;
-    let sink =
-        CassandraSink::builder([server.clone()], format!("INSERT INTO {KEYSPACE}.{table} (id, body) VALUES (?, ?)"))
-            .cluster_metadata(false)
-            .write_ahead(WriteAhead::new("no_keyspace", "no_such_keyspace"))
-            .build()
-            .unwrap();
+    let sink = CassandraSink::<Row>::builder(
+        [server.clone()],
+        format!("INSERT INTO {KEYSPACE}.{table} (id, body) VALUES (?, ?)"),
+    )
+    .cluster_metadata(false)
+    .write_ahead(WriteAhead::new("no_keyspace", "no_such_keyspace"))
+    .build()
+    .unwrap();
     let error = run_job(sink, vec![(1, "a".into())]).await.expect_err("the progress table cannot be made");
     assert!(error.contains("no_such_keyspace") && error.contains("replication"), "{error}");
 }

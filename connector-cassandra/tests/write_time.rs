@@ -11,15 +11,12 @@ use std::time::Duration;
 
 use common::KEYSPACE;
 use connector_cassandra::CassandraSink;
-use stream_core::prelude::*;
 
-async fn run<T: connector_cassandra::scylla::serialize::row::SerializeRow + Clone + Send + Sync + 'static>(
-    sink: CassandraSink<T>,
-    records: Vec<T>,
-) {
-    let env = StreamEnvironment::builder().parallelism(1).restart_strategy(RestartStrategy::None).build().unwrap();
-    let job = env.from_source(CollectionSource::new(records), "in").sink_to(sink, "cassandra").execute("write-time");
-    tokio::time::timeout(Duration::from_secs(60), job).await.unwrap().unwrap();
+async fn run<T>(sink: CassandraSink<T>, records: Vec<T>)
+where
+    T: connector_cassandra::scylla::serialize::row::SerializeRow + Clone + Send + Sync + 'static,
+{
+    common::run_into(sink, records).await.unwrap();
 }
 
 /// Whether the server keeps the write with the later timestamp, not the later write.

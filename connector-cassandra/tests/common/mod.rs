@@ -44,6 +44,24 @@ pub async fn table(contact_point: &str, test: &str) -> String {
     table
 }
 
+/// Run `records` into `sink` in a job of parallelism 1 with 100 ms checkpoints and no
+/// restart; the job's error as text.
+pub async fn run_into<T>(sink: CassandraSink<T>, records: Vec<T>) -> Result<(), String>
+where
+    T: connector_cassandra::scylla::serialize::row::SerializeRow + Clone + Send + Sync + 'static,
+{
+    use stream_core::prelude::*;
+    let env = StreamEnvironment::builder()
+        .parallelism(1)
+        .checkpointing(CheckpointConfig::builder().interval(std::time::Duration::from_millis(100)).build().unwrap())
+        .restart_strategy(RestartStrategy::None)
+        .build()
+        .unwrap();
+    let job = env.from_source(CollectionSource::new(records), "in").sink_to(sink, "cassandra").execute("into");
+    let limit = std::time::Duration::from_secs(60);
+    tokio::time::timeout(limit, job).await.expect("no hang").map(drop).map_err(|e| e.to_string())
+}
+
 /// Every row of `table`, sorted by id.
 pub async fn rows(contact_point: &str, table: &str) -> Vec<Row> {
     use futures::TryStreamExt;
