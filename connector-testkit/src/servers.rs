@@ -228,6 +228,53 @@ pub const CASSANDRA: TestServer = TestServer {
     endpoint: |host, port| format!("{host}:{port}"),
 };
 
+/// mongoeco's Python and launcher, which `cargo xtask services up mongodb` installs.
+fn mongoeco() -> Result<(String, String), String> {
+    let python = test_servers::process::mongoeco_python();
+    if std::path::Path::new(&python).is_file() {
+        Ok((python, test_servers::process::mongoeco_launcher()))
+    } else {
+        Err(format!("{python} is not installed yet (cargo xtask services up mongodb)"))
+    }
+}
+
+/// The extra argument that puts a private MongoDB test server's data on disk in its
+/// directory (SQLite, kept across restarts); without it mongoeco runs in memory,
+/// about four times faster.
+pub const MONGODB_DURABLE: &str = "durable";
+
+/// MongoDB (`MONGODB_URI`, e.g. `mongodb://127.0.0.1:27017/?directConnection=true`):
+/// mongoeco here (a MongoDB wire server reporting 7.0, standalone; no mongod installs
+/// from the reachable registries), with its cursor ids fixed to int64 by the launcher;
+/// MongoDB 7.0 from the official image. See [`MONGODB_DURABLE`].
+pub const MONGODB: TestServer = TestServer {
+    system: "MongoDB (mongoeco)",
+    variable: "MONGODB_URI",
+    service: "mongodb",
+    probe: probe::mongodb,
+    local_image: images::MONGODB,
+    official_image: "mongo:7.0",
+    ports: 1,
+    launch: |mode, ports, dir, extra| {
+        let port = ports[0].to_string();
+        let data = format!("{dir}/mongodb.sqlite");
+        let mut args = vec!["--host", "127.0.0.1", "--port", &port];
+        if extra.iter().any(|a| a == MONGODB_DURABLE) {
+            args.extend(["--data", &data]);
+        }
+        Ok(match mode {
+            Mode::Host => {
+                let (python, launcher) = mongoeco()?;
+                args.insert(0, &launcher);
+                Launch::new(&python, &args)
+            }
+            Mode::LocalImage => Launch::new("mongoeco-server", &args),
+            Mode::OfficialImage => Launch::new("mongod", &["--bind_ip", "127.0.0.1", "--port", &port, "--dbpath", dir]),
+        })
+    },
+    endpoint: |host, port| format!("mongodb://{host}:{port}/?directConnection=true"),
+};
+
 fn moto(mode: Mode, port: u16) -> Result<Launch, String> {
     match mode {
         Mode::Host => no_private_host("moto"),

@@ -45,3 +45,8 @@ async fn kinesis_answers() {
 async fn cassandra_answers() {
     check(servers::CASSANDRA, probe::cassandra).await;
 }
+
+#[tokio::test]
+async fn mongodb_answers() {
+    check(servers::MONGODB, probe::mongodb).await;
+}

@@ -26,5 +26,10 @@ pub const KINESIS: &str = "flink-connectors-rs/kinesis-local:0.6.2";
 /// `test-servers/kassandra-server`, built on this machine, as `kassandra-server`.
 pub const CASSANDRA: &str = "flink-connectors-rs/kassandra:0.14.0";
 
+/// mongoeco 4.11.0 (a MongoDB wire server) behind the launcher
+/// `test-servers/mongoeco/mongoeco_server.py`, as `mongoeco-server`, on a copy of this
+/// machine's Python 3.13 (Debian 12 packages none).
+pub const MONGODB: &str = "flink-connectors-rs/mongoeco:4.11.0";
+
 /// The label holding the hash of the recipe an image was built from.
 pub const RECIPE_LABEL: &str = "org.flink-connectors-rs.recipe";

@@ -69,6 +69,49 @@ pub fn cassandra(address: &str) -> Result<(), String> {
     }
 }
 
+/// A MongoDB server (mongod, mongoeco) answers an OP_MSG `{hello: 1, $db: "admin"}`
+/// with an OP_MSG reply (opcode 2013) whose document holds `ok: 1.0`.
+pub fn mongodb(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    // BSON {hello: int32 1, $db: "admin"}.
+    let mut document = Vec::new();
+    document.extend_from_slice(b"\x10hello\0");
+    document.extend_from_slice(&1i32.to_le_bytes());
+    document.extend_from_slice(b"\x02$db\0");
+    document.extend_from_slice(&6i32.to_le_bytes());
+    document.extend_from_slice(b"admin\0");
+    document.push(0);
+    let mut bson = ((document.len() + 4) as i32).to_le_bytes().to_vec();
+    bson.extend_from_slice(&document);
+    // Header: length, request id, response to, opcode OP_MSG (2013); flags; section kind 0.
+    let length = 16 + 4 + 1 + bson.len();
+    let mut message = Vec::with_capacity(length);
+    for field in [length as i32, 4242, 0, 2013, 0] {
+        message.extend_from_slice(&field.to_le_bytes());
+    }
+    message.push(0);
+    message.extend_from_slice(&bson);
+    s.write_all(&message).map_err(|e| e.to_string())?;
+    let mut header = [0u8; 16];
+    s.read_exact(&mut header).map_err(|e| format!("{address}: no MongoDB answer: {e}"))?;
+    let length = i32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let response_to = i32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    let opcode = i32::from_le_bytes([header[12], header[13], header[14], header[15]]);
+    if response_to != 4242 || opcode != 2013 || !(21..16 * 1024 * 1024).contains(&length) {
+        return Err(format!("{address}: not an OP_MSG answer to hello: {header:?}"));
+    }
+    let mut body = vec![0u8; length as usize - 16];
+    s.read_exact(&mut body).map_err(|e| format!("{address}: short MongoDB answer: {e}"))?;
+    // `ok` as a double 1.0: type 0x01, name, then the little-endian bytes of 1.0.
+    let mut ok = b"\x01ok\0".to_vec();
+    ok.extend_from_slice(&1.0f64.to_le_bytes());
+    if body.windows(ok.len()).any(|w| w == ok.as_slice()) {
+        Ok(())
+    } else {
+        Err(format!("{address}: hello was not answered with ok: 1"))
+    }
+}
+
 /// A Kafka broker answers `ApiVersions` (v0) with our correlation id and no error.
 pub fn kafka(address: &str) -> Result<(), String> {
     let mut s = connect(address)?;

@@ -105,6 +105,27 @@ pub fn kassandra_binary() -> String {
     format!("{}/release/kassandra-server", kassandra_target_dir())
 }
 
+/// mongoeco's version in the MongoDB test server `cargo xtask services up mongodb`
+/// installs (PyPI `mongoeco[wire]`, which needs Python 3.13).
+pub const MONGOECO_VERSION: &str = "4.11.0";
+
+/// Where `cargo xtask services up mongodb` makes mongoeco's virtual environment:
+/// outside the checkout, so that fresh clones on one machine share it.
+pub fn mongoeco_dir() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    format!("{home}/.cache/flink-connectors-rs/mongoeco-{MONGOECO_VERSION}")
+}
+
+/// The Python of mongoeco's virtual environment.
+pub fn mongoeco_python() -> String {
+    format!("{}/venv/bin/python", mongoeco_dir())
+}
+
+/// The launcher of the MongoDB test server (with its cursor-id shim; see the file).
+pub fn mongoeco_launcher() -> String {
+    format!("{}/mongoeco/mongoeco_server.py", env!("CARGO_MANIFEST_DIR"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

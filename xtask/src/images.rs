@@ -61,6 +61,12 @@ const RECIPES: &[Recipe] = &[
         version: catalog::KASSANDRA_VERSION,
         host: HostCopy::Built(catalog::kassandra_dist),
     },
+    Recipe {
+        name: "mongodb",
+        image: images::MONGODB,
+        version: catalog::MONGOECO_VERSION,
+        host: HostCopy::Built(catalog::mongoeco_dist),
+    },
 ];
 
 const SUITE: &str = "bookworm";

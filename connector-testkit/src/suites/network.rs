@@ -79,6 +79,13 @@ impl NetworkSuite {
         self
     }
 
+    /// Records per second the jobs' source sends (default 500; less for a slow test
+    /// server).
+    pub fn records_per_second(mut self, rate: f64) -> NetworkSuite {
+        self.records_per_second = rate;
+        self
+    }
+
     /// The bound on the time from the faults' end to the job's (default 30 s).
     pub fn finish_within(mut self, bound: Duration) -> NetworkSuite {
         self.finish_within = bound;

@@ -40,7 +40,7 @@ impl Service {
 }
 
 pub const ALL: &[Service] =
-    &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB, CASSANDRA];
+    &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB, CASSANDRA, MONGODB];
 
 /// Debian 12's redis-server (major and minor version; the images check it too).
 pub const REDIS_VERSION: &str = "7.0";
@@ -289,6 +289,95 @@ const CASSANDRA: Service = Service {
     start: |dir| {
         let args = ["--host", "127.0.0.1", "--port", "9042"];
         Ok(vec![spawn_detached(&process::kassandra_binary(), &args, &[], &dir.join("cassandra.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+pub use test_servers::process::MONGOECO_VERSION;
+
+/// A Python 3.13 (mongoeco needs it): pyenv's (the machine image has one; its
+/// `python3.13` shim fails unless that version is selected), or one on the path.
+fn python313() -> Result<String, XtaskError> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let versions = PathBuf::from(home).join(".pyenv/versions");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&versions)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("3.13"))
+        .map(|entry| entry.path().join("bin/python3.13"))
+        .filter(|python| python.exists())
+        .collect();
+    found.sort();
+    if let Some(python) = found.pop() {
+        return Ok(python.display().to_string());
+    }
+    let runs = Command::new("python3.13").arg("--version").output().is_ok_and(|o| o.status.success());
+    if runs {
+        return Ok("python3.13".into());
+    }
+    Err(XtaskError::Service {
+        service: "mongodb".into(),
+        message: format!("mongoeco needs Python 3.13: none in {} or on the path", versions.display()),
+    })
+}
+
+/// mongoeco (PyPI) in a virtual environment of its own, unless that version is there.
+fn install_mongoeco() -> Result<(), XtaskError> {
+    let python = process::mongoeco_python();
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "show", "mongoeco"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MONGOECO_VERSION}")))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    let venv = format!("{}/venv", process::mongoeco_dir());
+    crate::cmd::sh(&python313()?, &["-m", "venv", &venv], &[])?;
+    let pin = format!("mongoeco[wire]=={MONGOECO_VERSION}");
+    crate::cmd::sh(&python, &["-m", "pip", "install", "-q", "--disable-pip-version-check", &pin], &[])
+}
+
+/// mongoeco's image build context: the launcher and a copy of the Python 3.13 it runs
+/// on (Debian 12 packages none), made once under mongoeco's directory.
+pub fn mongoeco_dist() -> Result<PathBuf, XtaskError> {
+    let dist = PathBuf::from(process::mongoeco_dir()).join("dist");
+    std::fs::create_dir_all(&dist).map_err(|e| XtaskError::io(&dist, e))?;
+    let launcher = dist.join("mongoeco_server.py");
+    std::fs::copy(process::mongoeco_launcher(), &launcher).map_err(|e| XtaskError::io(&launcher, e))?;
+    let python = dist.join("python");
+    if !python.join("bin/python3.13").exists() {
+        let installed = PathBuf::from(python313()?);
+        // .../3.13.x/bin/python3.13 -> .../3.13.x
+        let home = installed.parent().and_then(Path::parent).ok_or_else(|| XtaskError::Service {
+            service: "mongodb".into(),
+            message: format!("{} is not inside a Python installation", installed.display()),
+        })?;
+        let _ = std::fs::remove_dir_all(&python);
+        crate::cmd::sh("cp", &["-a", &home.display().to_string(), &python.display().to_string()], &[])?;
+    }
+    Ok(dist)
+}
+
+/// mongoeco's MongoDB wire server (it reports 7.0, standalone) in memory (its SQLite
+/// engine, which the tests' private servers use to survive a restart, writes about a
+/// quarter as fast), through `test-servers/mongoeco/mongoeco_server.py`, which fixes
+/// its cursor ids to int64 (see that file). No mongod installs from the reachable
+/// registries.
+const MONGODB: Service = Service {
+    name: "mongodb",
+    variables: &["MONGODB_URI"],
+    endpoint: "mongodb://127.0.0.1:27017/?directConnection=true",
+    address: "127.0.0.1:27017",
+    probe: probe::mongodb,
+    ready_timeout: Duration::from_secs(30),
+    install: |_| install_mongoeco(),
+    start: |dir| {
+        let launcher = process::mongoeco_launcher();
+        let args = [launcher.as_str(), "--host", "127.0.0.1", "--port", "27017"];
+        Ok(vec![spawn_detached(&process::mongoeco_python(), &args, &[], &dir.join("mongodb.log"))?])
     },
     helpers: Vec::new,
 };
