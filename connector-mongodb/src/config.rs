@@ -118,13 +118,7 @@ impl<T: Send + 'static> MongoSinkBuilder<T> {
     /// Validate and build; the error names the bad option and value.
     pub fn build(self) -> Result<MongoSink<T>> {
         self.connection.validate()?;
-        for (option, name) in [("database", &self.database), ("collection", &self.collection)] {
-            let bad = ['/', '\\', '.', ' ', '"', '$', '\0'];
-            let forbidden = if option == "database" { &bad[..] } else { &bad[5..] };
-            if name.is_empty() || name.contains(forbidden) {
-                return Err(StreamError::invalid(option, name, "a MongoDB name (not empty, no '$' or NUL)"));
-            }
-        }
+        check_names(&self.database, &self.collection)?;
         if !matches!(self.guarantee, DeliveryGuarantee::AtLeastOnce | DeliveryGuarantee::ExactlyOnce) {
             return Err(StreamError::invalid(
                 "delivery_guarantee",
@@ -144,4 +138,167 @@ impl<T: Send + 'static> MongoSinkBuilder<T> {
         };
         Ok(AsyncSink::new(target, async_config))
     }
+}
+
+/// How a [`MongoSource`] cuts the collection into `_id` ranges (Flink's split
+/// strategies).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SplitStrategy {
+    /// One split: the whole collection.
+    Single,
+    /// Boundaries from `$sample`: `splits` ranges (default 4 per subtask), every
+    /// `samples_per_split`-th of the sorted sample.
+    Sample {
+        /// How many ranges (`None`: 4 per subtask).
+        splits: Option<usize>,
+        /// Sampled `_id`s per range (more: more even ranges).
+        samples_per_split: usize,
+    },
+    /// The server's `splitVector` (needs the `splitVector` privilege on a real
+    /// server); where it is refused or unknown, `Sample` instead, with a warning that
+    /// says why.
+    SplitVector {
+        /// The largest range, in MiB.
+        max_chunk_size_mb: u32,
+    },
+    /// A boundary every `documents_per_split` documents, walking the collection in
+    /// `_id` order (one query per boundary).
+    Pagination {
+        /// Documents per range.
+        documents_per_split: u64,
+    },
+}
+
+/// Reads one collection once (bounded), split into `_id` ranges over the subtasks;
+/// each split reads pages in `_id` order and keeps the last `_id` it emitted in the
+/// checkpoint, so a restore neither re-reads nor skips. Exactly-once. Build with
+/// [`MongoSourceBuilder::new`].
+pub struct MongoSource<T> {
+    pub(crate) connection: MongoConnection,
+    pub(crate) database: String,
+    pub(crate) collection: String,
+    pub(crate) strategy: SplitStrategy,
+    pub(crate) filter: mongodb::bson::Document,
+    pub(crate) projection: Option<mongodb::bson::Document>,
+    pub(crate) page_size: u32,
+    pub(crate) no_cursor_timeout: bool,
+    pub(crate) decode: crate::source::Decode<T>,
+    pub(crate) bad_records: BadRecordPolicy,
+}
+
+impl<T> std::fmt::Debug for MongoSource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoSource")
+            .field("connection", &self.connection)
+            .field("collection", &format!("{}.{}", self.database, self.collection))
+            .field("strategy", &self.strategy)
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder of [`MongoSource`].
+pub struct MongoSourceBuilder<T> {
+    source: MongoSource<T>,
+}
+
+impl<T: serde::de::DeserializeOwned + Send + 'static> MongoSourceBuilder<T> {
+    /// Read `database.collection` through `connection`, each document decoded into
+    /// `T` through serde (`mongodb::bson::Document` for the documents as they are).
+    pub fn new(connection: MongoConnection, database: impl Into<String>, collection: impl Into<String>) -> Self {
+        let decode: crate::source::Decode<T> =
+            Arc::new(|document| mongodb::bson::from_document(document).map_err(|e| e.to_string()));
+        MongoSourceBuilder {
+            source: MongoSource {
+                connection,
+                database: database.into(),
+                collection: collection.into(),
+                strategy: SplitStrategy::Sample { splits: None, samples_per_split: 10 },
+                filter: mongodb::bson::Document::new(),
+                projection: None,
+                page_size: 1_000,
+                no_cursor_timeout: false,
+                decode,
+                bad_records: BadRecordPolicy::Fail,
+            },
+        }
+    }
+}
+
+impl<T: Send + 'static> MongoSourceBuilder<T> {
+    /// How to split (default `Sample`, 4 ranges per subtask).
+    pub fn split_strategy(mut self, strategy: SplitStrategy) -> Self {
+        self.source.strategy = strategy;
+        self
+    }
+
+    /// Read only documents matching `filter`.
+    pub fn filter(mut self, filter: mongodb::bson::Document) -> Self {
+        self.source.filter = filter;
+        self
+    }
+
+    /// Read only these fields (`_id` is always read: it is the position).
+    pub fn projection(mut self, projection: mongodb::bson::Document) -> Self {
+        self.source.projection = Some(projection);
+        self
+    }
+
+    /// Documents per page (default 1 000): one query each, and the position is kept
+    /// per page.
+    pub fn page_size(mut self, documents: u32) -> Self {
+        self.source.page_size = documents;
+        self
+    }
+
+    /// Ask the server not to time out idle cursors (default off; each page is one
+    /// batch, so cursors are not kept open).
+    pub fn no_cursor_timeout(mut self, on: bool) -> Self {
+        self.source.no_cursor_timeout = on;
+        self
+    }
+
+    /// What to do with a document that does not decode: fail (default), skip and
+    /// count, or a side output.
+    pub fn bad_records(mut self, policy: BadRecordPolicy) -> Self {
+        self.source.bad_records = policy;
+        self
+    }
+
+    /// Validate and build; the error names the bad option and value.
+    pub fn build(self) -> Result<MongoSource<T>> {
+        let source = self.source;
+        source.connection.validate()?;
+        check_names(&source.database, &source.collection)?;
+        if source.page_size == 0 {
+            return Err(StreamError::invalid("page_size", 0, "at least 1"));
+        }
+        if let Some(projection) = &source.projection
+            && matches!(projection.get("_id"), Some(v) if v.as_i32() == Some(0) || v.as_bool() == Some(false) || v.as_i64() == Some(0))
+        {
+            return Err(StreamError::invalid("projection", projection, "keep _id: it is each split's position"));
+        }
+        let bad_strategy = match &source.strategy {
+            SplitStrategy::Sample { splits: Some(0), .. } => Some("splits must be at least 1"),
+            SplitStrategy::Sample { samples_per_split: 0, .. } => Some("samples_per_split must be at least 1"),
+            SplitStrategy::SplitVector { max_chunk_size_mb: 0 } => Some("max_chunk_size_mb must be at least 1"),
+            SplitStrategy::Pagination { documents_per_split: 0 } => Some("documents_per_split must be at least 1"),
+            _ => None,
+        };
+        if let Some(reason) = bad_strategy {
+            return Err(StreamError::invalid("split_strategy", format!("{:?}", source.strategy), reason));
+        }
+        Ok(source)
+    }
+}
+
+/// A database and a collection name MongoDB accepts.
+fn check_names(database: &str, collection: &str) -> Result<()> {
+    if database.is_empty() || database.contains(['/', '\\', '.', ' ', '"', '$', '\0']) {
+        return Err(StreamError::invalid("database", database, "a MongoDB name (not empty, no /\\. \"$ or NUL)"));
+    }
+    if collection.is_empty() || collection.contains(['$', '\0']) {
+        return Err(StreamError::invalid("collection", collection, "a MongoDB name (not empty, no '$' or NUL)"));
+    }
+    Ok(())
 }

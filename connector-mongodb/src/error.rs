@@ -15,6 +15,26 @@ pub enum MongoError {
         source: mongodb::error::Error,
     },
 
+    /// Reading the collection failed.
+    #[error("reading {collection} failed: {source}")]
+    Read {
+        /// `database.collection`.
+        collection: String,
+        /// The driver's error.
+        #[source]
+        source: mongodb::error::Error,
+    },
+
+    /// The collection cannot be read as asked (it is missing, or its `_id`s cannot be
+    /// split).
+    #[error("cannot read {collection}: {reason}")]
+    Source {
+        /// `database.collection`.
+        collection: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// A record could not be made into a document.
     #[error("a record is not a MongoDB document: {0}")]
     Encode(String),

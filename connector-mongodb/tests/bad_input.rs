@@ -142,3 +142,14 @@ async fn inserts_replayed_with_the_same_ids_count_as_written() {
     }
     assert_eq!(common::documents(&uri, &collection).await.len(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_fail_at_start_without_showing_the_password() {
+    let Some(uri) = common::server().await else { return };
+    let with_user = uri.replacen("mongodb://", "mongodb://nobody:wr0ng-secret@", 1);
+    let insert = |id: i64| Ok(MongoWrite::insert(doc! { "_id": id }));
+    let sink = MongoSinkBuilder::new(MongoConnection::new(&with_user), DATABASE, "c", insert).build().unwrap();
+    let error = run(sink, vec![1]).await.expect_err("the credentials are wrong");
+    assert!(error.contains("cannot connect") && error.contains("nobody:***@"), "{error}");
+    assert!(!error.contains("wr0ng-secret"), "{error}");
+}

@@ -3,9 +3,11 @@ MongoDB wire server (PyPI `mongoeco[wire]`) on one address, on SQLite (`--data`,
 across restarts and SIGKILL) or in memory.
 
 Fidelity shim, for the test harness only: mongoeco sends cursor ids as int32 and
-refuses the int64 ids drivers send back in `getMore` and `killCursors`. A real server
-uses int64 both ways, and the Rust driver refuses an int32 id. The patches below make
-cursor ids int64 on the wire and accept them back; nothing else is changed.
+refuses the int64 ids drivers send back in `getMore` and `killCursors`; it also
+refuses a command's integer options (`limit`, `skip`, `batchSize`, ...) sent as int64,
+as the Rust driver sends `limit`. A real server takes both widths. The patches below
+make cursor ids int64 on the wire and take int64 cursor ids and options back as plain
+integers; nothing else is changed.
 """
 
 import argparse
@@ -13,7 +15,7 @@ import asyncio
 import signal
 
 from mongoeco.core.bson_scalars import BsonInt64
-from mongoeco.wire import _executor_validation, cursors
+from mongoeco.wire import _executor_validation, cursors, executor
 from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
 
@@ -37,7 +39,23 @@ def _plain_ids(command_document):
     return document
 
 
+# A command's own integer options (never user documents, which keep their types).
+_INTEGER_OPTIONS = ("limit", "skip", "batchSize", "maxTimeMS", "ntoreturn", "maxAwaitTimeMS")
+
+
+def _plain_options(body):
+    if not isinstance(body, dict):
+        return body
+    return {key: _as_int(value) if key in _INTEGER_OPTIONS else value for key, value in body.items()}
+
+
 def _patch():
+    build = executor.WireCommandExecutor._build_request_context
+
+    def build_plain(self, body, *args, **kwargs):
+        return build(self, _plain_options(body), *args, **kwargs)
+
+    executor.WireCommandExecutor._build_request_context = build_plain
     store = cursors.WireCursorStore
     materialize, get_more, kill = store.materialize_command_result, store.get_more, store.kill_cursors
 

@@ -15,6 +15,7 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("elasticsearch", &[("connector-elasticsearch", "elasticsearch"), ("connector-opensearch", "opensearch")]),
     ("pubsub", &[("connector-pubsub", "pubsub")]),
     ("cassandra", &[("connector-cassandra", "cassandra")]),
+    ("mongodb", &[("connector-mongodb", "mongodb")]),
     (
         "aws",
         &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
@@ -31,6 +32,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "elasticsearch" => &["elasticsearch", "opensearch"],
         "pubsub" => &["pubsub"],
         "cassandra" => &["cassandra"],
+        "mongodb" => &["mongodb"],
         _ => &[],
     }
 }

@@ -23,7 +23,7 @@ mod system;
 
 use error::XtaskError;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [core|file|kafka|redis|rabbitmq|elasticsearch|pubsub|cassandra|aws] | services up|down|status [redis rabbitmq kafka moto dynamodb kinesis elasticsearch opensearch pubsub cassandra mongodb] | docker up|down|status | images [redis rabbitmq kafka opensearch moto pubsub dynamodb kinesis cassandra mongodb]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench [core|file|kafka|redis|rabbitmq|elasticsearch|pubsub|cassandra|mongodb|aws] | services up|down|status [redis rabbitmq kafka moto dynamodb kinesis elasticsearch opensearch pubsub cassandra mongodb] | docker up|down|status | images [redis rabbitmq kafka opensearch moto pubsub dynamodb kinesis cassandra mongodb]>";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use connector_base::DeliveryGuarantee;
 use connector_mongodb::mongodb::bson::{Document, doc};
 use connector_mongodb::mongodb::{Client, Collection};
-use connector_mongodb::{MongoConnection, MongoSink, MongoSinkBuilder, MongoWrite};
-use connector_testkit::{SinkTarget, TestServer, TestkitError, servers};
+use connector_mongodb::{
+    MongoConnection, MongoSink, MongoSinkBuilder, MongoSource, MongoSourceBuilder, MongoWrite, SplitStrategy,
+};
+use connector_testkit::{SinkTarget, SourceTarget, TestServer, TestkitError, servers};
 
 pub const DATABASE: &str = "flink_connectors_rs";
 
@@ -102,5 +104,67 @@ impl SinkTarget for ToCollection {
             ids.push(id as u64);
         }
         Ok(ids)
+    }
+}
+
+/// Insert `{_id: id, body: "body-id"}` for each id, 500 per `insert_many`.
+pub async fn insert(uri: &str, collection: &str, ids: &[u64]) -> Result<(), TestkitError> {
+    let handle: Collection<Document> = client(uri).await.database(DATABASE).collection(collection);
+    for chunk in ids.chunks(500) {
+        let documents = chunk.iter().map(|id| doc! { "_id": *id as i64, "body": format!("body-{id}") });
+        handle.insert_many(documents).await.map_err(|e| TestkitError::Target(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A record of the source suite.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Stored {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub body: String,
+}
+
+/// A source suite target: documents `{_id, body}` of a fresh collection.
+#[derive(Clone)]
+pub struct FromCollection {
+    pub uri: String,
+    /// Where the source connects: `uri`, or a fault proxy in front of it.
+    pub via: String,
+    pub collection: String,
+    pub strategy: SplitStrategy,
+    pub page_size: u32,
+}
+
+impl FromCollection {
+    pub async fn new(test: &str, strategy: SplitStrategy) -> Option<Arc<FromCollection>> {
+        let uri = server().await?;
+        let (via, collection) = (uri.clone(), collection_name(test));
+        Some(Arc::new(FromCollection { uri, via, collection, strategy, page_size: 50 }))
+    }
+}
+
+impl SourceTarget for FromCollection {
+    type Source = MongoSource<Stored>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
+        insert(&self.uri, &self.collection, ids).await
+    }
+
+    fn source(&self, _bounded: bool) -> MongoSource<Stored> {
+        MongoSourceBuilder::new(MongoConnection::new(&self.via), DATABASE, &self.collection)
+            .split_strategy(self.strategy.clone())
+            .page_size(self.page_size)
+            .build()
+            .unwrap()
+    }
+
+    fn id_of(&self, record: &Stored) -> u64 {
+        assert_eq!(record.body, format!("body-{}", record.id), "a document read back wrong");
+        record.id as u64
     }
 }
