@@ -8,6 +8,7 @@
 
 use crate::cmd::{cargo_has, sh};
 use crate::error::XtaskError;
+use crate::system::report_free_disk;
 use crate::{docker, images, services};
 
 /// A one-off build gains nothing from incremental compilation, and its caches cost
@@ -15,6 +16,7 @@ use crate::{docker, images, services};
 const ONE_OFF: (&str, &str) = ("CARGO_INCREMENTAL", "0");
 
 pub fn run() -> Result<(), XtaskError> {
+    report_free_disk("at the start");
     sh("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     let lint = ["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"];
     sh("cargo", &lint, &[ONE_OFF])?;
@@ -42,6 +44,7 @@ pub fn run() -> Result<(), XtaskError> {
         let ran =
             sh("cargo", &["nextest", "run", "--workspace", "--all-features", "--locked", "--profile", "ci"], &env);
         docker::list_started_since(since);
+        report_free_disk("after the tests");
         ran
     });
     // The host-process path (`cargo xtask services`, for machines without Docker):

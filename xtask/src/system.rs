@@ -27,3 +27,28 @@ pub fn apt_install(packages: &[&str], updated: &mut bool) -> Result<(), XtaskErr
     args.extend_from_slice(packages);
     crate::cmd::sh("apt-get", &args, &env)
 }
+
+/// Print how much disk is free where the build writes (`target/`), so that a build
+/// that dies of a full disk (the linker killed by SIGBUS) says so in CI's log.
+pub fn report_free_disk(stage: &str) {
+    let out = Command::new("df").args(["-Pk", "."]).output();
+    let free_kib = out.ok().and_then(|o| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines().nth(1)?.split_whitespace().nth(3)?.parse::<u64>().ok()
+    });
+    match free_kib {
+        Some(kib) => {
+            let gib = kib as f64 / (1024.0 * 1024.0);
+            eprintln!("xtask: {gib:.1} GiB of disk free {stage}");
+            if gib < LOW_DISK_GIB {
+                eprintln!(
+                    "xtask: warning: under {LOW_DISK_GIB} GiB free; a full build with test images needs about 8 GiB"
+                );
+            }
+        }
+        None => eprintln!("xtask: free disk {stage}: `df` did not say"),
+    }
+}
+
+/// Below this, a CI run from a fresh clone may not fit.
+const LOW_DISK_GIB: f64 = 8.0;

@@ -1,0 +1,7 @@
+//! The integration tests of `connector-opensearch`, in one test binary: one link and one shared
+//! test server per service for the whole crate (nextest still runs each test in a
+//! process of its own).
+
+mod guarantees;
+mod network_faults;
+mod sink;

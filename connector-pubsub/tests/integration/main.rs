@@ -1,0 +1,10 @@
+//! The integration tests of `connector-pubsub`, in one test binary: one link and one shared
+//! test server per service for the whole crate (nextest still runs each test in a
+//! process of its own).
+
+mod common;
+mod bad_input;
+mod guarantees;
+mod network_faults;
+mod sink;
+mod source;

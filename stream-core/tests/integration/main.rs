@@ -1,0 +1,12 @@
+//! The integration tests of `stream-core`, in one test binary: one link and one shared
+//! test server per service for the whole crate (nextest still runs each test in a
+//! process of its own).
+
+mod common;
+mod async_io;
+mod builtins;
+mod cancel;
+mod checkpoint_protocol;
+mod guarantees;
+mod metrics;
+mod process_kill;
