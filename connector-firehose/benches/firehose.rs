@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/integration/common.rs"]
 mod common;
 
 use connector_base::schema::Utf8Schema;

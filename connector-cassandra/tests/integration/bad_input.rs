@@ -3,7 +3,7 @@
 //! idempotent under exactly-once, and bad options; each fails naming what is wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! (lost, duplicated, wrong values).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use connector_base::DeliveryGuarantee::{AtLeastOnce, ExactlyOnce};
 use connector_testkit::{SuiteConfig, run_sink_suite};

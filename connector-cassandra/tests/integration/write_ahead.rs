@@ -5,7 +5,7 @@
 //! unset values kept through the checkpoint, and bad options.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! not: they run against a real Cassandra or Scylla given by `CASSANDRA_CONTACT_POINTS`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! puts); the table is scanned and compared with what was sent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use connector_base::DeliveryGuarantee;
 use connector_testkit::{SuiteConfig, run_sink_suite};

@@ -3,7 +3,7 @@
 //! oversized item, bad options) failing with clear errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

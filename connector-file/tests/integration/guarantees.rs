@@ -3,7 +3,7 @@
 //! resuming without re-reading finished files; plain, gzip and zstd files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! protocol phase, no hidden part file left behind, rolling and buckets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

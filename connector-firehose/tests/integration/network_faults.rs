@@ -3,7 +3,7 @@
 //! stalls and connections silenced for good lose nothing and need no restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

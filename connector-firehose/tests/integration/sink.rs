@@ -2,7 +2,7 @@
 //! oversized record and bad options fail with clear errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

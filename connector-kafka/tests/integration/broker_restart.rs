@@ -6,7 +6,7 @@
 //! for 3 s while transactions are open) keep their guarantee.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

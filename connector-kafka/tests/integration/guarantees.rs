@@ -4,7 +4,7 @@
 //! clear errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{InTopic as Topic, produce, producer, topic};
 

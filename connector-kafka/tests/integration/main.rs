@@ -2,8 +2,8 @@
 //! test server per service for the whole crate (nextest still runs each test in a
 //! process of its own).
 
-mod common;
 mod broker_restart;
+mod common;
 mod guarantees;
 mod network_faults;
 mod process_kill;

@@ -5,7 +5,7 @@
 //! and need no restart; a stall past `reconnect_timeout` fails the source naming it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! a later attempt's committer (as after a restart) commits the restored committable.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;

@@ -4,7 +4,7 @@
 //! of the commit), read back with a `read_committed` consumer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

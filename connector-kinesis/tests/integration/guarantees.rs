@@ -3,7 +3,7 @@
 //! compared with what was put in, and what was written is read back from every shard.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use connector_base::DeliveryGuarantee;
 use connector_testkit::{SuiteConfig, run_sink_suite, run_unbounded_source_suite};

@@ -4,7 +4,7 @@
 //! need no restart (the stalls past the timeouts are in `network_stalls.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! its listener after connections stalled mid-request were closed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

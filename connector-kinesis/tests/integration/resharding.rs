@@ -4,7 +4,7 @@
 //! a child shard is read only after its parents were read to their end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! their partition key, a partly failed batch, bad input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! and bad options; each fails naming what is wrong, or goes on as the policy says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

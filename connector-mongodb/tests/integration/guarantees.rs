@@ -5,7 +5,7 @@
 //! as written); the collection read back and compared (lost, duplicated, wrong values).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{ToCollection, Writes};
 use connector_base::DeliveryGuarantee::{AtLeastOnce, ExactlyOnce};

@@ -4,7 +4,7 @@
 //! and the exactly-once source keep their guarantee.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

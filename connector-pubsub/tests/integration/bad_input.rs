@@ -4,7 +4,7 @@
 //! wrong, or is skipped and counted, and nothing good is lost.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

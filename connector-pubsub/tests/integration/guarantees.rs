@@ -5,7 +5,7 @@
 //! suite (at-least-once), read back through a subscription made before the run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use connector_base::DeliveryGuarantee::{AtLeastOnce, ExactlyOnce};
 use connector_testkit::{SuiteConfig, run_sink_suite, run_unbounded_source_suite};

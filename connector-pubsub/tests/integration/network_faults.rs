@@ -10,7 +10,7 @@
 //! The service returns a broken stream's messages when their ack deadline passes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! ordering key made from each record arrive with its payload.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! so what the broker confirmed survives the restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

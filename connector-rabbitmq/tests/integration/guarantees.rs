@@ -5,7 +5,7 @@
 //! (at-least-once), and clear errors for bad input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

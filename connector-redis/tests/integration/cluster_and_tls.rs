@@ -3,7 +3,7 @@
 //! several of them) and a TLS-only server (`rediss://`, certificate made for the test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

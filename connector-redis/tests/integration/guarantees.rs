@@ -4,7 +4,7 @@
 //! positions; bad input gives clear errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use connector_base::DeliveryGuarantee;
 use connector_redis::{RedisEndpoint, RedisStreamsSource, StartPosition, StreamEntry};

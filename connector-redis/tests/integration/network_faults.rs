@@ -4,7 +4,7 @@
 //! restart; a stall longer than `request_timeout` fails the sink naming it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! at-least-once sink (RPUSH) and the exactly-once source keep their guarantee.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! re-commit after a restart, timed-out checkpoints never commit, and every knob.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

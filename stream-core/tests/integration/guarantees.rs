@@ -2,7 +2,7 @@
 //! points, in exactly-once and at-least-once mode, with parallelism 2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use stream_core::fault::FaultInjector;

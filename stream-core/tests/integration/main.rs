@@ -2,11 +2,11 @@
 //! test server per service for the whole crate (nextest still runs each test in a
 //! process of its own).
 
-mod common;
 mod async_io;
 mod builtins;
 mod cancel;
 mod checkpoint_protocol;
+mod common;
 mod guarantees;
 mod metrics;
 mod process_kill;
