@@ -46,7 +46,7 @@ fn on_the_container_path() -> bool {
 fn child(binary: &std::path::Path, key: &str, write: &str) -> String {
     let runner = std::env::var(RUNNER_PID).unwrap_or_else(|_| std::os::unix::process::parent_id().to_string());
     let out = Command::new(binary)
-        .args(["--exact", "child_reports_what_it_finds", "--ignored", "--nocapture", "--test-threads", "1"])
+        .args(["child_reports_what_it_finds", "--ignored", "--nocapture", "--test-threads", "1"])
         .env(RUNNER_PID, runner)
         .env("CONTAINERS_TEST_KEY", key)
         .env("CONTAINERS_TEST_WRITE", write)
