@@ -1,10 +1,12 @@
 //! The sink's builder and the validation of its options.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::async_sink::{AsyncSink, AsyncSinkOptions, ServiceLimits};
 use connector_base::schema::BadRecordPolicy;
+use stream_core::retry::RetryPolicy;
 use stream_core::{Result, StreamError};
 
 use crate::connection::MongoConnection;
@@ -170,8 +172,9 @@ pub enum SplitStrategy {
 }
 
 /// Reads one collection once (bounded), split into `_id` ranges over the subtasks;
-/// each split reads pages in `_id` order and keeps the last `_id` it emitted in the
-/// checkpoint, so a restore neither re-reads nor skips. Exactly-once. Build with
+/// each split reads through one cursor in `_id` order and keeps the last `_id` it
+/// emitted in the checkpoint, so a restore (or a cursor lost to the network) neither
+/// re-reads nor skips. Exactly-once. Build with
 /// [`MongoSourceBuilder::new`].
 pub struct MongoSource<T> {
     pub(crate) connection: MongoConnection,
@@ -184,6 +187,7 @@ pub struct MongoSource<T> {
     pub(crate) no_cursor_timeout: bool,
     pub(crate) decode: crate::source::Decode<T>,
     pub(crate) bad_records: BadRecordPolicy,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl<T> std::fmt::Debug for MongoSource<T> {
@@ -207,7 +211,7 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> MongoSourceBuilder<T> {
     /// `T` through serde (`mongodb::bson::Document` for the documents as they are).
     pub fn new(connection: MongoConnection, database: impl Into<String>, collection: impl Into<String>) -> Self {
         let decode: crate::source::Decode<T> =
-            Arc::new(|document| mongodb::bson::from_document(document).map_err(|e| e.to_string()));
+            Arc::new(|document| mongodb::bson::from_slice(document.as_bytes()).map_err(|e| e.to_string()));
         MongoSourceBuilder {
             source: MongoSource {
                 connection,
@@ -220,6 +224,8 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> MongoSourceBuilder<T> {
                 no_cursor_timeout: false,
                 decode,
                 bad_records: BadRecordPolicy::Fail,
+                retry: RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2))
+                    .give_up_after(Duration::from_secs(60)),
             },
         }
     }
@@ -244,15 +250,15 @@ impl<T: Send + 'static> MongoSourceBuilder<T> {
         self
     }
 
-    /// Documents per page (default 1 000): one query each, and the position is kept
-    /// per page.
+    /// Documents per page (default 1 000): the batch size of a split's cursor, and
+    /// the position is kept per page.
     pub fn page_size(mut self, documents: u32) -> Self {
         self.source.page_size = documents;
         self
     }
 
-    /// Ask the server not to time out idle cursors (default off; each page is one
-    /// batch, so cursors are not kept open).
+    /// Ask the server not to time out idle cursors (default off: a split's cursor
+    /// that timed out while the job was slow is opened again after the position).
     pub fn no_cursor_timeout(mut self, on: bool) -> Self {
         self.source.no_cursor_timeout = on;
         self
@@ -265,10 +271,20 @@ impl<T: Send + 'static> MongoSourceBuilder<T> {
         self
     }
 
+    /// How a split's read is tried again after a network error, a lost cursor or a
+    /// transient server error, each time with a new cursor after the split's
+    /// position (default: from 100 ms doubling to 2 s, for up to 60 s; then the job
+    /// fails and its restart strategy decides).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.source.retry = policy;
+        self
+    }
+
     /// Validate and build; the error names the bad option and value.
     pub fn build(self) -> Result<MongoSource<T>> {
         let source = self.source;
         source.connection.validate()?;
+        source.retry.validate("retry")?;
         check_names(&source.database, &source.collection)?;
         if source.page_size == 0 {
             return Err(StreamError::invalid("page_size", 0, "at least 1"));

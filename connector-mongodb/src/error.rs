@@ -1,5 +1,6 @@
 //! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
 
+use mongodb::error::{Error, ErrorKind, WriteFailure};
 use stream_core::StreamError;
 
 /// What can go wrong talking to MongoDB.
@@ -57,4 +58,34 @@ impl From<MongoError> for StreamError {
     fn from(e: MongoError) -> Self {
         StreamError::connector(e)
     }
+}
+
+/// Server error codes after which the same write may succeed (a primary stepping
+/// down, a node shutting down, a time limit, a write conflict).
+pub(crate) const TRANSIENT_CODES: &[i32] =
+    &[6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 16500];
+
+/// Whether the whole operation may succeed if sent again: network and server
+/// selection errors, retryable labels, transient codes, write concern errors.
+pub(crate) fn transient(error: &Error) -> bool {
+    if error.contains_label("RetryableWriteError") || error.contains_label("TransientTransactionError") {
+        return true;
+    }
+    match error.kind.as_ref() {
+        ErrorKind::Io(_) | ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. } => true,
+        ErrorKind::Command(command) => TRANSIENT_CODES.contains(&command.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(_)) => true,
+        _ => false,
+    }
+}
+
+/// The server's code for a cursor it no longer has (timed out, or the server
+/// restarted).
+const CURSOR_NOT_FOUND: i32 = 43;
+
+/// Whether reading again (with a new cursor after the position) may get on: a
+/// transient error, or a lost cursor.
+pub(crate) fn worth_reading_again(error: &mongodb::error::Error) -> bool {
+    let lost = matches!(error.kind.as_ref(), ErrorKind::Command(c) if c.code == CURSOR_NOT_FOUND);
+    lost || transient(error)
 }

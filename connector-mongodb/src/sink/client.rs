@@ -101,7 +101,7 @@ impl MongoClient {
                     outcomes.iter_mut().filter(|o| **o == Outcome::Written).for_each(|o| *o = Outcome::Retry);
                 }
             }
-            _ if outcome::transient(&error) => outcomes.fill(Outcome::Retry),
+            _ if crate::error::transient(&error) => outcomes.fill(Outcome::Retry),
             _ => outcomes.fill(Outcome::Fatal(error.to_string())),
         }
         run.into_iter().zip(outcomes).collect()

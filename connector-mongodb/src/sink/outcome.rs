@@ -2,12 +2,10 @@
 
 use mongodb::error::{Error, ErrorKind, WriteFailure};
 
+use crate::error::{TRANSIENT_CODES, transient};
+
 /// The duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
-
-/// Server error codes after which the same write may succeed (a primary stepping
-/// down, a node shutting down, a time limit, a write conflict).
-const TRANSIENT_CODES: &[i32] = &[6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 16500];
 
 /// What became of one write.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,20 +39,6 @@ pub(crate) fn of_code(code: i32, message: &str, insert: bool) -> Outcome {
 /// the user's, which is a real conflict).
 fn names_id_index(message: &str) -> bool {
     message.contains("index: _id_") || message.contains("_id_ dup key") || message.contains("dup key: { _id")
-}
-
-/// Whether the whole operation may succeed if sent again: network and server
-/// selection errors, retryable labels, transient codes, write concern errors.
-pub(crate) fn transient(error: &Error) -> bool {
-    if error.contains_label("RetryableWriteError") || error.contains_label("TransientTransactionError") {
-        return true;
-    }
-    match error.kind.as_ref() {
-        ErrorKind::Io(_) | ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. } => true,
-        ErrorKind::Command(command) => TRANSIENT_CODES.contains(&command.code),
-        ErrorKind::Write(WriteFailure::WriteConcernError(_)) => true,
-        _ => false,
-    }
 }
 
 /// The outcome of the error of a single-document operation.

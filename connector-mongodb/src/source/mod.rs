@@ -12,12 +12,13 @@ pub(crate) use fetcher::Decode;
 
 use connector_base::schema::BadRecords;
 use connector_base::split_reader::{FetcherConfig, FetcherReader};
-use mongodb::bson::Document;
+use mongodb::bson::RawDocumentBuf;
 use stream_core::Result;
 use stream_core::api::{Boundedness, Source, TaskContext};
 use stream_core::builtin::FixedSplitEnumerator;
 
 use crate::config::MongoSource;
+use crate::error::{MongoError, worth_reading_again};
 
 impl<T: Send + 'static> Source for MongoSource<T> {
     type Output = T;
@@ -39,18 +40,22 @@ impl<T: Send + 'static> Source for MongoSource<T> {
             return Ok(FixedSplitEnumerator::new(remaining));
         }
         let client = self.connection.client().await?;
-        let splits = splitter::splits(&client, &self.database, &self.collection, &self.strategy, parallelism).await?;
+        let split = || splitter::splits(&client, &self.database, &self.collection, &self.strategy, parallelism);
+        let reading_failed =
+            |e: &MongoError| matches!(e, MongoError::Read { source, .. } if worth_reading_again(source));
+        let splits = self.retry.retry("splitting the collection", split, reading_failed).await?;
         Ok(FixedSplitEnumerator::new(splits))
     }
 
     async fn create_reader(&self, _ctx: &TaskContext) -> Result<FetcherReader<IdRangeFetcher<T>>> {
         let client = self.connection.client().await?;
-        let collection = client.database(&self.database).collection::<Document>(&self.collection);
+        let collection = client.database(&self.database).collection::<RawDocumentBuf>(&self.collection);
         let config = FetcherConfig { batch_size: self.page_size as usize, ..FetcherConfig::default() };
         let (name, filter, projection) =
             (format!("{}.{}", self.database, self.collection), self.filter.clone(), self.projection.clone());
         let (page_size, no_cursor_timeout, decode) = (self.page_size, self.no_cursor_timeout, self.decode.clone());
         let bad = BadRecords::new(self.bad_records.clone());
+        let retry = self.retry.clone();
         FetcherReader::new(config, move || IdRangeFetcher {
             collection: collection.clone(),
             name: name.clone(),
@@ -60,6 +65,8 @@ impl<T: Send + 'static> Source for MongoSource<T> {
             no_cursor_timeout,
             decode: decode.clone(),
             bad: bad.clone(),
+            retry: retry.clone(),
+            open: None,
         })
     }
 }

@@ -5,7 +5,6 @@
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Client, Collection};
-use stream_core::Result;
 
 use super::split::IdRangeSplit;
 use crate::config::SplitStrategy;
@@ -18,17 +17,17 @@ pub(crate) async fn splits(
     collection: &str,
     strategy: &SplitStrategy,
     parallelism: usize,
-) -> Result<Vec<IdRangeSplit>> {
+) -> Result<Vec<IdRangeSplit>, MongoError> {
     let name = format!("{database}.{collection}");
     let problem = |reason: String| MongoError::Source { collection: name.clone(), reason };
     let read = |source| MongoError::Read { collection: name.clone(), source };
     let databases = client.list_database_names().await.map_err(read)?;
     if !databases.iter().any(|d| d == database) {
-        return Err(problem(format!("there is no database {database} (found: {})", databases.join(", "))).into());
+        return Err(problem(format!("there is no database {database} (found: {})", databases.join(", "))));
     }
     let collections = client.database(database).list_collection_names().await.map_err(read)?;
     if !collections.iter().any(|c| c == collection) {
-        return Err(problem(format!("database {database} has no collection {collection}")).into());
+        return Err(problem(format!("database {database} has no collection {collection}")));
     }
     let handle: Collection<Document> = client.database(database).collection(collection);
     let end = |order: i32| {
@@ -47,7 +46,7 @@ pub(crate) async fn splits(
             lowest.element_type(),
             highest.element_type()
         );
-        return Err(problem(reason).into());
+        return Err(problem(reason));
     }
     let boundaries = match strategy {
         SplitStrategy::Single => Vec::new(),
