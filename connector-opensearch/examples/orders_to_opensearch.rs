@@ -4,7 +4,7 @@
 //! reason, and the index is read back.
 //!
 //! `cargo xtask services up opensearch`, then
-//! `cargo run -p connector-opensearch --example orders_to_index`
+//! `cargo run -p connector-opensearch --example orders_to_opensearch`
 //! (`OPENSEARCH_URL` points it elsewhere).
 
 use std::sync::{Arc, Mutex};

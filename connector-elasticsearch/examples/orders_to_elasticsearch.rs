@@ -3,7 +3,7 @@
 //! replays); the index is read back: 1 000 documents, none twice.
 //!
 //! `cargo xtask services up elasticsearch`, then
-//! `cargo run -p connector-elasticsearch --example orders_to_index`
+//! `cargo run -p connector-elasticsearch --example orders_to_elasticsearch`
 //! (`ELASTICSEARCH_URL` points it elsewhere).
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! scans the table and checks each order holds its newest version.
 //!
 //! `cargo xtask services up dynamodb` first (or set `DYNAMODB_ENDPOINT`), then
-//! `cargo run -p connector-dynamodb --example orders_to_table`.
+//! `cargo run -p connector-dynamodb --example orders_to_dynamodb`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
