@@ -21,12 +21,14 @@ pub(crate) async fn splits(
     let name = format!("{database}.{collection}");
     let problem = |reason: String| MongoError::Source { collection: name.clone(), reason };
     let read = |source| MongoError::Read { collection: name.clone(), source };
-    let databases = client.list_database_names().await.map_err(read)?;
-    if !databases.iter().any(|d| d == database) {
-        return Err(problem(format!("there is no database {database} (found: {})", databases.join(", "))));
-    }
-    let collections = client.database(database).list_collection_names().await.map_err(read)?;
-    if !collections.iter().any(|c| c == collection) {
+    // Only the collection is listed: listing databases can be slow (sizes) and needs a
+    // privilege; it is asked only to say which of the two is missing.
+    let found = client.database(database).list_collection_names().filter(doc! { "name": collection }).await;
+    if found.map_err(read)?.is_empty() {
+        let databases = client.list_database_names().await.map_err(read)?;
+        if !databases.iter().any(|d| d == database) {
+            return Err(problem(format!("there is no database {database} (found: {})", databases.join(", "))));
+        }
         return Err(problem(format!("database {database} has no collection {collection}")));
     }
     let handle: Collection<Document> = client.database(database).collection(collection);
