@@ -4,9 +4,13 @@
 //! the same run (`MONGODB_URI`, or the mongoeco that `cargo xtask bench mongodb`
 //! starts). Prints `mongodb sink_ratio=<r> source_ratio=<r>` (medians of
 //! `BENCH_ROUNDS`, default 3; the two sides back to back, in an order that alternates
-//! between rounds). `BENCH_RECORDS` (default 3 000: mongoeco writes about 150
-//! documents a second here) documents per sink round; the source reads the last raw
-//! round's collection, and both sides' times include connecting.
+//! between rounds). `BENCH_RECORDS` (default 3 000: mongoeco writes about 100
+//! documents a second here) documents per sink round and in the source's collection.
+//! The source reads wide documents (200 fields, as rows of many columns), so that
+//! what it measures is reading, not the start of a job (about 0.1 s, connecting,
+//! checking the collection and splitting; mongoeco sends small documents at 60 000
+//! a second, so 3 000 of them take 0.05 s raw). Both sides' times include
+//! connecting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -30,12 +34,23 @@ fn fresh(client: &Client, name: &str) -> Collection<Document> {
     client.database(DATABASE).collection(&format!("{name}_{}_{}", std::process::id(), fastrand::u32(..)))
 }
 
+/// Fields of a document the source benchmark reads.
+const WIDE_FIELDS: u64 = 200;
+
+fn wide_document(i: u64) -> Document {
+    let mut document = doc! { "_id": i as i64 };
+    for field in 0..WIDE_FIELDS {
+        document.insert(format!("f{field}"), (i * field) as i64);
+    }
+    document
+}
+
 /// Insert the documents of `range`, sending the batch again after a transient failure
 /// (a busy server's monitor timeout clears the pool) until every document is there.
-async fn insert_batch(collection: Collection<Document>, range: std::ops::Range<u64>) {
+async fn insert_batch(collection: Collection<Document>, range: std::ops::Range<u64>, make: fn(u64) -> Document) {
     use connector_mongodb::mongodb::error::ErrorKind;
     loop {
-        let error = match collection.insert_many(range.clone().map(document)).ordered(false).await {
+        let error = match collection.insert_many(range.clone().map(make)).ordered(false).await {
             Ok(_) => return,
             Err(error) => error,
         };
@@ -52,7 +67,7 @@ async fn insert_batch(collection: Collection<Document>, range: std::ops::Range<u
 
 /// Documents/s of raw unordered `insert_many` batches.
 async fn raw_sink(collection: Collection<Document>, n: u64) -> f64 {
-    bench::raw_batches(n, BATCH, IN_FLIGHT, move |range| insert_batch(collection.clone(), range)).await
+    bench::raw_batches(n, BATCH, IN_FLIGHT, move |range| insert_batch(collection.clone(), range, document)).await
 }
 
 /// Documents/s of our sink in a job (parallelism 1, checkpoints every second).
@@ -95,7 +110,6 @@ fn main() {
     let (mut sink_ratios, mut source_ratios) = (Vec::new(), Vec::new());
     runtime.block_on(async {
         let client = Client::with_uri_str(&uri).await.unwrap();
-        let mut last_raw = None;
         for round in 0..bench::rounds(3) {
             let (raw_collection, ours_collection) = (fresh(&client, "raw"), fresh(&client, "ours"));
             let ours_name = ours_collection.name().to_string();
@@ -103,11 +117,12 @@ fn main() {
                 bench::pair(round, raw_sink(raw_collection.clone(), n), our_sink(&uri, &ours_name, n)).await;
             eprintln!("round {round}: sink raw {raw_rate:.0} docs/s, ours {our_rate:.0} docs/s ({n} documents)");
             sink_ratios.push(our_rate / raw_rate);
-            last_raw = Some(raw_collection.name().to_string());
         }
-        // The source reads what the last raw sink round wrote (mongoeco writes too
-        // slowly for a larger collection: it slows down as one grows).
-        let (source_n, read) = (n, last_raw.clone().unwrap_or_default());
+        let wide = fresh(&client, "wide");
+        for start in (0..n).step_by(BATCH as usize) {
+            insert_batch(wide.clone(), start..(start + BATCH).min(n), wide_document).await;
+        }
+        let (source_n, read) = (n, wide.name().to_string());
         for round in 0..bench::rounds(3) {
             let (raw_rate, our_rate) =
                 bench::pair(round, raw_source(uri.clone(), read.clone(), source_n), our_source(&uri, &read, source_n))
