@@ -7,7 +7,7 @@
 //! registry, so they are not run here.
 
 use test_servers::process::PUBSUB_EMULATOR_HOME;
-use test_servers::scripts::RABBITMQ_NODE;
+use test_servers::scripts::{POSTGRES_NODE, RABBITMQ_NODE};
 use test_servers::{images, probe};
 
 use crate::launch::{Launch, Mode};
@@ -357,4 +357,34 @@ pub const KINESIS: TestServer = TestServer {
         }
     },
     endpoint: |host, port| format!("http://{host}:{port}"),
+};
+
+/// PostgreSQL (`POSTGRES_URL`, e.g. `postgres://postgres@127.0.0.1:5432/postgres`):
+/// Debian 12's PostgreSQL 15 here, the official image's 15 there; user `postgres`
+/// without a password, prepared transactions allowed (20). Extra arguments are `-c`
+/// settings (`name=value`).
+pub const POSTGRES: TestServer = TestServer {
+    system: "PostgreSQL",
+    variable: "POSTGRES_URL",
+    service: "postgres",
+    probe: probe::postgres,
+    local_image: images::POSTGRES,
+    official_image: "postgres:15",
+    ports: 1,
+    launch: |mode, ports, dir, extra| {
+        let port = ports[0].to_string();
+        Ok(match mode {
+            Mode::Host | Mode::LocalImage => {
+                Launch::new("sh", &["-c", POSTGRES_NODE, "postgres-node", &port, dir]).more_args(extra)
+            }
+            Mode::OfficialImage => {
+                let settings = extra.iter().flat_map(|s| ["-c".to_string(), s.clone()]).collect::<Vec<_>>();
+                Launch::new("docker-entrypoint.sh", &["postgres", "-p", &port, "-c", "max_prepared_transactions=20"])
+                    .more_args(&settings)
+                    .env("POSTGRES_HOST_AUTH_METHOD", "trust")
+                    .env("PGDATA", dir)
+            }
+        })
+    },
+    endpoint: |host, port| format!("postgres://postgres@{host}:{port}/postgres"),
 };

@@ -31,5 +31,9 @@ pub const CASSANDRA: &str = "flink-connectors-rs/kassandra:0.14.0";
 /// machine's Python 3.13 (Debian 12 packages none).
 pub const MONGODB: &str = "flink-connectors-rs/mongoeco:4.11.0";
 
+/// Debian 12's PostgreSQL 15 (`postgresql-15`), started by
+/// [`crate::scripts::POSTGRES_NODE`].
+pub const POSTGRES: &str = "flink-connectors-rs/postgresql:15";
+
 /// The label holding the hash of the recipe an image was built from.
 pub const RECIPE_LABEL: &str = "org.flink-connectors-rs.recipe";

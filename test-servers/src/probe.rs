@@ -53,6 +53,17 @@ pub fn amqp(address: &str) -> Result<(), String> {
     if start { Ok(()) } else { Err(format!("{address}: not an AMQP 0-9-1 Connection.Start: {buf:?}")) }
 }
 
+/// A PostgreSQL server answers an `SSLRequest` with `S` or `N` (before any
+/// authentication).
+pub fn postgres(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    // length 8, then the SSLRequest code 80877103.
+    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).map_err(|e| e.to_string())?;
+    let mut answer = [0u8; 1];
+    s.read_exact(&mut answer).map_err(|e| format!("{address}: no answer to an SSLRequest: {e}"))?;
+    if matches!(&answer, b"S" | b"N") { Ok(()) } else { Err(format!("{address}: not PostgreSQL: {answer:?}")) }
+}
+
 /// A CQL native-protocol server (Cassandra, Scylla, kassandra): OPTIONS in protocol
 /// v4 must be answered by SUPPORTED.
 pub fn cassandra(address: &str) -> Result<(), String> {

@@ -22,3 +22,33 @@ wrapper=$!
 trap 'kill -TERM "$(cat "$dir/rabbit.pid" 2>/dev/null)" 2>/dev/null; wait "$wrapper"' TERM INT
 wait "$wrapper"
 "#;
+
+/// `postgres-node PORT DIR [OPTION=VALUE...]` (as `sh -c SCRIPT postgres-node ...`): a
+/// PostgreSQL server of its own on 127.0.0.1:PORT, its cluster in DIR (made by
+/// `initdb` on the first start: user `postgres`, trust authentication), its socket in
+/// DIR, prepared transactions allowed (20), each extra `OPTION=VALUE` a `-c` setting.
+/// As root it runs as the `postgres` user (PostgreSQL refuses root), who must be able
+/// to enter DIR. `fsync` is off: a killed server keeps what the OS has, a machine
+/// crash is not tested. A SIGTERM to this script is a fast shutdown (PostgreSQL's own
+/// SIGTERM waits for every client to leave).
+pub const POSTGRES_NODE: &str = r#"set -e
+port=$1 dir=$2
+shift 2
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+as=""
+mkdir -p "$dir"
+if [ "$(id -u)" = 0 ]; then
+  chown postgres: "$dir"
+  as="setpriv --reuid=postgres --regid=postgres --init-groups --"
+fi
+chmod 700 "$dir"
+if [ ! -f "$dir/PG_VERSION" ]; then
+  $as "$bin/initdb" -D "$dir" -A trust -U postgres -E UTF8 --no-sync > /dev/null
+fi
+settings=""
+for setting in "$@"; do settings="$settings -c $setting"; done
+$as "$bin/postgres" -D "$dir" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1   -c max_prepared_transactions=20 -c fsync=off $settings &
+server=$!
+trap 'kill -INT "$server" 2>/dev/null; wait "$server"' TERM INT
+wait "$server"
+"#;

@@ -61,6 +61,7 @@ const RECIPES: &[Recipe] = &[
         version: catalog::KASSANDRA_VERSION,
         host: HostCopy::Built(catalog::kassandra_dist),
     },
+    Recipe { name: "postgres", image: images::POSTGRES, version: catalog::POSTGRES_VERSION, host: HostCopy::None },
     Recipe {
         name: "mongodb",
         image: images::MONGODB,

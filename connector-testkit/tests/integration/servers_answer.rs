@@ -50,3 +50,8 @@ async fn cassandra_answers() {
 async fn mongodb_answers() {
     check(servers::MONGODB, probe::mongodb).await;
 }
+
+#[tokio::test]
+async fn postgres_answers() {
+    check(servers::POSTGRES, probe::postgres).await;
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use test_servers::probe;
 use test_servers::process::{self, pids_named};
-use test_servers::scripts::RABBITMQ_NODE;
+use test_servers::scripts::{POSTGRES_NODE, RABBITMQ_NODE};
 
 use crate::error::XtaskError;
 use crate::system::{apt_install, on_path};
@@ -40,7 +40,7 @@ impl Service {
 }
 
 pub const ALL: &[Service] =
-    &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB, CASSANDRA, MONGODB];
+    &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB, CASSANDRA, MONGODB, POSTGRES];
 
 /// Debian 12's redis-server (major and minor version; the images check it too).
 pub const REDIS_VERSION: &str = "7.0";
@@ -110,6 +110,45 @@ const RABBITMQ: Service = Service {
         pids.extend(pids_named("epmd"));
         pids
     },
+};
+
+/// Debian 12's PostgreSQL (its major version).
+pub const POSTGRES_VERSION: &str = "15";
+
+/// The cluster lives outside the checkout, as RabbitMQ's does: the server runs as
+/// the `postgres` user.
+fn postgres_dir() -> PathBuf {
+    std::env::temp_dir().join("flink-connectors-rs-postgres")
+}
+
+/// Debian 12's PostgreSQL 15, prepared transactions allowed.
+const POSTGRES: Service = Service {
+    name: "postgres",
+    variables: &["POSTGRES_URL"],
+    endpoint: "postgres://postgres@127.0.0.1:5432/postgres",
+    address: "127.0.0.1:5432",
+    probe: probe::postgres,
+    ready_timeout: Duration::from_secs(30),
+    install: |updated| {
+        let server = format!("/usr/lib/postgresql/{POSTGRES_VERSION}/bin/postgres");
+        if !Path::new(&server).exists() {
+            // Without the cluster (and its service) the package would make.
+            let conf = Path::new("/etc/postgresql-common/createcluster.conf");
+            let parent = conf.parent().unwrap_or(Path::new("/"));
+            std::fs::create_dir_all(parent).map_err(|e| XtaskError::io(parent, e))?;
+            std::fs::write(conf, "create_main_cluster = false\n").map_err(|e| XtaskError::io(conf, e))?;
+            apt_install(&[&format!("postgresql-{POSTGRES_VERSION}")], updated)?;
+        }
+        require_version(&server, &["--version"], &format!(" {POSTGRES_VERSION}."))
+    },
+    start: |_| {
+        let dir = postgres_dir();
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = std::env::temp_dir().join("flink-connectors-rs-postgres.log");
+        let args = ["-c", POSTGRES_NODE, "postgres-node", "5432", &dir.display().to_string()];
+        Ok(vec![spawn_detached("sh", &args, &[], &log)?])
+    },
+    helpers: Vec::new,
 };
 
 pub const NOIDA_VERSION: &str = "0.2.3";
