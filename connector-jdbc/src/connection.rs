@@ -1,0 +1,122 @@
+//! Where and how to connect: a connection string and the timeout that bounds a
+//! missing server.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::error::JdbcError;
+
+/// A PostgreSQL connection string (`postgres://user:password@host:5432/database`, or
+/// `host=... user=...`) and a connect timeout. Its `Debug` never shows the password.
+#[derive(Clone)]
+pub struct PgConnection {
+    url: String,
+    connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for PgConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConnection")
+            .field("url", &self.redacted())
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+impl PgConnection {
+    /// Connect with `url`; a server that does not answer fails within 10 s (see
+    /// [`PgConnection::connect_timeout`]).
+    pub fn new(url: impl Into<String>) -> Self {
+        PgConnection { url: url.into(), connect_timeout: Duration::from_secs(10) }
+    }
+
+    /// How long opening a connection may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The connection string without its password.
+    pub fn redacted(&self) -> String {
+        if self.url.contains("://") {
+            connector_base::redact_url(&self.url)
+        } else {
+            // key=value form: hide the value of `password`.
+            self.url
+                .split_whitespace()
+                .map(|pair| if pair.starts_with("password=") { "password=***" } else { pair })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    }
+
+    /// The parsed configuration; an error names the string (without its password).
+    pub(crate) fn config(&self) -> Result<Config, JdbcError> {
+        let mut config =
+            Config::from_str(&self.url).map_err(|source| JdbcError::BadUrl { url: self.redacted(), source })?;
+        config.connect_timeout(self.connect_timeout);
+        Ok(config)
+    }
+
+    /// Check the options (the string parses, the timeout is positive).
+    pub fn validate(&self) -> Result<(), JdbcError> {
+        if self.connect_timeout.is_zero() {
+            return Err(JdbcError::Invalid("connect_timeout must be > 0".into()));
+        }
+        self.config().map(drop)
+    }
+
+    /// A new session; its connection runs on a task of its own until the client is
+    /// dropped.
+    pub async fn connect(&self) -> Result<Client, JdbcError> {
+        let (client, connection) = self
+            .config()?
+            .connect(NoTls)
+            .await
+            .map_err(|source| JdbcError::Connect { url: self.redacted(), source })?;
+        let url = self.redacted();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%url, %error, "postgres connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// The server's `max_prepared_transactions`; an error when it is 0 (two-phase
+    /// commit cannot run).
+    pub async fn check_prepared_transactions(&self, client: &Client) -> Result<i64, JdbcError> {
+        let row = client
+            .query_one("SELECT current_setting('max_prepared_transactions')::bigint", &[])
+            .await
+            .map_err(|source| JdbcError::Statement { what: "reading max_prepared_transactions".into(), source })?;
+        let allowed: i64 = row.get(0);
+        if allowed <= 0 {
+            return Err(JdbcError::NoPreparedTransactions(allowed));
+        }
+        Ok(allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let url = PgConnection::new("postgres://app:s3cret@db:5432/orders");
+        assert!(!format!("{url:?}").contains("s3cret"), "{url:?}");
+        let pairs = PgConnection::new("host=db user=app password=s3cret dbname=orders");
+        assert_eq!(pairs.redacted(), "host=db user=app password=*** dbname=orders");
+    }
+
+    #[test]
+    fn a_bad_string_is_named_without_its_password() {
+        let error = PgConnection::new("postgres://app:s3cret@db:notaport/x").validate().unwrap_err().to_string();
+        assert!(error.contains("bad PostgreSQL connection string") && !error.contains("s3cret"), "{error}");
+        let zero = PgConnection::new("postgres://db/x").connect_timeout(Duration::ZERO).validate();
+        assert!(zero.unwrap_err().to_string().contains("connect_timeout"));
+    }
+}

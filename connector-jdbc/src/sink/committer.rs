@@ -1,0 +1,61 @@
+//! Commits the prepared transactions of completed checkpoints, from a session of its
+//! own. A transaction that is no longer prepared was committed before when its marker
+//! row is there, and is lost (an error) when it is not: never guessed (Flink takes
+//! "unknown transaction" for "committed").
+
+use stream_core::Result;
+use stream_core::api::Committer;
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+
+use super::markers;
+use crate::connection::PgConnection;
+use crate::error::JdbcError;
+use crate::gid::Gid;
+
+/// The committer of one subtask.
+pub struct JdbcCommitter {
+    pub(crate) connection: PgConnection,
+    pub(crate) marker_table: String,
+    pub(crate) client: Option<Client>,
+}
+
+impl JdbcCommitter {
+    async fn client(&mut self) -> std::result::Result<&Client, JdbcError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = Some(self.connection.connect().await?);
+        }
+        self.client.as_ref().ok_or_else(|| JdbcError::Invalid("no committer session".into()))
+    }
+
+    async fn commit_one(&mut self, gid: &Gid) -> std::result::Result<(), JdbcError> {
+        let table = self.marker_table.clone();
+        let client = self.client().await?;
+        match client.batch_execute(&format!("COMMIT PREPARED '{}'", gid.text())).await {
+            Ok(()) => {}
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_OBJECT) => {
+                if !markers::exists(client, &table, gid).await? {
+                    return Err(JdbcError::Lost { gid: gid.text(), table });
+                }
+                tracing::debug!(gid = %gid.text(), "committed before");
+            }
+            Err(source) => return Err(JdbcError::Statement { what: format!("committing {}", gid.text()), source }),
+        }
+        markers::clean_before(client, &table, gid).await
+    }
+}
+
+impl Committer for JdbcCommitter {
+    type Committable = Gid;
+
+    async fn commit(&mut self, committables: &[Gid]) -> Result<()> {
+        for gid in committables {
+            if let Err(error) = self.commit_one(gid).await {
+                // A broken session is made again on the runtime's next try.
+                self.client = None;
+                return Err(error.into());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! `impl Sink` for [`JdbcSink`]: a writer per subtask (its own session, the statement
+//! prepared once) and a committer (exactly-once).
+
+mod committer;
+mod markers;
+mod writer;
+
+use connector_base::DeliveryGuarantee;
+use stream_core::Result;
+use stream_core::api::{Sink, TaskContext};
+
+pub use committer::JdbcCommitter;
+pub use writer::JdbcWriter;
+
+use crate::config::JdbcSink;
+use crate::error::JdbcError;
+use crate::gid::Gid;
+
+impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
+    type Committable = Gid;
+    type WriterState = ();
+    type Writer = JdbcWriter<T>;
+    type Committer = JdbcCommitter;
+
+    async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<JdbcWriter<T>> {
+        let client = self.connection.connect().await?;
+        let subtask = u32::try_from(ctx.subtask).unwrap_or(u32::MAX);
+        let prefix = self.transaction_prefix.clone().unwrap_or_default();
+        if self.guarantee == DeliveryGuarantee::ExactlyOnce {
+            self.connection.check_prepared_transactions(&client).await?;
+            markers::ensure_table(&client, &self.marker_table).await?;
+            let parallelism = u32::try_from(ctx.parallelism).unwrap_or(u32::MAX);
+            let rolled_back =
+                markers::roll_back_orphans(&client, &prefix, subtask, parallelism, ctx.restored_checkpoint).await?;
+            if !rolled_back.is_empty() {
+                let gids: Vec<String> = rolled_back.iter().map(Gid::text).collect();
+                tracing::info!(?gids, "rolled back prepared transactions no checkpoint covers");
+            }
+        }
+        let statement = client
+            .prepare(&self.statement)
+            .await
+            .map_err(|source| JdbcError::Statement { what: format!("preparing `{}`", self.statement), source })?;
+        Ok(JdbcWriter {
+            client,
+            statement,
+            sql: self.statement.clone(),
+            bind: self.bind.clone(),
+            guarantee: self.guarantee,
+            batch_size: self.batch_size,
+            retry: self.retry.clone(),
+            prefix,
+            subtask,
+            marker_table: self.marker_table.clone(),
+            rows: Vec::new(),
+            in_transaction: 0,
+        })
+    }
+
+    async fn create_committer(&self, _ctx: &TaskContext) -> Result<JdbcCommitter> {
+        Ok(JdbcCommitter { connection: self.connection.clone(), marker_table: self.marker_table.clone(), client: None })
+    }
+}

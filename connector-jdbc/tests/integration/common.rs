@@ -1,0 +1,79 @@
+//! Helpers shared by the connector-jdbc tests: the server, fresh table names.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use connector_testkit::{TestServer, servers};
+
+/// The PostgreSQL server's URL (`POSTGRES_URL`, host services or a container), or
+/// `None` when there is none and none is required.
+pub async fn server() -> Option<String> {
+    Some(TestServer::discover(&servers::POSTGRES).await.unwrap()?.endpoint.clone())
+}
+
+/// A fresh table name.
+pub fn table_name(test: &str) -> String {
+    format!("{test}_{}_{}", std::process::id(), fastrand::u32(..))
+}
+
+use std::sync::Arc;
+
+use connector_base::DeliveryGuarantee;
+use connector_jdbc::tokio_postgres::Client;
+use connector_jdbc::{JdbcSink, JdbcSinkBuilder, PgConnection, params};
+use connector_testkit::{SinkTarget, TestkitError};
+
+/// A session for the tests' own statements.
+pub async fn client(url: &str) -> Client {
+    PgConnection::new(url).connect().await.unwrap()
+}
+
+/// A fresh table `(id bigint)` without a key: plain inserts, so that any replay
+/// shows as a duplicate.
+pub struct ToTable {
+    pub url: String,
+    pub table: String,
+    pub guarantee: DeliveryGuarantee,
+    pub prefix: String,
+}
+
+impl ToTable {
+    pub async fn new(test: &str, guarantee: DeliveryGuarantee) -> Option<Arc<ToTable>> {
+        let url = server().await?;
+        let table = table_name(test);
+        client(&url).await.batch_execute(&format!("CREATE TABLE {table} (id bigint NOT NULL)")).await.unwrap();
+        Some(Arc::new(ToTable { url, prefix: table.replace('_', "-"), table, guarantee }))
+    }
+
+    /// Our prepared transactions still on the server.
+    pub async fn prepared_left(&self) -> Vec<String> {
+        let rows = client(&self.url).await.query("SELECT gid FROM pg_prepared_xacts", &[]).await.unwrap();
+        rows.iter().map(|r| r.get::<_, String>(0)).filter(|g| g.starts_with(&format!("{}:", self.prefix))).collect()
+    }
+}
+
+impl SinkTarget for ToTable {
+    type Record = u64;
+    type Sink = JdbcSink<u64>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        self.guarantee
+    }
+
+    fn record(&self, id: u64) -> u64 {
+        id
+    }
+
+    fn sink(&self) -> JdbcSink<u64> {
+        let statement = format!("INSERT INTO {} (id) VALUES ($1)", self.table);
+        JdbcSinkBuilder::new(PgConnection::new(&self.url), statement, |id: &u64| params![*id as i64])
+            .delivery_guarantee(self.guarantee)
+            .transaction_prefix(&self.prefix)
+            .batch_size(100)
+            .build()
+            .unwrap()
+    }
+
+    async fn read_back(&self) -> Result<Vec<u64>, TestkitError> {
+        let rows = client(&self.url).await.query(&format!("SELECT id FROM {}", self.table), &[]).await.unwrap();
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+    }
+}

@@ -1,0 +1,8 @@
+//! The integration tests of `connector-jdbc`, in one test binary: one link and one shared
+//! test server per service for the whole crate (nextest still runs each test in a
+//! process of its own).
+
+mod common;
+mod connection;
+mod guarantees;
+mod recovery;
