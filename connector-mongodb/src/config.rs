@@ -171,6 +171,9 @@ pub enum SplitStrategy {
     },
 }
 
+/// Turns a document (its BSON) into a record; `Err` says why it cannot.
+pub(crate) type Decode<T> = Arc<dyn Fn(&mongodb::bson::RawDocument) -> std::result::Result<T, String> + Send + Sync>;
+
 /// Reads one collection once (bounded), split into `_id` ranges over the subtasks;
 /// each split reads through one cursor in `_id` order and keeps the last `_id` it
 /// emitted in the checkpoint, so a restore (or a cursor lost to the network) neither
@@ -185,7 +188,7 @@ pub struct MongoSource<T> {
     pub(crate) projection: Option<mongodb::bson::Document>,
     pub(crate) page_size: u32,
     pub(crate) no_cursor_timeout: bool,
-    pub(crate) decode: crate::source::Decode<T>,
+    pub(crate) decode: Decode<T>,
     pub(crate) bad_records: BadRecordPolicy,
     pub(crate) retry: RetryPolicy,
 }
@@ -210,7 +213,7 @@ impl<T: serde::de::DeserializeOwned + Send + 'static> MongoSourceBuilder<T> {
     /// Read `database.collection` through `connection`, each document decoded into
     /// `T` through serde (`mongodb::bson::Document` for the documents as they are).
     pub fn new(connection: MongoConnection, database: impl Into<String>, collection: impl Into<String>) -> Self {
-        let decode: crate::source::Decode<T> =
+        let decode: Decode<T> =
             Arc::new(|document| mongodb::bson::from_slice(document.as_bytes()).map_err(|e| e.to_string()));
         MongoSourceBuilder {
             source: MongoSource {

@@ -4,8 +4,6 @@
 //! cursor lost to a network fault) opens a new cursor right after it; Flink counts an
 //! offset and skips it.
 
-use std::sync::Arc;
-
 use connector_base::schema::BadRecords;
 use connector_base::split_reader::{Fetch, SplitFetcher};
 use futures::TryStreamExt;
@@ -15,10 +13,8 @@ use stream_core::Result;
 use stream_core::retry::RetryPolicy;
 
 use super::split::{IdRangeSplit, IdValue};
+use crate::config::Decode;
 use crate::error::{MongoError, worth_reading_again};
-
-/// Turns a document (its BSON) into a record; `Err` says why it cannot.
-pub(crate) type Decode<T> = Arc<dyn Fn(&RawDocument) -> std::result::Result<T, String> + Send + Sync>;
 
 /// The reader of one fetcher task.
 pub struct IdRangeFetcher<T> {

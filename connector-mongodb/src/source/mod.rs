@@ -8,8 +8,6 @@ mod splitter;
 pub use fetcher::IdRangeFetcher;
 pub use split::{IdRangeSplit, IdValue};
 
-pub(crate) use fetcher::Decode;
-
 use connector_base::schema::BadRecords;
 use connector_base::split_reader::{FetcherConfig, FetcherReader};
 use mongodb::bson::RawDocumentBuf;
