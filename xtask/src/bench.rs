@@ -16,6 +16,7 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("pubsub", &[("connector-pubsub", "pubsub")]),
     ("cassandra", &[("connector-cassandra", "cassandra")]),
     ("mongodb", &[("connector-mongodb", "mongodb")]),
+    ("jdbc", &[("connector-jdbc", "jdbc")]),
     (
         "aws",
         &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
@@ -33,6 +34,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "pubsub" => &["pubsub"],
         "cassandra" => &["cassandra"],
         "mongodb" => &["mongodb"],
+        "jdbc" => &["postgres"],
         _ => &[],
     }
 }
