@@ -26,7 +26,7 @@ pub enum JdbcError {
     },
 
     /// A statement failed.
-    #[error("{what} failed: {source}{}", sqlstate(.source))]
+    #[error("{what} failed: {source}{}", detail(.source))]
     Statement {
         /// What was being done.
         what: String,
@@ -68,12 +68,14 @@ pub(crate) fn failed(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Err
     move |source| JdbcError::Statement { what, source }
 }
 
-/// `" (SQLSTATE xxxxx)"` when the server sent one: tokio-postgres's own text of a
-/// server error is only `db error`.
-fn sqlstate(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!(": {} (SQLSTATE {})", db.message(), db.code().code()),
-        None => String::new(),
+/// What tokio-postgres's own text leaves out: a server error's message and SQLSTATE
+/// (its text is only `db error`), or the cause of a client-side one (`error
+/// serializing parameter 0` says nothing of the types).
+fn detail(error: &tokio_postgres::Error) -> String {
+    match (error.as_db_error(), std::error::Error::source(error)) {
+        (Some(db), _) => format!(": {} (SQLSTATE {})", db.message(), db.code().code()),
+        (None, Some(cause)) => format!(": {cause}"),
+        (None, None) => String::new(),
     }
 }
 

@@ -62,9 +62,8 @@ impl<T> JdbcWriter<T> {
                 Err(error) => error,
             };
             let _ = self.client.batch_execute("ROLLBACK").await;
-            let transient = error.as_db_error().is_none() && !self.client.is_closed();
             match backoff.next_delay() {
-                Some(delay) if transient || is_retryable(&error) => {
+                Some(delay) if is_retryable(&error) => {
                     tracing::warn!(statement = %self.sql, ?delay, %error, "a batch failed; sending it again");
                     tokio::time::sleep(delay).await;
                 }

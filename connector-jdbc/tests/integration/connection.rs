@@ -51,3 +51,25 @@ async fn an_unreachable_server_is_named_without_its_password() {
     assert!(error.contains("cannot connect") && error.contains(&port.to_string()), "{error}");
     assert!(!error.contains("s3cret"), "{error}");
 }
+
+#[tokio::test]
+async fn a_parameter_of_the_wrong_type_fails_at_once_naming_the_types() {
+    use connector_jdbc::{DeliveryGuarantee, JdbcSinkBuilder, params};
+    use stream_core::prelude::*;
+    let Some(url) = common::server().await else { return };
+    let table = common::table_name("wrong_type");
+    common::client(&url).await.batch_execute(&format!("CREATE TABLE {table} (id bigint)")).await.unwrap();
+    // An i32 for a bigint column: tokio-postgres refuses it before sending anything.
+    let statement = format!("INSERT INTO {table} (id) VALUES ($1)");
+    let sink = JdbcSinkBuilder::new(PgConnection::new(&url), statement, |id: &u64| params![*id as i32])
+        .delivery_guarantee(DeliveryGuarantee::AtLeastOnce)
+        .build()
+        .unwrap();
+    let env = StreamEnvironment::builder().restart_strategy(RestartStrategy::None).build().unwrap();
+    let started = std::time::Instant::now();
+    let job = env.from_source(CollectionSource::sequence(0..10), "ids").sink_to(sink, "postgres").execute("wrong-type");
+    let error = tokio::time::timeout(std::time::Duration::from_secs(30), job).await.expect("no hang").unwrap_err();
+    let error = error.to_string();
+    assert!(error.contains("int8") && error.contains("i32"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "not sent again: {:?}", started.elapsed());
+}
