@@ -25,11 +25,15 @@ pub(crate) async fn ensure_table(client: &Client, table: &str) -> Result<(), Jdb
     }
 }
 
+/// `gid`'s subtask and checkpoint as the marker table's `integer` and `bigint`.
+fn columns(gid: &Gid) -> (i32, i64) {
+    (i32::try_from(gid.subtask).unwrap_or(i32::MAX), i64::try_from(gid.checkpoint).unwrap_or(i64::MAX))
+}
+
 /// Write `gid`'s marker (inside its transaction).
 pub(crate) async fn write(client: &Client, table: &str, gid: &Gid) -> Result<(), JdbcError> {
     let sql = format!("INSERT INTO {table} (gid, prefix, subtask, checkpoint) VALUES ($1, $2, $3, $4)");
-    let subtask = i32::try_from(gid.subtask).unwrap_or(i32::MAX);
-    let checkpoint = i64::try_from(gid.checkpoint).unwrap_or(i64::MAX);
+    let (subtask, checkpoint) = columns(gid);
     client
         .execute(&sql, &[&gid.text(), &gid.prefix, &subtask, &checkpoint])
         .await
@@ -48,8 +52,7 @@ pub(crate) async fn exists(client: &Client, table: &str, gid: &Gid) -> Result<bo
 /// commits can be replayed.
 pub(crate) async fn clean_before(client: &Client, table: &str, gid: &Gid) -> Result<(), JdbcError> {
     let sql = format!("DELETE FROM {table} WHERE prefix = $1 AND subtask = $2 AND checkpoint < $3");
-    let subtask = i32::try_from(gid.subtask).unwrap_or(i32::MAX);
-    let checkpoint = i64::try_from(gid.checkpoint).unwrap_or(i64::MAX);
+    let (subtask, checkpoint) = columns(gid);
     client.execute(&sql, &[&gid.prefix, &subtask, &checkpoint]).await.map(drop).map_err(failed("cleaning old markers"))
 }
 
