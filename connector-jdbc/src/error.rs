@@ -57,6 +57,16 @@ pub enum JdbcError {
         table: String,
     },
 
+    /// The source's query cannot be read as asked (its key column is missing or of
+    /// a type it cannot page by).
+    #[error("the source query `{query}`: {reason}")]
+    Source {
+        /// The query.
+        query: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// An option is not valid.
     #[error("{0}")]
     Invalid(String),
@@ -66,6 +76,37 @@ pub enum JdbcError {
 pub(crate) fn failed(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> JdbcError {
     let what = what.into();
     move |source| JdbcError::Statement { what, source }
+}
+
+/// Whether `error` may pass on a new try, on a new session when this one is gone: the
+/// connection was lost or refused (the server is down or restarting), the server is
+/// shutting down, or the transaction lost a serialization race or a deadlock. A
+/// statement the server refused, a bad login or a parameter that does not serialize
+/// fail the same way every time.
+pub(crate) fn worth_trying_again(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if let Some(db) = error.as_db_error() {
+        let code = db.code();
+        return code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::TOO_MANY_CONNECTIONS,
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+            ]
+            .contains(code);
+    }
+    error.is_closed() || std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>())
+}
+
+/// Whether a [`JdbcError`] may pass on a new try (see [`worth_trying_again`]).
+pub(crate) fn transient(error: &JdbcError) -> bool {
+    match error {
+        JdbcError::Connect { source, .. } | JdbcError::Statement { source, .. } => worth_trying_again(source),
+        _ => false,
+    }
 }
 
 /// What tokio-postgres's own text leaves out: a server error's message and SQLSTATE

@@ -14,7 +14,7 @@ use common::{KEYSPACE, Row};
 use connector_base::DeliveryGuarantee::ExactlyOnce;
 use connector_cassandra::CassandraSource;
 use connector_testkit::proxy::FaultProxy;
-use connector_testkit::{SourceTarget, SuiteConfig, run_resume_source_suite, run_source_suite};
+use connector_testkit::{SuiteConfig, run_cut_source_suite, run_resume_source_suite, run_source_suite};
 use stream_core::prelude::*;
 
 fn config() -> SuiteConfig {
@@ -62,20 +62,9 @@ async fn a_stopped_job_resumes_mid_table_from_its_paging_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_cut_mid_read_cost_no_row_and_no_restart() {
     let Some((target, proxy)) = slow_target("src_cut", Duration::from_millis(10)).await else { return };
-    let ids: Vec<u64> = (0..2_000).collect();
-    target.prepare(&ids).await.unwrap();
-    let env = StreamEnvironment::builder().parallelism(1).restart_strategy(RestartStrategy::None).build().unwrap();
-    let collect = CollectSink::new();
-    let job = env.from_source(target.source(true), "cassandra").sink_to(collect.clone(), "collect").start("cut");
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        proxy.cut_all();
-    }
-    tokio::time::timeout(Duration::from_secs(60), job.join()).await.expect("no hang").unwrap();
-    let mut read: Vec<u64> = collect.committed().iter().map(|row| target.id_of(row)).collect();
-    read.sort();
-    assert_eq!(read, ids, "every row once after {:?}", proxy.stats());
-    assert!(proxy.stats().cut > 0, "{:?}", proxy.stats());
+    let verdict = run_cut_source_suite(target, &proxy, 2_000).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(ExactlyOnce).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

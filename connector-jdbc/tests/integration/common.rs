@@ -77,3 +77,67 @@ impl SinkTarget for ToTable {
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 }
+
+/// A record of the source suite: a row `(id, body)`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Stored {
+    pub id: i64,
+    pub body: String,
+}
+
+/// A fresh table `(id bigint PRIMARY KEY, body text)` read by a `JdbcSource`.
+#[derive(Clone)]
+pub struct FromTable {
+    pub url: String,
+    /// Where the source connects: `url`, or a fault proxy in front of it.
+    pub via: String,
+    pub table: String,
+    pub splits: usize,
+    pub page_size: u32,
+}
+
+impl FromTable {
+    pub async fn new(test: &str, splits: usize) -> Option<Arc<FromTable>> {
+        let url = server().await?;
+        let table = table_name(test);
+        let sql = format!("CREATE TABLE {table} (id bigint PRIMARY KEY, body text NOT NULL)");
+        client(&url).await.batch_execute(&sql).await.unwrap();
+        Some(Arc::new(FromTable { via: url.clone(), url, table, splits, page_size: 50 }))
+    }
+}
+
+impl connector_testkit::SourceTarget for FromTable {
+    type Source = connector_jdbc::JdbcSource<Stored>;
+
+    fn guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    async fn prepare(&self, ids: &[u64]) -> Result<(), TestkitError> {
+        let client = client(&self.url).await;
+        for chunk in ids.chunks(1_000) {
+            let rows: Vec<String> = chunk.iter().map(|id| format!("({id}, 'body-{id}')")).collect();
+            let sql = format!("INSERT INTO {} (id, body) VALUES {}", self.table, rows.join(", "));
+            client.batch_execute(&sql).await.unwrap();
+        }
+        Ok(())
+    }
+
+    fn source(&self, _bounded: bool) -> connector_jdbc::JdbcSource<Stored> {
+        let query = format!("SELECT id, body FROM {}", self.table);
+        let decode =
+            |row: &connector_jdbc::tokio_postgres::Row| -> Result<Stored, connector_jdbc::tokio_postgres::Error> {
+                Ok(Stored { id: row.try_get("id")?, body: row.try_get("body")? })
+            };
+        connector_jdbc::JdbcSourceBuilder::new(PgConnection::new(&self.via), query, "id", decode)
+            .splits(self.splits)
+            .page_size(self.page_size)
+            .build()
+            .unwrap()
+    }
+
+    fn id_of(&self, record: &Stored) -> u64 {
+        assert_eq!(record.body, format!("body-{}", record.id), "a row read back wrong");
+        record.id as u64
+    }
+}

@@ -6,3 +6,4 @@ mod common;
 mod connection;
 mod guarantees;
 mod recovery;
+mod source;

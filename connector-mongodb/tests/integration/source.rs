@@ -15,7 +15,7 @@ use connector_base::schema::BadRecordPolicy;
 use connector_mongodb::mongodb::bson::{Document, doc};
 use connector_mongodb::{MongoConnection, MongoSource, MongoSourceBuilder, SplitStrategy};
 use connector_testkit::proxy::FaultProxy;
-use connector_testkit::{SuiteConfig, run_resume_source_suite, run_source_suite};
+use connector_testkit::{SuiteConfig, run_cut_source_suite, run_resume_source_suite, run_source_suite};
 use stream_core::prelude::*;
 
 fn config() -> SuiteConfig {
@@ -73,39 +73,14 @@ async fn a_stopped_job_resumes_mid_split_after_its_last_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_cut_mid_read_cost_no_document_and_no_restart() {
-    use connector_testkit::SourceTarget;
     let Some(target) = FromCollection::new("src_cut", SplitStrategy::Single).await else { return };
     let proxy = FaultProxy::for_endpoint(&target.uri).await.unwrap();
     proxy.set_latency(Duration::from_millis(20));
     let mut target = Arc::unwrap_or_clone(target);
     (target.via, target.page_size) = (proxy.endpoint_for(&target.uri), 10);
-    let ids: Vec<u64> = (0..1_000).collect();
-    target.prepare(&ids).await.unwrap();
-    let checkpoints = CheckpointConfig::builder().interval(Duration::from_millis(100)).build().unwrap();
-    let env = StreamEnvironment::builder()
-        .parallelism(1)
-        .checkpointing(checkpoints)
-        .restart_strategy(RestartStrategy::None)
-        .build()
-        .unwrap();
-    let collect = CollectSink::new();
-    let job = env.from_source(target.source(true), "mongodb").sink_to(collect.clone(), "collect").start("cut");
-    // One cut while splitting, then one after every 250 documents committed: each
-    // lands while the split's cursor is open (100 pages of 10 at 20 ms each way).
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    proxy.cut_all();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    for reached in [250, 500, 750] {
-        while collect.committed().len() < reached && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        proxy.cut_all();
-    }
-    tokio::time::timeout(Duration::from_secs(60), job.join()).await.expect("no hang").unwrap();
-    let mut read: Vec<u64> = collect.committed().iter().map(|document| target.id_of(document)).collect();
-    read.sort();
-    assert_eq!(read, ids, "every document once after {:?}", proxy.stats());
-    assert!(proxy.stats().cut >= 4, "{:?}", proxy.stats());
+    let verdict = run_cut_source_suite(Arc::new(target), &proxy, 1_000).await.unwrap();
+    assert!(verdict.crashes >= 4, "{verdict}");
+    verdict.check(ExactlyOnce).unwrap();
 }
 
 async fn read<T: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static>(

@@ -9,4 +9,6 @@ mod source;
 pub use network::NetworkSuite;
 pub use plan::{CrashPlan, NetworkPlan, RestartHook, SuiteConfig, UNPLANNED_RESTARTS};
 pub use sink::{SinkTarget, run_sink_suite};
-pub use source::{SourceTarget, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};
+pub use source::{
+    SourceTarget, run_cut_source_suite, run_resume_source_suite, run_source_suite, run_unbounded_source_suite,
+};

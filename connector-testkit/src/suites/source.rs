@@ -115,6 +115,47 @@ pub async fn run_resume_source_suite<T: SourceTarget>(
     Ok(verdict)
 }
 
+/// The cut suite: `records` put in, then read by a job of parallelism 1 (checkpoints
+/// every 100 ms, no restart allowed) whose source connects through `proxy`. Every
+/// connection through the proxy is cut 300 ms in (while the source starts or splits)
+/// and again each time a quarter of the records has been collected, so each cut lands
+/// mid-read. The source must read on by itself: the job has to end within 60 s, and
+/// the verdict counts what was lost or read twice; its `crashes` are the connections
+/// cut.
+pub async fn run_cut_source_suite<T: SourceTarget>(
+    target: Arc<T>,
+    proxy: &crate::proxy::FaultProxy,
+    records: u64,
+) -> Result<Verdict, TestkitError> {
+    let sent: Vec<u64> = (0..records).collect();
+    target.prepare(&sent).await?;
+    let checkpoints = CheckpointConfig::builder().interval(Duration::from_millis(100)).build()?;
+    let builder =
+        StreamEnvironment::builder().parallelism(1).checkpointing(checkpoints).restart_strategy(RestartStrategy::None);
+    let collect = CollectSink::new();
+    let job = collecting_job(&target, builder, true, &collect)?.start("cut-source-suite");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.cut_all();
+    let quarter = sent.len() / 4;
+    for reached in [quarter, 2 * quarter, 3 * quarter] {
+        wait_for_count(|| collect.committed().len(), reached, Duration::from_secs(10), Duration::from_secs(30)).await;
+        proxy.cut_all();
+    }
+    match tokio::time::timeout(Duration::from_secs(60), job.join()).await {
+        Ok(ended) => ended?,
+        Err(_) => {
+            return Err(TestkitError::Target(format!(
+                "the job did not end within 60 s of the cuts ({:?})",
+                proxy.stats()
+            )));
+        }
+    };
+    let cut = usize::try_from(proxy.stats().cut).unwrap_or(usize::MAX);
+    let verdict = Verdict::compare(&sent, &collect.committed(), cut);
+    eprintln!("cut source suite ({}): {verdict}", target.guarantee());
+    Ok(verdict)
+}
+
 /// The suites' job: `target`'s source -> test ids -> an exactly-once collecting sink.
 pub(crate) fn collecting_job<T: SourceTarget>(
     target: &Arc<T>,
