@@ -14,6 +14,7 @@ use crate::error::JdbcError;
 pub struct PgConnection {
     url: String,
     connect_timeout: Duration,
+    operation_timeout: Duration,
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -21,15 +22,42 @@ impl std::fmt::Debug for PgConnection {
         f.debug_struct("PgConnection")
             .field("url", &self.redacted())
             .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
             .finish()
     }
 }
 
 impl PgConnection {
     /// Connect with `url`; a server that does not answer fails within 10 s (see
-    /// [`PgConnection::connect_timeout`]).
+    /// [`PgConnection::connect_timeout`]), a statement within 60 s (see
+    /// [`PgConnection::operation_timeout`]).
     pub fn new(url: impl Into<String>) -> Self {
-        PgConnection { url: url.into(), connect_timeout: Duration::from_secs(10) }
+        PgConnection {
+            url: url.into(),
+            connect_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// How long one round of statements (a batch, a prepare, a commit, a page) may
+    /// wait for the server (default 60 s). Past it the session is given up as lost:
+    /// its server process is ended, and the work is tried again on a new session
+    /// under the retry policy. A network that drops traffic without closing the
+    /// connection is noticed this way.
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// `work`, or a [`JdbcError::Timeout`] naming `what` when it takes longer than
+    /// the operation timeout.
+    pub(crate) async fn within<T>(
+        &self,
+        what: &str,
+        work: impl Future<Output = Result<T, JdbcError>>,
+    ) -> Result<T, JdbcError> {
+        let after = self.operation_timeout;
+        tokio::time::timeout(after, work).await.unwrap_or_else(|_| Err(JdbcError::Timeout { what: what.into(), after }))
     }
 
     /// How long opening a connection may take (default 10 s).
@@ -64,6 +92,9 @@ impl PgConnection {
     pub fn validate(&self) -> Result<(), JdbcError> {
         if self.connect_timeout.is_zero() {
             return Err(JdbcError::Invalid("connect_timeout must be > 0".into()));
+        }
+        if self.operation_timeout.is_zero() {
+            return Err(JdbcError::Invalid("operation_timeout must be > 0".into()));
         }
         self.config().map(drop)
     }

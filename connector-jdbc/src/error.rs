@@ -35,6 +35,18 @@ pub enum JdbcError {
         source: tokio_postgres::Error,
     },
 
+    /// The server did not answer within the operation timeout.
+    #[error(
+        "{what} got no answer within {after:?} (operation_timeout): the session is given up; \
+         raise operation_timeout if the server is slow rather than unreachable"
+    )]
+    Timeout {
+        /// What was being done.
+        what: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+
     /// The server does not allow prepared transactions.
     #[error(
         "the server allows no prepared transactions (max_prepared_transactions = {0}): \
@@ -105,6 +117,7 @@ pub(crate) fn worth_trying_again(error: &tokio_postgres::Error) -> bool {
 pub(crate) fn transient(error: &JdbcError) -> bool {
     match error {
         JdbcError::Connect { source, .. } | JdbcError::Statement { source, .. } => worth_trying_again(source),
+        JdbcError::Timeout { .. } => true,
         _ => false,
     }
 }

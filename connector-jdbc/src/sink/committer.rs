@@ -49,8 +49,10 @@ impl Committer for JdbcCommitter {
     type Committable = Gid;
 
     async fn commit(&mut self, committables: &[Gid]) -> Result<()> {
+        let connection = self.connection.clone();
         for gid in committables {
-            if let Err(error) = self.commit_one(gid).await {
+            let what = format!("committing {}", gid.text());
+            if let Err(error) = connection.within(&what, self.commit_one(gid)).await {
                 // A broken session is made again on the runtime's next try.
                 self.client = None;
                 return Err(error.into());

@@ -3,6 +3,7 @@
 
 mod committer;
 mod markers;
+mod session;
 mod writer;
 
 use connector_base::DeliveryGuarantee;
@@ -13,7 +14,6 @@ pub use committer::JdbcCommitter;
 pub use writer::JdbcWriter;
 
 use crate::config::JdbcSink;
-use crate::error::JdbcError;
 use crate::gid::Gid;
 
 impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
@@ -23,27 +23,25 @@ impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
     type Committer = JdbcCommitter;
 
     async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<JdbcWriter<T>> {
-        let client = self.connection.connect().await?;
+        let session = session::Session::open(&self.connection, &self.statement, None).await?;
+        let client = &session.client;
         let subtask = u32::try_from(ctx.subtask).unwrap_or(u32::MAX);
         let prefix = self.transaction_prefix.clone().unwrap_or_default();
         if self.guarantee == DeliveryGuarantee::ExactlyOnce {
-            self.connection.check_prepared_transactions(&client).await?;
-            markers::ensure_table(&client, &self.marker_table).await?;
+            self.connection.check_prepared_transactions(client).await?;
+            markers::ensure_table(client, &self.marker_table).await?;
             let parallelism = u32::try_from(ctx.parallelism).unwrap_or(u32::MAX);
             let rolled_back =
-                markers::roll_back_orphans(&client, &prefix, subtask, parallelism, ctx.restored_checkpoint).await?;
+                markers::roll_back_orphans(client, &prefix, subtask, parallelism, ctx.restored_checkpoint).await?;
             if !rolled_back.is_empty() {
                 let gids: Vec<String> = rolled_back.iter().map(Gid::text).collect();
                 tracing::info!(?gids, "rolled back prepared transactions no checkpoint covers");
             }
         }
-        let statement = client
-            .prepare(&self.statement)
-            .await
-            .map_err(|source| JdbcError::Statement { what: format!("preparing `{}`", self.statement), source })?;
         Ok(JdbcWriter {
-            client,
-            statement,
+            connection: self.connection.clone(),
+            last_pid: Some(session.pid),
+            session: Some(session),
             sql: self.statement.clone(),
             bind: self.bind.clone(),
             guarantee: self.guarantee,
@@ -53,7 +51,8 @@ impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
             subtask,
             marker_table: self.marker_table.clone(),
             rows: Vec::new(),
-            in_transaction: 0,
+            sent: Vec::new(),
+            in_transaction: false,
         })
     }
 

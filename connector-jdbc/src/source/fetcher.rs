@@ -51,8 +51,9 @@ impl<T: Send + 'static> SplitFetcher for KeysetFetcher<T> {
             return Ok(Fetch::Finished);
         }
         let mut backoff = self.retry.backoff();
+        let connection = self.connection.clone();
         let (rows, keyed) = loop {
-            let error = match self.next_page(split).await {
+            let error = match connection.within("reading a page", self.next_page(split)).await {
                 Ok(page) => break page,
                 Err(error) => error,
             };

@@ -38,9 +38,11 @@ impl<T: Send + 'static> Source for JdbcSource<T> {
             return Ok(FixedSplitEnumerator::new(remaining));
         }
         let count = self.splits.unwrap_or(4 * parallelism.max(1));
-        let split = || async {
-            let client = self.connection.connect().await?;
-            splitter::splits(&client, &self.query, &self.key_column, count).await
+        let split = || {
+            self.connection.within("splitting the source query", async {
+                let client = self.connection.connect().await?;
+                splitter::splits(&client, &self.query, &self.key_column, count).await
+            })
         };
         let splits = self.retry.retry("splitting the source query", split, transient).await?;
         Ok(FixedSplitEnumerator::new(splits))

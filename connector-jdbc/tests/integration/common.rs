@@ -28,11 +28,15 @@ pub async fn client(url: &str) -> Client {
 
 /// A fresh table `(id bigint)` without a key: plain inserts, so that any replay
 /// shows as a duplicate.
+#[derive(Clone)]
 pub struct ToTable {
     pub url: String,
+    /// Where the sink connects: `url`, or a fault proxy in front of it.
+    pub via: String,
     pub table: String,
     pub guarantee: DeliveryGuarantee,
     pub prefix: String,
+    pub batch_size: usize,
 }
 
 impl ToTable {
@@ -40,7 +44,14 @@ impl ToTable {
         let url = server().await?;
         let table = table_name(test);
         client(&url).await.batch_execute(&format!("CREATE TABLE {table} (id bigint NOT NULL)")).await.unwrap();
-        Some(Arc::new(ToTable { url, prefix: table.replace('_', "-"), table, guarantee }))
+        Some(Arc::new(ToTable {
+            via: url.clone(),
+            url,
+            prefix: table.replace('_', "-"),
+            table,
+            guarantee,
+            batch_size: 100,
+        }))
     }
 
     /// Our prepared transactions still on the server.
@@ -64,10 +75,10 @@ impl SinkTarget for ToTable {
 
     fn sink(&self) -> JdbcSink<u64> {
         let statement = format!("INSERT INTO {} (id) VALUES ($1)", self.table);
-        JdbcSinkBuilder::new(PgConnection::new(&self.url), statement, |id: &u64| params![*id as i64])
+        JdbcSinkBuilder::new(PgConnection::new(&self.via), statement, |id: &u64| params![*id as i64])
             .delivery_guarantee(self.guarantee)
             .transaction_prefix(&self.prefix)
-            .batch_size(100)
+            .batch_size(self.batch_size)
             .build()
             .unwrap()
     }

@@ -5,5 +5,6 @@
 mod common;
 mod connection;
 mod guarantees;
+mod network_faults;
 mod recovery;
 mod source;

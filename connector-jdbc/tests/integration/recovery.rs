@@ -98,3 +98,49 @@ async fn a_transaction_neither_prepared_nor_marked_is_reported_lost() {
     let error = committer.commit(&gids).await.unwrap_err().to_string();
     assert!(error.contains(&gids[0].text()) && error.contains("lost"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepare_whose_answer_was_lost_is_looked_up_not_sent_again() {
+    use connector_jdbc::{JdbcSinkBuilder, PgConnection, params};
+    use connector_testkit::proxy::FaultProxy;
+    use std::time::Duration;
+    use stream_core::retry::RetryPolicy;
+    let Some(target) = ToTable::new("lost_answer", ExactlyOnce).await else { return };
+    // Through a proxy holding every chunk 300 ms: the PREPARE's answer is still in
+    // the proxy when the transaction shows up prepared on the server.
+    let proxy = FaultProxy::for_endpoint(&target.url).await.unwrap();
+    proxy.set_latency(Duration::from_millis(300));
+    let connection = PgConnection::new(proxy.endpoint_for(&target.url)).operation_timeout(Duration::from_secs(2));
+    let statement = format!("INSERT INTO {} (id) VALUES ($1)", target.table);
+    let sink = JdbcSinkBuilder::new(connection, statement, |id: &u64| params![*id as i64])
+        .delivery_guarantee(ExactlyOnce)
+        .transaction_prefix(&target.prefix)
+        .retry(
+            RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1))
+                .give_up_after(Duration::from_secs(10)),
+        )
+        .build()
+        .unwrap();
+    let mut writer = sink.create_writer(&ctx(0, 1, None), Vec::new()).await.unwrap();
+    for id in [1, 2, 3] {
+        writer.write(id).await.unwrap();
+    }
+    writer.flush(false).await.unwrap();
+    let preparing = tokio::spawn(async move { writer.prepare_commit(4).await });
+    // The moment the server has it prepared, the answer on its way back is dropped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while target.prepared_left().await.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!target.prepared_left().await.is_empty(), "prepared within 10 s");
+    proxy.silence_live();
+    proxy.set_latency(Duration::ZERO);
+    let gids = tokio::time::timeout(Duration::from_secs(30), preparing).await.expect("no hang").unwrap().unwrap();
+    assert_eq!(proxy.stats().silenced, 1, "the answer was lost: {:?}", proxy.stats());
+    assert_eq!(target.prepared_left().await, vec![gids[0].text()], "prepared once");
+    let mut committer = target.sink().create_committer(&ctx(0, 1, Some(4))).await.unwrap();
+    committer.commit(&gids).await.unwrap();
+    let mut rows = target.read_back().await.unwrap();
+    rows.sort();
+    assert_eq!(rows, vec![1, 2, 3]);
+}
