@@ -37,9 +37,23 @@ pub struct ToTable {
     pub guarantee: DeliveryGuarantee,
     pub prefix: String,
     pub batch_size: usize,
+    /// Upserts by a primary key instead of plain inserts into a table without one.
+    pub upsert: bool,
 }
 
 impl ToTable {
+    /// A fresh table `(id bigint PRIMARY KEY)` written by upserts.
+    pub async fn upserting(test: &str, guarantee: DeliveryGuarantee) -> Option<Arc<ToTable>> {
+        let mut target = Arc::unwrap_or_clone(ToTable::new(test, guarantee).await?);
+        client(&target.url)
+            .await
+            .batch_execute(&format!("ALTER TABLE {} ADD PRIMARY KEY (id)", target.table))
+            .await
+            .unwrap();
+        target.upsert = true;
+        Some(Arc::new(target))
+    }
+
     pub async fn new(test: &str, guarantee: DeliveryGuarantee) -> Option<Arc<ToTable>> {
         let url = server().await?;
         let table = table_name(test);
@@ -51,6 +65,7 @@ impl ToTable {
             table,
             guarantee,
             batch_size: 100,
+            upsert: false,
         }))
     }
 
@@ -74,7 +89,12 @@ impl SinkTarget for ToTable {
     }
 
     fn sink(&self) -> JdbcSink<u64> {
-        let statement = format!("INSERT INTO {} (id) VALUES ($1)", self.table);
+        let statement = match self.upsert {
+            false => format!("INSERT INTO {} (id) VALUES ($1)", self.table),
+            true => {
+                format!("INSERT INTO {} (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id", self.table)
+            }
+        };
         JdbcSinkBuilder::new(PgConnection::new(&self.via), statement, |id: &u64| params![*id as i64])
             .delivery_guarantee(self.guarantee)
             .transaction_prefix(&self.prefix)

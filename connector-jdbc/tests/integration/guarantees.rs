@@ -1,6 +1,7 @@
 //! JdbcSink against PostgreSQL: plain inserts into a table without a key, so that a
 //! replayed row shows as a duplicate. At-least-once with random crashes (nothing
-//! lost); exactly-once through prepared transactions with random crashes and with a
+//! lost), and with upserts by a primary key (nothing lost, nothing doubled);
+//! exactly-once through prepared transactions with random crashes and with a
 //! crash at every protocol point, parallelism 2 (nothing lost, nothing doubled, no
 //! prepared transaction of the sink left).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,6 +18,14 @@ async fn at_least_once_loses_nothing_across_crashes() {
     let verdict = run_sink_suite(target, SuiteConfig::default()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(AtLeastOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_upserts_have_an_exactly_once_effect_across_crashes() {
+    let Some(target) = ToTable::upserting("upsert", AtLeastOnce).await else { return };
+    let verdict = run_sink_suite(target, SuiteConfig::default()).await.unwrap();
+    assert!(verdict.crashes >= 1, "{verdict}");
+    verdict.check(ExactlyOnce).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
