@@ -359,10 +359,15 @@ pub const KINESIS: TestServer = TestServer {
     endpoint: |host, port| format!("http://{host}:{port}"),
 };
 
+/// The extra argument that makes a private PostgreSQL test server's stop an immediate
+/// shutdown (`pg_ctl -m immediate`), as a crash: no shutdown checkpoint, the WAL
+/// replayed at the next start. Not honoured by the official image (a fast shutdown).
+pub const POSTGRES_STOP_IMMEDIATE: &str = "stop=immediate";
+
 /// PostgreSQL (`POSTGRES_URL`, e.g. `postgres://postgres@127.0.0.1:5432/postgres`):
 /// Debian 12's PostgreSQL 15 here, the official image's 15 there; user `postgres`
 /// without a password, prepared transactions allowed (20). Extra arguments are `-c`
-/// settings (`name=value`).
+/// settings (`name=value`), or [`POSTGRES_STOP_IMMEDIATE`].
 pub const POSTGRES: TestServer = TestServer {
     system: "PostgreSQL",
     variable: "POSTGRES_URL",
@@ -378,7 +383,11 @@ pub const POSTGRES: TestServer = TestServer {
                 Launch::new("sh", &["-c", POSTGRES_NODE, "postgres-node", &port, dir]).more_args(extra)
             }
             Mode::OfficialImage => {
-                let settings = extra.iter().flat_map(|s| ["-c".to_string(), s.clone()]).collect::<Vec<_>>();
+                let settings = extra
+                    .iter()
+                    .filter(|s| *s != POSTGRES_STOP_IMMEDIATE)
+                    .flat_map(|s| ["-c".to_string(), s.clone()])
+                    .collect::<Vec<_>>();
                 Launch::new("docker-entrypoint.sh", &["postgres", "-p", &port, "-c", "max_prepared_transactions=20"])
                     .more_args(&settings)
                     .env("POSTGRES_HOST_AUTH_METHOD", "trust")

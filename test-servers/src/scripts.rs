@@ -30,7 +30,9 @@ wait "$wrapper"
 /// As root it runs as the `postgres` user (PostgreSQL refuses root), who must be able
 /// to enter DIR. `fsync` is off: a killed server keeps what the OS has, a machine
 /// crash is not tested. A SIGTERM to this script is a fast shutdown (PostgreSQL's own
-/// SIGTERM waits for every client to leave).
+/// SIGTERM waits for every client to leave), or an immediate one (`pg_ctl -m
+/// immediate`: no checkpoint, recovery from the WAL at the next start) when an extra
+/// argument is `stop=immediate`.
 pub const POSTGRES_NODE: &str = r#"set -e
 port=$1 dir=$2
 shift 2
@@ -45,10 +47,15 @@ chmod 700 "$dir"
 if [ ! -f "$dir/PG_VERSION" ]; then
   $as "$bin/initdb" -D "$dir" -A trust -U postgres -E UTF8 --no-sync > /dev/null
 fi
-settings=""
-for setting in "$@"; do settings="$settings -c $setting"; done
+settings="" signal=INT
+for setting in "$@"; do
+  case "$setting" in
+    stop=immediate) signal=QUIT ;;
+    *) settings="$settings -c $setting" ;;
+  esac
+done
 $as "$bin/postgres" -D "$dir" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1   -c max_prepared_transactions=20 -c fsync=off $settings &
 server=$!
-trap 'kill -INT "$server" 2>/dev/null; wait "$server"' TERM INT
+trap 'kill -$signal "$server" 2>/dev/null; wait "$server"' TERM INT
 wait "$server"
 "#;

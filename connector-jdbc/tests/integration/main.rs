@@ -7,4 +7,5 @@ mod connection;
 mod guarantees;
 mod network_faults;
 mod recovery;
+mod server_restart;
 mod source;
