@@ -16,7 +16,7 @@ pub enum JdbcError {
     },
 
     /// No server answered, or it refused the login.
-    #[error("cannot connect to PostgreSQL at {url}: {source} (check that the server answers and the credentials)")]
+    #[error("cannot connect to PostgreSQL at {url}: {source}{} (check that the server answers and the credentials)", detail(.source))]
     Connect {
         /// The connection string without its password.
         url: String,

@@ -2,6 +2,7 @@
 //! test server per service for the whole crate (nextest still runs each test in a
 //! process of its own).
 
+mod bad_input;
 mod common;
 mod connection;
 mod guarantees;
