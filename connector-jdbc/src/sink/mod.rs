@@ -46,11 +46,13 @@ impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
             bind: self.bind.clone(),
             guarantee: self.guarantee,
             batch_size: self.batch_size,
+            batch_interval: self.batch_interval,
             retry: self.retry.clone(),
             prefix,
             subtask,
             marker_table: self.marker_table.clone(),
             rows: Vec::new(),
+            first_row_at: tokio::time::Instant::now(),
             sent: Vec::new(),
             in_transaction: false,
         })

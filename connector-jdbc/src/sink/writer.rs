@@ -34,13 +34,15 @@ pub struct JdbcWriter<T> {
     pub(crate) bind: Bind<T>,
     pub(crate) guarantee: DeliveryGuarantee,
     pub(crate) batch_size: usize,
+    pub(crate) batch_interval: std::time::Duration,
     pub(crate) retry: RetryPolicy,
     /// Exactly-once: the prefix, this subtask and the marker table.
     pub(crate) prefix: String,
     pub(crate) subtask: u32,
     pub(crate) marker_table: String,
-    /// Rows bound and not sent yet.
+    /// Rows bound and not sent yet, and when the first of them came.
     pub(crate) rows: Vec<Params>,
+    pub(crate) first_row_at: tokio::time::Instant,
     /// Exactly-once: the rows sent into the checkpoint's transaction, and whether
     /// that transaction is open on the current session.
     pub(crate) sent: Vec<Params>,
@@ -197,7 +199,12 @@ impl<T: Send + Sync + 'static> SinkWriter<T> for JdbcWriter<T> {
 
     async fn write(&mut self, record: T) -> Result<()> {
         self.rows.push((self.bind)(&record));
-        if self.rows.len() >= self.batch_size {
+        let now = tokio::time::Instant::now();
+        if self.rows.len() == 1 {
+            self.first_row_at = now;
+        }
+        let waited_enough = !self.batch_interval.is_zero() && now >= self.first_row_at + self.batch_interval;
+        if self.rows.len() >= self.batch_size || waited_enough {
             self.send().await?;
         }
         Ok(())

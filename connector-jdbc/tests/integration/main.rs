@@ -3,6 +3,7 @@
 //! process of its own).
 
 mod bad_input;
+mod batching;
 mod common;
 mod connection;
 mod guarantees;
