@@ -25,6 +25,15 @@ pub enum JdbcError {
         source: tokio_postgres::Error,
     },
 
+    /// The root certificates to trust cannot be read.
+    #[error("cannot use the root certificates of {path}: {reason} (expected a PEM file of CA certificates)")]
+    Certificates {
+        /// The PEM file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A statement failed.
     #[error("{what} failed: {source}{}", detail(.source))]
     Statement {

@@ -364,10 +364,15 @@ pub const KINESIS: TestServer = TestServer {
 /// replayed at the next start. Not honoured by the official image (a fast shutdown).
 pub const POSTGRES_STOP_IMMEDIATE: &str = "stop=immediate";
 
+/// The extra argument that makes a private PostgreSQL test server accept TLS, with a
+/// certificate for 127.0.0.1 signed by a CA of its own (`ca.crt` in its data
+/// directory: `SELECT pg_read_file('ca.crt')`). Not honoured by the official image.
+pub const POSTGRES_TLS: &str = "tls=on";
+
 /// PostgreSQL (`POSTGRES_URL`, e.g. `postgres://postgres@127.0.0.1:5432/postgres`):
 /// Debian 12's PostgreSQL 15 here, the official image's 15 there; user `postgres`
 /// without a password, prepared transactions allowed (20). Extra arguments are `-c`
-/// settings (`name=value`), or [`POSTGRES_STOP_IMMEDIATE`].
+/// settings (`name=value`), [`POSTGRES_STOP_IMMEDIATE`] or [`POSTGRES_TLS`].
 pub const POSTGRES: TestServer = TestServer {
     system: "PostgreSQL",
     variable: "POSTGRES_URL",
@@ -385,7 +390,7 @@ pub const POSTGRES: TestServer = TestServer {
             Mode::OfficialImage => {
                 let settings = extra
                     .iter()
-                    .filter(|s| *s != POSTGRES_STOP_IMMEDIATE)
+                    .filter(|s| *s != POSTGRES_STOP_IMMEDIATE && *s != POSTGRES_TLS)
                     .flat_map(|s| ["-c".to_string(), s.clone()])
                     .collect::<Vec<_>>();
                 Launch::new("docker-entrypoint.sh", &["postgres", "-p", &port, "-c", "max_prepared_transactions=20"])

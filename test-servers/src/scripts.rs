@@ -32,7 +32,9 @@ wait "$wrapper"
 /// crash is not tested. A SIGTERM to this script is a fast shutdown (PostgreSQL's own
 /// SIGTERM waits for every client to leave), or an immediate one (`pg_ctl -m
 /// immediate`: no checkpoint, recovery from the WAL at the next start) when an extra
-/// argument is `stop=immediate`.
+/// argument is `stop=immediate`. With `tls=on` it also accepts TLS, with a server
+/// certificate for 127.0.0.1 and localhost signed by a CA of its own, made by
+/// `openssl` on the first start (`ca.crt` in DIR).
 pub const POSTGRES_NODE: &str = r#"set -e
 port=$1 dir=$2
 shift 2
@@ -47,13 +49,26 @@ chmod 700 "$dir"
 if [ ! -f "$dir/PG_VERSION" ]; then
   $as "$bin/initdb" -D "$dir" -A trust -U postgres -E UTF8 --no-sync > /dev/null
 fi
-settings="" signal=INT
+settings="" signal=INT tls=off
 for setting in "$@"; do
   case "$setting" in
     stop=immediate) signal=QUIT ;;
+    tls=on) tls=on ;;
     *) settings="$settings -c $setting" ;;
   esac
 done
+if [ "$tls" = on ]; then
+  if [ ! -f "$dir/server.crt" ]; then
+    (
+      cd "$dir"
+      $as openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=flink-connectors-rs-test-ca -keyout ca.key -out ca.crt 2> /dev/null
+      $as openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2> /dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.ext
+      $as openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -extfile san.ext -out server.crt 2> /dev/null
+    )
+  fi
+  settings="$settings -c ssl=on"
+fi
 $as "$bin/postgres" -D "$dir" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1   -c max_prepared_transactions=20 -c fsync=off $settings &
 server=$!
 trap 'kill -$signal "$server" 2>/dev/null; wait "$server"' TERM INT

@@ -73,3 +73,29 @@ async fn a_parameter_of_the_wrong_type_fails_at_once_naming_the_types() {
     assert!(error.contains("int8") && error.contains("i32"), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "not sent again: {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn sslmode_require_is_encrypted_and_checks_the_certificate() {
+    use connector_testkit::servers::POSTGRES_TLS;
+    let Some(shared) = TestServer::discover(&servers::POSTGRES).await.unwrap() else { return };
+    let server = PrivateServer::start(&servers::POSTGRES, &shared, &[POSTGRES_TLS.into()]).await.unwrap();
+    // The server's own CA, read through a plain session.
+    let ca: String =
+        common::client(server.endpoint()).await.query_one("SELECT pg_read_file('ca.crt')", &[]).await.unwrap().get(0);
+    let ca_file = std::env::temp_dir().join(format!("{}.pem", common::table_name("ca")));
+    std::fs::write(&ca_file, ca).unwrap();
+    let url = format!("{}?sslmode=require", server.endpoint());
+
+    let client = PgConnection::new(&url).root_certificates(&ca_file).connect().await.unwrap();
+    let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.unwrap();
+    assert!(row.get::<_, bool>(0), "the session is encrypted");
+
+    let untrusted = PgConnection::new(&url).connect().await.unwrap_err().to_string();
+    assert!(untrusted.contains("certificate") && untrusted.contains("UnknownIssuer"), "{untrusted}");
+    let plain_server = format!("{}?sslmode=require", shared.endpoint);
+    let refused = PgConnection::new(plain_server).root_certificates(&ca_file).connect().await.unwrap_err().to_string();
+    assert!(refused.contains("TLS"), "{refused}");
+    let missing = PgConnection::new(&url).root_certificates("/no/such/ca.pem").validate().unwrap_err().to_string();
+    assert!(missing.contains("/no/such/ca.pem"), "{missing}");
+    let _ = std::fs::remove_file(ca_file);
+}
