@@ -8,6 +8,7 @@ mod datagen;
 mod delivery;
 mod error;
 pub mod hybrid;
+pub mod key_range;
 pub mod per_subtask;
 mod redact;
 pub mod schema;

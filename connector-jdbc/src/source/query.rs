@@ -1,6 +1,7 @@
 //! The SQL the source runs around the user's query: what its key column is, its
 //! range, and one page of a split (`key > last AND key < upper ORDER BY key LIMIT n`).
 
+use connector_base::key_range::PageStart;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 
@@ -80,10 +81,10 @@ impl KeyedQuery {
             });
             conditions.push(format!("q.{key} {op} ${}::{cast}", params.len()));
         };
-        match (&split.last, &split.lower) {
-            (Some(last), _) => bound(">", last, &mut conditions),
-            (None, Some(lower)) => bound(">=", lower, &mut conditions),
-            (None, None) => {}
+        match split.page_start() {
+            Some(PageStart::After(last)) => bound(">", last, &mut conditions),
+            Some(PageStart::At(lower)) => bound(">=", lower, &mut conditions),
+            None => {}
         }
         if let Some(upper) = &split.upper {
             bound("<", upper, &mut conditions);

@@ -1,7 +1,8 @@
-//! A range of keys and how far it was read.
+//! A range of keys and how far it was read: connector-base's `KeyRange` of key
+//! values, and where an integer key is cut.
 
+use connector_base::key_range::KeyRange;
 use serde::{Deserialize, Serialize};
-use stream_core::api::SourceSplit;
 
 /// A value of the key column: an integer (of any width) or text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,40 +24,7 @@ impl std::fmt::Display for Key {
 
 /// Rows with `lower <= key < upper` (open where `None`), read in key order; `last` is
 /// the key of the last row emitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeyRangeSplit {
-    /// Its place among the splits (its id).
-    pub index: u32,
-    /// The first key of the range (inclusive).
-    pub lower: Option<Key>,
-    /// The end of the range (exclusive).
-    pub upper: Option<Key>,
-    /// The key of the last row read: the next page starts after it.
-    pub last: Option<Key>,
-    /// The last page was read.
-    pub done: bool,
-}
-
-impl KeyRangeSplit {
-    /// Ranges between `boundaries` (sorted): below the first, between each two, from
-    /// the last on.
-    pub(crate) fn between(boundaries: Vec<Key>) -> Vec<KeyRangeSplit> {
-        let mut bounds: Vec<Option<Key>> = vec![None];
-        bounds.extend(boundaries.into_iter().map(Some));
-        bounds.push(None);
-        bounds
-            .windows(2)
-            .zip(0u32..)
-            .map(|(pair, index)| KeyRangeSplit {
-                index,
-                lower: pair[0].clone(),
-                upper: pair[1].clone(),
-                last: None,
-                done: false,
-            })
-            .collect()
-    }
-}
+pub type KeyRangeSplit = KeyRange<Key>;
 
 /// `splits - 1` boundaries cutting `lowest..=highest` into ranges of equal width
 /// (fewer when the range is narrower than `splits`).
@@ -67,12 +35,6 @@ pub(crate) fn even_boundaries(lowest: i64, highest: i64, splits: usize) -> Vec<K
         .map(|i| lowest as i128 + width * i / splits)
         .filter_map(|bound| i64::try_from(bound).ok().map(Key::Int))
         .collect()
-}
-
-impl SourceSplit for KeyRangeSplit {
-    fn split_id(&self) -> String {
-        format!("keys-{}", self.index)
-    }
 }
 
 #[cfg(test)]

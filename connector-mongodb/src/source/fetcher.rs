@@ -4,6 +4,7 @@
 //! cursor lost to a network fault) opens a new cursor right after it; Flink counts an
 //! offset and skips it.
 
+use connector_base::key_range::PageStart;
 use connector_base::schema::BadRecords;
 use connector_base::split_reader::{Fetch, SplitFetcher};
 use futures::TryStreamExt;
@@ -53,10 +54,10 @@ impl<T> IdRangeFetcher<T> {
     /// The filter of the rest of `split`.
     fn rest_filter(&self, split: &IdRangeSplit) -> Document {
         let mut range = Document::new();
-        match (&split.last, &split.lower) {
-            (Some(IdValue(last)), _) => range.insert("$gt", last.clone()),
-            (None, Some(IdValue(lower))) => range.insert("$gte", lower.clone()),
-            (None, None) => None,
+        match split.page_start() {
+            Some(PageStart::After(IdValue(last))) => range.insert("$gt", last.clone()),
+            Some(PageStart::At(IdValue(lower))) => range.insert("$gte", lower.clone()),
+            None => None,
         };
         if let Some(IdValue(upper)) = &split.upper {
             range.insert("$lt", upper.clone());

@@ -6,7 +6,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Client, Collection};
 
-use super::split::IdRangeSplit;
+use super::split::{IdRangeSplit, IdValue};
 use crate::config::SplitStrategy;
 use crate::error::MongoError;
 
@@ -74,7 +74,7 @@ pub(crate) async fn splits(
         boundaries.into_iter().filter(|b| b.element_type() == lowest.element_type()).collect();
     boundaries.dedup();
     tracing::info!(collection = %name, splits = boundaries.len() + 1, ?strategy, "mongodb source splits");
-    Ok(IdRangeSplit::between(boundaries))
+    Ok(IdRangeSplit::between(boundaries.into_iter().map(IdValue).collect()))
 }
 
 /// Every `samples_per_split`-th of `splits * samples_per_split` sampled `_id`s, sorted.
