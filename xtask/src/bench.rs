@@ -6,6 +6,11 @@ use crate::cmd::{sh, sh_output};
 use crate::error::XtaskError;
 
 /// Benchmark name -> (package, bench target) of each part.
+/// The benches' names.
+pub fn names() -> Vec<&'static str> {
+    BENCHES.iter().map(|(name, _)| *name).collect()
+}
+
 const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("core", &[("stream-core", "core")]),
     ("file", &[("connector-file", "file")]),

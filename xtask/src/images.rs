@@ -36,6 +36,11 @@ enum HostCopy {
     Built(fn() -> Result<PathBuf, XtaskError>),
 }
 
+/// The images' names.
+pub fn names() -> Vec<&'static str> {
+    RECIPES.iter().map(|r| r.name).collect()
+}
+
 const RECIPES: &[Recipe] = &[
     Recipe { name: "redis", image: images::REDIS, version: catalog::REDIS_VERSION, host: HostCopy::None },
     Recipe { name: "rabbitmq", image: images::RABBITMQ, version: catalog::RABBITMQ_VERSION, host: HostCopy::None },

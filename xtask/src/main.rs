@@ -2,15 +2,16 @@
 //!
 //! ```text
 //! cargo xtask ci              fmt check, clippy -D warnings, all tests (nextest), doc tests
-//! cargo xtask bench [NAME]    benchmarks (release): core, file
+//! cargo xtask bench [NAME]    benchmarks (release), ours against the raw client
 //! cargo xtask services up|down|status [NAMES]
-//!                             test servers on 127.0.0.1 as host processes: redis,
-//!                             rabbitmq, kafka, moto, dynamodb, kinesis
+//!                             test servers on 127.0.0.1 as host processes
 //! cargo xtask docker up|down|status
 //!                             a Docker engine of the project's own (Debian docker.io)
 //! cargo xtask images [NAMES]  the test servers' container images, built from the
 //!                             package registries (cached by a hash of each recipe)
 //! ```
+//!
+//! `cargo xtask help` lists the names each command takes, from the lists it runs.
 
 mod bench;
 mod ci;
@@ -23,7 +24,16 @@ mod system;
 
 use error::XtaskError;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench [core|file|kafka|redis|rabbitmq|elasticsearch|pubsub|cassandra|mongodb|aws] | services up|down|status [redis rabbitmq kafka moto dynamodb kinesis elasticsearch opensearch pubsub cassandra mongodb] | docker up|down|status | images [redis rabbitmq kafka opensearch moto pubsub dynamodb kinesis cassandra mongodb]>";
+/// The usage line, with the names of the benches, services and images (from the
+/// lists the commands run, so that it cannot fall behind them).
+fn usage() -> String {
+    format!(
+        "usage: cargo xtask <ci | bench [{}] | services up|down|status [{}] | docker up|down|status | images [{}]>",
+        bench::names().join("|"),
+        services::catalog::ALL.iter().map(|s| s.name).collect::<Vec<_>>().join(" "),
+        images::names().join(" "),
+    )
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,10 +44,10 @@ fn main() {
         Some("docker") => docker::run(&args[1..]),
         Some("images") => images::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
-            println!("{USAGE}");
+            println!("{}", usage());
             Ok(())
         }
-        Some(other) => Err(XtaskError::Usage(format!("unknown command `{other}`; {USAGE}"))),
+        Some(other) => Err(XtaskError::Usage(format!("unknown command `{other}`; {}", usage()))),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

@@ -18,10 +18,11 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
     let (verb, names) = match args.split_first() {
         Some((verb, names)) => (verb.as_str(), names),
         None => {
-            return Err(XtaskError::Usage(
-                "usage: cargo xtask services up|down|status|restart|check [redis rabbitmq kafka moto dynamodb kinesis]"
-                    .into(),
-            ));
+            let names: Vec<&str> = catalog::ALL.iter().map(|s| s.name).collect();
+            return Err(XtaskError::Usage(format!(
+                "usage: cargo xtask services up|down|status|restart|check [{}]",
+                names.join(" ")
+            )));
         }
     };
     let selected = select(names)?;
