@@ -124,8 +124,10 @@ impl<T> JdbcSinkBuilder<T> {
         self
     }
 
-    /// How a failed batch is sent again (at-least-once; default from 100 ms doubling
-    /// to 2 s, for 60 s).
+    /// How work that failed in a way that can pass (a lost session, a server
+    /// restarting, a serialization failure) is tried again on a healthy session: a
+    /// batch, a prepare, a commit (default from 100 ms doubling to 2 s, for 60 s;
+    /// then the job fails and its restart strategy decides).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.sink.retry = policy;
         self

@@ -5,18 +5,20 @@
 
 use stream_core::Result;
 use stream_core::api::Committer;
+use stream_core::retry::RetryPolicy;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::markers;
 use crate::connection::PgConnection;
-use crate::error::JdbcError;
+use crate::error::{JdbcError, transient};
 use crate::gid::Gid;
 
 /// The committer of one subtask.
 pub struct JdbcCommitter {
     pub(crate) connection: PgConnection,
     pub(crate) marker_table: String,
+    pub(crate) retry: RetryPolicy,
     pub(crate) client: Option<Client>,
 }
 
@@ -52,10 +54,16 @@ impl Committer for JdbcCommitter {
         let connection = self.connection.clone();
         for gid in committables {
             let what = format!("committing {}", gid.text());
-            if let Err(error) = connection.within(&what, self.commit_one(gid)).await {
-                // A broken session is made again on the runtime's next try.
+            let mut backoff = self.retry.backoff();
+            loop {
+                let Err(error) = connection.within(&what, self.commit_one(gid)).await else { break };
+                // A new session for the next try; a commit that went through before
+                // its answer was lost is told by its marker.
                 self.client = None;
-                return Err(error.into());
+                let delay = if transient(&error) { backoff.next_delay() } else { None };
+                let Some(delay) = delay else { return Err(error.into()) };
+                tracing::warn!(gid = %gid.text(), ?delay, %error, "committing failed; trying again");
+                tokio::time::sleep(delay).await;
             }
         }
         Ok(())

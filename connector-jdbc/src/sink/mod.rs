@@ -59,6 +59,11 @@ impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
     }
 
     async fn create_committer(&self, _ctx: &TaskContext) -> Result<JdbcCommitter> {
-        Ok(JdbcCommitter { connection: self.connection.clone(), marker_table: self.marker_table.clone(), client: None })
+        Ok(JdbcCommitter {
+            connection: self.connection.clone(),
+            marker_table: self.marker_table.clone(),
+            retry: self.retry.clone(),
+            client: None,
+        })
     }
 }

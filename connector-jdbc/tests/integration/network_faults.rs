@@ -32,7 +32,6 @@ async fn rides_through_network_faults(guarantee: DeliveryGuarantee) {
         .await
         .unwrap();
     let stats = proxy.stats();
-    eprintln!("STATS {stats:?}");
     assert!(stats.cut + stats.refused > 0, "the faults reached the sessions: {stats:?}");
 }
 
