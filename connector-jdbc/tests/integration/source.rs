@@ -41,9 +41,12 @@ async fn several_ranges_read_every_row_once_across_crashes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_row_once_with_a_crash_at_every_protocol_point() {
     let Some(target) = FromTable::new("src_points", 4).await else { return };
+    // Slow enough that the read outlasts the four crashes and their restarts (a
+    // fast one ended before the last point was reached).
+    let (target, _proxy) = through_a_slow_proxy(target).await;
     let points = SuiteConfig::source_crash_at_every_point();
     let config = SuiteConfig { crashes: points.crashes, faults: points.faults, ..config() };
-    let verdict = run_source_suite(target, config).await.unwrap();
+    let verdict = run_source_suite(Arc::new(target), config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
     verdict.check(ExactlyOnce).unwrap();
 }
