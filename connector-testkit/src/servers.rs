@@ -7,7 +7,7 @@
 //! registry, so they are not run here.
 
 use test_servers::process::PUBSUB_EMULATOR_HOME;
-use test_servers::scripts::{POSTGRES_NODE, RABBITMQ_NODE};
+use test_servers::scripts::{POSTGRES_NODE, PROMETHEUS_NODE, RABBITMQ_NODE};
 use test_servers::{images, probe};
 
 use crate::launch::{Launch, Mode};
@@ -401,4 +401,40 @@ pub const POSTGRES: TestServer = TestServer {
         })
     },
     endpoint: |host, port| format!("postgres://postgres@{host}:{port}/postgres"),
+};
+
+/// Prometheus (`PROMETHEUS_URL`, e.g. `http://127.0.0.1:9090`) taking remote writes:
+/// Debian 12's 2.42 here, the official image's 2.42 there. Extra arguments are flags
+/// of `prometheus`.
+pub const PROMETHEUS: TestServer = TestServer {
+    system: "Prometheus",
+    variable: "PROMETHEUS_URL",
+    service: "prometheus",
+    probe: probe::prometheus,
+    local_image: images::PROMETHEUS,
+    official_image: "prom/prometheus:v2.42.0",
+    ports: 1,
+    launch: |mode, ports, dir, extra| {
+        let port = ports[0].to_string();
+        Ok(match mode {
+            Mode::Host | Mode::LocalImage => {
+                Launch::new("sh", &["-c", PROMETHEUS_NODE, "prometheus-node", &port, dir]).more_args(extra)
+            }
+            Mode::OfficialImage => {
+                let (listen, data) =
+                    (format!("--web.listen-address=127.0.0.1:{port}"), format!("--storage.tsdb.path={dir}"));
+                Launch::new(
+                    "prometheus",
+                    &[
+                        "--config.file=/etc/prometheus/prometheus.yml",
+                        &data,
+                        &listen,
+                        "--web.enable-remote-write-receiver",
+                    ],
+                )
+                .more_args(extra)
+            }
+        })
+    },
+    endpoint: |host, port| format!("http://{host}:{port}"),
 };

@@ -35,5 +35,9 @@ pub const MONGODB: &str = "flink-connectors-rs/mongoeco:4.11.0";
 /// [`crate::scripts::POSTGRES_NODE`].
 pub const POSTGRES: &str = "flink-connectors-rs/postgresql:15";
 
+/// Debian 12's Prometheus 2.42 (`prometheus`), started by
+/// [`crate::scripts::PROMETHEUS_NODE`].
+pub const PROMETHEUS: &str = "flink-connectors-rs/prometheus:2.42";
+
 /// The label holding the hash of the recipe an image was built from.
 pub const RECIPE_LABEL: &str = "org.flink-connectors-rs.recipe";

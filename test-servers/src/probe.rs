@@ -232,6 +232,17 @@ pub fn opensearch(address: &str) -> Result<(), String> {
     search(address, true)
 }
 
+/// A Prometheus server answers `GET /-/ready` with 200 once it takes writes and
+/// queries.
+pub fn prometheus(address: &str) -> Result<(), String> {
+    let answer = http(address, "GET", "/-/ready", "")?;
+    if answer.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(format!("{address}: Prometheus is not ready: {}", first_line(&answer)))
+    }
+}
+
 /// An S3 endpoint answers `GET /` with a bucket listing and completes a multipart
 /// upload (what the file sink needs; it also warms a fresh moto up before tests run).
 pub fn s3(address: &str) -> Result<(), String> {

@@ -74,3 +74,15 @@ server=$!
 trap 'kill -$signal "$server" 2>/dev/null; wait "$server"' TERM INT
 wait "$server"
 "#;
+
+/// `prometheus-node PORT DIR [FLAG...]` (as `sh -c SCRIPT prometheus-node ...`): Debian's
+/// Prometheus on 127.0.0.1:PORT taking remote writes, its TSDB in DIR/data and a
+/// configuration without scrape targets in DIR; extra flags go to `prometheus`.
+pub const PROMETHEUS_NODE: &str = r#"set -e
+port=$1 dir=$2
+shift 2
+mkdir -p "$dir/data"
+printf 'global:\n  scrape_interval: 1m\n' > "$dir/prometheus.yml"
+exec prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+  --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver "$@"
+"#;

@@ -68,6 +68,12 @@ const RECIPES: &[Recipe] = &[
     },
     Recipe { name: "postgres", image: images::POSTGRES, version: catalog::POSTGRES_VERSION, host: HostCopy::None },
     Recipe {
+        name: "prometheus",
+        image: images::PROMETHEUS,
+        version: catalog::PROMETHEUS_VERSION,
+        host: HostCopy::None,
+    },
+    Recipe {
         name: "mongodb",
         image: images::MONGODB,
         version: catalog::MONGOECO_VERSION,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use test_servers::probe;
 use test_servers::process::{self, pids_named};
-use test_servers::scripts::{POSTGRES_NODE, RABBITMQ_NODE};
+use test_servers::scripts::{POSTGRES_NODE, PROMETHEUS_NODE, RABBITMQ_NODE};
 
 use crate::error::XtaskError;
 use crate::system::{apt_install, on_path};
@@ -39,8 +39,21 @@ impl Service {
     }
 }
 
-pub const ALL: &[Service] =
-    &[REDIS, RABBITMQ, KAFKA, MOTO, DYNAMODB, KINESIS, ELASTICSEARCH, OPENSEARCH, PUBSUB, CASSANDRA, MONGODB, POSTGRES];
+pub const ALL: &[Service] = &[
+    REDIS,
+    RABBITMQ,
+    KAFKA,
+    MOTO,
+    DYNAMODB,
+    KINESIS,
+    ELASTICSEARCH,
+    OPENSEARCH,
+    PUBSUB,
+    CASSANDRA,
+    MONGODB,
+    POSTGRES,
+    PROMETHEUS,
+];
 
 /// Debian 12's redis-server (major and minor version; the images check it too).
 pub const REDIS_VERSION: &str = "7.0";
@@ -147,6 +160,34 @@ const POSTGRES: Service = Service {
         let log = std::env::temp_dir().join("flink-connectors-rs-postgres.log");
         let args = ["-c", POSTGRES_NODE, "postgres-node", "5432", &dir.display().to_string()];
         Ok(vec![spawn_detached("sh", &args, &[], &log)?])
+    },
+    helpers: Vec::new,
+};
+
+/// Debian 12's Prometheus (major and minor version; the image checks it too).
+pub const PROMETHEUS_VERSION: &str = "2.42";
+
+/// Debian 12's Prometheus 2.42 taking remote writes.
+const PROMETHEUS: Service = Service {
+    name: "prometheus",
+    variables: &["PROMETHEUS_URL"],
+    endpoint: "http://127.0.0.1:9090",
+    address: "127.0.0.1:9090",
+    probe: probe::prometheus,
+    ready_timeout: Duration::from_secs(30),
+    install: |updated| {
+        if !on_path("prometheus") {
+            apt_install(&["prometheus"], updated)?;
+        }
+        require_version("prometheus", &["--version"], &format!("version {PROMETHEUS_VERSION}"))
+    },
+    start: |dir| {
+        // Tests write fresh series; nothing from an earlier run is needed.
+        let data = dir.join("prometheus");
+        let _ = std::fs::remove_dir_all(&data);
+        let data_s = data.display().to_string();
+        let args = ["-c", PROMETHEUS_NODE, "prometheus-node", "9090", &data_s];
+        Ok(vec![spawn_detached("sh", &args, &[], &dir.join("prometheus.log"))?])
     },
     helpers: Vec::new,
 };
