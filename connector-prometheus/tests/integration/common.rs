@@ -25,8 +25,11 @@ pub fn now_ms() -> i64 {
 
 /// Record `id` as a sample: of series `id % series` (or its own series when
 /// `series` is 0), at `base_ms + id`, value `id`.
+#[derive(Clone)]
 pub struct ToPrometheus {
     pub url: String,
+    /// Where the sink writes: `url`, or a fault proxy in front of it.
+    pub via: String,
     pub run: String,
     pub series: u64,
     pub base_ms: i64,
@@ -37,7 +40,7 @@ impl ToPrometheus {
         let url = server().await?;
         let run = format!("{test}_{}_{}", std::process::id(), fastrand::u32(..));
         // Twenty minutes back: inside the head block, and room for the samples.
-        Some(Arc::new(ToPrometheus { url, run, series, base_ms: now_ms() - 20 * 60 * 1000 }))
+        Some(Arc::new(ToPrometheus { via: url.clone(), url, run, series, base_ms: now_ms() - 20 * 60 * 1000 }))
     }
 
     pub fn series_of(&self, id: u64) -> String {
@@ -47,7 +50,7 @@ impl ToPrometheus {
     pub fn builder(&self) -> PrometheusSinkBuilder<u64> {
         let (run, base) = (self.run.clone(), self.base_ms);
         let series = self.series;
-        PrometheusSinkBuilder::new(format!("{}/api/v1/write", self.url), move |id: u64| {
+        PrometheusSinkBuilder::new(format!("{}/api/v1/write", self.via), move |id: u64| {
             let label = if series == 0 { id } else { id % series };
             TimeSeries::builder(METRIC)
                 .label("run", &run)

@@ -5,3 +5,5 @@
 mod bad_input;
 mod common;
 mod guarantees;
+mod network_faults;
+mod server_restart;
