@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::async_sink::{AsyncSink, AsyncSinkOptions, ServiceLimits};
@@ -24,6 +25,9 @@ const REMOTE_WRITE: ServiceLimits = ServiceLimits {
 /// Series per request by default (Flink's sink sends up to 500 samples a request;
 /// ours counts series, each with its samples).
 const DEFAULT_BATCH: usize = 500;
+
+/// How long the check at start waits for an endpoint that does not answer yet.
+const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Writes time series to a Prometheus remote-write endpoint (connector-base's
 /// batching, retrying [`AsyncSink`], one request in flight so that the samples of a
@@ -65,6 +69,7 @@ pub struct RemoteWrite<T> {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) signer: Option<Arc<dyn RequestSigner>>,
     pub(crate) rejected: RejectedSamples,
+    pub(crate) startup_timeout: Duration,
 }
 
 impl<T> std::fmt::Debug for RemoteWrite<T> {
@@ -76,6 +81,7 @@ impl<T> std::fmt::Debug for RemoteWrite<T> {
             .field("headers", &headers)
             .field("signer", &self.signer.is_some())
             .field("rejected", &self.rejected)
+            .field("startup_timeout", &self.startup_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +110,7 @@ impl<T: Send + 'static> PrometheusSinkBuilder<T> {
                 headers: Vec::new(),
                 signer: None,
                 rejected: RejectedSamples::default(),
+                startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             },
             options,
         }
@@ -129,6 +136,15 @@ impl<T: Send + 'static> PrometheusSinkBuilder<T> {
         self
     }
 
+    /// How long the check at start (an empty write) waits for an endpoint that does
+    /// not answer or answers 429/5xx, such as a server restarting (default 30 s);
+    /// then the writer fails naming the endpoint. A refusal (401, 403, 404) fails at
+    /// once.
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.write.startup_timeout = timeout;
+        self
+    }
+
     connector_base::async_sink_options!(options, "always 1: the samples of a series must arrive in order");
 
     /// Validate and build; the error names the bad option and value.
@@ -145,6 +161,9 @@ impl<T: Send + 'static> PrometheusSinkBuilder<T> {
             if !valid {
                 return Err(StreamError::invalid("header", name, "a valid HTTP header name and value"));
             }
+        }
+        if self.write.startup_timeout.is_zero() {
+            return Err(StreamError::invalid("startup_timeout", "0s", "a positive duration"));
         }
         // One request in flight keeps each series in time order (what Prometheus
         // requires); exactly-once in the async sink's terms means exactly that.

@@ -36,8 +36,17 @@ pub(crate) enum Answer {
     Fatal(String),
 }
 
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Written => f.write_str("written"),
+            Answer::Again(reason) | Answer::Refused(reason) | Answer::Fatal(reason) => f.write_str(reason),
+        }
+    }
+}
+
 impl Answer {
-    fn reason(self) -> String {
+    pub(crate) fn reason(self) -> String {
         match self {
             Answer::Written => "written".into(),
             Answer::Again(reason) | Answer::Refused(reason) | Answer::Fatal(reason) => reason,

@@ -10,8 +10,11 @@ pub use client::RemoteWriteClient;
 use client::Answer;
 use connector_base::DeliveryGuarantee;
 use connector_base::async_sink::AsyncSinkTarget;
+use std::time::Duration;
+
 use stream_core::Result;
 use stream_core::api::TaskContext;
+use stream_core::retry::RetryPolicy;
 
 use crate::config::RemoteWrite;
 use crate::error::PrometheusError;
@@ -34,10 +37,20 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for RemoteWrite<T> {
             signer: self.signer.clone(),
             rejected: self.rejected,
         };
-        match client.send(&[]).await {
-            Answer::Written => Ok(client),
-            Answer::Again(reason) | Answer::Refused(reason) | Answer::Fatal(reason) => {
-                Err(PrometheusError::Endpoint { url: connector_base::redact_url(&self.url), reason }.into())
+        // An endpoint that does not answer yet (a server restarting) is waited for.
+        let policy = RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2))
+            .give_up_after(self.startup_timeout);
+        let check = || async {
+            match client.send(&[]).await {
+                Answer::Written => Ok(()),
+                other => Err(other),
+            }
+        };
+        match policy.retry("the remote-write endpoint", check, |answer| matches!(answer, Answer::Again(_))).await {
+            Ok(()) => Ok(client),
+            Err(answer) => {
+                Err(PrometheusError::Endpoint { url: connector_base::redact_url(&self.url), reason: answer.reason() }
+                    .into())
             }
         }
     }

@@ -57,15 +57,20 @@ async fn an_endpoint_that_is_not_there_or_not_a_receiver_fails_at_start_naming_i
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let nowhere = format!("http://127.0.0.1:{port}");
     let started = std::time::Instant::now();
-    let error = write(builder(&nowhere, "x"), vec![("a".into(), now_ms())]).await.expect_err("no server");
+    let waiting = builder(&nowhere, "x").startup_timeout(Duration::from_secs(2));
+    let error = write(waiting, vec![("a".into(), now_ms())]).await.expect_err("no server");
     assert!(error.contains(&format!("127.0.0.1:{port}/api/v1/write")), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    // It waited for the endpoint (`startup_timeout`), then gave up.
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(15), "{waited:?}");
     let Some(url) = common::server().await else { return };
     let wrong_path = PrometheusSinkBuilder::new(format!("{url}/api/v1/nowhere"), |(s, at): (String, i64)| {
         TimeSeries::builder(METRIC).label("series", s).sample(at, 1.0).build()
     });
+    let started = std::time::Instant::now();
     let error = write(wrong_path, vec![("a".into(), now_ms())]).await.expect_err("not a receiver");
     assert!(error.contains("404"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2), "a refusal is not waited out: {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,5 +90,6 @@ fn bad_options_are_named() {
     assert!(err(builder("ftp://h", "x")).contains("`url`"));
     assert!(err(builder("http://h", "x").header("bad header", "v")).contains("`header`"));
     assert!(err(builder("http://h", "x").max_in_flight_requests(2)).contains("`max_in_flight_requests`"));
+    assert!(err(builder("http://h", "x").startup_timeout(Duration::ZERO)).contains("`startup_timeout`"));
     assert!(err(builder("http://h", "x")).is_empty());
 }

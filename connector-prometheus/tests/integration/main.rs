@@ -7,3 +7,5 @@ mod common;
 mod guarantees;
 mod network_faults;
 mod server_restart;
+#[cfg(feature = "aws-sigv4")]
+mod signing;
