@@ -2,6 +2,8 @@
 //! remote write requires) and samples in time order; checked when built, so that a
 //! bad name fails at the record that carries it, not as a 400 for a whole batch.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::PrometheusError;
@@ -28,14 +30,15 @@ pub struct Sample {
 /// with [`TimeSeries::builder`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeSeries {
-    labels: Vec<Label>,
+    // Shared: the async sink copies each batch it sends (to send it again).
+    labels: Arc<[Label]>,
     samples: Vec<Sample>,
 }
 
 impl TimeSeries {
     /// A series of metric `name` (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
     pub fn builder(name: impl Into<String>) -> TimeSeriesBuilder {
-        TimeSeriesBuilder { name: name.into(), labels: Vec::new(), samples: Vec::new() }
+        TimeSeriesBuilder { name: name.into(), labels: Vec::with_capacity(4), samples: Vec::with_capacity(1) }
     }
 
     /// Its labels, `__name__` first, sorted by name.
@@ -50,7 +53,7 @@ impl TimeSeries {
 
     /// The same series with only `samples` (a part of this one's).
     pub(crate) fn with_samples(&self, samples: &[Sample]) -> TimeSeries {
-        TimeSeries { labels: self.labels.clone(), samples: samples.to_vec() }
+        TimeSeries { labels: Arc::clone(&self.labels), samples: samples.to_vec() }
     }
 
     /// About how many bytes it takes in a request.
@@ -93,8 +96,12 @@ impl TimeSeriesBuilder {
     /// Check and build: the names follow Prometheus's rules, no label twice or empty,
     /// at least one sample, timestamps strictly increasing.
     pub fn build(self) -> Result<TimeSeries, PrometheusError> {
-        let shown = format!("{}{{{} labels, {} samples}}", self.name, self.labels.len(), self.samples.len());
-        let bad = |reason: String| PrometheusError::BadSeries { series: shown.clone(), reason };
+        // Formatted only for an error: build runs once per record.
+        let (name, label_count, sample_count) = (&self.name, self.labels.len(), self.samples.len());
+        let bad = |reason: String| PrometheusError::BadSeries {
+            series: format!("{name}{{{label_count} labels, {sample_count} samples}}"),
+            reason,
+        };
         if !metric_name(&self.name) {
             return Err(bad(format!("metric name {:?} is not [a-zA-Z_:][a-zA-Z0-9_:]*", self.name)));
         }
@@ -117,7 +124,6 @@ impl TimeSeriesBuilder {
         if let Some(pair) = labels.windows(2).find(|pair| pair[0].name == pair[1].name) {
             return Err(bad(format!("label {} is given twice", pair[0].name)));
         }
-        labels.insert(0, Label { name: "__name__".into(), value: self.name });
         if self.samples.is_empty() {
             return Err(bad("no sample".into()));
         }
@@ -127,7 +133,8 @@ impl TimeSeriesBuilder {
                 pair[1].timestamp_ms, pair[0].timestamp_ms
             )));
         }
-        Ok(TimeSeries { labels, samples: self.samples })
+        labels.insert(0, Label { name: "__name__".into(), value: self.name });
+        Ok(TimeSeries { labels: labels.into(), samples: self.samples })
     }
 }
 

@@ -22,6 +22,7 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("cassandra", &[("connector-cassandra", "cassandra")]),
     ("mongodb", &[("connector-mongodb", "mongodb")]),
     ("jdbc", &[("connector-jdbc", "jdbc")]),
+    ("prometheus", &[("connector-prometheus", "prometheus")]),
     (
         "aws",
         &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
@@ -40,6 +41,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "cassandra" => &["cassandra"],
         "mongodb" => &["mongodb"],
         "jdbc" => &["postgres"],
+        "prometheus" => &["prometheus"],
         _ => &[],
     }
 }
