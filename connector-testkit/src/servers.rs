@@ -7,7 +7,7 @@
 //! registry, so they are not run here.
 
 use test_servers::process::PUBSUB_EMULATOR_HOME;
-use test_servers::scripts::{POSTGRES_NODE, PROMETHEUS_NODE, RABBITMQ_NODE};
+use test_servers::scripts::{POSTGRES_NODE, PROMETHEUS_NODE, PULSAR_NODE, RABBITMQ_NODE};
 use test_servers::{images, probe};
 
 use crate::launch::{Launch, Mode};
@@ -437,4 +437,37 @@ pub const PROMETHEUS: TestServer = TestServer {
         })
     },
     endpoint: |host, port| format!("http://{host}:{port}"),
+};
+
+/// Pulsar (`PULSAR_URL`, e.g. `pulsar://127.0.0.1:6650`): pulsar-lite 0.2.0 here and in
+/// the local image, topics created on first use with 3 partitions (an extra argument
+/// sets another count); the official image's standalone broker there. Clients reach
+/// pulsar-lite through [`FaultProxy::start_pulsar`](crate::proxy::FaultProxy::start_pulsar),
+/// which adds the message checksum it leaves out.
+pub const PULSAR: TestServer = TestServer {
+    system: "Pulsar (pulsar-lite)",
+    variable: "PULSAR_URL",
+    service: "pulsar",
+    probe: probe::pulsar,
+    local_image: images::PULSAR,
+    official_image: "apachepulsar/pulsar:3.3.2",
+    ports: 1,
+    launch: |mode, ports, dir, extra| {
+        let port = ports[0].to_string();
+        Ok(match mode {
+            Mode::Host => {
+                let binary = pypi_binary("pulsar_lite", "bin/pulsar-lite", "pulsar")?;
+                Launch::new("sh", &["-c", PULSAR_NODE, "pulsar-node", &binary, &port, dir]).more_args(extra)
+            }
+            Mode::LocalImage => {
+                Launch::new("sh", &["-c", PULSAR_NODE, "pulsar-node", "pulsar-lite", &port, dir]).more_args(extra)
+            }
+            Mode::OfficialImage => Launch::new("bin/pulsar", &["standalone", "--no-functions-worker", "--no-stream-storage"])
+                .env("PULSAR_PREFIX_brokerServicePort", &port)
+                .env("PULSAR_PREFIX_bindAddress", "127.0.0.1")
+                .env("PULSAR_PREFIX_advertisedAddress", "127.0.0.1")
+                .env("PULSAR_PREFIX_brokerDeduplicationEnabled", "true"),
+        })
+    },
+    endpoint: |host, port| format!("pulsar://{host}:{port}"),
 };

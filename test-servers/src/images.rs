@@ -39,5 +39,9 @@ pub const POSTGRES: &str = "flink-connectors-rs/postgresql:15";
 /// [`crate::scripts::PROMETHEUS_NODE`].
 pub const PROMETHEUS: &str = "flink-connectors-rs/prometheus:2.42";
 
+/// pulsar-lite 0.2.0 (PyPI; a Pulsar binary-protocol broker on RocksDB), started by
+/// [`crate::scripts::PULSAR_NODE`].
+pub const PULSAR: &str = "flink-connectors-rs/pulsar-lite:0.2.0";
+
 /// The label holding the hash of the recipe an image was built from.
 pub const RECIPE_LABEL: &str = "org.flink-connectors-rs.recipe";

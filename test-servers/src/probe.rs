@@ -232,6 +232,20 @@ pub fn opensearch(address: &str) -> Result<(), String> {
     search(address, true)
 }
 
+/// A Pulsar broker answers `CONNECT` with `CONNECTED` (frame: total size, command
+/// size, `BaseCommand`; type 2 is CONNECT, 3 CONNECTED).
+pub fn pulsar(address: &str) -> Result<(), String> {
+    let mut s = connect(address)?;
+    // CommandConnect { client_version = "probe" (1), protocol_version = 6 (4) }
+    let connect_command = [&[0x0a, 5][..], b"probe", &[0x20, 6]].concat();
+    let base = [&[0x08, 2, 0x12, connect_command.len() as u8][..], &connect_command].concat();
+    let frame = [&((base.len() + 4) as u32).to_be_bytes()[..], &(base.len() as u32).to_be_bytes(), &base].concat();
+    s.write_all(&frame).map_err(|e| e.to_string())?;
+    let mut head = [0u8; 10];
+    s.read_exact(&mut head).map_err(|e| format!("{address}: no answer to CONNECT: {e}"))?;
+    if head[8..10] == [0x08, 3] { Ok(()) } else { Err(format!("{address}: not a Pulsar CONNECTED: {head:?}")) }
+}
+
 /// A Prometheus server answers `GET /-/ready` with 200 once it takes writes and
 /// queries.
 pub fn prometheus(address: &str) -> Result<(), String> {

@@ -86,3 +86,14 @@ printf 'global:\n  scrape_interval: 1m\n' > "$dir/prometheus.yml"
 exec prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
   --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver "$@"
 "#;
+
+/// `pulsar-node BINARY PORT DIR [PARTITIONS]` (as `sh -c SCRIPT pulsar-node ...`):
+/// pulsar-lite (`BINARY`) on 127.0.0.1:PORT, its RocksDB in DIR/db, topics created on
+/// first use with PARTITIONS partitions (default 3), and its metrics listener off (on,
+/// it would listen on 0.0.0.0:8080).
+pub const PULSAR_NODE: &str = r#"set -e
+binary=$1 port=$2 dir=$3 partitions=${4:-3}
+mkdir -p "$dir"
+printf 'default_partitions = %s\n[metrics]\nenabled = false\n' "$partitions" > "$dir/pulsar.toml"
+exec "$binary" --config "$dir/pulsar.toml" --addr "127.0.0.1:$port" --db-path "$dir/db" --log-level warn
+"#;

@@ -8,7 +8,7 @@
 
 use crate::cmd::{cargo_has, sh};
 use crate::error::XtaskError;
-use crate::system::report_free_disk;
+use crate::system::{apt_install, on_path, report_free_disk};
 use crate::{docker, images, services};
 
 /// A one-off build gains nothing from incremental compilation, and its caches cost
@@ -18,6 +18,10 @@ const ONE_OFF: (&str, &str) = ("CARGO_INCREMENTAL", "0");
 pub fn run() -> Result<(), XtaskError> {
     report_free_disk("at the start");
     sh("cargo", &["fmt", "--all", "--", "--check"], &[])?;
+    // The `pulsar` crate compiles Pulsar's protocol with `protoc` when it builds.
+    if !on_path("protoc") {
+        apt_install(&["protobuf-compiler"], &mut false)?;
+    }
     let lint = ["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"];
     sh("cargo", &lint, &[ONE_OFF])?;
     let lint_file = ["clippy", "--package", "connector-file", "--all-targets", "--locked", "--", "-D", "warnings"];

@@ -67,6 +67,7 @@ const RECIPES: &[Recipe] = &[
         host: HostCopy::Built(catalog::kassandra_dist),
     },
     Recipe { name: "postgres", image: images::POSTGRES, version: catalog::POSTGRES_VERSION, host: HostCopy::None },
+    Recipe { name: "pulsar", image: images::PULSAR, version: catalog::PULSAR_LITE_VERSION, host: HostCopy::None },
     Recipe {
         name: "prometheus",
         image: images::PROMETHEUS,

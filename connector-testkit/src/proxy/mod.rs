@@ -16,10 +16,13 @@
 //!
 //! With [`FaultProxy::start_kafka`] the proxy also rewrites the broker's port in
 //! Metadata and FindCoordinator replies, so that a Kafka client that bootstraps
-//! through the proxy keeps every later connection on it.
+//! through the proxy keeps every later connection on it; [`FaultProxy::start_pulsar`]
+//! does the same for Pulsar lookups and adds the checksum pulsar-lite leaves out of
+//! message frames.
 
 mod kafka;
 mod pipe;
+mod pulsar;
 mod schedule;
 
 use std::net::SocketAddr;
@@ -47,7 +50,7 @@ pub struct ProxyStats {
     pub cut: u64,
     /// Live connections silenced.
     pub silenced: u64,
-    /// Broker ports rewritten in Kafka replies.
+    /// Broker ports rewritten in Kafka replies; Pulsar frames fixed.
     pub rewritten: u64,
 }
 
@@ -69,8 +72,7 @@ impl Drop for AbortOnDrop {
 
 pub(crate) struct Shared {
     upstream: SocketAddr,
-    /// `(upstream port, proxy port)` for Kafka reply rewriting.
-    kafka_ports: Option<(u16, u16)>,
+    framing: Framing,
     refuse_until: Mutex<Option<Instant>>,
     latency_micros: AtomicU64,
     bytes_per_second: AtomicU64,
@@ -85,6 +87,17 @@ pub(crate) struct Shared {
     live: AtomicU64,
 }
 
+/// How the proxy reads what it forwards.
+#[derive(Clone, Copy)]
+pub(crate) enum Framing {
+    /// Chunks as they come.
+    Raw,
+    /// Kafka frames: `(upstream port, proxy port)` for reply rewriting.
+    Kafka(u16, u16),
+    /// Pulsar frames: `(upstream port, proxy port)` for lookups, checksums added.
+    Pulsar(u16, u16),
+}
+
 impl std::fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FaultProxy").field("addr", &self.addr).field("upstream", &self.shared.upstream).finish()
@@ -94,14 +107,23 @@ impl std::fmt::Debug for FaultProxy {
 impl FaultProxy {
     /// A proxy on a free port of 127.0.0.1 forwarding to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Result<FaultProxy, TestkitError> {
-        FaultProxy::bind(upstream, false).await
+        FaultProxy::bind(upstream, |_| Framing::Raw).await
     }
 
     /// A proxy for a Kafka broker at `upstream`: replies that name the broker's port
     /// name the proxy's instead (the broker must advertise the host the proxy listens
     /// on, 127.0.0.1).
     pub async fn start_kafka(upstream: SocketAddr) -> Result<FaultProxy, TestkitError> {
-        FaultProxy::bind(upstream, true).await
+        FaultProxy::bind(upstream, |port| Framing::Kafka(upstream.port(), port)).await
+    }
+
+    /// A proxy for a Pulsar broker at `upstream`: lookup answers that name the
+    /// broker's port name the proxy's instead, and message frames without the
+    /// (optional) magic number and CRC32C checksum get them, as a real broker sends
+    /// them (pulsar-lite leaves them out; the `pulsar` crate requires them). The
+    /// Pulsar tests reach pulsar-lite through one, faults or not.
+    pub async fn start_pulsar(upstream: SocketAddr) -> Result<FaultProxy, TestkitError> {
+        FaultProxy::bind(upstream, |port| Framing::Pulsar(upstream.port(), port)).await
     }
 
     /// A proxy for the server at `endpoint` (`host:port`, or a URL such as
@@ -110,14 +132,14 @@ impl FaultProxy {
         FaultProxy::start(resolve(endpoint).await?).await
     }
 
-    async fn bind(upstream: SocketAddr, kafka: bool) -> Result<FaultProxy, TestkitError> {
+    async fn bind(upstream: SocketAddr, framing: impl Fn(u16) -> Framing) -> Result<FaultProxy, TestkitError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| TestkitError::Target(format!("fault proxy: cannot listen on 127.0.0.1: {e}")))?;
         let addr = listener.local_addr().map_err(|e| TestkitError::Target(format!("fault proxy: {e}")))?;
         let shared = Arc::new(Shared {
             upstream,
-            kafka_ports: kafka.then_some((upstream.port(), addr.port())),
+            framing: framing(addr.port()),
             refuse_until: Mutex::new(None),
             latency_micros: AtomicU64::new(0),
             bytes_per_second: AtomicU64::new(0),

@@ -1,4 +1,5 @@
-//! One direction of a proxied connection: read chunks (whole frames for Kafka), hold
+//! One direction of a proxied connection: read chunks (whole frames for Kafka and
+//! Pulsar), hold
 //! them for the latency, forward them at the bandwidth, and forward nothing while
 //! stalled.
 
@@ -11,8 +12,8 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::Shared;
 use super::kafka::{self, Calls, Direction};
+use super::{Framing, Shared, pulsar};
 
 /// Chunks read but not yet forwarded, per direction: enough to keep a fast link full
 /// under latency, small enough that a stall holds the reader back soon.
@@ -36,9 +37,14 @@ pub(crate) async fn forward(
             loop {
                 // Stalled: read nothing either, so the sender's window fills up.
                 let _ = stalled.wait_for(|s| !*s).await;
-                let chunk = match shared.kafka_ports {
-                    Some(ports) => kafka::read_frame(&mut from, direction, &calls, ports, &shared.rewritten).await,
-                    None => read_chunk(&mut from).await,
+                let chunk = match shared.framing {
+                    Framing::Kafka(broker, proxy) => {
+                        kafka::read_frame(&mut from, direction, &calls, (broker, proxy), &shared.rewritten).await
+                    }
+                    Framing::Pulsar(broker, proxy) => {
+                        pulsar::read_frame(&mut from, direction, (broker, proxy), &shared.rewritten).await
+                    }
+                    Framing::Raw => read_chunk(&mut from).await,
                 };
                 match chunk {
                     Ok(Some(bytes)) => {

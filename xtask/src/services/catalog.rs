@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use test_servers::probe;
 use test_servers::process::{self, pids_named};
-use test_servers::scripts::{POSTGRES_NODE, PROMETHEUS_NODE, RABBITMQ_NODE};
+use test_servers::scripts::{POSTGRES_NODE, PROMETHEUS_NODE, PULSAR_NODE, RABBITMQ_NODE};
 
 use crate::error::XtaskError;
 use crate::system::{apt_install, on_path};
@@ -53,6 +53,7 @@ pub const ALL: &[Service] = &[
     MONGODB,
     POSTGRES,
     PROMETHEUS,
+    PULSAR,
 ];
 
 /// Debian 12's redis-server (major and minor version; the images check it too).
@@ -188,6 +189,35 @@ const PROMETHEUS: Service = Service {
         let data_s = data.display().to_string();
         let args = ["-c", PROMETHEUS_NODE, "prometheus-node", "9090", &data_s];
         Ok(vec![spawn_detached("sh", &args, &[], &dir.join("prometheus.log"))?])
+    },
+    helpers: Vec::new,
+};
+
+pub const PULSAR_LITE_VERSION: &str = "0.2.0";
+
+/// The pulsar-lite broker binary inside the PyPI wheel.
+pub fn pulsar_binary() -> Result<String, XtaskError> {
+    pypi_binary("pulsar_lite", "bin/pulsar-lite", "pulsar")
+}
+
+/// pulsar-lite from PyPI: the Pulsar binary protocol on RocksDB, topics with 3
+/// partitions. Clients reach it through the testkit's Pulsar proxy, which adds the
+/// message checksum it leaves out (see connector-pulsar's README).
+const PULSAR: Service = Service {
+    name: "pulsar",
+    variables: &["PULSAR_URL"],
+    endpoint: "pulsar://127.0.0.1:6650",
+    address: "127.0.0.1:6650",
+    probe: probe::pulsar,
+    ready_timeout: Duration::from_secs(20),
+    install: |_| pip_install("pulsar-lite", PULSAR_LITE_VERSION, &pulsar_binary),
+    start: |dir| {
+        // Tests use fresh topics; nothing from an earlier run is needed.
+        let data = dir.join("pulsar");
+        let _ = std::fs::remove_dir_all(&data);
+        let (binary, data_s) = (pulsar_binary()?, data.display().to_string());
+        let args = ["-c", PULSAR_NODE, "pulsar-node", &binary, "6650", &data_s];
+        Ok(vec![spawn_detached("sh", &args, &[], &dir.join("pulsar.log"))?])
     },
     helpers: Vec::new,
 };

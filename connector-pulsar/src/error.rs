@@ -1,0 +1,53 @@
+//! The connector's errors (wrapped in `StreamError::Connector` at the API boundary).
+
+use stream_core::StreamError;
+
+/// What can go wrong talking to Pulsar.
+#[derive(Debug, thiserror::Error)]
+pub enum PulsarError {
+    /// The client could not connect to the service URL.
+    #[error("cannot connect to Pulsar at {url}: {source} (check the URL and that the broker runs)")]
+    Connect {
+        /// The service URL (passwords redacted).
+        url: String,
+        /// The client's error.
+        #[source]
+        source: pulsar::Error,
+    },
+
+    /// A producer could not be created for a topic.
+    #[error(
+        "cannot create a producer for topic {topic}: {source} (check that the topic exists or the broker creates topics)"
+    )]
+    Producer {
+        /// The topic.
+        topic: String,
+        /// The client's error.
+        #[source]
+        source: pulsar::Error,
+    },
+
+    /// A message was not stored by the broker.
+    #[error("sending to topic {topic} failed: {reason}")]
+    Send {
+        /// The topic.
+        topic: String,
+        /// What the client or the broker said.
+        reason: String,
+    },
+
+    /// A record could not be serialized.
+    #[error("cannot serialize a record for topic {topic}: {reason}")]
+    Serialize {
+        /// The topic.
+        topic: String,
+        /// What the schema said.
+        reason: String,
+    },
+}
+
+impl From<PulsarError> for StreamError {
+    fn from(e: PulsarError) -> Self {
+        StreamError::connector(e)
+    }
+}

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+mod error;
+mod sink;
+
+pub use config::{PulsarSink, PulsarSinkBuilder};
+pub use connector_base::DeliveryGuarantee;
+pub use connector_base::schema::{BytesSchema, JsonSchema, Utf8Schema};
+pub use error::PulsarError;
+/// The `pulsar` client crate this connector is built on.
+pub use pulsar;
+pub use sink::PulsarWriter;

@@ -1,0 +1,126 @@
+//! Sends each record without waiting (the client pipelines them) and keeps its send
+//! receipt; at a checkpoint, and when `max_pending` receipts are outstanding, the
+//! receipts are awaited. A receipt that fails or does not come within `send_timeout`
+//! fails the checkpoint, and the job restarts from the last one: at-least-once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_base::schema::SerializationSchema;
+use pulsar::producer::{Message, ProducerOptions, SendFuture};
+use pulsar::{Producer, Pulsar, TokioExecutor};
+use stream_core::Result;
+use stream_core::api::SinkWriter;
+
+use crate::config::{KeyOf, PulsarSink};
+use crate::error::PulsarError;
+
+/// The writer of one subtask.
+pub struct PulsarWriter<T: 'static> {
+    topic: String,
+    schema: Arc<dyn SerializationSchema<T>>,
+    key: Option<KeyOf<T>>,
+    batching: bool,
+    max_pending: usize,
+    max_message_size: usize,
+    send_timeout: Duration,
+    producer: Producer<TokioExecutor>,
+    pending: VecDeque<SendFuture>,
+    /// Dropped after the producer (fields drop in order).
+    _client: Pulsar<TokioExecutor>,
+}
+
+impl<T: Send + 'static> PulsarWriter<T> {
+    /// Connect and create the producer (a partitioned topic's producer routes over its
+    /// partitions).
+    pub(crate) async fn new(sink: &PulsarSink<T>) -> Result<Self> {
+        let client = crate::client::connect(&sink.url, sink.connect_timeout).await?;
+        // A full client queue waits instead of failing the send with `SlowDown`.
+        let options =
+            ProducerOptions { batch_size: sink.batch_size, block_queue_if_full: true, ..ProducerOptions::default() };
+        let creating = client.producer().with_topic(&sink.topic).with_options(options).build();
+        let producer = match tokio::time::timeout(sink.connect_timeout, creating).await {
+            Ok(Ok(producer)) => producer,
+            Ok(Err(source)) => return Err(PulsarError::Producer { topic: sink.topic.clone(), source }.into()),
+            Err(_) => {
+                let source = pulsar::Error::Custom(format!("no producer within {:?}", sink.connect_timeout));
+                return Err(PulsarError::Producer { topic: sink.topic.clone(), source }.into());
+            }
+        };
+        Ok(PulsarWriter {
+            topic: sink.topic.clone(),
+            schema: sink.schema.clone(),
+            key: sink.key.clone(),
+            batching: sink.batch_size.is_some(),
+            max_pending: sink.max_pending,
+            max_message_size: sink.max_message_size,
+            send_timeout: sink.send_timeout,
+            producer,
+            pending: VecDeque::new(),
+            _client: client,
+        })
+    }
+
+    fn send_failed(&self, reason: impl std::fmt::Display) -> stream_core::StreamError {
+        PulsarError::Send { topic: self.topic.clone(), reason: reason.to_string() }.into()
+    }
+
+    /// Await the oldest receipt.
+    async fn settle_oldest(&mut self) -> Result<()> {
+        let Some(receipt) = self.pending.pop_front() else { return Ok(()) };
+        match tokio::time::timeout(self.send_timeout, receipt).await {
+            Ok(Ok(_)) => {
+                metrics::counter!("pulsar_sink_messages_sent_total").increment(1);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.send_failed(e)),
+            Err(_) => Err(self.send_failed(format!("no receipt within {:?}", self.send_timeout))),
+        }
+    }
+}
+
+impl<T: Send + 'static> SinkWriter<T> for PulsarWriter<T> {
+    type Committable = ();
+    type State = ();
+
+    async fn write(&mut self, record: T) -> Result<()> {
+        let payload = self
+            .schema
+            .serialize(&record)
+            .map_err(|reason| PulsarError::Serialize { topic: self.topic.clone(), reason })?;
+        if payload.len() > self.max_message_size {
+            return Err(PulsarError::Serialize {
+                topic: self.topic.clone(),
+                reason: format!(
+                    "a record of {} bytes is larger than max_message_size ({} bytes)",
+                    payload.len(),
+                    self.max_message_size
+                ),
+            }
+            .into());
+        }
+        let partition_key = self.key.as_ref().and_then(|key| key(&record));
+        let message = Message { payload, partition_key, ..Message::default() };
+        let receipt = self.producer.send_non_blocking(message).await.map_err(|e| self.send_failed(e))?;
+        self.pending.push_back(receipt);
+        while self.pending.len() > self.max_pending {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
+        if self.batching {
+            self.producer.send_batch().await.map_err(|e| self.send_failed(e))?;
+        }
+        while !self.pending.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<()>> {
+        Ok(Vec::new())
+    }
+}

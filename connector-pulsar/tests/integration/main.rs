@@ -1,0 +1,8 @@
+//! The integration tests of `connector-pulsar`, in one test binary: one link and one
+//! shared test server per service for the whole crate (nextest still runs each test in
+//! a process of its own).
+
+mod bad_input;
+mod client_defect;
+mod common;
+mod guarantees;
