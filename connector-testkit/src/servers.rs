@@ -462,11 +462,13 @@ pub const PULSAR: TestServer = TestServer {
             Mode::LocalImage => {
                 Launch::new("sh", &["-c", PULSAR_NODE, "pulsar-node", "pulsar-lite", &port, dir]).more_args(extra)
             }
-            Mode::OfficialImage => Launch::new("bin/pulsar", &["standalone", "--no-functions-worker", "--no-stream-storage"])
-                .env("PULSAR_PREFIX_brokerServicePort", &port)
-                .env("PULSAR_PREFIX_bindAddress", "127.0.0.1")
-                .env("PULSAR_PREFIX_advertisedAddress", "127.0.0.1")
-                .env("PULSAR_PREFIX_brokerDeduplicationEnabled", "true"),
+            Mode::OfficialImage => {
+                Launch::new("bin/pulsar", &["standalone", "--no-functions-worker", "--no-stream-storage"])
+                    .env("PULSAR_PREFIX_brokerServicePort", &port)
+                    .env("PULSAR_PREFIX_bindAddress", "127.0.0.1")
+                    .env("PULSAR_PREFIX_advertisedAddress", "127.0.0.1")
+                    .env("PULSAR_PREFIX_brokerDeduplicationEnabled", "true")
+            }
         })
     },
     endpoint: |host, port| format!("pulsar://{host}:{port}"),

@@ -1,7 +1,9 @@
-//! Sends each record without waiting (the client pipelines them) and keeps its send
-//! receipt; at a checkpoint, and when `max_pending` receipts are outstanding, the
-//! receipts are awaited. A receipt that fails or does not come within `send_timeout`
-//! fails the checkpoint, and the job restarts from the last one: at-least-once.
+//! Sends each record without waiting (the client pipelines them) and keeps the
+//! message and its send receipt; at a checkpoint, and when `max_pending` receipts are
+//! outstanding, the receipts are awaited. A message whose receipt fails (a lost
+//! connection: the client connects again) is sent again, with backoff, for up to
+//! `send_timeout`; then the checkpoint fails and the job restarts from the last one:
+//! at-least-once either way.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use pulsar::producer::{Message, ProducerOptions, SendFuture};
 use pulsar::{Producer, Pulsar, TokioExecutor};
 use stream_core::Result;
 use stream_core::api::SinkWriter;
+use stream_core::retry::RetryPolicy;
 
 use crate::config::{KeyOf, PulsarSink};
 use crate::error::PulsarError;
@@ -26,7 +29,8 @@ pub struct PulsarWriter<T: 'static> {
     max_message_size: usize,
     send_timeout: Duration,
     producer: Producer<TokioExecutor>,
-    pending: VecDeque<SendFuture>,
+    /// Messages sent, oldest first, with their receipts.
+    pending: VecDeque<(Message, Receipt)>,
     /// Dropped after the producer (fields drop in order).
     _client: Pulsar<TokioExecutor>,
 }
@@ -66,16 +70,51 @@ impl<T: Send + 'static> PulsarWriter<T> {
         PulsarError::Send { topic: self.topic.clone(), reason: reason.to_string() }.into()
     }
 
-    /// Await the oldest receipt.
+    /// Await the oldest receipt; a failed one is sent again until `send_timeout`.
     async fn settle_oldest(&mut self) -> Result<()> {
-        let Some(receipt) = self.pending.pop_front() else { return Ok(()) };
-        match tokio::time::timeout(self.send_timeout, receipt).await {
-            Ok(Ok(_)) => {
-                metrics::counter!("pulsar_sink_messages_sent_total").increment(1);
-                Ok(())
+        let Some((message, mut receipt)) = self.pending.pop_front() else { return Ok(()) };
+        let deadline = tokio::time::Instant::now() + self.send_timeout;
+        let mut backoff = RetryPolicy::exponential(Duration::from_millis(50), Duration::from_secs(1)).backoff();
+        loop {
+            let failure = match tokio::time::timeout_at(deadline, receipt.wait()).await {
+                Ok(Ok(())) => {
+                    metrics::counter!("pulsar_sink_messages_sent_total").increment(1);
+                    return Ok(());
+                }
+                Ok(Err(reason)) => reason,
+                Err(_) => return Err(self.send_failed(format!("no receipt within {:?}", self.send_timeout))),
+            };
+            let delay = backoff.delay();
+            if tokio::time::Instant::now() + delay >= deadline {
+                return Err(self.send_failed(format!("{failure} (sent again for {:?})", self.send_timeout)));
             }
-            Ok(Err(e)) => Err(self.send_failed(e)),
-            Err(_) => Err(self.send_failed(format!("no receipt within {:?}", self.send_timeout))),
+            tracing::debug!(topic = %self.topic, %failure, ?delay, "a send failed; sending it again");
+            metrics::counter!("pulsar_sink_messages_resent_total").increment(1);
+            tokio::time::sleep(delay).await;
+            receipt = Receipt::of(self.producer.send_non_blocking(message.clone()).await);
+        }
+    }
+}
+
+/// A send's receipt to come, or the send already failed.
+enum Receipt {
+    Coming(SendFuture),
+    Failed(String),
+}
+
+impl Receipt {
+    fn of(sent: std::result::Result<SendFuture, pulsar::Error>) -> Receipt {
+        match sent {
+            Ok(receipt) => Receipt::Coming(receipt),
+            Err(e) => Receipt::Failed(e.to_string()),
+        }
+    }
+
+    /// `Ok` once stored; `Err` with why not.
+    async fn wait(self) -> std::result::Result<(), String> {
+        match self {
+            Receipt::Coming(receipt) => receipt.await.map(drop).map_err(|e| e.to_string()),
+            Receipt::Failed(reason) => Err(reason),
         }
     }
 }
@@ -102,8 +141,9 @@ impl<T: Send + 'static> SinkWriter<T> for PulsarWriter<T> {
         }
         let partition_key = self.key.as_ref().and_then(|key| key(&record));
         let message = Message { payload, partition_key, ..Message::default() };
-        let receipt = self.producer.send_non_blocking(message).await.map_err(|e| self.send_failed(e))?;
-        self.pending.push_back(receipt);
+        // A send refused at once (no connection) is settled, and sent again, in turn.
+        let receipt = Receipt::of(self.producer.send_non_blocking(message.clone()).await);
+        self.pending.push_back((message, receipt));
         while self.pending.len() > self.max_pending {
             self.settle_oldest().await?;
         }

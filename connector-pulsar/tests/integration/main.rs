@@ -6,3 +6,4 @@ mod bad_input;
 mod client_defect;
 mod common;
 mod guarantees;
+mod network_faults;

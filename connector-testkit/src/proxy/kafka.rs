@@ -37,12 +37,7 @@ pub(crate) async fn read_frame(
     (broker_port, proxy_port): (u16, u16),
     rewritten: &AtomicU64,
 ) -> io::Result<Option<Vec<u8>>> {
-    let mut size = [0u8; 4];
-    match from.read_exact(&mut size).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
+    let Some(size) = super::pipe::read_size(from).await? else { return Ok(None) };
     let len = i32::from_be_bytes(size);
     let len = usize::try_from(len).ok().filter(|l| *l <= MAX_FRAME).ok_or_else(|| bad(format!("frame size {len}")))?;
     let mut frame = Vec::with_capacity(4 + len);

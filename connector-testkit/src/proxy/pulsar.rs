@@ -37,14 +37,9 @@ pub(crate) async fn read_frame(
     (broker_port, proxy_port): (u16, u16),
     rewritten: &AtomicU64,
 ) -> io::Result<Option<Vec<u8>>> {
-    let mut size = [0u8; 4];
-    match from.read_exact(&mut size).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
+    let Some(size) = super::pipe::read_size(from).await? else { return Ok(None) };
     let len = u32::from_be_bytes(size) as usize;
-    if len > MAX_FRAME || len < 4 {
+    if !(4..=MAX_FRAME).contains(&len) {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("not a Pulsar frame: size {len}")));
     }
     let mut body = vec![0u8; len];
@@ -101,10 +96,14 @@ pub(crate) fn fix_reply(body: &[u8], broker_port: u16, proxy_port: u16) -> Optio
     Some(fixed)
 }
 
+/// New bytes for a length-delimited field (by field number and old bytes), or `None`
+/// to keep it.
+type Replace<'a> = dyn Fn(u64, &[u8]) -> Option<Vec<u8>> + 'a;
+
 /// A protobuf message with each length-delimited field that `replace` gives new bytes
 /// for (by field number and old bytes) replaced; `None` when none was, or the message
 /// cannot be parsed.
-fn rewrite_message(message: &[u8], replace: &dyn Fn(u64, &[u8]) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
+fn rewrite_message(message: &[u8], replace: &Replace<'_>) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(message.len() + 8);
     let (mut at, mut changed) = (0, false);
     while at < message.len() {
