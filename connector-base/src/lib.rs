@@ -9,6 +9,7 @@ mod delivery;
 mod error;
 pub mod hybrid;
 pub mod key_range;
+pub mod partition_owner;
 pub mod per_subtask;
 mod redact;
 pub mod schema;

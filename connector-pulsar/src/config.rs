@@ -1,9 +1,10 @@
-//! The public sink type, its builder and the validation of every option.
+//! The public source and sink types, their builders and the validation of every
+//! option.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_base::schema::SerializationSchema;
+use connector_base::schema::{BadRecordPolicy, DeserializationSchema, SerializationSchema};
 use stream_core::{Result, StreamError};
 
 /// The key of a record, which routes it to a partition (`None`: round robin).
@@ -143,4 +144,126 @@ pub(crate) fn validate_url(url: &str) -> Result<()> {
         return Err(StreamError::invalid("url", shown, "pulsar://host:port or pulsar+ssl://host:port"));
     }
     Ok(())
+}
+
+/// Where a split starts when its subscription has no position yet (a new
+/// subscription); a restore starts after the checkpointed position instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartCursor {
+    /// The oldest message kept (default).
+    #[default]
+    Earliest,
+    /// Only messages published after the reader subscribes.
+    Latest,
+}
+
+/// Reads Pulsar topics, one split per partition, each read by an Exclusive
+/// subscription; the last message id read per split is checkpoint state, and the
+/// position of a completed checkpoint is acknowledged cumulatively: exactly-once.
+/// Build with [`PulsarSourceBuilder::new`].
+pub struct PulsarSource<T> {
+    pub(crate) url: String,
+    pub(crate) topics: Vec<String>,
+    pub(crate) subscription: String,
+    pub(crate) schema: Arc<dyn DeserializationSchema<T>>,
+    pub(crate) bad_records: BadRecordPolicy,
+    pub(crate) start: StartCursor,
+    pub(crate) bounded: bool,
+    pub(crate) discovery: Option<Duration>,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl<T> std::fmt::Debug for PulsarSource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PulsarSource")
+            .field("url", &connector_base::redact_url(&self.url))
+            .field("topics", &self.topics)
+            .field("subscription", &self.subscription)
+            .field("start", &self.start)
+            .field("bounded", &self.bounded)
+            .field("discovery", &self.discovery)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder of [`PulsarSource`].
+pub struct PulsarSourceBuilder<T> {
+    source: PulsarSource<T>,
+}
+
+impl<T: Send + 'static> PulsarSourceBuilder<T> {
+    /// Read `topics` of the broker at `url` through subscription `subscription` (one
+    /// Exclusive subscription per partition, of that name), each message decoded by
+    /// `schema`.
+    pub fn new<S: Into<String>>(
+        url: impl Into<String>,
+        topics: impl IntoIterator<Item = S>,
+        subscription: impl Into<String>,
+        schema: impl DeserializationSchema<T>,
+    ) -> Self {
+        PulsarSourceBuilder {
+            source: PulsarSource {
+                url: url.into(),
+                topics: topics.into_iter().map(Into::into).collect(),
+                subscription: subscription.into(),
+                schema: Arc::new(schema),
+                bad_records: BadRecordPolicy::Fail,
+                start: StartCursor::default(),
+                bounded: false,
+                discovery: None,
+                connect_timeout: Duration::from_secs(30),
+            },
+        }
+    }
+
+    /// Where a new subscription starts (default: the earliest message).
+    pub fn start_cursor(mut self, start: StartCursor) -> Self {
+        self.source.start = start;
+        self
+    }
+
+    /// Stop each partition at its last message when the reader first subscribes to
+    /// it: a bounded read (default: unbounded).
+    pub fn bounded(mut self) -> Self {
+        self.source.bounded = true;
+        self
+    }
+
+    /// Look for new partitions every `interval` (default: only at start).
+    pub fn partition_discovery(mut self, interval: Duration) -> Self {
+        self.source.discovery = Some(interval);
+        self
+    }
+
+    /// What to do with a message the schema cannot decode (default: fail).
+    pub fn bad_records(mut self, policy: BadRecordPolicy) -> Self {
+        self.source.bad_records = policy;
+        self
+    }
+
+    /// How long connecting and subscribing may take, attempts included (default
+    /// 30 s); also how long a broker may be unreachable before the job fails.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.source.connect_timeout = timeout;
+        self
+    }
+
+    /// Validate and build; the error names the bad option and value.
+    pub fn build(self) -> Result<PulsarSource<T>> {
+        let source = self.source;
+        validate_url(&source.url)?;
+        if source.topics.is_empty() || source.topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(StreamError::invalid("topics", format!("{:?}", source.topics), "one or more topic names"));
+        }
+        if source.subscription.trim().is_empty() {
+            return Err(StreamError::invalid("subscription", "\"\"", "a subscription name"));
+        }
+        if source.discovery.is_some_and(|d| d.is_zero()) {
+            return Err(StreamError::invalid("partition_discovery", "0s", "a positive interval"));
+        }
+        if source.connect_timeout.is_zero() {
+            return Err(StreamError::invalid("connect_timeout", "0s", "a positive duration"));
+        }
+        Ok(source)
+    }
 }

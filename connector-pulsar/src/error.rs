@@ -27,6 +27,27 @@ pub enum PulsarError {
         source: pulsar::Error,
     },
 
+    /// A topic's partitions could not be looked up.
+    #[error("cannot look up the partitions of topic {topic}: {source} (check that the topic exists)")]
+    Lookup {
+        /// The topic.
+        topic: String,
+        /// The client's error.
+        #[source]
+        source: pulsar::Error,
+    },
+
+    /// A partition could not be subscribed to or read.
+    #[error("cannot read {topic} through subscription {subscription}: {reason}")]
+    Read {
+        /// The partition's topic.
+        topic: String,
+        /// The subscription.
+        subscription: String,
+        /// What happened.
+        reason: String,
+    },
+
     /// A message was not stored by the broker.
     #[error("sending to topic {topic} failed: {reason}")]
     Send {

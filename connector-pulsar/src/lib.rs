@@ -5,11 +5,14 @@ mod client;
 mod config;
 mod error;
 mod sink;
+mod source;
 
-pub use config::{PulsarSink, PulsarSinkBuilder};
+pub use config::{PulsarSink, PulsarSinkBuilder, PulsarSource, PulsarSourceBuilder, StartCursor};
 pub use connector_base::DeliveryGuarantee;
+pub use connector_base::schema::BadRecordPolicy;
 pub use connector_base::schema::{BytesSchema, JsonSchema, Utf8Schema};
 pub use error::PulsarError;
 /// The `pulsar` client crate this connector is built on.
 pub use pulsar;
 pub use sink::PulsarWriter;
+pub use source::{Position, PulsarEnumerator, PulsarEnumeratorState, PulsarReader, PulsarSplit, Stop};

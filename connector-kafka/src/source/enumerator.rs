@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use connector_base::partition_owner::partition_owner;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -47,18 +48,6 @@ pub struct KafkaEnumerator {
     discovery_failures: Tolerance,
     /// A periodic discovery in flight.
     discovering: Option<JoinHandle<Result<Vec<KafkaSplit>>>>,
-}
-
-/// The reader that owns a partition (stable across runs with the same parallelism).
-pub(crate) fn owner(topic: &str, partition: i32, parallelism: usize) -> usize {
-    // FNV-1a: stable across processes and Rust versions.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in topic.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    let start = (hash % parallelism as u64) as usize;
-    (start + partition.max(0) as usize) % parallelism
 }
 
 fn blocking_error(e: tokio::task::JoinError) -> StreamError {
@@ -137,7 +126,7 @@ impl KafkaEnumerator {
         let parallelism = self.parallelism;
         let (mine, rest): (Vec<KafkaSplit>, Vec<KafkaSplit>) = std::mem::take(&mut self.pending)
             .into_iter()
-            .partition(|s| owner(&s.topic, s.partition, parallelism) == subtask);
+            .partition(|s| partition_owner(&s.topic, s.partition, parallelism) == subtask);
         self.pending = rest;
         let any = !mine.is_empty();
         for split in mine {

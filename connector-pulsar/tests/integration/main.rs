@@ -7,3 +7,4 @@ mod client_defect;
 mod common;
 mod guarantees;
 mod network_faults;
+mod source;
