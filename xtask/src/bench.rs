@@ -23,6 +23,7 @@ const BENCHES: &[(&str, &[(&str, &str)])] = &[
     ("mongodb", &[("connector-mongodb", "mongodb")]),
     ("jdbc", &[("connector-jdbc", "jdbc")]),
     ("prometheus", &[("connector-prometheus", "prometheus")]),
+    ("pulsar", &[("connector-pulsar", "pulsar")]),
     (
         "aws",
         &[("connector-kinesis", "kinesis"), ("connector-dynamodb", "dynamodb"), ("connector-firehose", "firehose")],
@@ -42,6 +43,7 @@ fn services_of(name: &str) -> &'static [&'static str] {
         "mongodb" => &["mongodb"],
         "jdbc" => &["postgres"],
         "prometheus" => &["prometheus"],
+        "pulsar" => &["pulsar"],
         _ => &[],
     }
 }

@@ -1,12 +1,13 @@
 //! Bad input, tried as a user would: a broker that is not there, a message larger
-//! than the broker takes, bad options. Each fails naming what is wrong.
+//! than the broker takes, a message the schema cannot decode, bad options. Each fails
+//! naming what is wrong, or follows its policy.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 
 use std::time::{Duration, Instant};
 
-use connector_pulsar::{BytesSchema, PulsarSinkBuilder, Utf8Schema};
+use connector_pulsar::{BadRecordPolicy, BytesSchema, JsonSchema, PulsarSinkBuilder, PulsarSourceBuilder, Utf8Schema};
 use stream_core::prelude::*;
 
 async fn run(sink: connector_pulsar::PulsarSink<Vec<u8>>, records: Vec<Vec<u8>>) -> Result<(), String> {
@@ -57,5 +58,68 @@ fn bad_options_are_named() {
     assert!(err(ok().max_pending(0)).contains("`max_pending`"));
     assert!(err(ok().max_message_size(0)).contains("`max_message_size`"));
     assert!(err(ok().send_timeout(Duration::ZERO)).contains("`send_timeout`"));
+    assert!(err(ok()).is_empty());
+}
+
+/// Read `topic` to its end with a bounded source of `policy`; the ids read, or the
+/// job's error.
+async fn read(url: &str, topic: &str, policy: BadRecordPolicy) -> Result<Vec<u64>, String> {
+    let subscription = format!("bad-{}", fastrand::u32(..));
+    let source = PulsarSourceBuilder::new(url, [topic], subscription, JsonSchema::<u64>::new())
+        .bounded()
+        .bad_records(policy)
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let env = StreamEnvironment::builder().parallelism(1).restart_strategy(RestartStrategy::None).build().unwrap();
+    let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = collected.clone();
+    let job = env
+        .from_source(source, "pulsar")
+        .map(move |id: u64| into.lock().unwrap().push(id))
+        .sink_to(DiscardingSink::new(), "discard")
+        .execute("bad-input-source");
+    tokio::time::timeout(Duration::from_secs(60), job).await.expect("no hang").map_err(|e| e.to_string())?;
+    let mut ids = collected.lock().unwrap().clone();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_schema_cannot_decode_follows_the_policy() {
+    let Some((_proxy, url)) = common::server().await else { return };
+    let topic = common::topic("undecodable");
+    let direct = common::direct().await;
+    common::produce(&direct, &topic, &[1, 2, 3]).await.unwrap();
+    let client = connector_pulsar::pulsar::Pulsar::builder(&direct, connector_pulsar::pulsar::TokioExecutor)
+        .build()
+        .await
+        .unwrap();
+    let mut producer = client.producer().with_topic(&topic).build().await.unwrap();
+    producer.send_non_blocking(b"not json".to_vec()).await.unwrap().await.unwrap();
+    assert_eq!(read(&url, &topic, BadRecordPolicy::SkipAndCount).await.unwrap(), vec![1, 2, 3]);
+    let error = read(&url, &topic, BadRecordPolicy::Fail).await.expect_err("a bad record fails");
+    assert!(error.contains(&topic), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_without_a_broker_fails_at_start_naming_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let started = Instant::now();
+    let error = read(&format!("pulsar://127.0.0.1:{port}"), "t", BadRecordPolicy::Fail).await.expect_err("no broker");
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+#[test]
+fn bad_source_options_are_named() {
+    let err = |b: PulsarSourceBuilder<String>| b.build().err().map(|e| e.to_string()).unwrap_or_default();
+    let url = "pulsar://127.0.0.1:6650";
+    assert!(err(PulsarSourceBuilder::new("http://h", ["t"], "s", Utf8Schema)).contains("`url`"));
+    assert!(err(PulsarSourceBuilder::new(url, Vec::<String>::new(), "s", Utf8Schema)).contains("`topics`"));
+    assert!(err(PulsarSourceBuilder::new(url, ["t"], "", Utf8Schema)).contains("`subscription`"));
+    let ok = || PulsarSourceBuilder::new(url, ["t"], "s", Utf8Schema);
+    assert!(err(ok().partition_discovery(Duration::ZERO)).contains("`partition_discovery`"));
+    assert!(err(ok().connect_timeout(Duration::ZERO)).contains("`connect_timeout`"));
     assert!(err(ok()).is_empty());
 }

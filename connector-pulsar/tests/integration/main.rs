@@ -7,4 +7,5 @@ mod client_defect;
 mod common;
 mod guarantees;
 mod network_faults;
+mod server_restart;
 mod source;
