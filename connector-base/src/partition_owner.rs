@@ -1,6 +1,26 @@
 //! Which reader owns a partition of a topic, for sources that assign each partition to
 //! one reader for good (Kafka, Pulsar): the topic's hash picks a first reader and its
-//! partitions follow round the readers, stable across runs with the same parallelism.
+//! partitions follow round the readers, stable across runs with the same parallelism;
+//! [`assign_owned`] hands a reader the pending splits it owns.
+
+use stream_core::api::{EnumeratorContext, SourceSplit};
+
+/// Assign to `subtask` every split of `pending` it owns (by `owner`, the subtask a
+/// split belongs to); the rest stay pending. Whether any was assigned.
+pub fn assign_owned<S: SourceSplit>(
+    pending: &mut Vec<S>,
+    subtask: usize,
+    ctx: &mut EnumeratorContext<S>,
+    owner: impl Fn(&S) -> usize,
+) -> bool {
+    let (mine, rest): (Vec<S>, Vec<S>) = std::mem::take(pending).into_iter().partition(|s| owner(s) == subtask);
+    *pending = rest;
+    let any = !mine.is_empty();
+    for split in mine {
+        ctx.assign_split(subtask, split);
+    }
+    any
+}
 
 /// The subtask (of `parallelism`) that reads `partition` of `topic`.
 pub fn partition_owner(topic: &str, partition: i32, parallelism: usize) -> usize {

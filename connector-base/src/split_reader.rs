@@ -78,13 +78,63 @@ struct FinishedSplit<S> {
     snapshotted_in: Option<u64>,
 }
 
+/// The splits a reader has read to their end, kept (at their end position) in its
+/// snapshots until a checkpoint taken after they were reported to the enumerator
+/// completes: a restore from an earlier checkpoint finds them finished and reports
+/// them again. [`FetcherReader`] uses it; a reader of its own can too.
+pub struct FinishedSplits<S> {
+    splits: BTreeMap<String, FinishedSplit<S>>,
+}
+
+impl<S> Default for FinishedSplits<S> {
+    fn default() -> Self {
+        FinishedSplits { splits: BTreeMap::new() }
+    }
+}
+
+impl<S: SourceSplit> FinishedSplits<S> {
+    /// `split` is read to its end (not reported yet).
+    pub fn insert(&mut self, split: S) {
+        self.splits.insert(split.split_id(), FinishedSplit { split, reported: false, snapshotted_in: None });
+    }
+
+    /// Whether the split with this id is kept here.
+    pub fn contains(&self, split_id: &str) -> bool {
+        self.splits.contains_key(split_id)
+    }
+
+    /// The ids not reported yet, now reported ([`SourceReader::take_finished_splits`]).
+    pub fn take_unreported(&mut self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (id, finished) in self.splits.iter_mut().filter(|(_, f)| !f.reported) {
+            finished.reported = true;
+            ids.push(id.clone());
+        }
+        ids
+    }
+
+    /// Checkpoint `checkpoint_id` is being taken: the splits to put in its snapshot.
+    pub fn snapshot(&mut self, checkpoint_id: u64) -> impl Iterator<Item = &S> {
+        for finished in self.splits.values_mut().filter(|f| f.reported && f.snapshotted_in.is_none()) {
+            finished.snapshotted_in = Some(checkpoint_id);
+        }
+        self.splits.values().map(|f| &f.split)
+    }
+
+    /// Checkpoint `checkpoint_id` completed: forget the splits a checkpoint up to it
+    /// snapshotted after their report.
+    pub fn checkpoint_complete(&mut self, checkpoint_id: u64) {
+        self.splits.retain(|_, f| f.snapshotted_in.is_none_or(|s| s > checkpoint_id));
+    }
+}
+
 /// The reader; construct it in `Source::create_reader` with a fetcher factory.
 pub struct FetcherReader<F: SplitFetcher> {
     config: FetcherConfig,
     make_fetcher: Box<dyn Fn() -> F + Send + Sync>,
     /// Splits by id, at the position of the records emitted so far.
     positions: BTreeMap<String, F::Split>,
-    finished: BTreeMap<String, FinishedSplit<F::Split>>,
+    finished: FinishedSplits<F::Split>,
     fetchers: Vec<mpsc::UnboundedSender<F::Split>>,
     tasks: JoinSet<()>,
     deliveries: mpsc::Receiver<Delivery<F::Split, F::Record>>,
@@ -109,7 +159,7 @@ impl<F: SplitFetcher> FetcherReader<F> {
             config,
             make_fetcher: Box::new(make_fetcher),
             positions: BTreeMap::new(),
-            finished: BTreeMap::new(),
+            finished: FinishedSplits::default(),
             fetchers: Vec::new(),
             tasks: JoinSet::new(),
             deliveries,
@@ -210,7 +260,7 @@ impl<F: SplitFetcher> SourceReader for FetcherReader<F> {
             }
             Some(Delivery::Finished { split_id }) => {
                 if let Some(split) = self.positions.remove(&split_id) {
-                    self.finished.insert(split_id, FinishedSplit { split, reported: false, snapshotted_in: None });
+                    self.finished.insert(split);
                 }
                 Ok(ReadStatus::MoreAvailable)
             }
@@ -230,26 +280,18 @@ impl<F: SplitFetcher> SourceReader for FetcherReader<F> {
     }
 
     fn take_finished_splits(&mut self) -> Vec<String> {
-        let mut ids = Vec::new();
-        for (id, finished) in self.finished.iter_mut().filter(|(_, f)| !f.reported) {
-            finished.reported = true;
-            ids.push(id.clone());
-        }
-        ids
+        self.finished.take_unreported()
     }
 
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<F::Split>> {
-        for finished in self.finished.values_mut().filter(|f| f.reported && f.snapshotted_in.is_none()) {
-            finished.snapshotted_in = Some(checkpoint_id);
-        }
-        let finished = self.finished.values().map(|f| f.split.clone());
+        let finished = self.finished.snapshot(checkpoint_id).cloned();
         Ok(self.positions.values().cloned().chain(finished).collect())
     }
 
     /// Forget finished splits once a checkpoint snapshotted after their report
     /// completed: every later enumerator snapshot knows them finished.
     async fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
-        self.finished.retain(|_, f| f.snapshotted_in.is_none_or(|s| s > checkpoint_id));
+        self.finished.checkpoint_complete(checkpoint_id);
         Ok(())
     }
 }

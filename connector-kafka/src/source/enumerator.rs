@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_base::partition_owner::partition_owner;
+use connector_base::partition_owner::{assign_owned, partition_owner};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -124,15 +124,7 @@ impl KafkaEnumerator {
 
     fn assign_owned(&mut self, subtask: usize, ctx: &mut EnumeratorContext<KafkaSplit>) -> bool {
         let parallelism = self.parallelism;
-        let (mine, rest): (Vec<KafkaSplit>, Vec<KafkaSplit>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|s| partition_owner(&s.topic, s.partition, parallelism) == subtask);
-        self.pending = rest;
-        let any = !mine.is_empty();
-        for split in mine {
-            ctx.assign_split(subtask, split);
-        }
-        any
+        assign_owned(&mut self.pending, subtask, ctx, |s| partition_owner(&s.topic, s.partition, parallelism))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use connector_base::partition_owner::partition_owner;
+use connector_base::partition_owner::{assign_owned, partition_owner};
 use pulsar::{Pulsar, TokioExecutor};
 use serde::{Deserialize, Serialize};
 use stream_core::Result;
@@ -99,15 +99,7 @@ impl PulsarEnumerator {
 
     fn assign_owned(&mut self, subtask: usize, ctx: &mut EnumeratorContext<PulsarSplit>) -> bool {
         let parallelism = self.parallelism;
-        let (mine, rest): (Vec<PulsarSplit>, Vec<PulsarSplit>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|s| partition_owner(&s.parent, s.partition, parallelism) == subtask);
-        self.pending = rest;
-        let any = !mine.is_empty();
-        for split in mine {
-            ctx.assign_split(subtask, split);
-        }
-        any
+        assign_owned(&mut self.pending, subtask, ctx, |s| partition_owner(&s.parent, s.partition, parallelism))
     }
 }
 

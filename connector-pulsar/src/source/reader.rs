@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use connector_base::schema::Decoder;
+use connector_base::split_reader::FinishedSplits;
 use futures::StreamExt;
 use pulsar::consumer::InitialPosition;
 use pulsar::{Consumer, ConsumerOptions, Pulsar, SubType, TokioExecutor};
@@ -58,13 +59,6 @@ type Ack = (Position, oneshot::Sender<()>);
 /// How long a checkpoint's completion waits for its acknowledgements.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A split read to its end, kept until the enumerator surely knows.
-struct FinishedSplit {
-    split: PulsarSplit,
-    reported: bool,
-    snapshotted_in: Option<u64>,
-}
-
 /// How a split task is set up.
 #[derive(Clone)]
 struct Subscribing {
@@ -80,7 +74,7 @@ pub struct PulsarReader<T: 'static> {
     decoder: Decoder<T>,
     subscribing: Subscribing,
     positions: BTreeMap<String, PulsarSplit>,
-    finished: BTreeMap<String, FinishedSplit>,
+    finished: FinishedSplits<PulsarSplit>,
     /// Each split task's acknowledgements, kept for finished splits too (their last
     /// position is acknowledged when a checkpoint holding it completes).
     acks: BTreeMap<String, mpsc::UnboundedSender<Ack>>,
@@ -107,7 +101,7 @@ impl<T: Send + 'static> PulsarReader<T> {
                 connect_timeout: source.connect_timeout,
             },
             positions: BTreeMap::new(),
-            finished: BTreeMap::new(),
+            finished: FinishedSplits::default(),
             acks: BTreeMap::new(),
             to_ack: BTreeMap::new(),
             events,
@@ -120,7 +114,7 @@ impl<T: Send + 'static> PulsarReader<T> {
 
     fn finish(&mut self, id: &str) {
         if let Some(split) = self.positions.remove(id) {
-            self.finished.insert(id.to_string(), FinishedSplit { split, reported: false, snapshotted_in: None });
+            self.finished.insert(split);
         }
     }
 }
@@ -302,7 +296,7 @@ impl<T: Send + 'static> SourceReader for PulsarReader<T> {
         for split in splits {
             let id = split.topic.clone();
             if split.is_finished() {
-                self.finished.insert(id, FinishedSplit { split, reported: false, snapshotted_in: None });
+                self.finished.insert(split);
                 continue;
             }
             let (ack_tx, ack_rx) = mpsc::unbounded_channel();
@@ -358,23 +352,16 @@ impl<T: Send + 'static> SourceReader for PulsarReader<T> {
     }
 
     fn take_finished_splits(&mut self) -> Vec<String> {
-        let mut ids = Vec::new();
-        for (id, finished) in self.finished.iter_mut().filter(|(_, f)| !f.reported) {
-            finished.reported = true;
-            ids.push(id.clone());
-        }
-        ids
+        self.finished.take_unreported()
     }
 
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<PulsarSplit>> {
-        for finished in self.finished.values_mut().filter(|f| f.reported && f.snapshotted_in.is_none()) {
-            finished.snapshotted_in = Some(checkpoint_id);
-        }
-        let splits = self.positions.iter().chain(self.finished.iter().map(|(id, f)| (id, &f.split)));
-        let positions: Vec<(String, Position)> = splits.filter_map(|(id, s)| Some((id.clone(), s.position?))).collect();
+        let splits: Vec<PulsarSplit> =
+            self.positions.values().cloned().chain(self.finished.snapshot(checkpoint_id).cloned()).collect();
+        let positions: Vec<(String, Position)> =
+            splits.iter().filter_map(|s| Some((s.topic.clone(), s.position?))).collect();
         self.to_ack.insert(checkpoint_id, positions);
-        let finished = self.finished.values().map(|f| f.split.clone());
-        Ok(self.positions.values().cloned().chain(finished).collect())
+        Ok(splits)
     }
 
     /// Acknowledge each split's position in the completed checkpoint (and in any
@@ -402,9 +389,9 @@ impl<T: Send + 'static> SourceReader for PulsarReader<T> {
                 "acknowledging the checkpoint's positions took over {ACK_TIMEOUT:?}; the next checkpoint's cover them"
             );
         }
-        self.finished.retain(|_, f| f.snapshotted_in.is_none_or(|s| s > checkpoint_id));
+        self.finished.checkpoint_complete(checkpoint_id);
         let (positions, finished) = (&self.positions, &self.finished);
-        self.acks.retain(|id, _| positions.contains_key(id) || finished.contains_key(id));
+        self.acks.retain(|id, _| positions.contains_key(id) || finished.contains(id));
         Ok(())
     }
 }
