@@ -11,12 +11,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::ReadHalf;
 
-/// Which way the bytes go (Kafka requests go to the server, replies to the client).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
-    ToServer,
-    ToClient,
-}
+pub(crate) use super::frame::Direction;
+use super::frame::read_size;
 
 /// `(api key, api version)` of the requests in flight on one connection, by
 /// correlation id.
@@ -37,7 +33,7 @@ pub(crate) async fn read_frame(
     (broker_port, proxy_port): (u16, u16),
     rewritten: &AtomicU64,
 ) -> io::Result<Option<Vec<u8>>> {
-    let Some(size) = super::pipe::read_size(from).await? else { return Ok(None) };
+    let Some(size) = read_size(from).await? else { return Ok(None) };
     let len = i32::from_be_bytes(size);
     let len = usize::try_from(len).ok().filter(|l| *l <= MAX_FRAME).ok_or_else(|| bad(format!("frame size {len}")))?;
     let mut frame = Vec::with_capacity(4 + len);

@@ -20,6 +20,7 @@
 //! does the same for Pulsar lookups and adds the checksum pulsar-lite leaves out of
 //! message frames.
 
+mod frame;
 mod kafka;
 mod pipe;
 mod pulsar;

@@ -88,14 +88,3 @@ async fn read_chunk(from: &mut ReadHalf<'_>) -> std::io::Result<Option<Vec<u8>>>
     buf.truncate(n);
     Ok(Some(buf))
 }
-
-/// The 4-byte big-endian size that starts a Kafka or Pulsar frame; `None` at a clean
-/// end of the stream.
-pub(crate) async fn read_size(from: &mut ReadHalf<'_>) -> std::io::Result<Option<[u8; 4]>> {
-    let mut size = [0u8; 4];
-    match from.read_exact(&mut size).await {
-        Ok(_) => Ok(Some(size)),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-        Err(e) => Err(e),
-    }
-}

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::ReadHalf;
 
-use super::kafka::Direction;
+use super::frame::{Direction, read_size};
 
 /// The magic number before a payload's checksum.
 const MAGIC: [u8; 2] = [0x0e, 0x01];
@@ -37,7 +37,7 @@ pub(crate) async fn read_frame(
     (broker_port, proxy_port): (u16, u16),
     rewritten: &AtomicU64,
 ) -> io::Result<Option<Vec<u8>>> {
-    let Some(size) = super::pipe::read_size(from).await? else { return Ok(None) };
+    let Some(size) = read_size(from).await? else { return Ok(None) };
     let len = u32::from_be_bytes(size) as usize;
     if !(4..=MAX_FRAME).contains(&len) {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("not a Pulsar frame: size {len}")));
