@@ -155,6 +155,21 @@ pub enum StartCursor {
     Earliest,
     /// Only messages published after the reader subscribes.
     Latest,
+    /// Messages published at or after this time (milliseconds since the epoch): the
+    /// split reads from the earliest and skips older ones (no seek, which pulsar-lite
+    /// does not honour).
+    PublishTime(u64),
+}
+
+/// Where a bounded read of a split ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCursor {
+    /// At the partition's last message when the reader first subscribes to it.
+    Latest,
+    /// Before the first message published at or after this time (milliseconds since
+    /// the epoch), or at the partition's last message when the reader first
+    /// subscribes, whichever comes first: the read always ends.
+    PublishTime(u64),
 }
 
 /// Reads Pulsar topics, one split per partition, each read by an Exclusive
@@ -168,7 +183,7 @@ pub struct PulsarSource<T> {
     pub(crate) schema: Arc<dyn DeserializationSchema<T>>,
     pub(crate) bad_records: BadRecordPolicy,
     pub(crate) start: StartCursor,
-    pub(crate) bounded: bool,
+    pub(crate) stop: Option<StopCursor>,
     pub(crate) discovery: Option<Duration>,
     pub(crate) connect_timeout: Duration,
 }
@@ -180,7 +195,7 @@ impl<T> std::fmt::Debug for PulsarSource<T> {
             .field("topics", &self.topics)
             .field("subscription", &self.subscription)
             .field("start", &self.start)
-            .field("bounded", &self.bounded)
+            .field("stop", &self.stop)
             .field("discovery", &self.discovery)
             .finish_non_exhaustive()
     }
@@ -209,7 +224,7 @@ impl<T: Send + 'static> PulsarSourceBuilder<T> {
                 schema: Arc::new(schema),
                 bad_records: BadRecordPolicy::Fail,
                 start: StartCursor::default(),
-                bounded: false,
+                stop: None,
                 discovery: None,
                 connect_timeout: Duration::from_secs(30),
             },
@@ -223,9 +238,15 @@ impl<T: Send + 'static> PulsarSourceBuilder<T> {
     }
 
     /// Stop each partition at its last message when the reader first subscribes to
-    /// it: a bounded read (default: unbounded).
-    pub fn bounded(mut self) -> Self {
-        self.source.bounded = true;
+    /// it: a bounded read (default: unbounded). The same as
+    /// `stop_cursor(StopCursor::Latest)`.
+    pub fn bounded(self) -> Self {
+        self.stop_cursor(StopCursor::Latest)
+    }
+
+    /// End each partition at `stop`: a bounded read (default: unbounded).
+    pub fn stop_cursor(mut self, stop: StopCursor) -> Self {
+        self.source.stop = Some(stop);
         self
     }
 

@@ -7,7 +7,7 @@ mod error;
 mod sink;
 mod source;
 
-pub use config::{PulsarSink, PulsarSinkBuilder, PulsarSource, PulsarSourceBuilder, StartCursor};
+pub use config::{PulsarSink, PulsarSinkBuilder, PulsarSource, PulsarSourceBuilder, StartCursor, StopCursor};
 pub use connector_base::DeliveryGuarantee;
 pub use connector_base::schema::BadRecordPolicy;
 pub use connector_base::schema::{BytesSchema, JsonSchema, Utf8Schema};

@@ -16,6 +16,7 @@ use stream_core::Result;
 use stream_core::api::SinkWriter;
 use stream_core::retry::RetryPolicy;
 
+use crate::client::Retries;
 use crate::config::{KeyOf, PulsarSink};
 use crate::error::PulsarError;
 
@@ -39,7 +40,7 @@ impl<T: Send + 'static> PulsarWriter<T> {
     /// Connect and create the producer (a partitioned topic's producer routes over its
     /// partitions).
     pub(crate) async fn new(sink: &PulsarSink<T>) -> Result<Self> {
-        let client = crate::client::connect(&sink.url, sink.connect_timeout).await?;
+        let client = crate::client::connect(&sink.url, sink.connect_timeout, Retries::Client).await?;
         // A full client queue waits instead of failing the send with `SlowDown`.
         let options =
             ProducerOptions { batch_size: sink.batch_size, block_queue_if_full: true, ..ProducerOptions::default() };

@@ -13,7 +13,8 @@ use stream_core::api::{EnumeratorContext, SplitEnumerator};
 use stream_core::retry::Tolerance;
 
 use super::split::{PulsarSplit, Stop};
-use crate::config::PulsarSource;
+use crate::client::Retries;
+use crate::config::{PulsarSource, StopCursor};
 use crate::error::PulsarError;
 
 /// How long one lookup of a topic's partitions may take.
@@ -30,7 +31,7 @@ pub struct PulsarEnumeratorState {
 pub struct PulsarEnumerator {
     client: Pulsar<TokioExecutor>,
     topics: Vec<String>,
-    bounded: bool,
+    stop: Option<StopCursor>,
     discovery: Option<Duration>,
     parallelism: usize,
     known: BTreeSet<String>,
@@ -47,9 +48,9 @@ impl PulsarEnumerator {
         state: PulsarEnumeratorState,
     ) -> Result<Self> {
         Ok(PulsarEnumerator {
-            client: crate::client::connect(&source.url, source.connect_timeout).await?,
+            client: crate::client::connect(&source.url, source.connect_timeout, Retries::Client).await?,
             topics: source.topics.clone(),
-            bounded: source.bounded,
+            stop: source.stop,
             discovery: source.discovery,
             parallelism: parallelism.max(1),
             known: state.known,
@@ -82,7 +83,11 @@ impl PulsarEnumerator {
                     partition,
                     parent: topic.clone(),
                     position: None,
-                    stop: self.bounded.then_some(Stop::Latest),
+                    stop: self.stop.map(|_| Stop::Latest),
+                    stop_time: match self.stop {
+                        Some(StopCursor::PublishTime(at)) => Some(at),
+                        _ => None,
+                    },
                 });
             }
         }
@@ -118,7 +123,7 @@ impl SplitEnumerator for PulsarEnumerator {
     async fn handle_split_request(&mut self, subtask: usize, ctx: &mut EnumeratorContext<PulsarSplit>) -> Result<()> {
         self.registered.insert(subtask);
         let assigned = self.assign_owned(subtask, ctx);
-        if !assigned && self.bounded {
+        if !assigned && self.stop.is_some() {
             ctx.signal_no_more_splits(subtask);
         }
         Ok(())
@@ -129,7 +134,7 @@ impl SplitEnumerator for PulsarEnumerator {
     }
 
     fn discovery_interval(&self) -> Option<Duration> {
-        if self.bounded { None } else { self.discovery }
+        if self.stop.is_some() { None } else { self.discovery }
     }
 
     async fn discover(&mut self, ctx: &mut EnumeratorContext<PulsarSplit>) -> Result<()> {

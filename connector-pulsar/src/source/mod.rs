@@ -22,7 +22,7 @@ impl<T: Send + 'static> Source for PulsarSource<T> {
     type Reader = PulsarReader<T>;
 
     fn boundedness(&self) -> Boundedness {
-        if self.bounded { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
+        if self.stop.is_some() { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }
 
     async fn create_enumerator(

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::split::{Position, PulsarSplit, Stop};
+use crate::client::Retries;
 use crate::config::{PulsarSource, StartCursor};
 use crate::error::PulsarError;
 
@@ -89,7 +90,7 @@ pub struct PulsarReader<T: 'static> {
 
 impl<T: Send + 'static> PulsarReader<T> {
     pub(crate) async fn new(source: &PulsarSource<T>, _ctx: &TaskContext) -> Result<Self> {
-        let client = crate::client::connect(&source.url, source.connect_timeout).await?;
+        let client = crate::client::connect(&source.url, source.connect_timeout, Retries::Ours).await?;
         let (sender, events) = mpsc::channel(QUEUE);
         Ok(PulsarReader {
             decoder: Decoder::new(SchemaRef(source.schema.clone()), source.bad_records.clone()),
@@ -137,7 +138,7 @@ async fn subscribe(
 ) -> std::result::Result<Consumer<Vec<u8>, TokioExecutor>, String> {
     // A restored split reads from the earliest and skips what it emitted (the
     // subscription's cursor decides where the broker starts).
-    let earliest = split.position.is_some() || how.start == StartCursor::Earliest;
+    let earliest = split.position.is_some() || how.start != StartCursor::Latest;
     let deadline = tokio::time::Instant::now() + how.connect_timeout;
     let mut last_error = String::new();
     while tokio::time::Instant::now() < deadline {
@@ -160,7 +161,7 @@ async fn subscribe(
         }
         tracing::debug!(topic = %split.topic, error = %last_error, "subscribing failed; trying again");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        match crate::client::connect(&how.url, SUBSCRIBE_ATTEMPT).await {
+        match crate::client::connect(&how.url, SUBSCRIBE_ATTEMPT, Retries::Ours).await {
             Ok(client) => how.client = client,
             Err(e) => last_error = e.to_string(),
         }
@@ -218,13 +219,22 @@ async fn read_split(
         }
     }
     let mut last = split.position;
+    // A new subscription at the latest message starts after the stop: nothing to read.
+    if last.is_none() && how.start == StartCursor::Latest && matches!(stop, Some(Stop::At(_))) {
+        stop = Some(Stop::Reached);
+        if events.send(Event::Stop { split: id.clone(), stop: Stop::Reached }).await.is_err() {
+            return;
+        }
+    }
+    // Until the first message is emitted, messages published before the start
+    // cursor's time are skipped.
+    let start_time = match how.start {
+        StartCursor::PublishTime(t) => Some(t),
+        _ => None,
+    };
     let done = |last: Option<Position>| PulsarSplit { position: last, stop, ..split.clone() }.is_finished();
     if done(last) {
-        let _ = events.send(Event::Finished { split: id.clone() }).await;
-        // Still here to acknowledge the last position once checkpointed.
-        while let Some(ack) = acks.recv().await {
-            acknowledge(&mut consumer, &id, ack).await;
-        }
+        finished(&events, &id, &mut consumer, &mut acks).await;
         return;
     }
     loop {
@@ -262,20 +272,46 @@ async fn read_split(
                 if last.is_some_and(|l| !position.is_after(&l)) {
                     continue; // emitted before the restore
                 }
+                let published = message.metadata().publish_time;
+                if last.is_none() && start_time.is_some_and(|t| published < t) {
+                    continue; // before the start cursor
+                }
+                if split.stop_time.is_some_and(|t| published >= t) {
+                    // The stop cursor: this message and those after are not read.
+                    let reached = Event::Stop { split: id.clone(), stop: Stop::Reached };
+                    if events.send(reached).await.is_err() {
+                        return;
+                    }
+                    finished(&events, &id, &mut consumer, &mut acks).await;
+                    return;
+                }
                 last = Some(position);
                 let event = Event::Message { split: id.clone(), position, payload: message.payload.data };
                 if events.send(event).await.is_err() {
                     return;
                 }
                 if done(last) {
-                    let _ = events.send(Event::Finished { split: id.clone() }).await;
-                    while let Some(ack) = acks.recv().await {
-                        acknowledge(&mut consumer, &id, ack).await;
-                    }
+                    finished(&events, &id, &mut consumer, &mut acks).await;
                     return;
                 }
             }
         }
+    }
+}
+
+/// Tell the reader the split is finished, then stay to acknowledge its last position
+/// once a checkpoint holds it (until the reader forgets the split).
+async fn finished(
+    events: &mpsc::Sender<Event>,
+    id: &str,
+    consumer: &mut Consumer<Vec<u8>, TokioExecutor>,
+    acks: &mut mpsc::UnboundedReceiver<Ack>,
+) {
+    if events.send(Event::Finished { split: id.to_string() }).await.is_err() {
+        return;
+    }
+    while let Some(ack) = acks.recv().await {
+        acknowledge(consumer, id, ack).await;
     }
 }
 

@@ -65,6 +65,8 @@ pub enum Stop {
     At(Position),
     /// The partition had no message: nothing to read.
     Empty,
+    /// A message published at or after the stop time came: the split is done.
+    Reached,
 }
 
 /// One partition with the reader's position.
@@ -81,13 +83,17 @@ pub struct PulsarSplit {
     pub position: Option<Position>,
     /// Where a bounded read ends (`None`: unbounded).
     pub stop: Option<Stop>,
+    /// A bounded read also ends before the first message published at or after this
+    /// time (milliseconds since the epoch).
+    #[serde(default)]
+    pub stop_time: Option<u64>,
 }
 
 impl PulsarSplit {
     /// Whether a bounded split has been read to its end.
     pub fn is_finished(&self) -> bool {
         match self.stop {
-            Some(Stop::Empty) => true,
+            Some(Stop::Empty | Stop::Reached) => true,
             Some(Stop::At(last)) => self.position.is_some_and(|p| !last.is_after(&p)),
             _ => false,
         }
@@ -119,7 +125,14 @@ mod tests {
 
     #[test]
     fn a_bounded_split_is_finished_at_its_stop() {
-        let mut split = PulsarSplit { topic: "t".into(), partition: 0, parent: "t".into(), position: None, stop: None };
+        let mut split = PulsarSplit {
+            topic: "t".into(),
+            partition: 0,
+            parent: "t".into(),
+            position: None,
+            stop: None,
+            stop_time: None,
+        };
         assert!(!split.is_finished());
         split.stop = Some(Stop::Empty);
         assert!(split.is_finished());
@@ -128,6 +141,9 @@ mod tests {
         split.position = Some(at(1, 4, -1));
         assert!(!split.is_finished());
         split.position = Some(at(1, 5, -1));
+        assert!(split.is_finished());
+        split.position = Some(at(1, 1, -1));
+        split.stop = Some(Stop::Reached);
         assert!(split.is_finished());
     }
 }

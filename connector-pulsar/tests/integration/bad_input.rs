@@ -71,18 +71,7 @@ async fn read(url: &str, topic: &str, policy: BadRecordPolicy) -> Result<Vec<u64
         .connect_timeout(Duration::from_secs(3))
         .build()
         .unwrap();
-    let env = StreamEnvironment::builder().parallelism(1).restart_strategy(RestartStrategy::None).build().unwrap();
-    let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let into = collected.clone();
-    let job = env
-        .from_source(source, "pulsar")
-        .map(move |id: u64| into.lock().unwrap().push(id))
-        .sink_to(DiscardingSink::new(), "discard")
-        .execute("bad-input-source");
-    tokio::time::timeout(Duration::from_secs(60), job).await.expect("no hang").map_err(|e| e.to_string())?;
-    let mut ids = collected.lock().unwrap().clone();
-    ids.sort_unstable();
-    Ok(ids)
+    common::read_all(source).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

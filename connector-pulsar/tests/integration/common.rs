@@ -189,3 +189,21 @@ impl connector_testkit::SourceTarget for FromPulsar {
         record.parse().unwrap()
     }
 }
+
+/// The ids a bounded source reads in a job of its own (parallelism 1, no restart),
+/// sorted; or the job's error.
+pub async fn read_all(source: connector_pulsar::PulsarSource<u64>) -> Result<Vec<u64>, String> {
+    use stream_core::prelude::*;
+    let env = StreamEnvironment::builder().parallelism(1).restart_strategy(RestartStrategy::None).build().unwrap();
+    let collected = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = collected.clone();
+    let job = env
+        .from_source(source, "pulsar")
+        .map(move |id: u64| into.lock().unwrap().push(id))
+        .sink_to(DiscardingSink::new(), "discard")
+        .execute("read-all");
+    tokio::time::timeout(Duration::from_secs(60), job).await.expect("no hang").map_err(|e| e.to_string())?;
+    let mut ids = collected.lock().unwrap().clone();
+    ids.sort_unstable();
+    Ok(ids)
+}

@@ -1,12 +1,15 @@
 //! The testkit's source suites against pulsar-lite (through the checksum-adding
 //! proxy): bounded and unbounded reads with crashes at random and at every protocol
-//! point, cuts mid-read; every message emitted once.
+//! point; every message emitted once; acknowledgements; start and stop cursors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 
+use std::time::Duration;
+
 use common::FromPulsar;
 use connector_base::DeliveryGuarantee::ExactlyOnce;
+use connector_pulsar::{JsonSchema, PulsarSourceBuilder, StartCursor, StopCursor};
 use connector_testkit::{SuiteConfig, run_source_suite, run_unbounded_source_suite};
 
 fn config() -> SuiteConfig {
@@ -27,6 +30,42 @@ async fn a_bounded_read_is_exactly_once_with_a_crash_at_every_point() {
     let config = SuiteConfig { crashes: points.crashes, faults: points.faults, ..config() };
     let verdict = run_source_suite(target, config).await.unwrap();
     verdict.check(ExactlyOnce).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unbounded_read_is_exactly_once_with_a_crash_at_every_point() {
+    let Some(target) = FromPulsar::new("unbounded-points").await else { return };
+    let points = SuiteConfig::source_crash_at_every_point();
+    let config = SuiteConfig { crashes: points.crashes, faults: points.faults, ..config() };
+    let verdict = run_unbounded_source_suite(target, config).await.unwrap();
+    verdict.check(ExactlyOnce).unwrap();
+}
+
+/// Start and stop cursors: by publish time (100 messages before a moment, 100
+/// after), and a new subscription at the latest message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_bound_the_read() {
+    let Some(target) = FromPulsar::new("cursors").await else { return };
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    common::produce(&target.direct, &target.topic, &(0..100).collect::<Vec<_>>()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let moment = now_ms();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    common::produce(&target.direct, &target.topic, &(100..200).collect::<Vec<_>>()).await.unwrap();
+    let source = |name: &str| {
+        PulsarSourceBuilder::new(
+            &target.url,
+            [target.topic.as_str()],
+            format!("{name}-{}", fastrand::u32(..)),
+            JsonSchema::<u64>::new(),
+        )
+    };
+    let after = source("after").start_cursor(StartCursor::PublishTime(moment)).bounded().build().unwrap();
+    assert_eq!(common::read_all(after).await.unwrap(), (100..200).collect::<Vec<_>>());
+    let before = source("before").stop_cursor(StopCursor::PublishTime(moment)).build().unwrap();
+    assert_eq!(common::read_all(before).await.unwrap(), (0..100).collect::<Vec<_>>());
+    let latest = source("latest").start_cursor(StartCursor::Latest).bounded().build().unwrap();
+    assert_eq!(common::read_all(latest).await.unwrap(), Vec::<u64>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,11 +340,27 @@ async fn forward_until_cut(mut client: TcpStream, shared: &Arc<Shared>) {
     };
     // A cut resets the client's connection; the server's is closed plainly, as a
     // server sees a connection whose client went away. (Resets reaching
-    // kinesis-local took its HTTP listener down for every later test.)
+    // kinesis-local took its HTTP listener down for every later test; pulsar-lite
+    // keeps the consumers of a connection that was reset.) Dropped with unread data
+    // a socket resets its peer, so the server's side is half-closed and read to its
+    // end (for up to 5 s) in the background.
     if cut {
         shared.cut.fetch_add(1, Ordering::Relaxed);
         let _ = client.set_zero_linger();
+        tokio::spawn(close_plainly(server));
     }
+}
+
+/// Half-close `server` and read it to its end (for up to 5 s) before dropping it, so
+/// that it sees an orderly close, not a reset.
+async fn close_plainly(mut server: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = server.shutdown().await;
+    let mut unread = vec![0u8; 16 * 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while matches!(server.read(&mut unread).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// How forwarding a connection ended.
