@@ -7,6 +7,8 @@ use std::time::Duration;
 use connector_base::schema::{BadRecordPolicy, DeserializationSchema, SerializationSchema};
 use stream_core::{Result, StreamError};
 
+use crate::position::Position;
+
 /// The key of a record, which routes it to a partition (`None`: round robin).
 pub(crate) type KeyOf<T> = Arc<dyn Fn(&T) -> Option<String> + Send + Sync>;
 
@@ -159,6 +161,10 @@ pub enum StartCursor {
     /// split reads from the earliest and skips older ones (no seek, which pulsar-lite
     /// does not honour).
     PublishTime(u64),
+    /// From this message on (included) in its partition (`Position::partition`, -1
+    /// for a topic without partitions); the topic's other partitions from the
+    /// earliest. The split reads from the earliest and skips what comes before.
+    MessageId(Position),
 }
 
 /// Where a bounded read of a split ends.

@@ -4,6 +4,7 @@
 mod client;
 mod config;
 mod error;
+mod position;
 mod sink;
 mod source;
 
@@ -12,7 +13,8 @@ pub use connector_base::DeliveryGuarantee;
 pub use connector_base::schema::BadRecordPolicy;
 pub use connector_base::schema::{BytesSchema, JsonSchema, Utf8Schema};
 pub use error::PulsarError;
+pub use position::Position;
 /// The `pulsar` client crate this connector is built on.
 pub use pulsar;
 pub use sink::PulsarWriter;
-pub use source::{Position, PulsarEnumerator, PulsarEnumeratorState, PulsarReader, PulsarSplit, Stop};
+pub use source::{PulsarEnumerator, PulsarEnumeratorState, PulsarReader, PulsarSplit, Stop};

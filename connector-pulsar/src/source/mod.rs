@@ -7,7 +7,7 @@ mod split;
 
 pub use enumerator::{PulsarEnumerator, PulsarEnumeratorState};
 pub use reader::PulsarReader;
-pub use split::{Position, PulsarSplit, Stop};
+pub use split::{PulsarSplit, Stop};
 
 use stream_core::Result;
 use stream_core::api::{Boundedness, Source, TaskContext};

@@ -20,10 +20,11 @@ use stream_core::api::{ReadStatus, SourceReader, TaskContext};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::split::{Position, PulsarSplit, Stop};
+use super::split::{PulsarSplit, Stop};
 use crate::client::Retries;
 use crate::config::{PulsarSource, StartCursor};
 use crate::error::PulsarError;
+use crate::position::Position;
 
 /// Messages buffered between the split tasks and the reader.
 const QUEUE: usize = 4_096;
@@ -226,11 +227,13 @@ async fn read_split(
             return;
         }
     }
-    // Until the first message is emitted, messages published before the start
-    // cursor's time are skipped.
-    let start_time = match how.start {
-        StartCursor::PublishTime(t) => Some(t),
-        _ => None,
+    // Until the first message is emitted, messages before the start cursor are
+    // skipped: published before its time, or before its message in its partition.
+    let start = how.start;
+    let before_start = |position: &Position, published: u64| match start {
+        StartCursor::PublishTime(t) => published < t,
+        StartCursor::MessageId(at) => at.partition == split.partition && at.is_after(position),
+        StartCursor::Earliest | StartCursor::Latest => false,
     };
     let done = |last: Option<Position>| PulsarSplit { position: last, stop, ..split.clone() }.is_finished();
     if done(last) {
@@ -273,8 +276,8 @@ async fn read_split(
                     continue; // emitted before the restore
                 }
                 let published = message.metadata().publish_time;
-                if last.is_none() && start_time.is_some_and(|t| published < t) {
-                    continue; // before the start cursor
+                if last.is_none() && before_start(&position, published) {
+                    continue;
                 }
                 if split.stop_time.is_some_and(|t| published >= t) {
                     // The stop cursor: this message and those after are not read.

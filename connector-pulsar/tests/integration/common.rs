@@ -207,3 +207,26 @@ pub async fn read_all(source: connector_pulsar::PulsarSource<u64>) -> Result<Vec
     ids.sort_unstable();
     Ok(ids)
 }
+
+/// Every message of `topic` with where it is: (partition index, position, id), read
+/// from the earliest by a fresh subscription until none comes for a second.
+pub async fn read_positions(url: &str, topic: &str) -> Vec<(i32, connector_pulsar::Position, u64)> {
+    let client: Pulsar<TokioExecutor> = Pulsar::builder(url, TokioExecutor).build().await.unwrap();
+    let mut consumer = client
+        .consumer()
+        .with_topic(topic)
+        .with_subscription(format!("positions-{}", fastrand::u64(..)))
+        .with_subscription_type(SubType::Exclusive)
+        .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
+        .build::<Vec<u8>>()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.next()).await {
+        let message = message.unwrap();
+        let partition = message.topic.rsplit_once("-partition-").and_then(|(_, i)| i.parse().ok()).unwrap_or(-1);
+        let id = String::from_utf8_lossy(&message.payload.data).parse().unwrap();
+        found.push((partition, connector_pulsar::Position::of(message.message_id()), id));
+    }
+    found
+}

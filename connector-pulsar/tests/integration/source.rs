@@ -42,7 +42,7 @@ async fn an_unbounded_read_is_exactly_once_with_a_crash_at_every_point() {
 }
 
 /// Start and stop cursors: by publish time (100 messages before a moment, 100
-/// after), and a new subscription at the latest message.
+/// after), a new subscription at the latest message, and from a message id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursors_bound_the_read() {
     let Some(target) = FromPulsar::new("cursors").await else { return };
@@ -66,6 +66,18 @@ async fn cursors_bound_the_read() {
     assert_eq!(common::read_all(before).await.unwrap(), (0..100).collect::<Vec<_>>());
     let latest = source("latest").start_cursor(StartCursor::Latest).bounded().build().unwrap();
     assert_eq!(common::read_all(latest).await.unwrap(), Vec::<u64>::new());
+
+    // From the 10th message of partition 1 on (included); the other partitions whole.
+    let positions = common::read_positions(&target.url, &target.topic).await;
+    let partition_1: Vec<_> = positions.iter().filter(|(p, _, _)| *p == 1).collect();
+    assert!(partition_1.len() > 20, "{} messages in partition 1", partition_1.len());
+    let (_, mut at, _) = *partition_1[9];
+    at.partition = 1;
+    let mut expected: Vec<u64> = positions.iter().filter(|(p, _, _)| *p != 1).map(|(_, _, id)| *id).collect();
+    expected.extend(partition_1[9..].iter().map(|(_, _, id)| *id));
+    expected.sort_unstable();
+    let from_message = source("message").start_cursor(StartCursor::MessageId(at)).bounded().build().unwrap();
+    assert_eq!(common::read_all(from_message).await.unwrap(), expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
