@@ -53,15 +53,28 @@ pub fn amqp(address: &str) -> Result<(), String> {
     if start { Ok(()) } else { Err(format!("{address}: not an AMQP 0-9-1 Connection.Start: {buf:?}")) }
 }
 
-/// A PostgreSQL server answers an `SSLRequest` with `S` or `N` (before any
-/// authentication).
+/// A PostgreSQL server that takes sessions answers a plain `StartupMessage` (user and
+/// database `postgres`) with an authentication request (`R`); one still starting up
+/// (or shutting down) answers with an error (`E`, SQLSTATE 57P03), which an
+/// `SSLRequest` alone does not tell apart.
 pub fn postgres(address: &str) -> Result<(), String> {
     let mut s = connect(address)?;
-    // length 8, then the SSLRequest code 80877103.
-    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).map_err(|e| e.to_string())?;
-    let mut answer = [0u8; 1];
-    s.read_exact(&mut answer).map_err(|e| format!("{address}: no answer to an SSLRequest: {e}"))?;
-    if matches!(&answer, b"S" | b"N") { Ok(()) } else { Err(format!("{address}: not PostgreSQL: {answer:?}")) }
+    let parameters = b"user\0postgres\0database\0postgres\0\0";
+    let length = (8 + parameters.len()) as u32;
+    let startup = [&length.to_be_bytes()[..], &196_608u32.to_be_bytes(), parameters].concat();
+    s.write_all(&startup).map_err(|e| e.to_string())?;
+    let mut kind = [0u8; 1];
+    s.read_exact(&mut kind).map_err(|e| format!("{address}: no answer to a StartupMessage: {e}"))?;
+    match &kind {
+        b"R" => Ok(()),
+        b"E" => {
+            let mut rest = vec![0u8; 512];
+            let n = s.read(&mut rest).unwrap_or(0);
+            let text: String = String::from_utf8_lossy(&rest[..n]).chars().filter(|c| !c.is_control()).collect();
+            Err(format!("{address}: PostgreSQL does not take sessions yet: {text}"))
+        }
+        other => Err(format!("{address}: not PostgreSQL: {other:?}")),
+    }
 }
 
 /// A CQL native-protocol server (Cassandra, Scylla, kassandra): OPTIONS in protocol
