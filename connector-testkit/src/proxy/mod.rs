@@ -340,14 +340,16 @@ async fn forward_until_cut(mut client: TcpStream, shared: &Arc<Shared>) {
     };
     // A cut resets the client's connection; the server's is closed plainly, as a
     // server sees a connection whose client went away. (Resets reaching
-    // kinesis-local took its HTTP listener down for every later test; pulsar-lite
-    // keeps the consumers of a connection that was reset.) Dropped with unread data
-    // a socket resets its peer, so the server's side is half-closed and read to its
-    // end (for up to 5 s) in the background.
+    // kinesis-local took its HTTP listener down for every later test.) Dropped with
+    // unread data a socket resets its peer, and pulsar-lite keeps the consumers of a
+    // reset connection: in the Pulsar mode the server's side is half-closed and read
+    // to its end (for up to 5 s) in the background.
     if cut {
         shared.cut.fetch_add(1, Ordering::Relaxed);
         let _ = client.set_zero_linger();
-        tokio::spawn(close_plainly(server));
+        if matches!(shared.framing, Framing::Pulsar(..)) {
+            tokio::spawn(close_plainly(server));
+        }
     }
 }
 
