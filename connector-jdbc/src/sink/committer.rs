@@ -1,7 +1,9 @@
 //! Commits the prepared transactions of completed checkpoints, from a session of its
 //! own. A transaction that is no longer prepared was committed before when its marker
 //! row is there, and is lost (an error) when it is not: never guessed (Flink takes
-//! "unknown transaction" for "committed").
+//! "unknown transaction" for "committed"). A marker stays until no checkpoint a
+//! restore would start from holds its transaction (a checkpoint may hold those of
+//! older checkpoints whose commit had not ended when it was taken).
 
 use stream_core::Result;
 use stream_core::api::Committer;
@@ -20,6 +22,9 @@ pub struct JdbcCommitter {
     pub(crate) marker_table: String,
     pub(crate) retry: RetryPolicy,
     pub(crate) client: Option<Client>,
+    /// The sink's prefix and this subtask: whose markers it forgets.
+    pub(crate) prefix: String,
+    pub(crate) subtask: u32,
 }
 
 impl JdbcCommitter {
@@ -43,7 +48,7 @@ impl JdbcCommitter {
             }
             Err(source) => return Err(JdbcError::Statement { what: format!("committing {}", gid.text()), source }),
         }
-        markers::clean_before(client, &table, gid).await
+        Ok(())
     }
 }
 
@@ -67,5 +72,19 @@ impl Committer for JdbcCommitter {
             }
         }
         Ok(())
+    }
+
+    async fn forget_before(&mut self, checkpoint_id: u64) -> Result<()> {
+        let (connection, table, prefix) = (self.connection.clone(), self.marker_table.clone(), self.prefix.clone());
+        let subtask = self.subtask;
+        let forget = async {
+            let client = self.client().await?;
+            markers::forget_before(client, &table, &prefix, subtask, checkpoint_id).await
+        };
+        let result = connection.within("cleaning old markers", forget).await;
+        if result.is_err() {
+            self.client = None;
+        }
+        Ok(result?)
     }
 }

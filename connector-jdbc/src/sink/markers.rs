@@ -48,12 +48,18 @@ pub(crate) async fn exists(client: &Client, table: &str, gid: &Gid) -> Result<bo
     Ok(!rows.is_empty())
 }
 
-/// Drop the markers of `gid`'s subtask older than it: only the newest checkpoint's
-/// commits can be replayed.
-pub(crate) async fn clean_before(client: &Client, table: &str, gid: &Gid) -> Result<(), JdbcError> {
+/// Drop the markers of `prefix`'s subtask `subtask` from checkpoints before
+/// `checkpoint`: no checkpoint a restore would start from holds their transactions.
+pub(crate) async fn forget_before(
+    client: &Client,
+    table: &str,
+    prefix: &str,
+    subtask: u32,
+    checkpoint: u64,
+) -> Result<(), JdbcError> {
     let sql = format!("DELETE FROM {table} WHERE prefix = $1 AND subtask = $2 AND checkpoint < $3");
-    let (subtask, checkpoint) = columns(gid);
-    client.execute(&sql, &[&gid.prefix, &subtask, &checkpoint]).await.map(drop).map_err(failed("cleaning old markers"))
+    let (subtask, checkpoint) = columns(&Gid { prefix: prefix.into(), subtask, checkpoint });
+    client.execute(&sql, &[&prefix, &subtask, &checkpoint]).await.map(drop).map_err(failed("cleaning old markers"))
 }
 
 /// Roll back the prepared transactions of `prefix` that subtask `subtask` of

@@ -58,12 +58,14 @@ impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
         })
     }
 
-    async fn create_committer(&self, _ctx: &TaskContext) -> Result<JdbcCommitter> {
+    async fn create_committer(&self, ctx: &TaskContext) -> Result<JdbcCommitter> {
         Ok(JdbcCommitter {
             connection: self.connection.clone(),
             marker_table: self.marker_table.clone(),
             retry: self.retry.clone(),
             client: None,
+            prefix: self.transaction_prefix.clone().unwrap_or_default(),
+            subtask: u32::try_from(ctx.subtask).unwrap_or(u32::MAX),
         })
     }
 }

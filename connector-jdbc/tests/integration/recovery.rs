@@ -87,6 +87,43 @@ async fn a_restore_keeps_its_checkpoints_transactions_and_rolls_back_later_ones(
     assert_eq!(rows, vec![1, 2]);
 }
 
+/// The markers of subtask 0 in the sink's marker table, by checkpoint.
+async fn markers_left(target: &ToTable) -> Vec<i64> {
+    let sql =
+        "SELECT checkpoint FROM flink_connectors_rs_jdbc_markers WHERE prefix = $1 AND subtask = 0 ORDER BY checkpoint";
+    let rows = common::client(&target.url).await.query(sql, &[&target.prefix]).await.unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_replayed_from_a_checkpoint_that_still_held_it_is_found_after_later_commits() {
+    let Some(target) = ToTable::new("replayed_older", ExactlyOnce).await else { return };
+    let sink = target.sink();
+    // Checkpoints 1 and 2 are prepared; checkpoint 2's snapshot was taken before 1's
+    // commit ended, so it holds both. Both are committed, then the job dies.
+    let mut writer = sink.create_writer(&ctx(0, 1, None), Vec::new()).await.unwrap();
+    let mut gids = Vec::new();
+    for (checkpoint, id) in [(1, 10), (2, 20)] {
+        writer.write(id).await.unwrap();
+        writer.flush(false).await.unwrap();
+        gids.extend(writer.prepare_commit(checkpoint).await.unwrap());
+    }
+    drop(writer);
+    let mut committer = sink.create_committer(&ctx(0, 1, None)).await.unwrap();
+    committer.commit(&gids[..1]).await.unwrap();
+    committer.commit(&gids[1..]).await.unwrap();
+    // Restored from checkpoint 2: both are committed again and found committed.
+    let mut committer = sink.create_committer(&ctx(0, 1, Some(2))).await.unwrap();
+    committer.commit(&gids).await.unwrap();
+    let mut rows = target.read_back().await.unwrap();
+    rows.sort();
+    assert_eq!(rows, vec![10, 20]);
+    // Once no restorable checkpoint holds checkpoint 1's transaction, its marker goes.
+    assert_eq!(markers_left(&target).await, vec![1, 2]);
+    committer.forget_before(2).await.unwrap();
+    assert_eq!(markers_left(&target).await, vec![2]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_neither_prepared_nor_marked_is_reported_lost() {
     let Some(target) = ToTable::new("lost", ExactlyOnce).await else { return };

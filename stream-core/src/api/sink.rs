@@ -85,6 +85,16 @@ pub trait Committer: Send + 'static {
     /// restored checkpoint are committed again, some of them perhaps already committed.
     /// An error is retried by the runtime, then fails the job.
     fn commit(&mut self, committables: &[Self::Committable]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Told once no checkpoint a restore would start from holds committables of
+    /// checkpoints before `checkpoint_id` any more: they are committed and will not be
+    /// committed again, so what the committer kept to recognise them (a marker row, a
+    /// log entry) may go. A checkpoint can hold committables of older checkpoints
+    /// (its snapshot was taken before their commit ended), so "committed" alone is not
+    /// enough. An error is logged, not fatal. Default: nothing.
+    fn forget_before(&mut self, _checkpoint_id: u64) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Committer of sinks that have nothing to commit.

@@ -7,7 +7,8 @@
 //! commit still holds them; after a restore they are committed again (committers are
 //! idempotent).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -33,6 +34,11 @@ pub(crate) struct SinkState<W, C> {
 /// Committables shared by the writer side and the committer task.
 pub(crate) struct SinkShared<C> {
     pending: Mutex<Vec<(u64, Arc<Vec<C>>)>>,
+    /// By checkpoint: the oldest checkpoint whose committables this subtask's
+    /// snapshot of it held (the checkpoint's own id + 1 when it held none).
+    floors: Mutex<BTreeMap<u64, u64>>,
+    /// The committer was told to forget everything before this checkpoint.
+    forgotten: AtomicU64,
     ended: AtomicBool,
     wake: Notify,
 }
@@ -41,11 +47,30 @@ impl<C> SinkShared<C> {
     pub(crate) fn new(restored: Vec<(u64, Vec<C>)>) -> Arc<Self> {
         let mut pending: Vec<(u64, Arc<Vec<C>>)> = restored.into_iter().map(|(id, c)| (id, Arc::new(c))).collect();
         pending.sort_by_key(|(id, _)| *id);
-        Arc::new(SinkShared { pending: Mutex::new(pending), ended: AtomicBool::new(false), wake: Notify::new() })
+        Arc::new(SinkShared {
+            pending: Mutex::new(pending),
+            floors: Mutex::new(BTreeMap::new()),
+            forgotten: AtomicU64::new(0),
+            ended: AtomicBool::new(false),
+            wake: Notify::new(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<(u64, Arc<Vec<C>>)>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn floors(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
+        self.floors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The floor of the newest checkpoint up to `id` (now complete), when it is above
+    /// what was forgotten; the floors up to `id` are dropped.
+    fn floor_to_forget(&self, id: u64) -> Option<u64> {
+        let mut floors = self.floors();
+        let floor = floors.range(..=id).next_back().map(|(_, floor)| *floor);
+        *floors = floors.split_off(&(id + 1));
+        floor.filter(|floor| *floor > self.forgotten.load(Ordering::Acquire))
     }
 }
 
@@ -135,6 +160,8 @@ impl<T: Send + 'static, S: Sink<T>> Output<T> for SinkOutput<T, S> {
         }
         self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::DuringSnapshot)?;
         let pending = self.shared.lock().clone();
+        let floor = pending.first().map_or(id + 1, |(oldest, _)| *oldest);
+        self.shared.floors().insert(id, floor);
         let pending: Vec<(u64, &[S::Committable])> = pending.iter().map(|(id, c)| (*id, c.as_slice())).collect();
         self.env.ack(&self.key, id, &SinkStateRef { writer: &writer_state, pending })
     }
@@ -197,8 +224,28 @@ pub(crate) async fn run_committer<C: Committer>(
     }
 }
 
-/// Commit everything prepared by checkpoint `id` or earlier; forget it only after.
+/// Commit everything prepared by checkpoint `id` (now complete) or earlier, drop it
+/// from the shared list only after; then tell the committer what no restore can
+/// bring back.
 async fn commit_up_to<C: Committer>(
+    key: &str,
+    ctx: &TaskContext,
+    committer: &mut C,
+    shared: &SinkShared<C::Committable>,
+    env: &TaskEnv,
+    id: u64,
+) -> Result<()> {
+    commit_due(key, ctx, committer, shared, env, id).await?;
+    if let Some(floor) = shared.floor_to_forget(id) {
+        match committer.forget_before(floor).await {
+            Ok(()) => shared.forgotten.store(floor, Ordering::Release),
+            Err(error) => tracing::warn!(task = %key, checkpoint = floor, %error, "forgetting old committables failed"),
+        }
+    }
+    Ok(())
+}
+
+async fn commit_due<C: Committer>(
     key: &str,
     ctx: &TaskContext,
     committer: &mut C,

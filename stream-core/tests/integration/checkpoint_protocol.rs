@@ -48,7 +48,7 @@ fn assert_commits_follow_completion(log: &EventLog) -> usize {
                 );
                 commits += 1;
             }
-            Event::Snapshot(_) => {}
+            Event::Snapshot(_) | Event::Holds(..) | Event::Forgot(_) => {}
         }
     }
     commits
@@ -96,6 +96,41 @@ async fn restored_committables_are_committed_again_after_a_crash_in_commit() {
         !twice.is_empty(),
         "the committable whose commit crashed must be committed again after restore: {committed:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committables_are_forgotten_only_once_no_stored_checkpoint_holds_them() {
+    let log = EventLog::default();
+    let faults = FaultInjector::new();
+    let config = CheckpointConfig::builder().interval(Duration::from_millis(15)).build().unwrap();
+    let env = env_with(config, &log, &faults, RestartStrategy::None, 1);
+    // The first commit is slow: the checkpoints completed meanwhile still hold it.
+    let sink = ProbeSink::new(log.clone()).commit_delay(|id| Duration::from_millis(if id == 1 { 300 } else { 0 }));
+    env.from_source(logging_source(12_000, 20_000.0, &log), "numbers")
+        .sink_to(sink, "sink")
+        .execute("forget")
+        .await
+        .unwrap();
+    let (mut newest_holds, mut forgotten, mut held_older) = (None, Vec::new(), false);
+    for (_, event) in log.events() {
+        match event {
+            Event::Holds(id, oldest) => {
+                held_older |= oldest.is_some_and(|oldest| oldest < id);
+                newest_holds = Some(oldest);
+            }
+            Event::Forgot(floor) => {
+                let held = newest_holds.expect("a checkpoint was stored before anything is forgotten");
+                assert!(
+                    held.is_none_or(|oldest| oldest >= floor),
+                    "told to forget before {floor} while the newest checkpoint holds {held:?}"
+                );
+                forgotten.push(floor);
+            }
+            _ => {}
+        }
+    }
+    assert!(held_older, "a checkpoint stored during the slow commit held an older committable");
+    assert!(forgotten.len() >= 2 && forgotten.is_sorted(), "forgotten in order, more than once: {forgotten:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -112,6 +112,11 @@ pub enum Event {
     Stored(u64),
     /// A committable prepared at checkpoint n was committed.
     Committed(u64),
+    /// Checkpoint n is about to be stored; its sink snapshots hold committables of
+    /// checkpoints from the second value on (`None`: none).
+    Holds(u64, Option<u64>),
+    /// The committer was told to forget committables of checkpoints before n.
+    Forgot(u64),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -140,6 +145,14 @@ pub struct LoggingBackend {
 
 impl StateBackend for LoggingBackend {
     fn store(&self, checkpoint: &CheckpointData) -> Result<u64> {
+        let oldest_held = checkpoint
+            .tasks
+            .values()
+            .filter_map(|state| state.get("pending")?.as_array().cloned())
+            .flatten()
+            .filter_map(|entry| entry.get(0)?.as_u64())
+            .min();
+        self.log.push(Event::Holds(checkpoint.id, oldest_held));
         let size = self.inner.store(checkpoint)?;
         self.log.push(Event::Stored(checkpoint.id));
         Ok(size)
@@ -216,20 +229,27 @@ impl SourceReader for LoggingReader {
 type Delay = Arc<dyn Fn(u64) -> Duration + Send + Sync>;
 
 /// Two-phase sink: pre-commit returns the checkpoint id; commit logs `Committed`.
-/// `delay(id)` is slept in pre-commit of checkpoint `id` (to provoke timeouts).
+/// `delay(id)` is slept in pre-commit of checkpoint `id` (to provoke timeouts),
+/// `commit_delay(id)` before committing the committable of checkpoint `id`.
 #[derive(Clone)]
 pub struct ProbeSink {
     pub log: EventLog,
     pub delay: Delay,
+    pub commit_delay: Delay,
 }
 
 impl ProbeSink {
     pub fn new(log: EventLog) -> Self {
-        ProbeSink { log, delay: Arc::new(|_| Duration::ZERO) }
+        ProbeSink { log, delay: Arc::new(|_| Duration::ZERO), commit_delay: Arc::new(|_| Duration::ZERO) }
     }
 
     pub fn delay(mut self, delay: impl Fn(u64) -> Duration + Send + Sync + 'static) -> Self {
         self.delay = Arc::new(delay);
+        self
+    }
+
+    pub fn commit_delay(mut self, delay: impl Fn(u64) -> Duration + Send + Sync + 'static) -> Self {
+        self.commit_delay = Arc::new(delay);
         self
     }
 }
@@ -245,7 +265,7 @@ impl<T: Send + 'static> Sink<T> for ProbeSink {
     }
 
     async fn create_committer(&self, _ctx: &TaskContext) -> Result<ProbeCommitter> {
-        Ok(ProbeCommitter { log: self.log.clone() })
+        Ok(ProbeCommitter { log: self.log.clone(), delay: self.commit_delay.clone() })
     }
 }
 
@@ -278,6 +298,7 @@ impl<T: Send + 'static> SinkWriter<T> for ProbeWriter {
 
 pub struct ProbeCommitter {
     log: EventLog,
+    delay: Delay,
 }
 
 impl Committer for ProbeCommitter {
@@ -285,8 +306,17 @@ impl Committer for ProbeCommitter {
 
     async fn commit(&mut self, committables: &[u64]) -> Result<()> {
         for id in committables {
+            let delay = (self.delay)(*id);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             self.log.push(Event::Committed(*id));
         }
+        Ok(())
+    }
+
+    async fn forget_before(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.log.push(Event::Forgot(checkpoint_id));
         Ok(())
     }
 }
