@@ -28,6 +28,21 @@ pub enum RabbitMqError {
         message: String,
     },
 
+    /// Exactly-once: the queue kept other consumers.
+    #[error(
+        "rabbitmq queue `{queue}` still has {consumers} other consumer(s) after {waited:?}: the exactly-once \
+         source must be the queue's only consumer, and must wait for the connection of an earlier run to close \
+         (its messages are requeued then); stop the other consumers, or raise connect_timeout"
+    )]
+    OtherConsumers {
+        /// The queue.
+        queue: String,
+        /// How many consumers it has.
+        consumers: u32,
+        /// How long the source waited.
+        waited: std::time::Duration,
+    },
+
     /// The broker did not take a published message.
     #[error("rabbitmq {what} a message published to exchange `{exchange}` with routing key `{routing_key}`{detail}")]
     NotDelivered {

@@ -119,7 +119,10 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             }
         };
         let declare = channel.queue_declare(s.queue.as_str().into(), options, FieldTable::default());
-        within(timeout, &format!("declare queue `{}` (does the queue exist?)", s.queue), declare).await?;
+        let queue = within(timeout, &format!("declare queue `{}` (does the queue exist?)", s.queue), declare).await?;
+        if s.guarantee == DeliveryGuarantee::ExactlyOnce {
+            self.wait_until_only_consumer(&channel, queue.consumer_count()).await?;
+        }
         if self.acknowledging() {
             within(timeout, "set prefetch (qos)", channel.basic_qos(s.prefetch, BasicQosOptions::default())).await?;
         }
@@ -129,6 +132,30 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         let consumer = within(timeout, &format!("consume queue `{}`", s.queue), consume).await?;
         tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
         Ok((channel, consumer))
+    }
+
+    /// Exactly-once: wait until the queue has no consumer, so that the connection an
+    /// earlier attempt or a cut left behind is closed on the broker and its messages
+    /// requeued before this one consumes: requeued messages then come first, and the
+    /// first one not redelivered proves they all came. (Consuming at once let a
+    /// requeue land after that proof: one duplicate under network cuts in CI.)
+    async fn wait_until_only_consumer(&self, channel: &Channel, mut consumers: u32) -> Result<()> {
+        let s = &self.source;
+        let (started, had_others) = (tokio::time::Instant::now(), consumers > 0);
+        while consumers > 0 {
+            if started.elapsed() >= s.connect_timeout {
+                let waited = started.elapsed();
+                return Err(RabbitMqError::OtherConsumers { queue: s.queue.clone(), consumers, waited }.into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let options = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+            let declare = channel.queue_declare(s.queue.as_str().into(), options, FieldTable::default());
+            consumers = within(s.operation_timeout, "count the queue's consumers", declare).await?.consumer_count();
+        }
+        if had_others {
+            tracing::info!(queue = %s.queue, waited = ?started.elapsed(), "the queue's other consumers are gone");
+        }
+        Ok(())
     }
 
     /// The connection was lost: drop it (the broker requeues every message it

@@ -142,3 +142,62 @@ async fn bad_input_gives_clear_errors() {
     let sink = RabbitMqSink::builder(&url, ToQueue::new("q", Utf8Schema)).operation_timeout(zero).build();
     assert!(sink.unwrap_err().to_string().contains("operation_timeout"));
 }
+
+/// Exactly-once needs the queue to itself: a consumer still holding messages (the
+/// connection of a dead attempt the broker has not closed yet) is waited for, and its
+/// messages, requeued when it goes, are read once; another that never goes fails the
+/// job naming the queue. (Consuming beside it, the source took the first message that
+/// was not a redelivery for proof that every requeued one had come, and a requeue
+/// landing after that was read twice.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_source_waits_until_it_is_the_only_consumer() {
+    use connector_rabbitmq::lapin::options::{BasicConsumeOptions, BasicQosOptions};
+    use connector_rabbitmq::lapin::types::FieldTable;
+    use connector_rabbitmq::lapin::{Connection, ConnectionProperties};
+    use futures::StreamExt;
+    let Some(url) = common::server().await else { return };
+    let queue = common::queue(&url, "sole-consumer").await;
+    let ids: Vec<u64> = (0..100).collect();
+    common::publish(&url, &queue, &ids).await;
+    // Another consumer takes 30 messages and holds them unacknowledged.
+    let other = Connection::connect(&url, ConnectionProperties::default()).await.unwrap();
+    let channel = other.create_channel().await.unwrap();
+    channel.basic_qos(30, BasicQosOptions::default()).await.unwrap();
+    let consume =
+        channel.basic_consume(queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default());
+    let mut consumer = consume.await.unwrap();
+    for _ in 0..30 {
+        consumer.next().await.unwrap().unwrap();
+    }
+    let source = |timeout: Duration| {
+        RabbitMqSource::builder(&url, &queue, Utf8Schema)
+            .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+            .use_correlation_ids(true)
+            .connect_timeout(timeout)
+            .build()
+            .unwrap()
+    };
+    // Another consumer that stays: a clear error once connect_timeout is over.
+    let job =
+        env(1).from_source(source(Duration::from_millis(500)), "source").sink_to(DiscardingSink::new(), "discard");
+    let err = run_briefly(job).await.unwrap_err().to_string();
+    assert!(err.contains(&queue) && err.contains("only consumer"), "{err}");
+    // One that goes after a while: nothing is read meanwhile, everything once after.
+    let sink = CollectSink::<String>::new();
+    let handle =
+        env(1).from_source(source(Duration::from_secs(30)), "source").sink_to(sink.clone(), "collect").start("sole");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(sink.committed().is_empty(), "read beside another consumer: {:?}", sink.committed().len());
+    drop(consumer);
+    other.close(200, "done".into()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sink.committed().len() < ids.len() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    handle.cancel();
+    let _ = handle.join().await;
+    let mut read: Vec<u64> = sink.committed().iter().map(|body| body.parse().unwrap()).collect();
+    read.sort();
+    assert_eq!(read, ids, "every message once");
+}
