@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_elasticsearch::{Action, Elasticsearch, ElasticsearchSinkBuilder};
-use connector_search::testing;
+use connector_testkit::search;
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
@@ -50,8 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute("orders-to-elasticsearch")
         .await?;
 
-    let transport = testing::transport::<Elasticsearch>(&url)?;
-    let documents = testing::all_documents(&transport, &index).await?;
+    let transport = search::transport::<Elasticsearch>(&url)?;
+    let documents = search::all_documents(&transport, &index).await?;
     let mut ids: Vec<&str> = documents.iter().map(|(id, _)| id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();

@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use connector_opensearch::{Action, FailurePolicy, OpenSearch, OpenSearchSinkBuilder, RejectedAction};
-use connector_search::testing;
+use connector_testkit::search;
 use serde_json::json;
 use stream_core::prelude::*;
 
@@ -18,8 +18,8 @@ use stream_core::prelude::*;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("OPENSEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:9201".into());
     let index = format!("orders-{}", std::process::id());
-    let transport = testing::transport::<OpenSearch>(&url)?;
-    testing::create_index(&transport, &index, Some(json!({"properties": {"total": {"type": "double"}}}))).await?;
+    let transport = search::transport::<OpenSearch>(&url)?;
+    search::create_index(&transport, &index, Some(json!({"properties": {"total": {"type": "double"}}}))).await?;
 
     let orders: Vec<u64> = (0..1_000).collect();
     let emitter = {
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute("orders-to-opensearch")
         .await?;
 
-    let documents = testing::all_documents(&transport, &index).await?;
+    let documents = search::all_documents(&transport, &index).await?;
     let dead_letters = dead_letters.lock().unwrap_or_else(|p| p.into_inner());
     println!("{} orders in `{index}`, {} in the dead-letter list", documents.len(), dead_letters.len());
     if let Some(first) = dead_letters.first() {

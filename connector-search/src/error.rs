@@ -7,6 +7,7 @@ use stream_core::StreamError;
 
 /// What can go wrong writing to Elasticsearch or OpenSearch.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SearchError {
     /// A document could not be turned into JSON.
     #[error("the document is not valid JSON: {0} (check the emitter)")]

@@ -10,8 +10,6 @@ mod error;
 mod policy;
 mod response;
 mod target;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod transport;
 
 pub use action::{Action, Operation, VersionType};

@@ -8,6 +8,7 @@ mod error;
 pub mod launch;
 mod private_server;
 pub mod proxy;
+pub mod search;
 mod server;
 pub mod servers;
 pub mod suites;

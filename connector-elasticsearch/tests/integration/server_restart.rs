@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_elasticsearch::Elasticsearch;
-use connector_search::testing::IndexTarget;
+use connector_testkit::search::IndexTarget;
 use connector_testkit::{PrivateServer, SuiteConfig, TestServer, run_sink_suite, servers};
 
 async fn sink_survives_a_restart(guarantee: DeliveryGuarantee) {

@@ -6,29 +6,29 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use connector_elasticsearch::Elasticsearch;
-use connector_search::testing;
+use connector_testkit::search;
 use connector_testkit::{TestServer, servers};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_lands_as_documented() {
     let Some(server) = TestServer::discover(&servers::ELASTICSEARCH).await.unwrap() else { return };
-    testing::every_action_lands_as_documented::<Elasticsearch>(&server.endpoint).await;
+    search::every_action_lands_as_documented::<Elasticsearch>(&server.endpoint).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_documents_follow_the_failure_policy() {
     let Some(server) = TestServer::discover(&servers::ELASTICSEARCH).await.unwrap() else { return };
-    testing::refused_documents_follow_the_policy::<Elasticsearch>(&server.endpoint).await;
+    search::refused_documents_follow_the_policy::<Elasticsearch>(&server.endpoint).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_fails_naming_what_is_wrong() {
     let Some(server) = TestServer::discover(&servers::ELASTICSEARCH).await.unwrap() else { return };
-    testing::bad_input_is_named::<Elasticsearch>(&server.endpoint).await;
+    search::bad_input_is_named::<Elasticsearch>(&server.endpoint).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_cluster_answering_429_is_retried_within_max_retries_per_action() {
     let Some(server) = TestServer::discover(&servers::ELASTICSEARCH).await.unwrap() else { return };
-    testing::a_busy_cluster_is_retried::<Elasticsearch>(&server.endpoint).await;
+    search::a_busy_cluster_is_retried::<Elasticsearch>(&server.endpoint).await;
 }

@@ -7,7 +7,7 @@
 
 use connector_base::DeliveryGuarantee::{AtLeastOnce, ExactlyOnce};
 use connector_opensearch::OpenSearch;
-use connector_search::testing::sink_suite;
+use connector_testkit::search::sink_suite;
 use connector_testkit::{SuiteConfig, servers::OPENSEARCH};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

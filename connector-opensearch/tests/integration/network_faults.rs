@@ -5,7 +5,7 @@
 //! call_timeout; a stall past request_timeout fails the sink naming it.
 
 use connector_opensearch::OpenSearch;
-use connector_search::testing::network;
+use connector_testkit::search::network;
 use connector_testkit::servers::OPENSEARCH;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,10 @@
-//! Helpers for tests of the sinks against a real cluster (feature `testing`): a
-//! client for one URL, index set-up, and reading every document back with a scroll.
+//! Helpers for tests of the Elasticsearch and OpenSearch sinks (connector-search)
+//! against a real cluster: a client for one URL, index set-up, reading every document
+//! back with a scroll, and the checks both sinks run.
 
 use serde_json::{Value, json};
 
-use crate::connection::Connection;
-use crate::transport::{Backend, Body, BulkTransport, HttpAnswer, Method};
+use connector_search::{Backend, Body, BulkTransport, Connection, HttpAnswer, Method};
 
 /// A transport of `B` to the cluster at `url`, without credentials.
 pub fn transport<B: Backend>(url: &str) -> Result<B::Transport, String> {
@@ -62,7 +62,7 @@ pub struct IndexTarget<B: Backend> {
     /// The guarantee asked of the sink.
     pub guarantee: connector_base::DeliveryGuarantee,
     /// Options of the sink beyond the tests' own.
-    pub configure: fn(crate::SearchSinkBuilder<u64, B>) -> crate::SearchSinkBuilder<u64, B>,
+    pub configure: fn(connector_search::SearchSinkBuilder<u64, B>) -> connector_search::SearchSinkBuilder<u64, B>,
 }
 
 impl<B: Backend> IndexTarget<B> {
@@ -76,9 +76,9 @@ impl<B: Backend> IndexTarget<B> {
     }
 }
 
-impl<B: Backend> connector_testkit::SinkTarget for IndexTarget<B> {
+impl<B: Backend> crate::SinkTarget for IndexTarget<B> {
     type Record = u64;
-    type Sink = crate::SearchSink<u64, B>;
+    type Sink = connector_search::SearchSink<u64, B>;
 
     fn guarantee(&self) -> connector_base::DeliveryGuarantee {
         self.guarantee
@@ -92,19 +92,20 @@ impl<B: Backend> connector_testkit::SinkTarget for IndexTarget<B> {
         let index = self.index.clone();
         let by_id = self.guarantee == connector_base::DeliveryGuarantee::ExactlyOnce;
         let emitter = move |id: &u64| {
-            let action = crate::Action::index(index.as_str(), &json!({ "id": id }))?;
+            let action = connector_search::Action::index(index.as_str(), &json!({ "id": id }))?;
             Ok(if by_id { action.id(id.to_string()) } else { action })
         };
-        let builder = crate::SearchSinkBuilder::<u64, B>::new([self.via.as_deref().unwrap_or(&self.url)], emitter)
-            .delivery_guarantee(self.guarantee)
-            .max_time_in_buffer(std::time::Duration::from_millis(50));
+        let builder =
+            connector_search::SearchSinkBuilder::<u64, B>::new([self.via.as_deref().unwrap_or(&self.url)], emitter)
+                .delivery_guarantee(self.guarantee)
+                .max_time_in_buffer(std::time::Duration::from_millis(50));
         // A target that cannot build its sink is a broken test set-up.
         #[allow(clippy::expect_used)]
         (self.configure)(builder).build().expect("the test sink's options are valid")
     }
 
-    async fn read_back(&self) -> Result<Vec<u64>, connector_testkit::TestkitError> {
-        let failed = |e: String| connector_testkit::TestkitError::Target(format!("reading {} back: {e}", self.index));
+    async fn read_back(&self) -> Result<Vec<u64>, crate::TestkitError> {
+        let failed = |e: String| crate::TestkitError::Target(format!("reading {} back: {e}", self.index));
         let t = transport::<B>(&self.url).map_err(failed)?;
         let documents = all_documents(&t, &self.index).await.map_err(failed)?;
         documents
@@ -120,7 +121,7 @@ impl<B: Backend> connector_testkit::SinkTarget for IndexTarget<B> {
 /// `url` with `emitter` (parallelism 1, no restart): the job's result.
 pub async fn run<B: Backend, T: Clone + Send + Sync + 'static>(
     records: Vec<T>,
-    builder: crate::SearchSinkBuilder<T, B>,
+    builder: connector_search::SearchSinkBuilder<T, B>,
 ) -> stream_core::Result<stream_core::JobResult> {
     use stream_core::prelude::*;
     let env = StreamEnvironment::builder().parallelism(1).restart_strategy(RestartStrategy::None).build()?;
@@ -146,22 +147,23 @@ pub async fn refused_documents_follow_the_policy<B: Backend>(url: &str) {
     let emitter = |index: String| {
         move |n: &u64| {
             let value = if n.is_multiple_of(10) { json!(format!("not-a-number-{n}")) } else { json!(n) };
-            Ok(crate::Action::index(index.as_str(), &json!({ "n": value }))?.id(n.to_string()))
+            Ok(connector_search::Action::index(index.as_str(), &json!({ "n": value }))?.id(n.to_string()))
         }
     };
     let records: Vec<u64> = (0..100).collect();
 
     let index = fresh("refused-drop").await;
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([url], emitter(index.clone()))
-        .failure_policy(crate::FailurePolicy::DropAndCount);
+    let builder = connector_search::SearchSinkBuilder::<u64, B>::new([url], emitter(index.clone()))
+        .failure_policy(connector_search::FailurePolicy::DropAndCount);
     run(records.clone(), builder).await.expect("dropping refused documents, the job succeeds");
     assert_eq!(all_documents(&t, &index).await.unwrap().len(), 90, "the good documents of each bulk landed");
 
     let index = fresh("refused-handle").await;
-    let handed: Arc<Mutex<Vec<crate::RejectedAction>>> = Arc::default();
+    let handed: Arc<Mutex<Vec<connector_search::RejectedAction>>> = Arc::default();
     let into = handed.clone();
-    let policy = crate::FailurePolicy::handle(move |rejected| into.lock().unwrap().push(rejected));
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([url], emitter(index.clone())).failure_policy(policy);
+    let policy = connector_search::FailurePolicy::handle(move |rejected| into.lock().unwrap().push(rejected));
+    let builder =
+        connector_search::SearchSinkBuilder::<u64, B>::new([url], emitter(index.clone())).failure_policy(policy);
     run(records.clone(), builder).await.expect("handing refused documents on, the job succeeds");
     assert_eq!(all_documents(&t, &index).await.unwrap().len(), 90);
     let handed = std::mem::take(&mut *handed.lock().unwrap());
@@ -176,7 +178,7 @@ pub async fn refused_documents_follow_the_policy<B: Backend>(url: &str) {
     assert!(handed[0].action.document().is_some_and(|d| d.starts_with(b"{\"n\":\"not-a-number")));
 
     let index = fresh("refused-fail").await;
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([url], emitter(index.clone()));
+    let builder = connector_search::SearchSinkBuilder::<u64, B>::new([url], emitter(index.clone()));
     let Err(error) = run(records, builder).await else { panic!("a refused document fails the job by default") };
     let error = error.to_string();
     assert!(error.contains(&format!("index `{index}` id `0`")), "names the index and id: {error}");
@@ -196,13 +198,13 @@ pub async fn bad_input_is_named<B: Backend>(url: &str) {
     create_index(&t, &index, None).await.unwrap();
     let by_id = {
         let index = index.clone();
-        move |n: &u64| Ok(crate::Action::index(index.as_str(), &json!({ "n": n }))?.id(n.to_string()))
+        move |n: &u64| Ok(connector_search::Action::index(index.as_str(), &json!({ "n": n }))?.id(n.to_string()))
     };
 
     // Nobody listens on the port: the writers give up after connect_timeout.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let nowhere = format!("http://{closed}");
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([nowhere.as_str()], by_id.clone())
+    let builder = connector_search::SearchSinkBuilder::<u64, B>::new([nowhere.as_str()], by_id.clone())
         .connect_timeout(std::time::Duration::from_secs(1));
     let error = run(vec![1], builder).await.expect_err("an unreachable host fails").to_string();
     assert!(error.contains(&nowhere) && error.contains("connect_timeout"), "{error}");
@@ -210,9 +212,9 @@ pub async fn bad_input_is_named<B: Backend>(url: &str) {
     // Exactly-once with ids the cluster makes up.
     let generated = {
         let index = index.clone();
-        move |n: &u64| crate::Action::index(index.as_str(), &json!({ "n": n }))
+        move |n: &u64| connector_search::Action::index(index.as_str(), &json!({ "n": n }))
     };
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([url], generated)
+    let builder = connector_search::SearchSinkBuilder::<u64, B>::new([url], generated)
         .delivery_guarantee(connector_base::DeliveryGuarantee::ExactlyOnce);
     let error = run(vec![1], builder).await.expect_err("exactly-once needs ids").to_string();
     assert!(error.contains("deterministic id") && error.contains(&index), "{error}");
@@ -220,22 +222,27 @@ pub async fn bad_input_is_named<B: Backend>(url: &str) {
     // A document larger than max_record_size_in_bytes.
     let big = {
         let index = index.clone();
-        move |n: &u64| crate::Action::index(index.as_str(), &json!({ "n": n, "pad": "x".repeat(2048) }))
+        move |n: &u64| connector_search::Action::index(index.as_str(), &json!({ "n": n, "pad": "x".repeat(2048) }))
     };
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([url], big).max_record_size_in_bytes(1024);
+    let builder = connector_search::SearchSinkBuilder::<u64, B>::new([url], big).max_record_size_in_bytes(1024);
     let error = run(vec![1], builder).await.expect_err("a document over the limit fails").to_string();
     assert!(error.contains("1024") || error.contains("max_record_size"), "{error}");
 
     // An index name the server would refuse.
-    let upper = |n: &u64| crate::Action::index("Upper", &json!({ "n": n }));
-    let error = run(vec![1], crate::SearchSinkBuilder::<u64, B>::new([url], upper)).await.expect_err("bad name");
+    let upper = |n: &u64| connector_search::Action::index("Upper", &json!({ "n": n }));
+    let error =
+        run(vec![1], connector_search::SearchSinkBuilder::<u64, B>::new([url], upper)).await.expect_err("bad name");
     assert!(error.to_string().contains("`Upper` has upper-case letters"), "{error}");
 
     // Options.
-    let options = |b: crate::SearchSinkBuilder<u64, B>| b.build().err().map(|e| e.to_string()).unwrap_or_default();
-    let base = || crate::SearchSinkBuilder::<u64, B>::new([url], by_id.clone());
-    assert!(options(crate::SearchSinkBuilder::<u64, B>::new(["localhost:9200"], by_id.clone())).contains("`hosts`"));
-    let with_password = crate::SearchSinkBuilder::<u64, B>::new(["http://u:secret@h:9200"], by_id.clone());
+    let options =
+        |b: connector_search::SearchSinkBuilder<u64, B>| b.build().err().map(|e| e.to_string()).unwrap_or_default();
+    let base = || connector_search::SearchSinkBuilder::<u64, B>::new([url], by_id.clone());
+    assert!(
+        options(connector_search::SearchSinkBuilder::<u64, B>::new(["localhost:9200"], by_id.clone()))
+            .contains("`hosts`")
+    );
+    let with_password = connector_search::SearchSinkBuilder::<u64, B>::new(["http://u:secret@h:9200"], by_id.clone());
     let error = options(with_password);
     assert!(error.contains("basic_auth") && !error.contains("secret"), "{error}");
     let at_most_once = base().delivery_guarantee(connector_base::DeliveryGuarantee::AtMostOnce);
@@ -347,10 +354,10 @@ pub async fn a_busy_cluster_is_retried<B: Backend>(url: &str) {
     create_index(&t, &index, None).await.unwrap();
     let by_id = {
         let index = index.clone();
-        move |n: &u64| Ok(crate::Action::index(index.as_str(), &json!({ "n": n }))?.id(n.to_string()))
+        move |n: &u64| Ok(connector_search::Action::index(index.as_str(), &json!({ "n": n }))?.id(n.to_string()))
     };
     let (front, refused) = busy_front(url, 3).await.unwrap();
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([front.as_str()], by_id.clone())
+    let builder = connector_search::SearchSinkBuilder::<u64, B>::new([front.as_str()], by_id.clone())
         .max_batch_size(100)
         .retry_backoff(std::time::Duration::from_millis(10), std::time::Duration::from_millis(100));
     let result = run((0..1000).collect(), builder).await.expect("429s are retried");
@@ -362,7 +369,7 @@ pub async fn a_busy_cluster_is_retried<B: Backend>(url: &str) {
     assert_eq!(ns, (0..1000).collect::<Vec<u64>>(), "every document once");
 
     let (front, _) = busy_front(url, 5).await.unwrap();
-    let builder = crate::SearchSinkBuilder::<u64, B>::new([front.as_str()], by_id)
+    let builder = connector_search::SearchSinkBuilder::<u64, B>::new([front.as_str()], by_id)
         .max_retries_per_action(1)
         .retry_backoff(std::time::Duration::from_millis(10), std::time::Duration::from_millis(100));
     let error = run((0..10).collect(), builder).await.expect_err("retries run out").to_string();
@@ -379,7 +386,7 @@ fn bench_document(i: u64) -> Value {
 async fn bench_raw<B: Backend>(url: &str, index: &str, n: u64, batch: u64, in_flight: usize) -> f64 {
     #[allow(clippy::expect_used)]
     let t = std::sync::Arc::new(transport::<B>(url).expect("a client"));
-    connector_testkit::bench::raw_batches(n, batch, in_flight, |range| {
+    crate::bench::raw_batches(n, batch, in_flight, |range| {
         let (t, index) = (t.clone(), index.to_string());
         async move {
             let mut body = Vec::new();
@@ -404,9 +411,10 @@ async fn bench_raw<B: Backend>(url: &str, index: &str, n: u64, batch: u64, in_fl
 async fn bench_ours<B: Backend>(url: &str, index: &str, n: u64) -> f64 {
     use stream_core::prelude::*;
     let index = index.to_string();
-    let emitter = move |i: &u64| Ok(crate::Action::index(index.as_str(), &bench_document(*i))?.id(i.to_string()));
+    let emitter =
+        move |i: &u64| Ok(connector_search::Action::index(index.as_str(), &bench_document(*i))?.id(i.to_string()));
     #[allow(clippy::expect_used)]
-    let sink = crate::SearchSinkBuilder::<u64, B>::new([url], emitter).build().expect("valid options");
+    let sink = connector_search::SearchSinkBuilder::<u64, B>::new([url], emitter).build().expect("valid options");
     let started = std::time::Instant::now();
     #[allow(clippy::expect_used)]
     StreamEnvironment::builder()
@@ -436,33 +444,30 @@ pub async fn bench_ratio<B: Backend>(url: &str, n: u64, rounds: usize) -> f64 {
     let mut ratios = Vec::new();
     for round in 0..rounds {
         let (raw_index, our_index) = (fresh("raw").await, fresh("ours").await);
-        let (raw, ours) = connector_testkit::bench::pair(
-            round,
-            bench_raw::<B>(url, &raw_index, n, 1000, 4),
-            bench_ours::<B>(url, &our_index, n),
-        )
-        .await;
+        let (raw, ours) =
+            crate::bench::pair(round, bench_raw::<B>(url, &raw_index, n, 1000, 4), bench_ours::<B>(url, &our_index, n))
+                .await;
         eprintln!("round {round}: raw {raw:.0}/s ours {ours:.0}/s ({n} documents)");
         ratios.push(ours / raw);
         for index in [raw_index, our_index] {
             let _ = t.send(Method::Delete, &format!("/{index}"), None).await;
         }
     }
-    connector_testkit::bench::median(&mut ratios)
+    crate::bench::median(&mut ratios)
 }
 
 /// The sink suite of `B` with `config` on a fresh index of the test server `server`
 /// (skipped, `None`, when it is not there), its verdict checked against `guarantee`.
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub async fn sink_suite<B: Backend>(
-    server: &connector_testkit::TestServer,
+    server: &crate::TestServer,
     test: &str,
     guarantee: connector_base::DeliveryGuarantee,
-    config: connector_testkit::SuiteConfig,
-) -> Option<connector_testkit::Verdict> {
-    let found = connector_testkit::TestServer::discover(server).await.unwrap()?;
+    config: crate::SuiteConfig,
+) -> Option<crate::Verdict> {
+    let found = crate::TestServer::discover(server).await.unwrap()?;
     let target = IndexTarget::<B>::new(&found.endpoint, test, guarantee).await.unwrap();
-    let verdict = connector_testkit::run_sink_suite(std::sync::Arc::new(target), config).await.unwrap();
+    let verdict = crate::run_sink_suite(std::sync::Arc::new(target), config).await.unwrap();
     verdict.check(guarantee).unwrap();
     Some(verdict)
 }
@@ -477,12 +482,12 @@ pub mod network {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use crate::proxy::{FaultProxy, NetworkFault};
+    use crate::{NetworkSuite, TestServer};
     use connector_base::DeliveryGuarantee;
-    use connector_testkit::proxy::{FaultProxy, NetworkFault};
-    use connector_testkit::{NetworkSuite, TestServer};
 
     use super::IndexTarget;
-    use crate::transport::Backend;
+    use connector_search::Backend;
 
     /// The test server and a proxy in front of it.
     async fn proxied(server: &TestServer) -> Option<(String, FaultProxy)> {
@@ -547,7 +552,7 @@ pub mod network {
 /// indexed then deleted document is gone; a routed document lands. Panics when not.
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub async fn every_action_lands_as_documented<B: Backend>(url: &str) {
-    use crate::{Action, VersionType};
+    use connector_search::{Action, VersionType};
     let index = format!("actions-{}-{}", std::process::id(), fastrand::u32(..));
     let t = transport::<B>(url).unwrap();
     create_index(&t, &index, None).await.unwrap();
@@ -566,7 +571,7 @@ pub async fn every_action_lands_as_documented<B: Backend>(url: &str) {
         Action::index(i, &json!({"v": 7})).unwrap().id("g").routing("r1"),
         Action::index_json(i, b"{\n  \"v\": 8\n}".to_vec()).unwrap().id("h"),
     ];
-    let builder = crate::SearchSinkBuilder::<Action, B>::new([url], |a: &Action| Ok(a.clone()))
+    let builder = connector_search::SearchSinkBuilder::<Action, B>::new([url], |a: &Action| Ok(a.clone()))
         .delivery_guarantee(connector_base::DeliveryGuarantee::ExactlyOnce)
         .max_batch_size(3);
     run(actions, builder).await.expect("every action is accepted or counted as written");
