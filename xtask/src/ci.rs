@@ -1,7 +1,9 @@
 //! `cargo xtask ci`: everything CI runs, in the order that fails fastest: format,
-//! lints, doc tests, then a Docker engine and the test servers' images, all tests
+//! lints, doc tests, the publishable crates packaged and built alone (`cargo xtask
+//! package`), then a Docker engine and the test servers' images, all tests
 //! with their servers in containers (a missing server fails), a check of the
-//! host-process servers of `cargo xtask services`, and the engine stopped with every
+//! host-process servers of `cargo xtask services`, the READMEs' quick starts in a
+//! project of their own (`cargo xtask quickstart`), and the engine stopped with every
 //! container whatever the tests did. Everything builds with
 //! `--all-features` (object storage, Parquet) so the build is shared; the
 //! default-feature build of crates with features is checked too.
@@ -9,7 +11,7 @@
 use crate::cmd::{cargo_has, sh};
 use crate::error::XtaskError;
 use crate::system::{apt_install, on_path, report_free_disk};
-use crate::{docker, images, services};
+use crate::{docker, images, package, quickstart, services};
 
 /// A one-off build gains nothing from incremental compilation, and its caches cost
 /// disk (25 GB in a working tree here) and time.
@@ -30,6 +32,8 @@ pub fn run() -> Result<(), XtaskError> {
         sh("cargo", &["install", "cargo-nextest", "--locked"], &[])?;
     }
     sh("cargo", &["test", "--workspace", "--all-features", "--doc", "--locked"], &[ONE_OFF])?;
+    // Every publishable crate packaged and built alone from its package (~11 min).
+    package::run(&[])?;
     // The integration tests run against containers: the engine (installed if
     // missing), the images built from the package registries, a server per test
     // binary started by the testkit through testcontainers.
@@ -54,6 +58,8 @@ pub fn run() -> Result<(), XtaskError> {
     // The host-process path (`cargo xtask services`, for machines without Docker):
     // every server starts, answers and stops, leaving nothing running.
     let checked = tested.and_then(|()| services::check());
+    // A project outside the workspace, from the READMEs' lines, against host servers.
+    let checked = checked.and_then(|()| quickstart::run());
     let stopped = docker::down();
     checked.and(stopped)
 }

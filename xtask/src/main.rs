@@ -9,6 +9,11 @@
 //!                             a Docker engine of the project's own (Debian docker.io)
 //! cargo xtask images [NAMES]  the test servers' container images, built from the
 //!                             package registries (cached by a hash of each recipe)
+//! cargo xtask package [--no-verify] [--allow-dirty]
+//!                             every publishable crate packaged and built alone from
+//!                             its package; metadata, licences and sources checked
+//! cargo xtask quickstart      a fresh project with the READMEs' lines runs the Kafka and
+//!                             Redis quick starts against the test servers
 //! ```
 //!
 //! `cargo xtask help` lists the names each command takes, from the lists it runs.
@@ -19,6 +24,8 @@ mod cmd;
 mod docker;
 mod error;
 mod images;
+mod package;
+mod quickstart;
 mod services;
 mod system;
 
@@ -28,7 +35,8 @@ use error::XtaskError;
 /// lists the commands run, so that it cannot fall behind them).
 fn usage() -> String {
     format!(
-        "usage: cargo xtask <ci | bench [{}] | services up|down|status [{}] | docker up|down|status | images [{}]>",
+        "usage: cargo xtask <ci | bench [{}] | services up|down|status [{}] | docker up|down|status | images [{}] | \
+         package [--no-verify] [--allow-dirty] | quickstart>",
         bench::names().join("|"),
         services::catalog::ALL.iter().map(|s| s.name).collect::<Vec<_>>().join(" "),
         images::names().join(" "),
@@ -43,6 +51,8 @@ fn main() {
         Some("services") => services::run(&args[1..]),
         Some("docker") => docker::run(&args[1..]),
         Some("images") => images::run(&args[1..]),
+        Some("package") => package::run(&args[1..]),
+        Some("quickstart") => quickstart::run(),
         Some("help" | "--help" | "-h") | None => {
             println!("{}", usage());
             Ok(())
