@@ -8,6 +8,7 @@ pub type Result<T, E = StreamError> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while building or running a job.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StreamError {
     /// An option was given a value it cannot take; rejected before the job starts.
     #[error("invalid configuration: `{option}` = {value}: {reason}")]

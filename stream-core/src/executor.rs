@@ -27,6 +27,14 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
         }
     }
     let config = job.config.clone();
+    if config.checkpoint.interval().is_some() && !config.backend.outlives_the_process() {
+        tracing::warn!(
+            job = job_name,
+            "checkpoints are kept in memory (the default state backend): a restarted process starts over \
+             from the beginning, and exactly-once sinks and sources lose what they promise across processes; \
+             set `.state_backend(FsStateBackend::new(dir)?)` on the environment builder"
+        );
+    }
     let mut tracker = config.restart.tracker();
     let run_id = format!("{:08x}", fastrand::u32(..));
     let mut attempt: u32 = 0;

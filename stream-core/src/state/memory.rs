@@ -38,6 +38,10 @@ impl StateBackend for MemoryStateBackend {
         Ok(size)
     }
 
+    fn outlives_the_process(&self) -> bool {
+        false
+    }
+
     fn latest(&self) -> Result<Option<CheckpointData>> {
         let guard = self.checkpoints.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match guard.back() {

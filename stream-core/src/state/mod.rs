@@ -52,4 +52,11 @@ pub trait StateBackend: Debug + Send + Sync + 'static {
 
     /// The newest checkpoint that is complete and intact, if any.
     fn latest(&self) -> Result<Option<CheckpointData>>;
+
+    /// Whether stored checkpoints outlive the process (a new process of the same job
+    /// can restore them). Default: yes; [`MemoryStateBackend`] says no, and a job
+    /// with checkpoints in it is warned about at start.
+    fn outlives_the_process(&self) -> bool {
+        true
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
-use stream_core::state::FsStateBackend;
+use stream_core::state::{FsStateBackend, StateBackend};
 
 fn env_with(
     checkpoint: CheckpointConfig,
@@ -379,4 +379,53 @@ async fn a_checkpoint_that_fails_to_store_never_commits() {
         log.events().iter().position(|(_, e)| *e == Event::Committed(2)).expect("data of 2 is committed later");
     let stored_3 = log.events().iter().position(|(_, e)| *e == Event::Stored(3)).expect("checkpoint 3 stored");
     assert!(committed_2 > stored_3, "checkpoint 2 failed; its data may only commit after checkpoint 3 completed");
+}
+
+/// A tracing writer that keeps what was written.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The warnings a small checkpointed job with `backend` logs (on one thread, so that
+/// a thread-local subscriber sees every task).
+fn warnings_of_a_job_with(backend: impl StateBackend) -> String {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let config = CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap();
+            let env = StreamEnvironment::builder().checkpointing(config).state_backend(backend).build().unwrap();
+            env.from_source(slow_numbers(100, 10_000.0), "numbers")
+                .sink_to(DiscardingSink::new(), "discard")
+                .execute("warned")
+                .await
+                .unwrap();
+        });
+    });
+    String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned()
+}
+
+#[test]
+fn checkpoints_kept_in_memory_are_warned_about_at_start() {
+    let warnings = warnings_of_a_job_with(MemoryStateBackend::new());
+    assert!(warnings.contains("kept in memory") && warnings.contains("FsStateBackend"), "{warnings}");
+    let dir = tempfile::tempdir().unwrap();
+    let warnings = warnings_of_a_job_with(FsStateBackend::new(dir.path()).unwrap());
+    assert!(!warnings.contains("kept in memory"), "{warnings}");
 }
