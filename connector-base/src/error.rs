@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What the shared connector machinery reports.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BaseError {
     /// A record is larger than `max_record_size_in_bytes`.
     #[error("record of {size} bytes exceeds max_record_size_in_bytes = {limit}; raise the limit or split the record")]

@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to Cassandra.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CassandraError {
     /// No session could be made with the contact points.
     #[error(

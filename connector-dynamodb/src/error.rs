@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong writing to DynamoDB.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DynamoDbError {
     /// A record could not be turned into an item.
     #[error("cannot convert a record to a DynamoDB item: {0} (records must serialize to a map, such as a struct)")]

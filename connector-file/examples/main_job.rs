@@ -82,19 +82,24 @@ fn generate(dir: &Path, words: u64) -> std::io::Result<()> {
 fn count_words(dir: &Path) -> std::io::Result<BTreeMap<String, u64>> {
     let mut counts = BTreeMap::new();
     for path in visible_files(dir)? {
-        for word in std::fs::read_to_string(&path)?.split_whitespace() {
+        for word in std::fs::read_to_string(&path).map_err(|e| naming(&path, e))?.split_whitespace() {
             *counts.entry(word.to_string()).or_default() += 1;
         }
     }
     Ok(counts)
 }
 
+/// `error` with the path it happened at (the OS's own text names none).
+fn naming(path: &Path, error: std::io::Error) -> std::io::Error {
+    std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
 fn visible_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
+        for entry in std::fs::read_dir(&d).map_err(|e| naming(&d, e))? {
+            let path = entry.map_err(|e| naming(&d, e))?.path();
             let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
             if hidden {
                 continue;
@@ -124,7 +129,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let output = options.output.clone().unwrap_or_else(|| work.join("output"));
-    if output.exists() && std::fs::read_dir(&output)?.next().is_some() {
+    if output.exists() && std::fs::read_dir(&output).map_err(|e| naming(&output, e))?.next().is_some() {
         if options.output.is_some() {
             return Err(format!("output directory {} must be empty", output.display()).into());
         }
@@ -222,4 +227,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err("the output does not match the input".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_input_directory_is_named() {
+        let missing = std::env::temp_dir().join(format!("main-job-missing-{}", std::process::id()));
+        let error = count_words(&missing).unwrap_err().to_string();
+        assert!(error.contains(&missing.display().to_string()) && error.contains("No such file"), "{error}");
+    }
+
+    #[test]
+    fn an_unreadable_input_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // Not UTF-8: read_to_string fails on it whoever runs the test (root reads any file).
+        let file = dir.path().join("input-0.txt");
+        std::fs::write(&file, [0xff, 0xfe, 0x00]).unwrap();
+        let error = count_words(dir.path()).unwrap_err().to_string();
+        assert!(error.contains(&file.display().to_string()), "{error}");
+    }
 }

@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong in the file connector beyond plain file I/O.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FileError {
     /// A request to the object store failed.
     #[error(

@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong writing to Firehose.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FirehoseError {
     /// A request was rejected in a way retrying cannot mend.
     #[error("Firehose rejected a write to `{stream}` ({code}): {message}")]

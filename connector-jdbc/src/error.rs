@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JdbcError {
     /// The connection string does not parse.
     #[error("bad PostgreSQL connection string {url}: {source} (expected postgres://user:password@host:port/database)")]

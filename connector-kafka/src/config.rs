@@ -370,6 +370,14 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
             let prefix = self.prefix.filter(|p| !p.is_empty()).ok_or_else(|| {
                 StreamError::invalid("transactional_id_prefix", "none", "exactly-once needs a prefix unique to the job")
             })?;
+            if self.transaction_timeout < Duration::from_secs(1) {
+                return Err(StreamError::invalid(
+                    "transaction_timeout",
+                    format!("{:?}", self.transaction_timeout),
+                    "librdkafka takes 1 s at least (transaction.timeout.ms >= 1000); give more than the longest \
+                     checkpoint plus the longest restart",
+                ));
+            }
             let needed = self.max_checkpoint_duration + self.max_restart_duration;
             if self.transaction_timeout <= needed {
                 return Err(StreamError::invalid(

@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to Kafka.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KafkaError {
     /// A client call failed.
     #[error(
@@ -36,9 +37,11 @@ pub enum KafkaError {
     /// of its records can no longer be read back from where it landed.
     #[error(
         "kafka sink: transaction `{id}` of a completed checkpoint was aborted, and its record at {topic}/{partition} \
-         offset {offset} cannot be read back to write it again: {reason}. Retention or compaction removed it before \
-         the job restarted; keep records longer than a restart takes, or set `records_in_checkpoint(true)` (needed \
-         for compacted topics)"
+         offset {offset} cannot be read back to write it again: {reason}. Either retention or compaction removed it \
+         before the job restarted (keep records longer than a restart takes, or set `records_in_checkpoint(true)`, \
+         needed for compacted topics), or the broker lost records it had acknowledged (an unclean leader election, \
+         or a broker restarted without its data, with acks or replication too weak; records_in_checkpoint(true) \
+         also covers that)"
     )]
     RecordGone {
         /// The transactional id.

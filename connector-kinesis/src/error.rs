@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong reading from or writing to Kinesis.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KinesisError {
     /// A request was rejected in a way retrying cannot mend.
     #[error("Kinesis rejected {operation} on `{stream}` ({code}): {message}")]

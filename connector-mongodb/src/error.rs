@@ -5,6 +5,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to MongoDB.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MongoError {
     /// The connection string does not parse, or no server answered.
     #[error("cannot connect to MongoDB at {uri}: {source} (check the connection string and that a server answers)")]

@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong writing to Prometheus.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PrometheusError {
     /// A time series is not valid (a name, a label, its samples).
     #[error("bad time series {series}: {reason}")]

@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to Pub/Sub.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PubSubError {
     /// A client could not be made.
     #[error("cannot make the Pub/Sub {client} client for {endpoint}: {message}")]

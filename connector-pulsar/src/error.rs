@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to Pulsar.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PulsarError {
     /// The client could not connect to the service URL.
     #[error("cannot connect to Pulsar at {url}: {source} (check the URL and that the broker runs)")]

@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to RabbitMQ.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RabbitMqError {
     /// No connection could be made within the connect timeout.
     #[error(

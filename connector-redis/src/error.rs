@@ -4,6 +4,7 @@ use stream_core::StreamError;
 
 /// What can go wrong talking to Redis.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RedisError {
     /// No connection could be made.
     #[error(

@@ -350,5 +350,6 @@ async fn a_record_that_cannot_be_read_back_fails_recovery_naming_it() {
     let error = sink.create_committer(&ctx(1, "restarted")).await.unwrap().commit(&[gone]).await.unwrap_err();
     let error = error.to_string();
     assert!(error.contains(&format!("{topic}/0 offset 5000")) && error.contains("records_in_checkpoint"), "{error}");
+    assert!(error.contains("retention or compaction") && error.contains("broker lost records"), "both causes: {error}");
     assert!(visible(&bootstrap, &topic).await.is_empty(), "nothing half-written is committed");
 }

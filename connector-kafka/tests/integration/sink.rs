@@ -72,6 +72,15 @@ fn invalid_sink_options_are_rejected_naming_them() {
         .transactional_id_prefix("p")
         .transaction_timeout(Duration::from_secs(60));
     assert!(err(short).contains("`transaction_timeout` = 60s"));
+    // Below librdkafka's minimum, however short the expected durations: a build error
+    // naming the value and the minimum, not a run-time failure hinting at the broker.
+    let tiny = base()
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .transactional_id_prefix("p")
+        .expected_durations(Duration::from_millis(100), Duration::from_millis(100))
+        .transaction_timeout(Duration::from_millis(500));
+    let tiny = err(tiny);
+    assert!(tiny.contains("`transaction_timeout` = 500ms") && tiny.contains("1 s at least"), "{tiny}");
     assert!(err(base().property("transactional.id", "x")).contains("`property` = transactional.id"));
     let exactly_once = || base().delivery_guarantee(DeliveryGuarantee::ExactlyOnce).transactional_id_prefix("p");
     assert!(err(exactly_once().transactional_id_pool_size(3)).contains("`transactional_id_pool_size` = 3"));
