@@ -17,6 +17,10 @@ pub enum BaseError {
     /// The destination rejected a request in a way retrying cannot fix.
     #[error("request failed and is not retryable: {0}")]
     Fatal(String),
+    /// The destination rejected a request in a way retrying cannot fix; the
+    /// connector's error (and the client's under it) is the source.
+    #[error("request failed and is not retryable: {0}")]
+    Rejected(#[source] StreamError),
     /// Entries were not written within the request timeout, retries included (with
     /// `fail_on_timeout`).
     #[error(

@@ -6,14 +6,26 @@ use stream_core::StreamError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KafkaError {
-    /// A client call failed.
+    /// A client call failed; the client's error is the source (downcast it to
+    /// `rdkafka::error::KafkaError` for its code).
     #[error(
-        "kafka {operation} failed: {message} (check `bootstrap.servers`, that the broker runs, and the client properties)"
+        "kafka {operation} failed: {source} (check `bootstrap.servers`, that the broker runs, and the client properties)"
     )]
     Client {
         /// What was attempted (metadata, assign, poll, commit, ...).
         operation: &'static str,
-        /// librdkafka's message.
+        /// librdkafka's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+
+    /// Something other than a client call failed on the way (a record that does not
+    /// serialize, a checkpoint's corrupt state, an answer that never came).
+    #[error("kafka {operation} failed: {message}")]
+    Failed {
+        /// What was attempted.
+        operation: &'static str,
+        /// What went wrong.
         message: String,
     },
 
@@ -118,8 +130,13 @@ pub(crate) fn transient(error: &rdkafka::error::KafkaError) -> bool {
 }
 
 impl KafkaError {
-    pub(crate) fn client(operation: &'static str, error: impl std::fmt::Display) -> StreamError {
-        StreamError::connector(KafkaError::Client { operation, message: error.to_string() })
+    pub(crate) fn client(operation: &'static str, source: rdkafka::error::KafkaError) -> StreamError {
+        StreamError::connector(KafkaError::Client { operation, source })
+    }
+
+    /// A failure that is not the client's (see [`KafkaError::Failed`]).
+    pub(crate) fn failed(operation: &'static str, message: impl std::fmt::Display) -> StreamError {
+        StreamError::connector(KafkaError::Failed { operation, message: message.to_string() })
     }
 }
 

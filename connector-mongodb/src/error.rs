@@ -41,6 +41,16 @@ pub enum MongoError {
     #[error("a record is not a MongoDB document: {0}")]
     Encode(String),
 
+    /// Writing failed in a way retrying cannot mend (credentials, a bad command).
+    #[error("writing to {collection} failed: {source}")]
+    Write {
+        /// `database.collection`.
+        collection: String,
+        /// The driver's error.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
+
     /// The server refused a document for good.
     #[error("MongoDB refused a write to {collection} (_id {id}): code {code}: {message}")]
     Rejected {

@@ -17,24 +17,40 @@ pub enum RedisError {
         message: String,
     },
 
-    /// The server refused a command; retrying cannot help.
-    #[error("redis refused {command} on key `{key}`: {message}")]
+    /// The server refused a command; retrying cannot help. The client's error is
+    /// the source (its `code()` says why, for example WRONGTYPE).
+    #[error("redis refused {command} on key `{key}`: {source}")]
     Command {
         /// The command (SET, XADD, ...).
         command: &'static str,
         /// The key it targeted.
         key: String,
-        /// The server's message (for example WRONGTYPE: the key holds another type).
-        message: String,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+
+    /// An explicit XADD id the server refused that the stream does not hold.
+    #[error(
+        "redis refused XADD on key `{key}`: id {id} is not above the stream's last id (explicit ids must increase)"
+    )]
+    IdNotIncreasing {
+        /// The stream.
+        key: String,
+        /// The id.
+        id: String,
     },
 
     /// A command failed on the way (connection lost, timeout).
-    #[error("redis {operation} failed: {message}")]
+    #[error("redis {operation} failed: {source}{}", if *.gave_up { "; still failing when the source's retry policy (`retry`) gave up" } else { "" })]
     Io {
         /// What was attempted.
         operation: &'static str,
-        /// The client's message.
-        message: String,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+        /// Whether a retry policy gave up on it.
+        gave_up: bool,
     },
 
     /// The server answered something this connector cannot read.
@@ -54,27 +70,31 @@ impl From<RedisError> for StreamError {
 }
 
 impl RedisError {
-    pub(crate) fn io(operation: &'static str, error: impl std::fmt::Display) -> StreamError {
-        RedisError::Io { operation, message: error.to_string() }.into()
+    pub(crate) fn io(operation: &'static str, source: redis::RedisError) -> StreamError {
+        RedisError::Io { operation, source, gave_up: false }.into()
     }
 
     /// A failed command on `key`: a connection problem (`Io`) or a refusal (`Command`).
-    pub(crate) fn command(command: &'static str, key: &str, e: redis::RedisError) -> StreamError {
-        if transient(&e) {
-            RedisError::io(command, e)
+    pub(crate) fn command(command: &'static str, key: &str, source: redis::RedisError) -> StreamError {
+        RedisError::of_command(command, key, source).into()
+    }
+
+    /// [`RedisError::command`], as the connector's error.
+    pub(crate) fn of_command(command: &'static str, key: &str, source: redis::RedisError) -> RedisError {
+        if transient(&source) {
+            RedisError::Io { operation: command, source, gave_up: false }
         } else {
-            RedisError::Command { command, key: key.to_string(), message: e.to_string() }.into()
+            RedisError::Command { command, key: key.to_string(), source }
         }
     }
 
     /// A command the source's retry policy gave up on: the last failure, naming the
     /// policy when it was a connection problem.
-    pub(crate) fn gave_up(command: &'static str, key: &str, e: redis::RedisError) -> StreamError {
-        if transient(&e) {
-            let message = format!("{e}; still failing when the source's retry policy (`retry`) gave up");
-            RedisError::Io { operation: command, message }.into()
+    pub(crate) fn gave_up(command: &'static str, key: &str, source: redis::RedisError) -> StreamError {
+        if transient(&source) {
+            RedisError::Io { operation: command, source, gave_up: true }.into()
         } else {
-            RedisError::command(command, key, e)
+            RedisError::command(command, key, source)
         }
     }
 

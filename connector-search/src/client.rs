@@ -4,6 +4,7 @@
 //! failure policy.
 
 use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
+use stream_core::StreamError;
 
 use crate::action::Action;
 use crate::error::SearchError;
@@ -51,7 +52,7 @@ impl<B: Backend> BulkClient<B> {
                         status,
                         reason: reason.to_string(),
                     }
-                    .to_string(),
+                    .into(),
                 );
             }
             retry.push(action);
@@ -60,11 +61,11 @@ impl<B: Backend> BulkClient<B> {
     }
 
     /// A refused action, by policy: `Err` with the job's error when it fails.
-    fn refused(&self, action: Action, status: u16, error_type: String, reason: String) -> Result<(), String> {
+    fn refused(&self, action: Action, status: u16, error_type: String, reason: String) -> Result<(), StreamError> {
         match &self.policy {
             FailurePolicy::Fail => {
                 Err(SearchError::Rejected { system: B::SYSTEM, action: action.describe(), status, error_type, reason }
-                    .to_string())
+                    .into())
             }
             FailurePolicy::DropAndCount => {
                 metrics::counter!("search_sink_actions_dropped_total").increment(1);
@@ -81,8 +82,7 @@ impl<B: Backend> BulkClient<B> {
 
     /// The batch's fate from a 200 answer.
     fn items(&self, batch: Vec<Action>, body: &[u8]) -> SubmitResult<Action> {
-        let bad =
-            |reason: String| SubmitResult::Fatal(SearchError::BadAnswer { system: B::SYSTEM, reason }.to_string());
+        let bad = |reason: String| SubmitResult::Fatal(SearchError::BadAnswer { system: B::SYSTEM, reason }.into());
         match serde_json::from_slice::<BulkSummary>(body) {
             Ok(summary) if !summary.errors => return SubmitResult::Success,
             Ok(_) => {}
@@ -127,7 +127,7 @@ impl<B: Backend> BulkClient<B> {
         let refused = |hint: &'static str| {
             let reason = reason_of(&answer.body);
             SubmitResult::Fatal(
-                SearchError::RequestRefused { system: B::SYSTEM, status: answer.status, reason, hint }.to_string(),
+                SearchError::RequestRefused { system: B::SYSTEM, status: answer.status, reason, hint }.into(),
             )
         };
         match answer.status {

@@ -77,12 +77,25 @@ pub enum StreamError {
         message: String,
     },
 
+    /// A subtask failed with `source`; the job restarts or fails according to its
+    /// restart strategy. [`StreamError::find`] reaches the connector's and its
+    /// client's error through it.
+    #[error("task {task} failed: {source}")]
+    Task {
+        /// `stage/subtask` of the failed task.
+        task: String,
+        /// Its error.
+        #[source]
+        source: Box<StreamError>,
+    },
+
     /// The restart strategy gave up.
     #[error("job failed after {attempts} attempt(s); last error: {last}")]
     JobFailed {
         /// Attempts made, the first one included.
         attempts: u32,
         /// The error of the last attempt.
+        #[source]
         last: Box<StreamError>,
     },
 
@@ -99,6 +112,20 @@ impl StreamError {
     /// Wrap any connector error.
     pub fn connector<E: StdError + Send + Sync + 'static>(error: E) -> Self {
         StreamError::Connector(Box::new(error))
+    }
+
+    /// The first error of type `E` in this error's chain of sources (itself
+    /// included): a connector's error enum, or the client error under it, as in
+    /// `error.find::<rdkafka::error::KafkaError>()`.
+    pub fn find<E: StdError + 'static>(&self) -> Option<&E> {
+        let mut next: Option<&(dyn StdError + 'static)> = Some(self);
+        while let Some(error) = next {
+            if let Some(found) = error.downcast_ref::<E>() {
+                return Some(found);
+            }
+            next = error.source();
+        }
+        None
     }
 
     /// Shorthand for [`StreamError::InvalidConfig`].

@@ -253,7 +253,7 @@ impl<C: AsyncSinkClient> Actor<C> {
         let sent = batch.len() as u64;
         let failed: Vec<(C::Entry, usize)> = match outcome {
             Outcome::Done(SubmitResult::Success) => Vec::new(),
-            Outcome::Done(SubmitResult::Fatal(message)) => return Err(BaseError::Fatal(message)),
+            Outcome::Done(SubmitResult::Fatal(error)) => return Err(BaseError::Rejected(error)),
             Outcome::Done(SubmitResult::Retry(entries)) => sized(&*self.client, entries),
             Outcome::TimedOut if self.config.fail_on_timeout => {
                 return Err(BaseError::RequestTimeout(self.config.request_timeout));

@@ -4,9 +4,10 @@ use std::future::Future;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use stream_core::StreamError;
 
 /// The answer to one request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum SubmitResult<E> {
     /// Every entry was accepted.
     Success,
@@ -14,8 +15,17 @@ pub enum SubmitResult<E> {
     /// partial failure); the others were accepted. All of them for a failed request.
     Retry(Vec<E>),
     /// Retrying cannot help (missing stream or table, bad credentials, an entry the
-    /// destination rejects as invalid): the writer fails with this message.
-    Fatal(String),
+    /// destination rejects as invalid): the writer fails with this error (the
+    /// connector's own, its client's error kept as its source).
+    Fatal(StreamError),
+}
+
+impl<E> SubmitResult<E> {
+    /// [`SubmitResult::Fatal`] with an error that is only a message (prefer the
+    /// connector's own error, which keeps its client's as its source).
+    pub fn fatal_message(message: impl Into<String>) -> Self {
+        SubmitResult::Fatal(StreamError::Connector(message.into().into()))
+    }
 }
 
 /// Sends batches of request entries to the destination.

@@ -202,11 +202,19 @@ async fn partial_failures_are_retried_with_backoff_and_only_the_failed_entries()
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_fatal_failure_fails_the_writer_with_the_message() {
-    let client = Arc::new(FakeClient::new(|_, _| SubmitResult::Fatal("stream `orders` not found".into())));
+async fn a_fatal_failure_fails_the_writer_with_the_connectors_error() {
+    // The connector's error (here an io::Error standing in for a client's) stays
+    // reachable under the writer's.
+    let client = Arc::new(FakeClient::new(|_, _| {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "stream `orders` not found");
+        SubmitResult::Fatal(stream_core::StreamError::connector(missing))
+    }));
     let mut w = writer(config(), &client);
     write_all(&mut w, 0..10).await;
-    let err = w.flush(true).await.unwrap_err().to_string();
+    let error = w.flush(true).await.unwrap_err();
+    let kept = error.find::<std::io::Error>().map(std::io::Error::kind);
+    assert_eq!(kept, Some(std::io::ErrorKind::NotFound), "{error:?}");
+    let err = error.to_string();
     assert!(err.contains("not retryable") && err.contains("stream `orders` not found"), "{err}");
     assert!(w.write(1).await.is_err(), "the writer stays failed");
 }

@@ -88,7 +88,7 @@ impl DynamoDbClient {
             RequestFailure::Fatal { code, message } => (code, message),
         };
         // A table deleted while the job runs is named by its code (ResourceNotFoundException).
-        SubmitResult::Fatal(DynamoDbError::Rejected { table: self.table.clone(), code, message }.to_string())
+        SubmitResult::Fatal(DynamoDbError::Rejected { table: self.table.clone(), code, message }.into())
     }
 }
 
@@ -106,7 +106,7 @@ impl AsyncSinkClient for DynamoDbClient {
         };
         let requests = match batch.iter().map(to_sdk).collect::<Result<Vec<_>, _>>() {
             Ok(requests) => requests,
-            Err(e) => return SubmitResult::Fatal(format!("cannot build a DynamoDB write request: {e}")),
+            Err(e) => return SubmitResult::fatal_message(format!("cannot build a DynamoDB write request: {e}")),
         };
         match self.client.batch_write_item().request_items(&self.table, requests).send().await {
             Ok(output) => {

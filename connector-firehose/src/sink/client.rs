@@ -41,7 +41,7 @@ impl FirehoseClient {
             RequestFailure::Retry => return SubmitResult::Retry(batch),
             RequestFailure::Fatal { code, message } => (code, message),
         };
-        SubmitResult::Fatal(FirehoseError::Rejected { stream: self.stream.clone(), code, message }.to_string())
+        SubmitResult::Fatal(FirehoseError::Rejected { stream: self.stream.clone(), code, message }.into())
     }
 }
 
@@ -56,7 +56,7 @@ impl AsyncSinkClient for FirehoseClient {
         let records = batch.iter().map(|r| Record::builder().data(Blob::new(r.0.clone())).build());
         let records = match records.collect::<Result<Vec<_>, _>>() {
             Ok(records) => records,
-            Err(e) => return SubmitResult::Fatal(format!("cannot build a Firehose record: {e}")),
+            Err(e) => return SubmitResult::fatal_message(format!("cannot build a Firehose record: {e}")),
         };
         let sent =
             self.client.put_record_batch().delivery_stream_name(&self.stream).set_records(Some(records)).send().await;

@@ -63,7 +63,7 @@ fn delivered(report: Report) -> Result<Delivered> {
     match report {
         Ok(Ok(d)) => Ok(Delivered { partition: d.partition, offset: d.offset }),
         Ok(Err((e, _))) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageTimedOut) => {
-            Err(KafkaError::client(
+            Err(KafkaError::failed(
                 "deliver",
                 format!(
                     "{e}: not delivered within the producer's message.timeout.ms (default 300 s); check the brokers \
@@ -72,7 +72,7 @@ fn delivered(report: Report) -> Result<Delivered> {
             ))
         }
         Ok(Err((e, _))) => Err(KafkaError::client("deliver", e)),
-        Err(_) => Err(KafkaError::client("deliver", "the producer was closed before the delivery report")),
+        Err(_) => Err(KafkaError::failed("deliver", "the producer was closed before the delivery report")),
     }
 }
 

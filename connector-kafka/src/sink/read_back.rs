@@ -31,7 +31,7 @@ struct Wanted {
 /// thread.
 pub(crate) fn read_back(client: &ClientProperties, id: &str, written: &WrittenOffsets) -> Result<Vec<ProducerRecord>> {
     let corrupt = |e: String| {
-        KafkaError::client("recover transaction", format!("the checkpoint holds corrupt offsets of {id}: {e}"))
+        KafkaError::failed("recover transaction", format!("the checkpoint holds corrupt offsets of {id}: {e}"))
     };
     let mut wanted: HashMap<(String, i32), Wanted> = HashMap::new();
     let mut list = TopicPartitionList::new();
@@ -97,7 +97,7 @@ pub(crate) fn read_back(client: &ClientProperties, id: &str, written: &WrittenOf
             }
             Some(Err(e)) => return Err(KafkaError::client("read back", e)),
             None if last_progress.elapsed() > STALL_LIMIT => {
-                return Err(KafkaError::client("read back", format!("no record within {STALL_LIMIT:?}")));
+                return Err(KafkaError::failed("read back", format!("no record within {STALL_LIMIT:?}")));
             }
             None => {}
         }

@@ -339,7 +339,7 @@ impl Transactions {
                         KafkaError::CallTimedOut { operation: what, timeout: self.call_timeout, message }.into()
                     );
                 }
-                Err((topic, code)) => return Err(KafkaError::client(what, format!("{topic}: {code}"))),
+                Err((topic, code)) => return Err(KafkaError::failed(what, format!("{topic}: {code}"))),
             }
         }
         let consumer: BaseConsumer =
@@ -363,7 +363,7 @@ impl Transactions {
                 // Another subtask grew it first.
                 Err((_, RDKafkaErrorCode::InvalidPartitions)) => {}
                 Err((topic, code)) => {
-                    return Err(KafkaError::client(
+                    return Err(KafkaError::failed(
                         what,
                         format!("{topic} has {has} partitions and needs {wanted} (one per transactional id): {code}"),
                     ));
@@ -415,7 +415,7 @@ impl Transactions {
         producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
         let mut in_flight = InFlight::transactional(self.call_timeout, false);
         let corrupt = |e: String| {
-            KafkaError::client("recover transaction", format!("the checkpoint holds corrupt records of {id}: {e}"))
+            KafkaError::failed("recover transaction", format!("the checkpoint holds corrupt records of {id}: {e}"))
         };
         if kept {
             for record in committable.records.records() {

@@ -159,7 +159,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             let out = self
                 .serializer
                 .serialize(&record)
-                .map_err(|e| KafkaError::client("serialize", format!("a record could not be serialized: {e}")))?;
+                .map_err(|e| KafkaError::failed("serialize", format!("a record could not be serialized: {e}")))?;
             self.in_flight.send(&self.producer, &out).await?;
             if let Some((txns, open)) = self.transactions.as_mut()
                 && txns.records_in_checkpoint

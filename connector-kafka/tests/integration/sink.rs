@@ -91,3 +91,26 @@ fn invalid_sink_options_are_rejected_naming_them() {
     assert!(call(Duration::from_secs(3600)).contains("`transaction_call_timeout` = 3600s"));
     assert!(exactly_once().transaction_call_timeout(Duration::from_secs(3)).build().is_ok());
 }
+
+/// A client error keeps its type all the way to the job's error: a user can match on
+/// the connector's error and on librdkafka's code under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_error_reaches_the_user_with_its_type() {
+    use connector_kafka::rdkafka::error::KafkaError as RdKafkaError;
+    use connector_kafka::{KafkaError, KafkaSource, ValueOnly};
+    use stream_core::prelude::*;
+    // librdkafka refuses an unknown property when the client is created.
+    let source = KafkaSource::builder("127.0.0.1:1", ValueOnly(Utf8Schema))
+        .topics(["t"])
+        .property("no.such.property", "1")
+        .build()
+        .unwrap();
+    let env = StreamEnvironment::builder().restart_strategy(RestartStrategy::None).build().unwrap();
+    let job = env.from_source(source, "kafka-in").sink_to(DiscardingSink::new(), "discard");
+    let error = tokio::time::timeout(Duration::from_secs(30), job.execute("typed")).await.unwrap().unwrap_err();
+    let ours = error.find::<KafkaError>().unwrap_or_else(|| panic!("no KafkaError in {error:?}"));
+    assert!(matches!(ours, KafkaError::Client { .. }), "{ours:?}");
+    let client = error.find::<RdKafkaError>().unwrap_or_else(|| panic!("no rdkafka error in {error:?}"));
+    assert!(matches!(client, RdKafkaError::ClientConfig(..)), "{client:?}");
+    assert!(error.to_string().contains("no.such.property"), "{error}");
+}

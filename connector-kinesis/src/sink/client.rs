@@ -69,7 +69,7 @@ pub(crate) fn failed_entries(batch: Vec<KinesisEntry>, output: &PutRecordsOutput
 impl KinesisClient {
     fn rejected(&self, code: String, message: String) -> SubmitResult<KinesisEntry> {
         let error = KinesisError::Rejected { stream: self.stream.clone(), operation: "PutRecords", code, message };
-        SubmitResult::Fatal(error.to_string())
+        SubmitResult::Fatal(error.into())
     }
 
     fn classify(&self, error: SdkError<PutRecordsError>, batch: Vec<KinesisEntry>) -> SubmitResult<KinesisEntry> {
@@ -93,7 +93,7 @@ impl AsyncSinkClient for KinesisClient {
         });
         let entries = match entries.collect::<Result<Vec<_>, _>>() {
             Ok(entries) => entries,
-            Err(e) => return SubmitResult::Fatal(format!("cannot build a Kinesis record: {e}")),
+            Err(e) => return SubmitResult::fatal_message(format!("cannot build a Kinesis record: {e}")),
         };
         let sent = self.client.put_records().stream_name(&self.stream).set_records(Some(entries)).send().await;
         match sent {

@@ -67,7 +67,15 @@ async fn a_partly_failed_batch_writes_the_good_entries_once_and_names_the_refusa
         .collect();
     batch.insert(2, KinesisEntry { data: vec![b'x'; 1024 * 1024 + 10], partition_key: "big".into() });
     match client.submit(batch).await {
-        SubmitResult::Fatal(message) => {
+        SubmitResult::Fatal(error) => {
+            assert!(
+                matches!(
+                    error.find::<connector_kinesis::KinesisError>(),
+                    Some(connector_kinesis::KinesisError::Rejected { .. })
+                ),
+                "the connector's error, to match on: {error:?}"
+            );
+            let message = error.to_string();
             assert!(message.contains("InvalidArgumentException") && message.contains(&stream), "{message}");
             assert!(message.contains("1048586"), "the server's reason names the size: {message}");
         }

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use mongodb::Collection;
 use mongodb::bson::Document;
 use mongodb::error::ErrorKind;
+use stream_core::StreamError;
 
 use super::outcome::{self, Outcome};
 use crate::error::MongoError;
@@ -102,7 +103,7 @@ impl MongoClient {
                 }
             }
             _ if crate::error::transient(&error) => outcomes.fill(Outcome::Retry),
-            _ => outcomes.fill(Outcome::Fatal(error.to_string())),
+            _ => outcomes.fill(Outcome::Fatal(Box::new(error))),
         }
         run.into_iter().zip(outcomes).collect()
     }
@@ -147,14 +148,14 @@ impl MongoClient {
     }
 
     /// A refused document by the policy: `Err` (the job fails) under `Fail`.
-    fn refused(&self, write: &MongoWrite, code: i32, message: String) -> Result<(), String> {
+    fn refused(&self, write: &MongoWrite, code: i32, message: String) -> Result<(), StreamError> {
         metrics::counter!("mongodb_sink_writes_failed_total", "collection" => self.name.clone()).increment(1);
         let rejected = MongoError::Rejected { collection: self.name.clone(), id: write.id_text(), code, message };
         if matches!(self.policy, BadRecordPolicy::Fail) {
-            return Err(rejected.to_string());
+            return Err(rejected.into());
         }
         let origin = format!("{} _id {}", self.name, write.id_text());
-        self.bad.settle::<()>(Err(rejected.to_string()), &write.to_json_bytes(), origin).map_err(|e| e.to_string())?;
+        self.bad.settle::<()>(Err(rejected.to_string()), &write.to_json_bytes(), origin)?;
         Ok(())
     }
 }
@@ -191,8 +192,8 @@ impl AsyncSinkClient for MongoClient {
                             return SubmitResult::Fatal(message);
                         }
                     }
-                    Outcome::Fatal(message) => {
-                        return SubmitResult::Fatal(format!("writing to {} failed: {message}", self.name));
+                    Outcome::Fatal(source) => {
+                        return SubmitResult::Fatal(MongoError::Write { collection: self.name.clone(), source }.into());
                     }
                 }
             }

@@ -8,7 +8,7 @@ use crate::error::{TRANSIENT_CODES, transient};
 const DUPLICATE_KEY: i32 = 11000;
 
 /// What became of one write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     Written,
     /// An insert whose `_id` is there already: a replay of a write that landed.
@@ -21,7 +21,17 @@ pub(crate) enum Outcome {
         message: String,
     },
     /// Nothing can be written (credentials, a bad command): the job fails.
-    Fatal(String),
+    Fatal(Box<Error>),
+}
+
+impl PartialEq for Outcome {
+    fn eq(&self, other: &Outcome) -> bool {
+        match (self, other) {
+            (Outcome::Refused { code: a, message: m }, Outcome::Refused { code: b, message: n }) => a == b && m == n,
+            (Outcome::Fatal(a), Outcome::Fatal(b)) => a.to_string() == b.to_string(),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
 }
 
 /// The outcome of a per-document error `code` (`insert`: the write was an insert).
@@ -49,7 +59,7 @@ pub(crate) fn of_error(error: &Error, insert: bool) -> Outcome {
     if transient(error) {
         return Outcome::Retry;
     }
-    Outcome::Fatal(error.to_string())
+    Outcome::Fatal(Box::new(error.clone()))
 }
 
 #[cfg(test)]

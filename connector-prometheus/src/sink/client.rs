@@ -165,7 +165,9 @@ impl AsyncSinkClient for RemoteWriteClient {
                 tracing::debug!(%reason, series = batch.len(), "a remote write failed; sending it again");
                 return SubmitResult::Retry(batch);
             }
-            Answer::Fatal(reason) => return SubmitResult::Fatal(format!("remote write to {}: {reason}", self.url)),
+            Answer::Fatal(reason) => {
+                return SubmitResult::fatal_message(format!("remote write to {}: {reason}", self.url));
+            }
             Answer::Refused(reason) => reason,
         };
         tracing::info!(series = batch.len(), %reason, "a remote write was refused for old samples; writing its series one at a time");
@@ -175,7 +177,9 @@ impl AsyncSinkClient for RemoteWriteClient {
                 // This series and the rest again (what this one had written is now
                 // refused as old, and counted, on the next try).
                 Err(Answer::Again(_)) => return SubmitResult::Retry(batch[index..].to_vec()),
-                Err(other) => return SubmitResult::Fatal(format!("remote write to {}: {}", self.url, other.reason())),
+                Err(other) => {
+                    return SubmitResult::fatal_message(format!("remote write to {}: {}", self.url, other.reason()));
+                }
             }
         }
         SubmitResult::Success

@@ -3,6 +3,7 @@
 
 use connector_base::async_sink::{AsyncSinkClient, SubmitResult};
 use redis::Value;
+use stream_core::StreamError;
 
 use crate::command::RedisCommand;
 use crate::connection::Connection;
@@ -36,7 +37,7 @@ impl AsyncSinkClient for RedisClient {
                 tracing::warn!(error = %e, entries = batch.len(), "redis batch failed; retrying it");
                 return SubmitResult::Retry(batch);
             }
-            Err(e) => return SubmitResult::Fatal(RedisError::io("pipeline", e).to_string()),
+            Err(e) => return SubmitResult::Fatal(RedisError::io("pipeline", e)),
         };
         let mut retry = Vec::new();
         for (entry, reply) in batch.into_iter().zip(replies) {
@@ -44,17 +45,14 @@ impl AsyncSinkClient for RedisClient {
                 Ok(_) => {}
                 Err(e) if transient(&e) => retry.push(entry),
                 Err(e) if is_replayed_xadd(&entry, &e) => {
-                    if let Err(message) = confirm_replayed_xadd(&mut connection, &entry).await {
-                        return SubmitResult::Fatal(message);
+                    if let Err(error) = confirm_replayed_xadd(&mut connection, &entry).await {
+                        return SubmitResult::Fatal(error);
                     }
                 }
                 Err(e) => {
-                    let error = RedisError::Command {
-                        command: entry.kind().name(),
-                        key: entry.key().to_string(),
-                        message: e.to_string(),
-                    };
-                    return SubmitResult::Fatal(error.to_string());
+                    let error =
+                        RedisError::Command { command: entry.kind().name(), key: entry.key().to_string(), source: e };
+                    return SubmitResult::Fatal(error.into());
                 }
             }
         }
@@ -71,18 +69,13 @@ fn is_replayed_xadd(entry: &RedisCommand, e: &redis::RedisError) -> bool {
 
 /// An explicit XADD id the server refused as not new: fine if the stream holds that
 /// id (a re-send after a restart), an error naming it otherwise.
-async fn confirm_replayed_xadd(connection: &mut Connection, entry: &RedisCommand) -> Result<(), String> {
+async fn confirm_replayed_xadd(connection: &mut Connection, entry: &RedisCommand) -> Result<(), StreamError> {
     let RedisCommand::XAdd { key, id: Some(id), .. } = entry else { return Ok(()) };
     let mut cmd = redis::cmd("XRANGE");
     cmd.arg(key).arg(id).arg(id);
     match connection.query(&cmd).await {
         Ok(Value::Array(found)) if !found.is_empty() => Ok(()),
-        Ok(_) => Err(RedisError::Command {
-            command: "XADD",
-            key: key.clone(),
-            message: format!("id {id} is not above the stream's last id (explicit ids must increase)"),
-        }
-        .to_string()),
-        Err(e) => Err(RedisError::io("XRANGE", e).to_string()),
+        Ok(_) => Err(RedisError::IdNotIncreasing { key: key.clone(), id: id.to_string() }.into()),
+        Err(e) => Err(RedisError::io("XRANGE", e)),
     }
 }

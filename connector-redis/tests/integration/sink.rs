@@ -148,7 +148,13 @@ async fn a_wrong_type_at_a_key_fails_clearly_and_a_fixed_rerun_loses_nothing() {
         .unwrap()
     };
     let dir = tempfile::tempdir().unwrap();
-    let err = job(dir.path(), sink(), 1_000).await.unwrap_err().to_string();
+    let error = job(dir.path(), sink(), 1_000).await.unwrap_err();
+    // The connector's error and the client's under it, to match on.
+    let ours = error.find::<connector_redis::RedisError>();
+    assert!(matches!(ours, Some(connector_redis::RedisError::Command { command: "HSET", .. })), "{error:?}");
+    let client = error.find::<connector_redis::redis::RedisError>().map(|e| e.code().map(String::from));
+    assert_eq!(client, Some(Some("WRONGTYPE".to_string())), "{error:?}");
+    let err = error.to_string();
     assert!(err.contains("WRONGTYPE") && err.contains(&bad) && err.contains("HSET"), "{err}");
     let () = conn.del(&bad).await.unwrap();
     job(dir.path(), sink(), 1_000).await.unwrap();

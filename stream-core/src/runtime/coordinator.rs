@@ -114,8 +114,8 @@ impl Coordinator {
                     }
                     CoordinatorMsg::TaskFailed { task, error } => {
                         return Err(match error {
-                            e @ StreamError::TaskFailed { .. } => e,
-                            e => StreamError::TaskFailed { task, message: e.to_string() },
+                            e @ (StreamError::TaskFailed { .. } | StreamError::Task { .. }) => e,
+                            e => StreamError::Task { task, source: Box::new(e) },
                         });
                     }
                 }
