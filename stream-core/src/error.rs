@@ -99,6 +99,11 @@ pub enum StreamError {
         last: Box<StreamError>,
     },
 
+    /// An error no restart can heal (a topic that does not exist, an option the
+    /// server refuses): the job fails at once, whatever its restart strategy.
+    #[error("{0} (a restart cannot mend this: the job fails without restarting)")]
+    Permanent(#[source] Box<StreamError>),
+
     /// An error from a connector (its own error type, boxed).
     #[error("{0}")]
     Connector(#[source] Box<dyn StdError + Send + Sync + 'static>),
@@ -123,9 +128,35 @@ impl StreamError {
             if let Some(found) = error.downcast_ref::<E>() {
                 return Some(found);
             }
+            // A boxed StreamError (the source of Task, JobFailed, Permanent) shows as
+            // its box.
+            if let Some(found) = error
+                .downcast_ref::<Box<StreamError>>()
+                .and_then(|inner| (&**inner as &dyn StdError).downcast_ref::<E>())
+            {
+                return Some(found);
+            }
             next = error.source();
         }
         None
+    }
+
+    /// `error` marked as one no restart can heal ([`StreamError::Permanent`]).
+    pub fn permanent(error: impl Into<StreamError>) -> Self {
+        StreamError::Permanent(Box::new(error.into()))
+    }
+
+    /// Whether this error, or one in its chain of sources, is one no restart can
+    /// heal: [`StreamError::Permanent`] or [`StreamError::InvalidConfig`].
+    pub fn is_permanent(&self) -> bool {
+        let mut next: Option<&(dyn StdError + 'static)> = Some(self);
+        while let Some(error) = next {
+            if let Some(StreamError::Permanent(_) | StreamError::InvalidConfig { .. }) = as_stream_error(error) {
+                return true;
+            }
+            next = error.source();
+        }
+        false
     }
 
     /// Shorthand for [`StreamError::InvalidConfig`].
@@ -142,4 +173,9 @@ impl StreamError {
     pub fn state(what: impl Into<String>, source: serde_json::Error) -> Self {
         StreamError::State { what: what.into(), source }
     }
+}
+
+/// `error` as a [`StreamError`], also when it is the box a variant holds as source.
+fn as_stream_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a StreamError> {
+    error.downcast_ref::<StreamError>().or_else(|| error.downcast_ref::<Box<StreamError>>().map(|inner| &**inner))
 }

@@ -58,6 +58,9 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
             }
             Err(error) => {
                 tracing::error!(job = job_name, attempt, %error, "attempt failed");
+                if error.is_permanent() {
+                    return Err(StreamError::JobFailed { attempts: attempt + 1, last: Box::new(error) });
+                }
                 match tracker.on_failure(Instant::now()) {
                     Some(delay) => {
                         config.metrics.restarted();

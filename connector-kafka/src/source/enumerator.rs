@@ -102,7 +102,7 @@ impl KafkaEnumerator {
             if initial && let Topics::List(list) = &topics {
                 for name in list {
                     if !metadata.topics().iter().any(|t| t.name() == name && t.error().is_none()) {
-                        return Err(KafkaError::UnknownTopic(name.clone()).into());
+                        return Err(StreamError::permanent(KafkaError::UnknownTopic(name.clone())));
                     }
                 }
             }

@@ -62,6 +62,24 @@ async fn an_unknown_topic_is_a_clear_error() {
         .unwrap();
     let err = run_bounded(source).await.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("topic `no-such-topic-here` does not exist"), "{err}");
+    // It cannot heal: with restarts allowed, the job still fails on its first attempt.
+    let source = KafkaSource::builder(&bootstrap, ValueOnly(Utf8Schema))
+        .topics(["no-such-topic-here"])
+        .bounded(StoppingOffsets::Latest)
+        .build()
+        .unwrap();
+    let env = StreamEnvironment::builder()
+        .restart_strategy(RestartStrategy::fixed_delay(3, std::time::Duration::from_secs(2)))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let job = env.from_source(source, "kafka").sink_to(DiscardingSink::new(), "out");
+    let error = job.execute("unknown-topic").await.unwrap_err();
+    assert!(
+        matches!(error, stream_core::StreamError::JobFailed { attempts: 1, .. }) && error.is_permanent(),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "no restart waited: {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -429,3 +429,35 @@ fn checkpoints_kept_in_memory_are_warned_about_at_start() {
     let warnings = warnings_of_a_job_with(FsStateBackend::new(dir.path()).unwrap());
     assert!(!warnings.contains("kept in memory"), "{warnings}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_no_restart_can_heal_fails_the_job_at_once() {
+    let fail = |permanent: bool| {
+        process_fn(move |_key: &u64, _count: &mut u64, x: u64, _out: &mut Collector<u64>| {
+            if x < 10 {
+                return Ok(());
+            }
+            let gone = StreamError::connector(std::io::Error::other("the table is gone"));
+            Err(if permanent { StreamError::permanent(gone) } else { gone })
+        })
+    };
+    let run = |permanent: bool| async move {
+        let env = StreamEnvironment::builder()
+            .restart_strategy(RestartStrategy::fixed_delay(2, Duration::from_millis(10)))
+            .build()
+            .unwrap();
+        env.from_source(slow_numbers(100, 100_000.0), "numbers")
+            .key_by(key_of)
+            .process("fail", fail(permanent))
+            .sink_to(DiscardingSink::new(), "discard")
+            .execute("permanent")
+            .await
+            .unwrap_err()
+    };
+    let error = run(true).await;
+    assert!(matches!(error, StreamError::JobFailed { attempts: 1, .. }) && error.is_permanent(), "{error:?}");
+    assert!(error.to_string().contains("the table is gone") && error.to_string().contains("cannot mend"), "{error}");
+    // The same error not marked permanent is restarted as the strategy says.
+    let error = run(false).await;
+    assert!(matches!(error, StreamError::JobFailed { attempts: 3, .. }) && !error.is_permanent(), "{error:?}");
+}
