@@ -4,6 +4,7 @@
 mod client;
 mod config;
 mod error;
+mod logging;
 mod offsets;
 mod record;
 pub mod sink;

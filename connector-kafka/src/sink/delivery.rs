@@ -10,6 +10,7 @@ use stream_core::Result;
 
 use super::written::WrittenOffsets;
 use crate::error::KafkaError;
+use crate::logging::Logged;
 use crate::record::ProducerRecord;
 
 /// Where a delivered record went.
@@ -113,7 +114,7 @@ impl InFlight {
     }
 
     /// Enqueue `record`; when the producer's queue is full, wait for deliveries first.
-    pub async fn send(&mut self, producer: &FutureProducer, record: &ProducerRecord) -> Result<()> {
+    pub async fn send(&mut self, producer: &FutureProducer<Logged>, record: &ProducerRecord) -> Result<()> {
         let topic = self.written.as_mut().map_or(0, |w| w.topic_index(&record.topic));
         loop {
             match producer.send_result(future_record(record)) {
@@ -163,7 +164,7 @@ impl InFlight {
 
     /// Send one record and wait for its delivery (the records sent before are not
     /// waited for).
-    pub async fn send_and_wait(&self, producer: &FutureProducer, record: &ProducerRecord) -> Result<Delivered> {
+    pub async fn send_and_wait(&self, producer: &FutureProducer<Logged>, record: &ProducerRecord) -> Result<Delivered> {
         let future = producer.send_result(future_record(record)).map_err(|(e, _)| KafkaError::client("send", e))?;
         delivered(self.report(future).await?)
     }

@@ -15,6 +15,7 @@ use stream_core::{Result, StreamError};
 use super::written::WrittenOffsets;
 use crate::client::{ClientProperties, DropInBackground};
 use crate::error::KafkaError;
+use crate::logging::Logged;
 use crate::record::ProducerRecord;
 
 /// How long the read may go without a record before it gives up.
@@ -49,7 +50,7 @@ pub(crate) fn read_back(client: &ClientProperties, id: &str, written: &WrittenOf
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let consumer: BaseConsumer = client
+    let consumer: BaseConsumer<Logged> = client
         .config(&[
             ("group.id", &format!("{id}-read-back")),
             ("enable.auto.commit", "false"),
@@ -57,7 +58,7 @@ pub(crate) fn read_back(client: &ClientProperties, id: &str, written: &WrittenOf
             ("enable.partition.eof", "true"),
             ("auto.offset.reset", "earliest"),
         ])
-        .create()
+        .create_with_context(Logged)
         .map_err(|e| KafkaError::client("create read-back consumer", e))?;
     let consumer = DropInBackground::new(consumer);
     consumer.assign(&list).map_err(|e| KafkaError::client("read back", e))?;

@@ -51,6 +51,7 @@ use super::record_log::RecordLog;
 use super::written::WrittenOffsets;
 use crate::client::ClientProperties;
 use crate::error::KafkaError;
+use crate::logging::Logged;
 use crate::record::ProducerRecord;
 
 /// How long recovery waits for its marker to come out from behind another open
@@ -106,7 +107,7 @@ pub(crate) struct Transactions {
 struct Parked {
     attempt: String,
     subtask: usize,
-    producer: Arc<FutureProducer>,
+    producer: Arc<FutureProducer<Logged>>,
 }
 
 /// A failed transaction call; one that ran out of `call_timeout` says so, naming the
@@ -159,7 +160,7 @@ impl Transactions {
 
     /// A producer with `id`, initialised: any earlier producer with the same id is
     /// fenced and its open transaction settled.
-    pub async fn producer(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer>> {
+    pub async fn producer(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer<Logged>>> {
         self.init_in_background(id.to_string()).await.map_err(blocking)?
     }
 
@@ -168,7 +169,10 @@ impl Transactions {
     /// blocked at the next barrier, and the pre-commit then waited for
     /// `init_transactions`). Until it returns, a `begin`, fencing or recovery of `id`
     /// waits: a failed attempt's call must not fence the id once a new attempt uses it.
-    pub fn init_in_background(self: &Arc<Self>, id: String) -> tokio::task::JoinHandle<Result<Arc<FutureProducer>>> {
+    pub fn init_in_background(
+        self: &Arc<Self>,
+        id: String,
+    ) -> tokio::task::JoinHandle<Result<Arc<FutureProducer<Logged>>>> {
         let (txns, running) = (self.clone(), self.commits.start(&id));
         tokio::task::spawn_blocking(move || {
             let producer = txns.init_producer(&id);
@@ -179,9 +183,9 @@ impl Transactions {
 
     /// [`Self::producer`] on the calling thread: it blocks for a broker round trip or
     /// more.
-    fn init_producer(&self, id: &str) -> Result<Arc<FutureProducer>> {
+    fn init_producer(&self, id: &str) -> Result<Arc<FutureProducer<Logged>>> {
         let timeout_ms = self.timeout.as_millis().to_string();
-        let producer: FutureProducer = self
+        let producer: FutureProducer<Logged> = self
             .client
             .config(&[
                 ("transactional.id", id),
@@ -189,7 +193,7 @@ impl Transactions {
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
             ])
-            .create()
+            .create_with_context(Logged)
             .map_err(|e| KafkaError::client("create transactional producer", e))?;
         // librdkafka looks for the transaction coordinator as soon as it can; with no
         // broker connection up yet it tries again only 500 ms later. A metadata request
@@ -216,7 +220,7 @@ impl Transactions {
 
     /// A producer with `id` inside a new transaction, once no commit of `id` by an
     /// earlier attempt is running.
-    pub async fn begin(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer>> {
+    pub async fn begin(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer<Logged>>> {
         self.commits.settled(id).await;
         let producer = self.producer(id).await?;
         producer.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
@@ -231,7 +235,7 @@ impl Transactions {
         checkpoint_id: u64,
         attempt: &str,
         subtask: usize,
-        producer: Arc<FutureProducer>,
+        producer: Arc<FutureProducer<Logged>>,
     ) -> usize {
         let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
         parked.retain(|_, p| p.attempt == attempt);
@@ -239,7 +243,7 @@ impl Transactions {
         parked.values().filter(|p| p.subtask == subtask).count()
     }
 
-    fn take(&self, committable: &KafkaCommittable, attempt: &str) -> Option<Arc<FutureProducer>> {
+    fn take(&self, committable: &KafkaCommittable, attempt: &str) -> Option<Arc<FutureProducer<Logged>>> {
         let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
         parked.retain(|_, p| p.attempt == attempt);
         let taken =
@@ -322,8 +326,11 @@ impl Transactions {
     pub async fn ensure_marker_topic(&self, parallelism: usize) -> Result<()> {
         let what = "create marker topic";
         let wanted = self.marker_partition(parallelism.max(1) - 1, self.pool - 1) as usize + 1;
-        let admin: AdminClient<_> =
-            self.client.config(&[]).create().map_err(|e| KafkaError::client("create admin client", e))?;
+        let admin: AdminClient<Logged> = self
+            .client
+            .config(&[])
+            .create_with_context(Logged)
+            .map_err(|e| KafkaError::client("create admin client", e))?;
         let options =
             AdminOptions::new().operation_timeout(Some(self.call_timeout)).request_timeout(Some(self.call_timeout));
         let topic = NewTopic::new(&self.marker_topic, wanted as i32, TopicReplication::Fixed(1))
@@ -342,8 +349,11 @@ impl Transactions {
                 Err((topic, code)) => return Err(KafkaError::failed(what, format!("{topic}: {code}"))),
             }
         }
-        let consumer: BaseConsumer =
-            self.client.config(&[]).create().map_err(|e| KafkaError::client("create metadata client", e))?;
+        let consumer: BaseConsumer<Logged> = self
+            .client
+            .config(&[])
+            .create_with_context(Logged)
+            .map_err(|e| KafkaError::client("create metadata client", e))?;
         let (topic, call_timeout) = (self.marker_topic.clone(), self.call_timeout);
         let has = tokio::task::spawn_blocking(move || {
             let metadata = consumer.fetch_metadata(Some(&topic), call_timeout)?;
@@ -448,7 +458,7 @@ impl Transactions {
     async fn marker_visible(&self, id: &str, committable: &KafkaCommittable) -> Result<bool> {
         let (checkpoint_id, (partition, offset)) = (committable.checkpoint_id, committable.marker);
         let group = format!("{}-marker-check", self.prefix);
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<Logged> = self
             .client
             .config(&[
                 ("group.id", &group),
@@ -456,7 +466,7 @@ impl Transactions {
                 ("isolation.level", "read_committed"),
                 ("enable.partition.eof", "true"),
             ])
-            .create()
+            .create_with_context(Logged)
             .map_err(|e| KafkaError::client("create marker reader", e))?;
         let (topic, id, call_timeout) = (self.marker_topic.clone(), id.to_string(), self.call_timeout);
         let value = Self::marker_value(checkpoint_id, &committable.attempt);

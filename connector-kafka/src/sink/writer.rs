@@ -14,6 +14,7 @@ use super::delivery::InFlight;
 use super::record_log::RecordLog;
 use super::transaction::{KafkaCommittable, Transactions};
 use crate::error::KafkaError;
+use crate::logging::Logged;
 use crate::record::KafkaSerializer;
 
 /// How long a pre-commit waits for a committer that is behind before the writer fails.
@@ -34,7 +35,7 @@ struct Open {
     records: RecordLog,
     /// The producer of the next transaction, initialised in the background so that a
     /// pre-commit does not wait for `init_transactions`.
-    spare: Option<tokio::task::JoinHandle<Result<Arc<FutureProducer>>>>,
+    spare: Option<tokio::task::JoinHandle<Result<Arc<FutureProducer<Logged>>>>>,
     /// Fencing the ids earlier runs may have left open (first transaction only): it
     /// runs while the first transaction writes and must be done before the first
     /// pre-commit starts the spare of a fenced id.
@@ -61,7 +62,7 @@ fn task_failed(what: &str, e: tokio::task::JoinError) -> StreamError {
 /// The writer of one subtask.
 pub struct KafkaWriter<T: 'static> {
     serializer: Arc<dyn KafkaSerializer<T>>,
-    producer: Arc<FutureProducer>,
+    producer: Arc<FutureProducer<Logged>>,
     in_flight: InFlight,
     subtask: usize,
     attempt: String,
@@ -75,10 +76,10 @@ impl<T: Send + 'static> KafkaWriter<T> {
         let Some(txns) = sink.transactions.clone() else {
             let acks = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "all" } else { "1" };
             let idempotence = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "true" } else { "false" };
-            let producer: FutureProducer = sink
+            let producer: FutureProducer<Logged> = sink
                 .client
                 .config(&[("acks", acks), ("enable.idempotence", idempotence)])
-                .create()
+                .create_with_context(Logged)
                 .map_err(|e| KafkaError::client("create producer", e))?;
             return Ok(KafkaWriter {
                 serializer,

@@ -19,6 +19,7 @@ use super::split::KafkaSplit;
 use crate::client::DropInBackground;
 use crate::config::{KafkaSource, Topics};
 use crate::error::KafkaError;
+use crate::logging::Logged;
 use crate::offsets::{OffsetReset, StartingOffsets, StoppingOffsets};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,7 +34,7 @@ pub struct KafkaEnumeratorState {
 
 /// See the module docs.
 pub struct KafkaEnumerator {
-    admin: Arc<BaseConsumer>,
+    admin: Arc<BaseConsumer<Logged>>,
     topics: Topics,
     starting: StartingOffsets,
     stopping: Option<StoppingOffsets>,
@@ -60,8 +61,11 @@ impl KafkaEnumerator {
         if let Some(group) = &source.group_id {
             fixed.push(("group.id", group.as_str()));
         }
-        let admin: BaseConsumer =
-            source.client.config(&fixed).create().map_err(|e| KafkaError::client("create metadata client", e))?;
+        let admin: BaseConsumer<Logged> = source
+            .client
+            .config(&fixed)
+            .create_with_context(Logged)
+            .map_err(|e| KafkaError::client("create metadata client", e))?;
         Ok(KafkaEnumerator {
             admin: Arc::new(admin),
             topics: source.topics.clone().unwrap_or(Topics::List(Vec::new())),
@@ -130,7 +134,7 @@ impl KafkaEnumerator {
 
 /// Start and stop offsets of `partitions` (one batch of lookups).
 fn resolve(
-    admin: &BaseConsumer,
+    admin: &BaseConsumer<Logged>,
     partitions: Vec<(String, i32)>,
     starting: &StartingOffsets,
     stopping: Option<&StoppingOffsets>,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError as RdKafkaError;
 use tokio::task::JoinHandle;
@@ -17,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::client::DropInBackground;
 use crate::error::{KafkaError, transient};
+use crate::logging::{log_error, log_line};
 
 /// How long one health probe (a metadata request) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -66,14 +68,15 @@ impl OutageContext {
 }
 
 impl ClientContext for OutageContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_line(level, facility, message);
+    }
+
     fn error(&self, error: RdKafkaError, reason: &str) {
         if transient(&error) {
             self.record(&error);
-        } else if matches!(error, RdKafkaError::PartitionEOF(_)) {
-            tracing::trace!(reason, "kafka partition end");
-        } else {
-            tracing::error!(%error, reason, "librdkafka error");
         }
+        log_error(&error, reason);
     }
 }
 

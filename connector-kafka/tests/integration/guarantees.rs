@@ -82,6 +82,21 @@ async fn an_unknown_topic_is_a_clear_error() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "no restart waited: {:?}", started.elapsed());
 }
 
+/// A tracing writer that keeps what was written.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_broker_is_a_clear_error() {
     let source = KafkaSource::builder("127.0.0.1:1", ValueOnly(Utf8Schema))
@@ -91,6 +106,44 @@ async fn an_unreachable_broker_is_a_clear_error() {
         .unwrap();
     let err = run_bounded(source).await.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("kafka fetch metadata failed") && err.contains("bootstrap.servers"), "{err}");
+}
+
+/// librdkafka reports every failed connection attempt through the client's error
+/// callback; with rdkafka's default context each was an ERROR line (hundreds before
+/// the job's own error). The job's error says what is wrong; librdkafka's retries are
+/// debug lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_logs_no_librdkafka_errors() {
+    use connector_kafka::{KafkaSink, ValueTo};
+    // librdkafka calls back from its own threads: a process-wide subscriber sees them
+    // (each test is a process of its own under nextest). `try_init` also takes the
+    // `log` crate's records, as a user's set-up does.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let global = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .is_ok();
+    assert!(global || std::env::var_os("NEXTEST_RUN_ID").is_none(), "nextest runs each test in a process of its own");
+    let sink = KafkaSink::builder("127.0.0.1:1", ValueTo::new("t", Utf8Schema))
+        .delivery_guarantee(DeliveryGuarantee::AtLeastOnce)
+        .property("message.timeout.ms", "3000")
+        .build()
+        .unwrap();
+    let lines: Vec<String> = (0..10).map(|i| format!("line {i}")).collect();
+    let env = StreamEnvironment::builder().restart_strategy(RestartStrategy::None).build().unwrap();
+    let job = env.from_source(CollectionSource::new(lines), "lines").sink_to(sink, "kafka");
+    let error = tokio::time::timeout(std::time::Duration::from_secs(30), job.execute("unreachable")).await;
+    let error = error.expect("fails within message.timeout.ms").unwrap_err().to_string();
+    assert!(error.contains("not delivered") && error.contains("brokers"), "{error}");
+    if global {
+        let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR") && l.contains("librdkafka")).collect();
+        assert!(errors.is_empty(), "{} librdkafka ERROR lines, the first: {:?}", errors.len(), errors.first());
+        assert!(log.contains(" librdkafka:"), "librdkafka's retries reach tracing as debug lines: {log}");
+    }
 }
 
 /// A record that does not decode fails naming topic/partition@offset, or is skipped
