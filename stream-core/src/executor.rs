@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::env_config::EnvConfig;
 use crate::error::{Result, StreamError};
@@ -47,7 +48,8 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
             tracing::info!(job = job_name, checkpoint = cp.id, attempt, "restoring from checkpoint");
         }
         let outcome = tokio::select! {
-            outcome = run_attempt(&job, attempt, &run_id, restored.map(Arc::new)) => outcome.map(|id| (id, false)),
+            outcome = run_attempt(&job, attempt, &run_id, restored.map(Arc::new))
+                .instrument(tracing::info_span!("job", job = job_name, attempt)) => outcome.map(|id| (id, false)),
             _ = cancel.wait_for(|c| *c) => Ok((config.metrics.snapshot().last_checkpoint_id, true)),
         };
         match outcome {

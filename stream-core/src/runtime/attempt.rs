@@ -10,6 +10,7 @@ use futures::FutureExt;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::driver::EnumeratorDriver;
 use crate::api::TaskContext;
@@ -129,24 +130,29 @@ impl AttemptCtx {
     {
         self.task_keys.push(key.clone());
         let coordinator = self.env.coordinator.clone();
-        self.tasks.spawn(async move {
-            let outcome = AssertUnwindSafe(task).catch_unwind().await;
-            let msg = match outcome {
-                Ok(Ok(())) => CoordinatorMsg::TaskFinished { task: key },
-                Ok(Err(error)) => CoordinatorMsg::TaskFailed { task: key, error },
-                Err(panic) => {
-                    let text = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
-                    CoordinatorMsg::TaskFailed {
-                        error: StreamError::TaskFailed { task: key.clone(), message: format!("panicked: {text}") },
-                        task: key,
+        // A child of the attempt's `job` span: every line a task logs names it.
+        let span = tracing::info_span!("task", task = %key);
+        self.tasks.spawn(
+            async move {
+                let outcome = AssertUnwindSafe(task).catch_unwind().await;
+                let msg = match outcome {
+                    Ok(Ok(())) => CoordinatorMsg::TaskFinished { task: key },
+                    Ok(Err(error)) => CoordinatorMsg::TaskFailed { task: key, error },
+                    Err(panic) => {
+                        let text = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".into());
+                        CoordinatorMsg::TaskFailed {
+                            error: StreamError::TaskFailed { task: key.clone(), message: format!("panicked: {text}") },
+                            task: key,
+                        }
                     }
-                }
-            };
-            let _ = coordinator.send(msg);
-        });
+                };
+                let _ = coordinator.send(msg);
+            }
+            .instrument(span),
+        );
     }
 }

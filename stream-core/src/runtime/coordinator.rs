@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 
 use tokio::sync::{mpsc, watch};
 
@@ -97,7 +98,8 @@ impl Coordinator {
             if let Some(msg) = msg {
                 match msg {
                     CoordinatorMsg::Ack { checkpoint_id, task, state } => {
-                        self.on_ack(&mut p, checkpoint_id, task, state).await?;
+                        let span = tracing::info_span!("checkpoint", id = checkpoint_id);
+                        self.on_ack(&mut p, checkpoint_id, task, state).instrument(span).await?;
                     }
                     CoordinatorMsg::SplitRequest { subtask } => self.driver.handle_split_request(subtask).await?,
                     CoordinatorMsg::SplitsFinished { subtask, split_ids } => {

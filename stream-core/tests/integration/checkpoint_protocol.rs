@@ -461,3 +461,35 @@ async fn an_error_no_restart_can_heal_fails_the_job_at_once() {
     let error = run(false).await;
     assert!(matches!(error, StreamError::JobFailed { attempts: 3, .. }) && !error.is_permanent(), "{error:?}");
 }
+
+#[test]
+fn log_lines_name_their_job_task_and_checkpoint() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let config = CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap();
+            let env = StreamEnvironment::builder().checkpointing(config).build().unwrap();
+            env.from_source(slow_numbers(5, 200.0), "numbers")
+                .map(|x| {
+                    tracing::info!(x, "mapping");
+                    x
+                })
+                .sink_to(DiscardingSink::new(), "discard")
+                .execute("spans")
+                .await
+                .unwrap();
+        });
+    });
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let mapping = log.lines().find(|l| l.contains("mapping")).unwrap_or_default();
+    assert!(mapping.contains("job{job=\"spans\" attempt=0}") && mapping.contains("task{task="), "{log}");
+    let complete = log.lines().find(|l| l.contains("checkpoint complete")).unwrap_or_default();
+    assert!(complete.contains("job{job=\"spans\"") && complete.contains("checkpoint{id="), "{log}");
+}
