@@ -381,8 +381,24 @@ async fn a_checkpoint_that_fails_to_store_never_commits() {
     assert!(committed_2 > stored_3, "checkpoint 2 failed; its data may only commit after checkpoint 3 completed");
 }
 
-/// A tracing writer that keeps what was written.
-#[derive(Clone, Default)]
+/// What `job` logs at `level` or above, run on one thread (so that a thread-local
+/// subscriber sees every task).
+fn logs_of(level: tracing::Level, job: impl std::future::Future<Output = ()>) -> String {
+    let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_writer(move || Captured(writer.clone()))
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(job);
+    });
+    String::from_utf8_lossy(&captured.lock().unwrap()).into_owned()
+}
+
+/// A tracing writer into a shared buffer.
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
@@ -396,29 +412,17 @@ impl std::io::Write for Captured {
     }
 }
 
-/// The warnings a small checkpointed job with `backend` logs (on one thread, so that
-/// a thread-local subscriber sees every task).
+/// The warnings a small checkpointed job with `backend` logs.
 fn warnings_of_a_job_with(backend: impl StateBackend) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let config = CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap();
-            let env = StreamEnvironment::builder().checkpointing(config).state_backend(backend).build().unwrap();
-            env.from_source(slow_numbers(100, 10_000.0), "numbers")
-                .sink_to(DiscardingSink::new(), "discard")
-                .execute("warned")
-                .await
-                .unwrap();
-        });
-    });
-    String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned()
+    logs_of(tracing::Level::WARN, async {
+        let config = CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap();
+        let env = StreamEnvironment::builder().checkpointing(config).state_backend(backend).build().unwrap();
+        env.from_source(slow_numbers(100, 10_000.0), "numbers")
+            .sink_to(DiscardingSink::new(), "discard")
+            .execute("warned")
+            .await
+            .unwrap();
+    })
 }
 
 #[test]
@@ -464,30 +468,19 @@ async fn an_error_no_restart_can_heal_fails_the_job_at_once() {
 
 #[test]
 fn log_lines_name_their_job_task_and_checkpoint() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let config = CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap();
-            let env = StreamEnvironment::builder().checkpointing(config).build().unwrap();
-            env.from_source(slow_numbers(5, 200.0), "numbers")
-                .map(|x| {
-                    tracing::info!(x, "mapping");
-                    x
-                })
-                .sink_to(DiscardingSink::new(), "discard")
-                .execute("spans")
-                .await
-                .unwrap();
-        });
+    let log = logs_of(tracing::Level::INFO, async {
+        let config = CheckpointConfig::builder().interval(Duration::from_millis(10)).build().unwrap();
+        let env = StreamEnvironment::builder().checkpointing(config).build().unwrap();
+        env.from_source(slow_numbers(5, 200.0), "numbers")
+            .map(|x| {
+                tracing::info!(x, "mapping");
+                x
+            })
+            .sink_to(DiscardingSink::new(), "discard")
+            .execute("spans")
+            .await
+            .unwrap();
     });
-    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
     let mapping = log.lines().find(|l| l.contains("mapping")).unwrap_or_default();
     assert!(mapping.contains("job{job=\"spans\" attempt=0}") && mapping.contains("task{task="), "{log}");
     let complete = log.lines().find(|l| l.contains("checkpoint complete")).unwrap_or_default();
