@@ -112,6 +112,13 @@ impl SetUpAttempts {
     /// Whether a set-up that failed with `error` goes again: only when `connection`
     /// is gone and time is left (after a short pause).
     pub(crate) async fn again(&self, connection: &OwnedConnection, error: &stream_core::StreamError) -> bool {
+        // A call can fail on a reset before lapin's I/O loop has marked the
+        // connection closed: give the status a moment to catch up (a sink failed its
+        // job on "open channel: connection reset" under network cuts in CI).
+        let settled = Instant::now() + Duration::from_millis(200);
+        while connection.status().connected() && Instant::now() < settled {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         if connection.status().connected() || Instant::now() >= self.deadline {
             return false;
         }

@@ -62,10 +62,17 @@ pub async fn read_subscription(url: &str, topic: &str, subscription: &str) -> Re
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let mut found = Vec::new();
+    // Nothing is acknowledged here, so a reconnect of the client delivers again what
+    // it delivered before: counted once by the broker's id (a message written twice
+    // has two ids, and is counted twice).
+    let mut seen = std::collections::HashSet::new();
     while let Ok(next) = tokio::time::timeout(Duration::from_secs(1), consumer.next()).await {
         let Some(message) = next else { break };
         let message = message.map_err(|e| format!("read: {e}"))?;
-        found.push(String::from_utf8_lossy(&message.payload.data).into_owned());
+        let id = message.message_id();
+        if seen.insert((message.topic.clone(), id.ledger_id, id.entry_id, id.batch_index)) {
+            found.push(String::from_utf8_lossy(&message.payload.data).into_owned());
+        }
     }
     let _ = consumer.close().await;
     Ok(found)
