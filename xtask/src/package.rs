@@ -74,6 +74,7 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         names.len(),
         names.join(" ")
     );
+    forget_earlier_packages(&names)?;
     let mut command = vec!["package", "--workspace", "--locked"];
     for unpublished in members.iter().filter(|p| !is_publishable(p)).filter_map(|p| p["name"].as_str()) {
         command.extend(["--exclude", unpublished]);
@@ -89,6 +90,40 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         if verify { " and built alone" } else { "" },
         REQUIRED_FILES.join(", ")
     );
+    Ok(())
+}
+
+/// Verification builds each package against the others from a local registry, which
+/// cargo unpacks under `$CARGO_HOME/registry/src/-<hash of its path>/`, and it reuses
+/// what it unpacked there before for the same name and version: a second run from
+/// the same checkout path then built against the first run's code. Those unpacked
+/// copies of our crates go first.
+fn forget_earlier_packages(names: &[&str]) -> Result<(), XtaskError> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"));
+    let sources = home.join("registry").join("src");
+    let Ok(registries) = std::fs::read_dir(&sources) else { return Ok(()) };
+    for registry in registries.flatten() {
+        // Local registries have no name, only "-<hash>"; crates.io's is left alone.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(unpacked) = std::fs::read_dir(registry.path()) else { continue };
+        for entry in unpacked.flatten() {
+            let file_name = entry.file_name();
+            let dir = file_name.to_string_lossy();
+            let ours = names.iter().any(|name| {
+                dir.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(char::is_numeric))
+            });
+            if ours {
+                std::fs::remove_dir_all(entry.path()).map_err(|e| XtaskError::io(entry.path(), e))?;
+            }
+        }
+    }
     Ok(())
 }
 
