@@ -55,6 +55,10 @@ impl<T: Send + Sync + 'static> Source for DataGenSource<T> {
     type Enumerator = CollectionEnumerator;
     type Reader = CollectionReader<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "datagen"
+    }
+
     fn boundedness(&self) -> Boundedness {
         if self.rows.is_some() { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }

@@ -77,6 +77,10 @@ where
     type Enumerator = HybridEnumerator<S1, S2>;
     type Reader = HybridReader<S1, S2>;
 
+    fn connector_name(&self) -> &'static str {
+        "hybrid"
+    }
+
     fn boundedness(&self) -> Boundedness {
         self.second.boundedness()
     }

@@ -113,6 +113,10 @@ impl<T: Send + 'static, B: Backend> AsyncSinkTarget<T> for SearchIndex<T, B> {
         Ok(BulkClient { transport, policy: self.policy.clone(), max_retries: self.max_retries })
     }
 
+    fn connector_name(&self) -> &'static str {
+        B::CONNECTOR
+    }
+
     fn convert(&self, record: T) -> Result<Action> {
         let action = self.emitter.emit(&record)?;
         action.check(self.guarantee == DeliveryGuarantee::ExactlyOnce)?;

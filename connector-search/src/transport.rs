@@ -66,6 +66,8 @@ pub trait BulkTransport: Send + Sync + 'static {
 pub trait Backend: Send + Sync + 'static {
     /// "Elasticsearch" or "OpenSearch", for messages.
     const SYSTEM: &'static str;
+    /// The `connector` label of the sink's metrics (`elasticsearch`, `opensearch`).
+    const CONNECTOR: &'static str;
     /// Its transport.
     type Transport: BulkTransport;
     /// A client for `connection`; the error says what is wrong with it.

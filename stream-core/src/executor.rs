@@ -28,6 +28,7 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
         }
     }
     let config = job.config.clone();
+    config.metrics.set_job(job_name);
     if config.checkpoint.interval().is_some() && !config.backend.outlives_the_process() {
         tracing::warn!(
             job = job_name,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
-use crate::api::{KeyedProcessFunction, Sink, Source, SplitEnumerator};
+use crate::api::{KeyedProcessFunction, Sink, Source, SplitEnumerator, TaskContext};
 use crate::error::{Result, StreamError};
 use crate::runtime::async_task::{AsyncOptions, AsyncTask};
 use crate::runtime::attempt::AttemptCtx;
@@ -89,7 +89,8 @@ impl<S: Source> Node<S::Output> for SourceNode<S> {
                 let _ = tx.send(SourceControl::AddSplits(restored));
             }
             controls.push(tx);
-            let tctx = ctx.task_context(&self.stage, subtask, p);
+            let tctx =
+                TaskContext { connector: self.source.connector_name(), ..ctx.task_context(&self.stage, subtask, p) };
             let key = self.stage.task_key(subtask);
             let source = self.source.clone();
             let env = ctx.env.clone();
@@ -278,7 +279,7 @@ impl<T: Send + 'static, S: Sink<T>> SinkNode<T, S> {
         }
         let mut outputs: Vec<BoxOutput<T>> = Vec::with_capacity(q);
         for (subtask, (restored, pending)) in writer_states.into_iter().zip(pending).enumerate() {
-            let tctx = ctx.task_context(&stage, subtask, q);
+            let tctx = TaskContext { connector: self.sink.connector_name(), ..ctx.task_context(&stage, subtask, q) };
             let key = stage.task_key(subtask);
             let shared = SinkShared::new(pending);
             outputs.push(Box::new(SinkOutput::<T, S>::new(

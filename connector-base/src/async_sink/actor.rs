@@ -9,6 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use stream_core::metrics::SinkMetrics;
+
 use super::client::{AsyncSinkClient, SubmitResult, sized};
 use super::config::AsyncSinkConfig;
 use super::rate_limit::Aimd;
@@ -30,9 +32,9 @@ struct Buffered<E> {
     first_try: Option<Instant>,
 }
 
-/// A sent batch (entries with sizes), when its oldest entry was first sent, and how
-/// its request ended.
-type Finished<E> = (Vec<(E, usize)>, Instant, Outcome<E>);
+/// A sent batch (entries with sizes), when its oldest entry was first sent, when
+/// this request was sent, and how it ended.
+type Finished<E> = (Vec<(E, usize)>, Instant, Instant, Outcome<E>);
 
 enum Outcome<E> {
     Done(SubmitResult<E>),
@@ -54,6 +56,7 @@ pub(crate) struct Actor<C: AsyncSinkClient> {
     backoff_until: Option<Instant>,
     backoff: Backoff,
     flush: Option<(bool, oneshot::Sender<Vec<C::Entry>>)>,
+    metrics: Option<SinkMetrics>,
 }
 
 impl<C: AsyncSinkClient> Actor<C> {
@@ -62,6 +65,7 @@ impl<C: AsyncSinkClient> Actor<C> {
         client: Arc<C>,
         commands: mpsc::Receiver<Command<C::Entry>>,
         restored: Vec<(C::Entry, usize)>,
+        metrics: Option<SinkMetrics>,
     ) -> Self {
         let aimd = Aimd::new(config.max_batch_size, config.max_in_flight_requests);
         let backoff = config.retry.backoff();
@@ -77,6 +81,7 @@ impl<C: AsyncSinkClient> Actor<C> {
             backoff_until: None,
             backoff,
             flush: None,
+            metrics,
         };
         actor.push_back(restored);
         actor
@@ -127,9 +132,9 @@ impl<C: AsyncSinkClient> Actor<C> {
             let wake = self.next_wake();
             tokio::select! {
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
-                    let (batch, first_try, outcome) =
+                    let (batch, first_try, sent_at, outcome) =
                         done.map_err(|e| BaseError::Fatal(format!("request task failed: {e}")))?;
-                    self.complete(batch, first_try, outcome)?;
+                    self.complete(batch, first_try, sent_at, outcome)?;
                 }
                 command = self.commands.recv(), if accepting => match command {
                     None => return Ok(()),
@@ -234,11 +239,12 @@ impl<C: AsyncSinkClient> Actor<C> {
             };
             self.in_flight.spawn(async move {
                 let entries: Vec<C::Entry> = batch.iter().map(|(e, _)| e.clone()).collect();
+                let sent_at = Instant::now();
                 let outcome = match tokio::time::timeout(timeout, client.submit(entries)).await {
                     Ok(result) => Outcome::Done(result),
                     Err(_) => timed_out,
                 };
-                (batch, first_try, outcome)
+                (batch, first_try, sent_at, outcome)
             });
         }
     }
@@ -247,10 +253,15 @@ impl<C: AsyncSinkClient> Actor<C> {
         &mut self,
         batch: Vec<(C::Entry, usize)>,
         first_try: Instant,
+        sent_at: Instant,
         outcome: Outcome<C::Entry>,
     ) -> Result<(), BaseError> {
         self.in_flight_entries -= batch.len();
         let sent = batch.len() as u64;
+        let batch_bytes: usize = batch.iter().map(|(_, size)| size).sum();
+        if let (Some(metrics), Outcome::Done(_)) = (&self.metrics, &outcome) {
+            metrics.send_time(sent_at.elapsed());
+        }
         let failed: Vec<(C::Entry, usize)> = match outcome {
             Outcome::Done(SubmitResult::Success) => Vec::new(),
             Outcome::Done(SubmitResult::Fatal(error)) => return Err(BaseError::Rejected(error)),
@@ -270,6 +281,11 @@ impl<C: AsyncSinkClient> Actor<C> {
             }
         };
         metrics::counter!("async_sink_entries_sent_total").increment(sent - failed.len() as u64);
+        if let Some(metrics) = &self.metrics {
+            let failed_bytes: usize = failed.iter().map(|(_, size)| size).sum();
+            metrics.bytes_out(batch_bytes.saturating_sub(failed_bytes) as u64);
+            metrics.records_out_errors(failed.len() as u64);
+        }
         if failed.is_empty() {
             self.aimd.on_success();
             self.backoff.reset();

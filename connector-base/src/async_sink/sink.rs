@@ -31,6 +31,11 @@ pub trait AsyncSinkTarget<T>: Send + Sync + 'static {
     /// wrong with the record.
     fn convert(&self, record: T) -> Result<EntryOf<T, Self>>;
 
+    /// The `connector` label of the sink's metrics (`kinesis`, `dynamodb`, ...).
+    fn connector_name(&self) -> &'static str {
+        "custom"
+    }
+
     /// The guarantee the sink gives with this target (default at-least-once).
     fn guarantee(&self) -> DeliveryGuarantee {
         DeliveryGuarantee::AtLeastOnce
@@ -85,10 +90,14 @@ impl<T: Send + 'static, G: AsyncSinkTarget<T>> Sink<T> for AsyncSink<T, G> {
         let client = Arc::new(self.target.connect(ctx).await?);
         let target = self.target.clone();
         let convert = move |record: T| target.convert(record);
-        Ok(AsyncSinkWriter::new(self.config.clone(), client, convert, restored))
+        Ok(AsyncSinkWriter::with_metrics(self.config.clone(), client, convert, restored, ctx.sink_metrics()))
     }
 
     async fn create_committer(&self, _ctx: &TaskContext) -> Result<NoCommitter<()>> {
         Ok(NoCommitter::default())
+    }
+
+    fn connector_name(&self) -> &'static str {
+        self.target.connector_name()
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use stream_core::api::SinkWriter;
+use stream_core::metrics::SinkMetrics;
 use stream_core::{Result, StreamError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -37,10 +38,32 @@ impl<T, C: AsyncSinkClient> AsyncSinkWriter<T, C> {
         convert: impl Fn(T) -> Result<C::Entry> + Send + Sync + 'static,
         restored: Vec<C::Entry>,
     ) -> Self {
+        Self::start(config, client, convert, restored, None)
+    }
+
+    /// Like [`AsyncSinkWriter::new`], reporting bytes sent, send time and failed
+    /// entries to `metrics` (from [`stream_core::api::TaskContext::sink_metrics`]).
+    pub fn with_metrics(
+        config: AsyncSinkConfig,
+        client: Arc<C>,
+        convert: impl Fn(T) -> Result<C::Entry> + Send + Sync + 'static,
+        restored: Vec<C::Entry>,
+        metrics: SinkMetrics,
+    ) -> Self {
+        Self::start(config, client, convert, restored, Some(metrics))
+    }
+
+    fn start(
+        config: AsyncSinkConfig,
+        client: Arc<C>,
+        convert: impl Fn(T) -> Result<C::Entry> + Send + Sync + 'static,
+        restored: Vec<C::Entry>,
+        metrics: Option<SinkMetrics>,
+    ) -> Self {
         let (commands, rx) = mpsc::channel(4);
         let restored = sized(&*client, restored);
         let max_record_size = config.max_record_size_in_bytes;
-        let actor = Actor::new(config, client.clone(), rx, restored);
+        let actor = Actor::new(config, client.clone(), rx, restored, metrics);
         AsyncSinkWriter {
             commands,
             actor: Some(tokio::spawn(actor.run())),

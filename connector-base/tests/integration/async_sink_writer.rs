@@ -377,3 +377,58 @@ async fn retries_count_against_the_request_timeout() {
     assert!(requests.len() > 3, "retried meanwhile: {requests:?}");
     assert!(client.accepted_ids().is_empty());
 }
+
+/// FLIP-33 sink metrics: bytes of accepted entries only, failed entries as errors,
+/// the request's time as send time.
+#[test]
+fn bytes_errors_and_send_time_are_reported_to_the_sink_metrics() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use stream_core::api::TaskContext;
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            // The first request takes 250 ms and refuses its odd entries; later ones take 250 ms too.
+            let client = Arc::new(
+                FakeClient::new(|batch, n| {
+                    if n == 0 {
+                        SubmitResult::Retry(batch.iter().filter(|e| e.id % 2 == 1).cloned().collect())
+                    } else {
+                        SubmitResult::Success
+                    }
+                })
+                .delay(Duration::from_millis(250)),
+            );
+            let ctx = TaskContext { job: "j".into(), name: "sink".into(), connector: "fake", ..TaskContext::default() };
+            let mut w = AsyncSinkWriter::with_metrics(
+                config().build().unwrap(),
+                client.clone(),
+                |id: u64| Ok(Entry { id, size: 10 + id as usize }),
+                Vec::new(),
+                ctx.sink_metrics(),
+            );
+            w.write_batch(&mut (0..10).collect()).await.unwrap();
+            w.flush(true).await.unwrap();
+            assert_eq!(client.accepted_ids(), (0..10).collect::<Vec<_>>());
+        });
+    });
+    let values = snapshotter.snapshot().into_vec();
+    let value = |name: &str| {
+        values.iter().find(|(key, _, _, _)| {
+            key.key().name() == name && key.key().labels().any(|l| l.key() == "connector" && l.value() == "fake")
+        })
+    };
+    let counter = |name: &str| match value(name) {
+        Some((_, _, _, DebugValue::Counter(n))) => *n,
+        other => panic!("{name}: {other:?}"),
+    };
+    // Sizes 10..=19: every entry once, the refused odd ones counted when accepted.
+    assert_eq!(counter("connector_sink_bytes_out_total"), (10..20).sum::<u64>());
+    assert_eq!(counter("connector_sink_records_out_errors_total"), 5);
+    match value("connector_sink_send_time_seconds") {
+        Some((_, _, _, DebugValue::Gauge(t))) => assert_eq!(t.into_inner(), 0.25),
+        other => panic!("send time: {other:?}"),
+    }
+}

@@ -39,6 +39,10 @@ impl<T: SerializeRow + Send + Sync + 'static> Sink<T> for CassandraSink<T> {
     type Writer = CassandraWriter<T>;
     type Committer = CassandraCommitter;
 
+    fn connector_name(&self) -> &'static str {
+        "cassandra"
+    }
+
     async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<CassandraWriter<T>> {
         CassandraWriter::new(self, ctx).await
     }

@@ -30,6 +30,10 @@ where
     type Enumerator = FixedSplitEnumerator<TokenRangeSplit>;
     type Reader = FetcherReader<TokenRangeFetcher<T>>;
 
+    fn connector_name(&self) -> &'static str {
+        "cassandra"
+    }
+
     fn boundedness(&self) -> Boundedness {
         Boundedness::Bounded
     }

@@ -26,6 +26,10 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for DynamoDbTable<T> {
         Ok(DynamoDbClient { client, table: self.table.clone(), overwrite_keys: self.overwrite_keys.clone() })
     }
 
+    fn connector_name(&self) -> &'static str {
+        "dynamodb"
+    }
+
     fn convert(&self, record: T) -> Result<DynamoDbWriteRequest> {
         (self.convert)(record).map_err(Into::into)
     }

@@ -26,6 +26,7 @@ fn credentials(credentials: &Credentials) -> EsCredentials {
 
 impl Backend for Elasticsearch {
     const SYSTEM: &'static str = "Elasticsearch";
+    const CONNECTOR: &'static str = "elasticsearch";
     type Transport = ElasticsearchTransport;
 
     fn transport(connection: &Connection) -> Result<ElasticsearchTransport, String> {

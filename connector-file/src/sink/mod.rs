@@ -20,6 +20,10 @@ impl<T: Send + 'static> Sink<T> for FileSink<T> {
     type Writer = FileWriter<T>;
     type Committer = FileCommitter;
 
+    fn connector_name(&self) -> &'static str {
+        "file"
+    }
+
     async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<FileWriter<T>> {
         FileWriter::new(self, ctx).await
     }

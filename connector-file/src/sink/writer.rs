@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use stream_core::api::{SinkWriter, TaskContext};
+use stream_core::metrics::SinkMetrics;
 use stream_core::{Result, StreamError};
 
 use super::committer::PendingFile;
@@ -37,6 +38,7 @@ pub struct FileWriter<T: 'static> {
     closed: Vec<Part<T>>,
     buffer: Vec<u8>,
     last_inactivity_check: Instant,
+    metrics: SinkMetrics,
 }
 
 impl<T: Send + 'static> FileWriter<T> {
@@ -60,6 +62,7 @@ impl<T: Send + 'static> FileWriter<T> {
             closed: Vec::new(),
             buffer: Vec::new(),
             last_inactivity_check: Instant::now(),
+            metrics: ctx.sink_metrics(),
         })
     }
 
@@ -130,6 +133,7 @@ impl<T: Send + 'static> FileWriter<T> {
         part.written += buffer.len() as u64;
         part.last_write = now;
         let full = part.written >= max_size || now.duration_since(part.opened) >= rollover;
+        self.metrics.bytes_out(buffer.len() as u64);
         buffer.clear();
         if full {
             self.roll(bucket);

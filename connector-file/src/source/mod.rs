@@ -21,6 +21,10 @@ impl<T: Send + 'static> Source for FileSource<T> {
     type Enumerator = FileEnumerator;
     type Reader = FileReader<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "file"
+    }
+
     fn boundedness(&self) -> Boundedness {
         if self.continuous.is_some() { Boundedness::ContinuousUnbounded } else { Boundedness::Bounded }
     }
@@ -33,7 +37,13 @@ impl<T: Send + 'static> Source for FileSource<T> {
         Ok(FileEnumerator::new(self, restored.unwrap_or_default()))
     }
 
-    async fn create_reader(&self, _ctx: &TaskContext) -> Result<FileReader<T>> {
-        Ok(FileReader::new(self.location.clone(), self.format.clone(), self.policy.clone(), self.lines_per_batch))
+    async fn create_reader(&self, ctx: &TaskContext) -> Result<FileReader<T>> {
+        Ok(FileReader::new(
+            self.location.clone(),
+            self.format.clone(),
+            self.policy.clone(),
+            self.lines_per_batch,
+            ctx.source_metrics(),
+        ))
     }
 }

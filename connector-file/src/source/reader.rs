@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 
 use connector_base::schema::{BadRecordPolicy, Decoder, DeserializationSchema};
 use stream_core::api::{ReadStatus, SourceReader};
+use stream_core::metrics::SourceMetrics;
 use stream_core::{Result, StreamError};
 
 use super::split::{Compression, FileSplit};
@@ -43,6 +44,7 @@ pub struct FileReader<T: 'static> {
     queue: VecDeque<FileSplit>,
     current: Option<Open<T>>,
     no_more_splits: bool,
+    metrics: SourceMetrics,
 }
 
 impl<T: Send + 'static> FileReader<T> {
@@ -51,6 +53,7 @@ impl<T: Send + 'static> FileReader<T> {
         format: SharedFormat<T>,
         policy: BadRecordPolicy,
         lines_per_batch: usize,
+        metrics: SourceMetrics,
     ) -> Self {
         FileReader {
             location,
@@ -60,6 +63,7 @@ impl<T: Send + 'static> FileReader<T> {
             queue: VecDeque::new(),
             current: None,
             no_more_splits: false,
+            metrics,
         }
     }
 }
@@ -203,6 +207,7 @@ impl<T: Send + 'static> SourceReader for FileReader<T> {
                 .await
                 .map_err(|e| StreamError::TaskFailed { task: "file read".into(), message: e.to_string() })??;
         open.lines = lines;
+        self.metrics.bytes_in(ends.last().copied().unwrap_or(0) as u64);
         let mut start = 0;
         for end in ends {
             let raw = &data[start..end];

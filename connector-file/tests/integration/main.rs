@@ -5,6 +5,7 @@
 mod common;
 mod formats;
 mod guarantees;
+mod metrics;
 mod object_store;
 mod parquet;
 mod sink;

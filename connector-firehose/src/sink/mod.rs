@@ -25,6 +25,10 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for FirehoseStream<T> {
         Ok(FirehoseClient { client, stream: self.stream.clone() })
     }
 
+    fn connector_name(&self) -> &'static str {
+        "firehose"
+    }
+
     fn convert(&self, record: T) -> Result<FirehoseRecord> {
         self.schema
             .serialize(&record)

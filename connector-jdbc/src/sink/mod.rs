@@ -22,6 +22,10 @@ impl<T: Send + Sync + 'static> Sink<T> for JdbcSink<T> {
     type Writer = JdbcWriter<T>;
     type Committer = JdbcCommitter;
 
+    fn connector_name(&self) -> &'static str {
+        "jdbc"
+    }
+
     async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<JdbcWriter<T>> {
         let session = session::Session::open(&self.connection, &self.statement, None).await?;
         let client = &session.client;

@@ -25,6 +25,10 @@ impl<T: Send + 'static> Source for JdbcSource<T> {
     type Enumerator = FixedSplitEnumerator<KeyRangeSplit>;
     type Reader = FetcherReader<KeysetFetcher<T>>;
 
+    fn connector_name(&self) -> &'static str {
+        "jdbc"
+    }
+
     fn boundedness(&self) -> Boundedness {
         Boundedness::Bounded
     }

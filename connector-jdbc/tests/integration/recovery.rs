@@ -22,6 +22,7 @@ fn ctx(subtask: usize, parallelism: usize, restored: Option<u64>) -> TaskContext
         attempt: 0,
         attempt_id: format!("test-{subtask}"),
         restored_checkpoint: restored,
+        ..TaskContext::default()
     }
 }
 

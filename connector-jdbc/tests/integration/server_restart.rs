@@ -45,6 +45,7 @@ async fn a_prepared_transaction_survives_an_immediate_shutdown_and_is_committed_
         attempt: 0,
         attempt_id: "test".into(),
         restored_checkpoint: restored,
+        ..TaskContext::default()
     };
     let mut writer = sink.create_writer(&ctx(None), Vec::new()).await.unwrap();
     for id in [1, 2, 3] {

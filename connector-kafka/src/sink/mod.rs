@@ -85,6 +85,10 @@ impl<T: Send + 'static> Sink<T> for KafkaSink<T> {
     type Writer = KafkaWriter<T>;
     type Committer = KafkaCommitter;
 
+    fn connector_name(&self) -> &'static str {
+        "kafka"
+    }
+
     async fn create_writer(&self, ctx: &TaskContext, restored: Vec<KafkaWriterState>) -> Result<KafkaWriter<T>> {
         KafkaWriter::new(self, ctx, restored).await
     }

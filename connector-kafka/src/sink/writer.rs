@@ -7,6 +7,7 @@ use connector_base::DeliveryGuarantee;
 use rdkafka::producer::{FutureProducer, Producer};
 use serde::{Deserialize, Serialize};
 use stream_core::api::{SinkWriter, TaskContext};
+use stream_core::metrics::SinkMetrics;
 use stream_core::{Result, StreamError};
 
 use super::KafkaSink;
@@ -67,6 +68,7 @@ pub struct KafkaWriter<T: 'static> {
     subtask: usize,
     attempt: String,
     transactions: Option<(Arc<Transactions>, Open)>,
+    metrics: SinkMetrics,
 }
 
 impl<T: Send + 'static> KafkaWriter<T> {
@@ -88,6 +90,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
                 subtask: ctx.subtask,
                 attempt: ctx.attempt_id.clone(),
                 transactions: None,
+                metrics: ctx.sink_metrics(),
             });
         };
         txns.ensure_marker_topic(ctx.parallelism).await?;
@@ -143,6 +146,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
                 txns,
                 Open { seq, id, records: RecordLog::default(), spare: Some(next), fencing: Some(fencing) },
             )),
+            metrics: ctx.sink_metrics(),
         })
     }
 }
@@ -156,11 +160,13 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
     }
 
     async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
+        let mut bytes = 0;
         for record in records.drain(..) {
             let out = self
                 .serializer
                 .serialize(&record)
                 .map_err(|e| KafkaError::failed("serialize", format!("a record could not be serialized: {e}")))?;
+            bytes += out.key.as_ref().map_or(0, Vec::len) + out.value.as_ref().map_or(0, Vec::len);
             self.in_flight.send(&self.producer, &out).await?;
             if let Some((txns, open)) = self.transactions.as_mut()
                 && txns.records_in_checkpoint
@@ -168,12 +174,17 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
                 open.records.push(&out);
             }
         }
+        self.metrics.bytes_out(bytes as u64);
         Ok(())
     }
 
-    /// Wait for every delivery report; an error fails the checkpoint.
+    /// Wait for every delivery report; an error fails the checkpoint. The wait is
+    /// the send-time metric.
     async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
-        self.in_flight.wait_all().await
+        let started = std::time::Instant::now();
+        self.in_flight.wait_all().await?;
+        self.metrics.send_time(started.elapsed());
+        Ok(())
     }
 
     /// Exactly-once: write the commit marker into the transaction, hand it to the
@@ -188,6 +199,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         self.in_flight.wait_all().await?;
         let written = self.in_flight.take_written();
         let delivered = started.elapsed();
+        self.metrics.send_time(delivered);
         let partition = txns.marker_partition(self.subtask, open.seq);
         let marker = self
             .in_flight

@@ -22,6 +22,10 @@ impl<T: Send + 'static> Source for KafkaSource<T> {
     type Enumerator = KafkaEnumerator;
     type Reader = KafkaReader<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "kafka"
+    }
+
     fn boundedness(&self) -> Boundedness {
         if self.stopping.is_some() { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }

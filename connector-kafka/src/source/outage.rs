@@ -3,7 +3,8 @@
 //! poll returns it or librdkafka reports it through the client's error callback,
 //! starts a clock instead of failing the task. A record, the end of a partition, or a
 //! metadata request that succeeds ends the outage; one longer than
-//! `reconnect_timeout` fails the task, naming it.
+//! `reconnect_timeout` fails the task, naming it. The same client context turns
+//! librdkafka's statistics into the pending-records metric.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,8 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError as RdKafkaError;
+use rdkafka::statistics::Statistics;
+use stream_core::metrics::SourceMetrics;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -28,14 +31,21 @@ pub(crate) type ReaderConsumer = StreamConsumer<OutageContext>;
 
 /// When the current outage began and its last error; shared with the client's
 /// error callback.
-#[derive(Default)]
 pub(crate) struct OutageContext {
     since: Mutex<Option<(Instant, String)>>,
     /// Whether `since` is set: the per-record check takes no lock.
     active: AtomicBool,
+    /// Where the pending-records metric from librdkafka's statistics goes.
+    metrics: SourceMetrics,
+    /// The end a `read_committed` consumer reads to is the last stable offset.
+    read_committed: bool,
 }
 
 impl OutageContext {
+    pub(crate) fn new(metrics: SourceMetrics, read_committed: bool) -> Self {
+        OutageContext { since: Mutex::default(), active: AtomicBool::default(), metrics, read_committed }
+    }
+
     fn record(&self, error: &RdKafkaError) {
         let Ok(mut since) = self.since.lock() else { return };
         match &mut *since {
@@ -78,6 +88,26 @@ impl ClientContext for OutageContext {
         }
         log_error(&error, reason);
     }
+
+    fn stats(&self, statistics: Statistics) {
+        self.metrics.pending_records(pending_records(&statistics, self.read_committed));
+    }
+}
+
+/// Records between the next one the job gets and the end of each partition being
+/// fetched (the last stable offset for `read_committed`, else the high watermark):
+/// Kafka's consumer lag, from the reader's own position, as the job commits no
+/// offsets it could be measured from.
+fn pending_records(statistics: &Statistics, read_committed: bool) -> u64 {
+    let fetched = statistics.topics.values().flat_map(|t| t.partitions.values());
+    fetched
+        .filter(|p| p.partition >= 0 && p.fetch_state != "none")
+        .map(|p| {
+            let end = if read_committed { p.ls_offset } else { p.hi_offset };
+            let position = if p.app_offset >= 0 { p.app_offset } else { p.next_offset };
+            if end >= 0 && position >= 0 { end.saturating_sub(position).max(0) as u64 } else { 0 }
+        })
+        .sum()
 }
 
 impl ConsumerContext for OutageContext {}

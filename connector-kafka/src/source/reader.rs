@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use connector_base::schema::BadRecords;
 use futures::{FutureExt, StreamExt};
@@ -13,6 +13,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use stream_core::Result;
 use stream_core::api::{ReadStatus, SourceReader, TaskContext};
+use stream_core::metrics::SourceMetrics;
 
 use super::outage::{Outage, OutageContext, ReaderConsumer};
 use super::split::KafkaSplit;
@@ -37,6 +38,10 @@ pub struct KafkaReader<T: 'static> {
     failed: Option<stream_core::StreamError>,
     /// Transient errors waited out while librdkafka reconnects.
     outage: Outage,
+    metrics: SourceMetrics,
+    /// Bytes (keys and values) and the newest timestamp of the current poll.
+    polled_bytes: u64,
+    newest_timestamp_ms: Option<i64>,
 }
 
 impl<T: Send + 'static> KafkaReader<T> {
@@ -51,6 +56,12 @@ impl<T: Send + 'static> KafkaReader<T> {
         if source.client.get("isolation.level").is_none() {
             fixed.push(("isolation.level", "read_committed"));
         }
+        // The statistics carry the partitions' end offsets: the pending-records metric.
+        if source.client.get("statistics.interval.ms").is_none() {
+            fixed.push(("statistics.interval.ms", "1000"));
+        }
+        let read_committed = source.client.get("isolation.level").is_none_or(|level| level == "read_committed");
+        let metrics = ctx.source_metrics();
         // librdkafka needs a group id even for `assign`; without the user's, a private
         // one is used and nothing is ever committed to it.
         let private_group = format!("flink-connectors-rs-{}", ctx.name);
@@ -58,7 +69,7 @@ impl<T: Send + 'static> KafkaReader<T> {
         let consumer: ReaderConsumer = source
             .client
             .config(&fixed)
-            .create_with_context(OutageContext::default())
+            .create_with_context(OutageContext::new(metrics.clone(), read_committed))
             .map_err(|e| KafkaError::client("create consumer", e))?;
         Ok(KafkaReader {
             consumer: DropInBackground::new(Arc::new(consumer)),
@@ -71,6 +82,9 @@ impl<T: Send + 'static> KafkaReader<T> {
             to_commit: BTreeMap::new(),
             failed: None,
             outage: Outage::new(source.reconnect_timeout),
+            metrics,
+            polled_bytes: 0,
+            newest_timestamp_ms: None,
         })
     }
 
@@ -100,6 +114,10 @@ impl<T: Send + 'static> KafkaReader<T> {
         }
         let inside = split.stop.is_none_or(|stop| offset < stop);
         if inside {
+            self.polled_bytes += (message.key_len() + message.payload_len()) as u64;
+            if let Some(ms) = message.timestamp().to_millis() {
+                self.newest_timestamp_ms = Some(self.newest_timestamp_ms.map_or(ms, |newest| newest.max(ms)));
+            }
             let headers: Vec<(&str, Option<&[u8]>)> =
                 message.headers().map(|h| h.iter().map(|h| (h.key, h.value)).collect()).unwrap_or_default();
             let record = KafkaRecord {
@@ -122,6 +140,15 @@ impl<T: Send + 'static> KafkaReader<T> {
             self.finish(topic, partition);
         }
         Ok(())
+    }
+
+    /// Bytes read and fetch lag (now minus the newest message timestamp) of one poll.
+    fn report_poll(&mut self) {
+        self.metrics.bytes_in(std::mem::take(&mut self.polled_bytes));
+        if let Some(newest) = self.newest_timestamp_ms.take() {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            self.metrics.fetch_lag(Duration::from_millis(now.saturating_sub(newest).max(0) as u64));
+        }
     }
 
     fn finish(&mut self, topic: &str, partition: i32) {
@@ -218,6 +245,7 @@ impl<T: Send + 'static> SourceReader for KafkaReader<T> {
                 _ => break,
             }
         }
+        self.report_poll();
         Ok(ReadStatus::MoreAvailable)
     }
 

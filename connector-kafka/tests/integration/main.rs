@@ -5,6 +5,7 @@
 mod broker_restart;
 mod common;
 mod guarantees;
+mod metrics;
 mod network_faults;
 mod process_kill;
 mod recovery;

@@ -20,6 +20,7 @@ fn ctx(attempt: u32, attempt_id: &str) -> TaskContext {
         attempt,
         attempt_id: attempt_id.into(),
         restored_checkpoint: None,
+        ..TaskContext::default()
     }
 }
 

@@ -24,6 +24,10 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for KinesisStreamTarget<T> {
         Ok(KinesisClient::new(&self.sdk, &self.stream))
     }
 
+    fn connector_name(&self) -> &'static str {
+        "kinesis"
+    }
+
     fn convert(&self, record: T) -> Result<KinesisEntry> {
         let key = (self.partition_key)(&record);
         if !(1..=256).contains(&key.chars().count()) {

@@ -32,6 +32,10 @@ impl Source for KinesisStreamsSource {
     type Enumerator = KinesisEnumerator;
     type Reader = FetcherReader<ShardFetcher>;
 
+    fn connector_name(&self) -> &'static str {
+        "kinesis"
+    }
+
     fn boundedness(&self) -> Boundedness {
         Boundedness::ContinuousUnbounded
     }
@@ -45,14 +49,21 @@ impl Source for KinesisStreamsSource {
         Ok(KinesisEnumerator::new(self.clone(), restored))
     }
 
-    async fn create_reader(&self, _ctx: &TaskContext) -> Result<FetcherReader<ShardFetcher>> {
+    async fn create_reader(&self, ctx: &TaskContext) -> Result<FetcherReader<ShardFetcher>> {
         let client = aws_sdk_kinesis::Client::new(&self.sdk);
         let config =
             FetcherConfig { fetchers: self.fetchers, batch_size: self.get_records_max, ..FetcherConfig::default() };
         let (stream, idle, retry) = (self.stream.clone(), self.idle_poll_interval, self.retry.clone());
+        let metrics = ctx.source_metrics();
         match &self.fan_out_consumer {
             None => FetcherReader::new(config, move || {
-                ShardFetcher::Polling(PollingFetcher::new(client.clone(), stream.clone(), idle, retry.clone()))
+                ShardFetcher::Polling(PollingFetcher::new(
+                    client.clone(),
+                    stream.clone(),
+                    idle,
+                    retry.clone(),
+                    metrics.clone(),
+                ))
             }),
             Some(name) => {
                 let arn = consumer::consumer_arn(&self.sdk, &self.stream, name).await?;

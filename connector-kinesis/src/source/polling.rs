@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use connector_base::split_reader::Fetch;
 use stream_core::Result;
+use stream_core::metrics::SourceMetrics;
 use stream_core::retry::RetryPolicy;
 
 use super::record::KinesisRecord;
@@ -29,6 +30,7 @@ pub struct PollingFetcher {
     idle_poll_interval: Duration,
     retry: RetryPolicy,
     shards: HashMap<String, PolledShard>,
+    metrics: SourceMetrics,
 }
 
 impl PollingFetcher {
@@ -37,8 +39,9 @@ impl PollingFetcher {
         stream: String,
         idle_poll_interval: Duration,
         retry: RetryPolicy,
+        metrics: SourceMetrics,
     ) -> Self {
-        PollingFetcher { client, stream, idle_poll_interval, retry, shards: HashMap::new() }
+        PollingFetcher { client, stream, idle_poll_interval, retry, shards: HashMap::new(), metrics }
     }
 
     pub(crate) async fn fetch(&mut self, split: &mut ShardSplit, max: usize) -> Result<Fetch<KinesisRecord>> {
@@ -94,6 +97,10 @@ impl PollingFetcher {
             }
         };
         state.retry.succeeded();
+        if let Some(behind) = output.millis_behind_latest() {
+            self.metrics.fetch_lag(Duration::from_millis(behind.max(0) as u64));
+        }
+        self.metrics.bytes_in(output.records().iter().map(|r| r.data().as_ref().len() as u64).sum());
         match output.next_shard_iterator() {
             Some(next) => state.iterator = Some(next.to_string()),
             None => state.closed = true,

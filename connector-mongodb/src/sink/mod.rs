@@ -36,6 +36,10 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for MongoCollection<T> {
         })
     }
 
+    fn connector_name(&self) -> &'static str {
+        "mongodb"
+    }
+
     fn convert(&self, record: T) -> Result<MongoWrite> {
         let write = (self.convert)(record)?;
         if self.guarantee == DeliveryGuarantee::ExactlyOnce

@@ -25,6 +25,10 @@ impl<T: Send + 'static> Source for MongoSource<T> {
     type Enumerator = FixedSplitEnumerator<IdRangeSplit>;
     type Reader = FetcherReader<IdRangeFetcher<T>>;
 
+    fn connector_name(&self) -> &'static str {
+        "mongodb"
+    }
+
     fn boundedness(&self) -> Boundedness {
         Boundedness::Bounded
     }

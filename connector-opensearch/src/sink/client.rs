@@ -46,6 +46,7 @@ fn credentials(credentials: &Credentials) -> Result<OsCredentials, String> {
 
 impl Backend for OpenSearch {
     const SYSTEM: &'static str = "OpenSearch";
+    const CONNECTOR: &'static str = "opensearch";
     type Transport = OpenSearchTransport;
 
     fn transport(connection: &Connection) -> Result<OpenSearchTransport, String> {

@@ -55,6 +55,10 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for RemoteWrite<T> {
         }
     }
 
+    fn connector_name(&self) -> &'static str {
+        "prometheus"
+    }
+
     fn convert(&self, record: T) -> Result<TimeSeries> {
         Ok((self.convert)(record)?)
     }

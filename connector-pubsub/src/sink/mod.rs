@@ -16,6 +16,10 @@ impl<T: Send + 'static> Sink<T> for PubSubSink<T> {
     type Writer = PubSubWriter<T>;
     type Committer = NoCommitter<()>;
 
+    fn connector_name(&self) -> &'static str {
+        "pubsub"
+    }
+
     async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<PubSubWriter<T>> {
         PubSubWriter::new(self).await
     }

@@ -21,6 +21,10 @@ impl<T: Send + 'static> Source for PubSubSource<T> {
     type Enumerator = PubSubEnumerator;
     type Reader = PubSubReader<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "pubsub"
+    }
+
     fn boundedness(&self) -> Boundedness {
         if self.end_of_stream.is_some() { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }

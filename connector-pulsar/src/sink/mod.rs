@@ -15,6 +15,10 @@ impl<T: Send + 'static> Sink<T> for PulsarSink<T> {
     type Writer = PulsarWriter<T>;
     type Committer = NoCommitter<()>;
 
+    fn connector_name(&self) -> &'static str {
+        "pulsar"
+    }
+
     async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<PulsarWriter<T>> {
         PulsarWriter::new(self).await
     }

@@ -21,6 +21,10 @@ impl<T: Send + 'static> Source for PulsarSource<T> {
     type Enumerator = PulsarEnumerator;
     type Reader = PulsarReader<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "pulsar"
+    }
+
     fn boundedness(&self) -> Boundedness {
         if self.stop.is_some() { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }

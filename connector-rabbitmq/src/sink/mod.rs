@@ -15,6 +15,10 @@ impl<T: Send + 'static> Sink<T> for RabbitMqSink<T> {
     type Writer = RabbitMqWriter<T>;
     type Committer = NoCommitter<()>;
 
+    fn connector_name(&self) -> &'static str {
+        "rabbitmq"
+    }
+
     async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<RabbitMqWriter<T>> {
         RabbitMqWriter::new(self).await
     }

@@ -20,6 +20,10 @@ impl<T: Send + 'static> Source for RabbitMqSource<T> {
     type Enumerator = RabbitMqEnumerator;
     type Reader = RabbitMqReader<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "rabbitmq"
+    }
+
     fn boundedness(&self) -> Boundedness {
         Boundedness::ContinuousUnbounded
     }

@@ -21,6 +21,10 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for RedisTarget<T> {
         Ok(RedisClient { connection: self.endpoint.connect().await? })
     }
 
+    fn connector_name(&self) -> &'static str {
+        "redis"
+    }
+
     fn convert(&self, record: T) -> Result<RedisCommand> {
         let command = (self.mapper)(record);
         check_kind(self.kind, &command)?;

@@ -26,6 +26,10 @@ impl Source for RedisStreamsSource {
     type Enumerator = RedisStreamsEnumerator;
     type Reader = RedisStreamsReader;
 
+    fn connector_name(&self) -> &'static str {
+        "redis"
+    }
+
     fn boundedness(&self) -> Boundedness {
         if self.bounded { Boundedness::Bounded } else { Boundedness::ContinuousUnbounded }
     }

@@ -1,8 +1,19 @@
 //! What the runtime tells connectors about where they run.
 
+use metrics::Label;
+
+use crate::metrics::{SinkMetrics, SourceMetrics};
+
 /// Identity of one subtask in one execution attempt.
-#[derive(Debug, Clone)]
+///
+/// `Default` gives a context for tests that drive a reader or writer by hand.
+#[derive(Debug, Clone, Default)]
 pub struct TaskContext {
+    /// The job's name (the `job` label of metrics).
+    pub job: String,
+    /// For source and sink stages, the connector's name ([`super::Source::connector_name`],
+    /// [`super::Sink::connector_name`]): the `connector` label of metrics.
+    pub connector: &'static str,
     /// Stable stage identifier (`<index>-<name>`), the same across attempts and runs
     /// of the same job graph; checkpointed state is keyed by it.
     pub stage: String,
@@ -19,6 +30,29 @@ pub struct TaskContext {
     pub attempt_id: String,
     /// The checkpoint this attempt restored from, if any.
     pub restored_checkpoint: Option<u64>,
+}
+
+impl TaskContext {
+    fn metric_labels(&self) -> [Label; 4] {
+        [
+            Label::new("job", self.job.clone()),
+            Label::new("stage", self.name.clone()),
+            Label::new("subtask", self.subtask.to_string()),
+            Label::new("connector", self.connector),
+        ]
+    }
+
+    /// This reader subtask's FLIP-33 source metrics, labelled `job`, `stage`,
+    /// `subtask` and `connector`.
+    pub fn source_metrics(&self) -> SourceMetrics {
+        SourceMetrics::new(&self.metric_labels())
+    }
+
+    /// This writer subtask's FLIP-33 sink metrics, labelled `job`, `stage`,
+    /// `subtask` and `connector`.
+    pub fn sink_metrics(&self) -> SinkMetrics {
+        SinkMetrics::new(&self.metric_labels())
+    }
 }
 
 /// Handle the runtime gives a [`super::SplitEnumerator`] to hand out splits.

@@ -30,6 +30,11 @@ pub trait Sink<T>: Send + Sync + 'static {
 
     /// Create the committer of one subtask.
     fn create_committer(&self, ctx: &TaskContext) -> impl Future<Output = Result<Self::Committer>> + Send;
+
+    /// The `connector` label of this sink's metrics (`kafka`, `file`, ...).
+    fn connector_name(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// Writes records of one subtask.

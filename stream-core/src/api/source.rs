@@ -57,6 +57,11 @@ pub trait Source: Send + Sync + 'static {
     /// Bounded or unbounded.
     fn boundedness(&self) -> Boundedness;
 
+    /// The `connector` label of this source's metrics (`kafka`, `file`, ...).
+    fn connector_name(&self) -> &'static str {
+        "custom"
+    }
+
     /// Create the enumerator, fresh (`restored == None`) or from a checkpoint.
     fn create_enumerator(
         &self,

@@ -74,6 +74,10 @@ impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Sink<T> fo
     type Writer = CollectWriter<T>;
     type Committer = CollectCommitter<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "collect"
+    }
+
     async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<CollectWriter<T>> {
         Ok(CollectWriter { prefix: format!("{}-{}", ctx.attempt_id, ctx.subtask), buffer: Vec::new() })
     }

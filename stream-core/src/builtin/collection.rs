@@ -100,6 +100,10 @@ impl<T: Send + Sync + 'static> Source for CollectionSource<T> {
     type Enumerator = CollectionEnumerator;
     type Reader = CollectionReader<T>;
 
+    fn connector_name(&self) -> &'static str {
+        "collection"
+    }
+
     fn boundedness(&self) -> Boundedness {
         Boundedness::Bounded
     }

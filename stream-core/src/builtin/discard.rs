@@ -30,6 +30,10 @@ impl<T: Send + 'static> Sink<T> for DiscardingSink {
     type Writer = DiscardingWriter;
     type Committer = NoCommitter<()>;
 
+    fn connector_name(&self) -> &'static str {
+        "discard"
+    }
+
     async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<DiscardingWriter> {
         Ok(DiscardingWriter { local: 0, shared: self.count.clone() })
     }

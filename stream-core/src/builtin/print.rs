@@ -40,6 +40,10 @@ impl<T: Display + Send + 'static> Sink<T> for PrintSink {
     type Writer = PrintWriter;
     type Committer = NoCommitter<()>;
 
+    fn connector_name(&self) -> &'static str {
+        "print"
+    }
+
     async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<PrintWriter> {
         let tag = match (&self.prefix, ctx.parallelism > 1) {
             (Some(p), true) => format!("{p}:{}> ", ctx.subtask),

@@ -32,6 +32,10 @@ impl<T: Display + Send + 'static> Sink<T> for SocketSink {
     type Writer = SocketWriter;
     type Committer = NoCommitter<()>;
 
+    fn connector_name(&self) -> &'static str {
+        "socket"
+    }
+
     async fn create_writer(&self, _ctx: &TaskContext, _restored: Vec<()>) -> Result<SocketWriter> {
         let stream = TcpStream::connect(&self.address).await.map_err(|e| io_error(&self.address, e))?;
         Ok(SocketWriter { address: self.address.clone(), stream: BufWriter::new(stream), line: String::new() })

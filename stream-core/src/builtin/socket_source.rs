@@ -45,6 +45,10 @@ impl Source for SocketTextSource {
     type Enumerator = SocketEnumerator;
     type Reader = SocketReader;
 
+    fn connector_name(&self) -> &'static str {
+        "socket"
+    }
+
     fn boundedness(&self) -> Boundedness {
         Boundedness::ContinuousUnbounded
     }

@@ -101,6 +101,8 @@ pub(crate) struct AttemptCtx {
 impl AttemptCtx {
     pub(crate) fn task_context(&self, stage: &StageInfo, subtask: usize, parallelism: usize) -> TaskContext {
         TaskContext {
+            job: self.env.metrics.job(),
+            connector: "",
             stage: stage.uid.clone(),
             name: stage.name.clone(),
             subtask,

@@ -20,7 +20,7 @@ use super::output::Output;
 use crate::api::{Committer, Sink, SinkWriter, TaskContext};
 use crate::error::{Result, StreamError};
 use crate::fault::FaultPoint;
-use crate::metrics::TaskCounters;
+use crate::metrics::{SinkMetrics, TaskCounters};
 use crate::retry::RetryPolicy;
 
 /// Checkpointed state of a sink subtask.
@@ -86,6 +86,7 @@ pub(crate) struct SinkOutput<T, S: Sink<T>> {
     env: TaskEnv,
     buffer: Vec<T>,
     counters: TaskCounters,
+    connector: SinkMetrics,
     threshold: Option<u64>,
     written: u64,
 }
@@ -100,6 +101,7 @@ impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
         env: TaskEnv,
     ) -> Self {
         let counters = env.metrics.task(&ctx.name, ctx.subtask);
+        let connector = ctx.sink_metrics();
         let threshold = env.faults.record_threshold(&ctx.name, ctx.subtask);
         SinkOutput {
             key,
@@ -111,6 +113,7 @@ impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
             env,
             buffer: Vec::new(),
             counters,
+            connector,
             threshold,
             written: 0,
         }
@@ -131,6 +134,7 @@ impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
             writer.write_batch(&mut self.buffer).await?;
         }
         self.counters.records_in(n);
+        self.connector.records_out(n);
         self.written += n;
         if let Some(t) = self.threshold.filter(|t| self.written >= *t) {
             self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::AfterRecords(t))?;
@@ -262,12 +266,13 @@ async fn commit_due<C: Committer>(
     let fresh = id > ctx.restored_checkpoint.unwrap_or(0);
     env.faults.check_commit(stage, subtask, FaultPoint::AfterCheckpointBeforeCommit, fresh)?;
     let crash_midway = env.faults.is_planted(stage, subtask, FaultPoint::DuringCommit, fresh);
+    let metrics = ctx.sink_metrics();
     for (i, committables) in due.iter().enumerate() {
         let split = if crash_midway && i == 0 { committables.len().div_ceil(2) } else { committables.len() };
         let (first, rest) = committables.split_at(split);
-        commit_with_retry(committer, first, key, &env.commit_retry).await?;
+        commit_with_retry(committer, first, key, &env.commit_retry, &metrics).await?;
         env.faults.check_commit(stage, subtask, FaultPoint::DuringCommit, fresh)?;
-        commit_with_retry(committer, rest, key, &env.commit_retry).await?;
+        commit_with_retry(committer, rest, key, &env.commit_retry, &metrics).await?;
     }
     shared.lock().retain(|(cp, _)| *cp > id);
     Ok(())
@@ -278,8 +283,9 @@ async fn commit_with_retry<C: Committer>(
     committables: &[C::Committable],
     task: &str,
     policy: &RetryPolicy,
+    metrics: &SinkMetrics,
 ) -> Result<()> {
-    if committables.is_empty() {
+    if committables.is_empty() || !C::COMMITS {
         return Ok(());
     }
     // The committer is borrowed mutably by each call, so this loops over the policy's
@@ -287,8 +293,14 @@ async fn commit_with_retry<C: Committer>(
     let mut backoff = policy.backoff();
     loop {
         let error = match committer.commit(committables).await {
-            Ok(()) => return Ok(()),
-            Err(error) => error,
+            Ok(()) => {
+                metrics.commits_succeeded(committables.len() as u64);
+                return Ok(());
+            }
+            Err(error) => {
+                metrics.commit_failed();
+                error
+            }
         };
         let Some(delay) = backoff.next_delay() else { return Err(error) };
         tracing::warn!(%task, attempt = backoff.failures(), ?delay, %error, "commit failed; retrying");

@@ -36,6 +36,7 @@ pub(crate) async fn run_source<R: SourceReader>(
     env: TaskEnv,
 ) -> Result<()> {
     let counters = env.metrics.task(&ctx.name, ctx.subtask);
+    let connector = ctx.source_metrics();
     let threshold = env.faults.record_threshold(&ctx.name, ctx.subtask);
     let mut task = SourceTask { key, ctx, reader, out, env, awaiting_splits: false, finished: false };
     let mut buffer = Vec::new();
@@ -75,6 +76,7 @@ pub(crate) async fn run_source<R: SourceReader>(
             task.notify(CoordinatorMsg::SplitsFinished { subtask: task.ctx.subtask, split_ids: finished })?;
         }
         counters.records_out(n);
+        connector.records_in(n);
         emitted += n;
         if threshold.is_some_and(|t| emitted >= t) {
             task.env.faults.check(

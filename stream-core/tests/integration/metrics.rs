@@ -53,4 +53,32 @@ fn records_checkpoints_and_restarts_are_reported() {
     assert!(counter("stream_checkpoints_completed_total") >= 2);
     assert_eq!(counter("stream_restarts_total"), 1);
     assert!(values.iter().any(|(key, _, _, _)| key.key().name() == "stream_checkpoint_duration_seconds"));
+
+    // Connector metrics carry the job, stage, subtask and connector labels.
+    let labelled = |name: &str, stage: &str, connector: &str| -> u64 {
+        values
+            .iter()
+            .filter(|(key, _, _, _)| {
+                let labels: Vec<(&str, &str)> = key.key().labels().map(|l| (l.key(), l.value())).collect();
+                key.key().name() == name
+                    && labels.contains(&("job", "metrics"))
+                    && labels.contains(&("stage", stage))
+                    && labels.contains(&("subtask", "0"))
+                    && labels.contains(&("connector", connector))
+            })
+            .map(|(_, _, _, value)| match value {
+                DebugValue::Counter(c) => *c,
+                _ => 0,
+            })
+            .sum()
+    };
+    assert!(labelled("connector_source_records_in_total", "numbers", "collection") >= 2_000);
+    assert!(labelled("connector_sink_records_out_total", "sink", "collect") >= 2_000);
+    assert!(labelled("connector_sink_commits_succeeded_total", "sink", "collect") >= 2);
+    assert_eq!(labelled("connector_sink_commits_failed_total", "sink", "collect"), 0);
+    let job_labelled = values.iter().any(|(key, _, _, _)| {
+        key.key().name() == "stream_restarts_total"
+            && key.key().labels().any(|l| l.key() == "job" && l.value() == "metrics")
+    });
+    assert!(job_labelled, "job metrics carry the job label");
 }
