@@ -55,6 +55,29 @@ impl ClientProperties {
         config
     }
 
+    /// Check every property with librdkafka itself (names, values, and what this
+    /// build of librdkafka supports, such as TLS), so that a bad one fails `build()`
+    /// naming it instead of the job at run time.
+    pub fn validate(&self) -> stream_core::Result<()> {
+        match self.config(&[]).create_native_config() {
+            Ok(_) => Ok(()),
+            Err(rdkafka::error::KafkaError::ClientConfig(_, description, key, value)) => {
+                let value = if is_secret(&key) { "***" } else { value.as_str() };
+                let hint = if description.contains("OpenSSL") || description.contains("SASL") {
+                    " (TLS and SASL/SCRAM need connector-kafka's `ssl` feature, GSSAPI its `gssapi` feature)"
+                } else {
+                    ""
+                };
+                Err(stream_core::StreamError::invalid(
+                    "property",
+                    format!("{key}={value}"),
+                    format!("{description}{hint}"),
+                ))
+            }
+            Err(other) => Err(crate::error::KafkaError::client("check the client properties", other)),
+        }
+    }
+
     /// The value the user set for `key`, if any.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())

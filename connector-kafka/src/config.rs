@@ -11,6 +11,7 @@ use stream_core::{Result, StreamError};
 use crate::client::ClientProperties;
 use crate::offsets::{StartingOffsets, StoppingOffsets};
 use crate::record::{KafkaDeserializer, KafkaSerializer};
+use crate::security::KafkaSecurity;
 
 /// Which topics to read.
 #[derive(Debug, Clone)]
@@ -144,6 +145,12 @@ impl<T: Send + 'static> KafkaSourceBuilder<T> {
         self
     }
 
+    /// Reach a secured cluster (TLS, SASL); see [`KafkaSecurity`].
+    pub fn security(mut self, security: KafkaSecurity) -> Self {
+        self.source.client.properties.extend(security.properties());
+        self
+    }
+
     /// Any librdkafka consumer property (security, fetch sizes, `isolation.level`,
     /// ...). `isolation.level` defaults to `read_committed`.
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -180,6 +187,7 @@ impl<T: Send + 'static> KafkaSourceBuilder<T> {
         if s.client.bootstrap.trim().is_empty() {
             return Err(StreamError::invalid("bootstrap_servers", "\"\"", "give at least one host:port"));
         }
+        s.client.validate()?;
         if let Some(pattern) = self.pattern {
             let regex = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
                 StreamError::invalid("topic_pattern", &pattern, format!("not a regular expression: {e}"))
@@ -340,6 +348,12 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
         self
     }
 
+    /// Reach a secured cluster (TLS, SASL); see [`KafkaSecurity`].
+    pub fn security(mut self, security: KafkaSecurity) -> Self {
+        self.client.properties.extend(security.properties());
+        self
+    }
+
     /// Any librdkafka producer property (security, `linger.ms`, `compression.type`, ...).
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
@@ -359,6 +373,7 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
         if self.client.bootstrap.trim().is_empty() {
             return Err(StreamError::invalid("bootstrap_servers", "\"\"", "give at least one host:port"));
         }
+        self.client.validate()?;
         if self.guarantee == DeliveryGuarantee::AtMostOnce {
             return Err(StreamError::invalid(
                 "delivery_guarantee",

@@ -9,7 +9,9 @@ pub enum KafkaError {
     /// A client call failed; the client's error is the source (downcast it to
     /// `rdkafka::error::KafkaError` for its code).
     #[error(
-        "kafka {operation} failed: {source} (check `bootstrap.servers`, that the broker runs, and the client properties)"
+        "kafka {operation} failed: {source}{} (check `bootstrap.servers`, that the broker runs, and the client \
+         properties)",
+        report.as_deref().map(|r| format!("; librdkafka last reported: {r}")).unwrap_or_default()
     )]
     Client {
         /// What was attempted (metadata, assign, poll, commit, ...).
@@ -17,6 +19,9 @@ pub enum KafkaError {
         /// librdkafka's error.
         #[source]
         source: rdkafka::error::KafkaError,
+        /// What librdkafka last reported about the connection (a failed TLS
+        /// handshake or authentication, say), when known.
+        report: Option<String>,
     },
 
     /// Something other than a client call failed on the way (a record that does not
@@ -131,7 +136,16 @@ pub(crate) fn transient(error: &rdkafka::error::KafkaError) -> bool {
 
 impl KafkaError {
     pub(crate) fn client(operation: &'static str, source: rdkafka::error::KafkaError) -> StreamError {
-        StreamError::connector(KafkaError::Client { operation, source })
+        StreamError::connector(KafkaError::Client { operation, source, report: None })
+    }
+
+    /// A failed client call, with what the client's context last heard from librdkafka.
+    pub(crate) fn client_reported(
+        operation: &'static str,
+        source: rdkafka::error::KafkaError,
+        report: Option<String>,
+    ) -> StreamError {
+        StreamError::connector(KafkaError::Client { operation, source, report })
     }
 
     /// A failure that is not the client's (see [`KafkaError::Failed`]).

@@ -7,6 +7,7 @@ mod error;
 mod logging;
 mod offsets;
 mod record;
+mod security;
 pub mod sink;
 pub mod source;
 
@@ -14,6 +15,7 @@ pub use config::{KafkaSinkBuilder, KafkaSource, KafkaSourceBuilder};
 pub use error::KafkaError;
 pub use offsets::{OffsetReset, StartingOffsets, StoppingOffsets};
 pub use record::{KafkaDeserializer, KafkaRecord, KafkaSerializer, ProducerRecord, ValueOnly, ValueTo};
+pub use security::{KafkaSecurity, SaslMechanism, SecurityProtocol};
 pub use sink::KafkaSink;
 
 /// The `rdkafka` crate this connector is built with.

@@ -5,6 +5,8 @@
 //! outage warning), so librdkafka's own lines are at most warnings, and the transient
 //! conditions the connector rides through are debug lines.
 
+use std::sync::{Arc, Mutex};
+
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
@@ -13,16 +15,43 @@ use rdkafka::error::KafkaError as RdKafkaError;
 use crate::error::transient;
 
 /// The context of every client the connector creates (but the source reader's,
-/// which also tracks outages and logs the same way).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Logged;
+/// which also tracks outages and logs the same way). It keeps librdkafka's last
+/// error report, which says why a connection failed (a TLS handshake, say) where the
+/// call's own error only says "transport failure".
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Logged {
+    last_report: Arc<Mutex<Option<String>>>,
+}
+
+impl Logged {
+    /// librdkafka's last error report, if any.
+    pub(crate) fn last_report(&self) -> Option<String> {
+        self.last_report.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+impl Logged {
+    fn remember(&self, report: &str) {
+        if let Ok(mut last) = self.last_report.lock() {
+            *last = Some(report.to_string());
+        }
+    }
+}
 
 impl ClientContext for Logged {
+    /// librdkafka logs from its own threads; its `FAIL` lines say why a connection
+    /// to a broker failed.
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if facility == "FAIL" {
+            self.remember(message);
+        }
         log_line(level, facility, message);
     }
 
     fn error(&self, error: RdKafkaError, reason: &str) {
+        if !matches!(error, RdKafkaError::PartitionEOF(_)) {
+            self.remember(reason);
+        }
         log_error(&error, reason);
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::cmd::{cargo_has, sh};
 use crate::error::XtaskError;
-use crate::system::{apt_install, on_path, report_free_disk};
+use crate::system::{apt_install, has_c_library, on_path, report_free_disk};
 use crate::{docker, images, package, quickstart, services};
 
 /// A one-off build gains nothing from incremental compilation, and its caches cost
@@ -21,8 +21,16 @@ pub fn run() -> Result<(), XtaskError> {
     report_free_disk("at the start");
     sh("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     // The `pulsar` crate compiles Pulsar's protocol with `protoc` when it builds.
+    let mut updated = false;
     if !on_path("protoc") {
-        apt_install(&["protobuf-compiler"], &mut false)?;
+        apt_install(&["protobuf-compiler"], &mut updated)?;
+    }
+    // connector-kafka's `ssl` and `gssapi` features build librdkafka with the
+    // system's OpenSSL and Cyrus SASL.
+    for (library, package) in [("openssl", "libssl-dev"), ("libsasl2", "libsasl2-dev")] {
+        if !has_c_library(library) {
+            apt_install(&[package], &mut updated)?;
+        }
     }
     let lint = ["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"];
     sh("cargo", &lint, &[ONE_OFF])?;

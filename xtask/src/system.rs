@@ -9,6 +9,11 @@ pub fn on_path(program: &str) -> bool {
     Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
 }
 
+/// Whether pkg-config knows the C library `name` (its -dev package is installed).
+pub fn has_c_library(name: &str) -> bool {
+    Command::new("pkg-config").args(["--exists", name]).status().is_ok_and(|s| s.success())
+}
+
 /// Install Debian `packages` (as root); `updated` says whether `apt-get update` ran.
 pub fn apt_install(packages: &[&str], updated: &mut bool) -> Result<(), XtaskError> {
     let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());

@@ -58,7 +58,7 @@ pub(crate) fn read_back(client: &ClientProperties, id: &str, written: &WrittenOf
             ("enable.partition.eof", "true"),
             ("auto.offset.reset", "earliest"),
         ])
-        .create_with_context(Logged)
+        .create_with_context(Logged::default())
         .map_err(|e| KafkaError::client("create read-back consumer", e))?;
     let consumer = DropInBackground::new(consumer);
     consumer.assign(&list).map_err(|e| KafkaError::client("read back", e))?;

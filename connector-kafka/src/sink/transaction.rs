@@ -193,7 +193,7 @@ impl Transactions {
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
             ])
-            .create_with_context(Logged)
+            .create_with_context(Logged::default())
             .map_err(|e| KafkaError::client("create transactional producer", e))?;
         // librdkafka looks for the transaction coordinator as soon as it can; with no
         // broker connection up yet it tries again only 500 ms later. A metadata request
@@ -329,7 +329,7 @@ impl Transactions {
         let admin: AdminClient<Logged> = self
             .client
             .config(&[])
-            .create_with_context(Logged)
+            .create_with_context(Logged::default())
             .map_err(|e| KafkaError::client("create admin client", e))?;
         let options =
             AdminOptions::new().operation_timeout(Some(self.call_timeout)).request_timeout(Some(self.call_timeout));
@@ -352,7 +352,7 @@ impl Transactions {
         let consumer: BaseConsumer<Logged> = self
             .client
             .config(&[])
-            .create_with_context(Logged)
+            .create_with_context(Logged::default())
             .map_err(|e| KafkaError::client("create metadata client", e))?;
         let (topic, call_timeout) = (self.marker_topic.clone(), self.call_timeout);
         let has = tokio::task::spawn_blocking(move || {
@@ -466,7 +466,7 @@ impl Transactions {
                 ("isolation.level", "read_committed"),
                 ("enable.partition.eof", "true"),
             ])
-            .create_with_context(Logged)
+            .create_with_context(Logged::default())
             .map_err(|e| KafkaError::client("create marker reader", e))?;
         let (topic, id, call_timeout) = (self.marker_topic.clone(), id.to_string(), self.call_timeout);
         let value = Self::marker_value(checkpoint_id, &committable.attempt);

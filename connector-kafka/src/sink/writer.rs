@@ -81,7 +81,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
             let producer: FutureProducer<Logged> = sink
                 .client
                 .config(&[("acks", acks), ("enable.idempotence", idempotence)])
-                .create_with_context(Logged)
+                .create_with_context(Logged::default())
                 .map_err(|e| KafkaError::client("create producer", e))?;
             return Ok(KafkaWriter {
                 serializer,

@@ -64,7 +64,7 @@ impl KafkaEnumerator {
         let admin: BaseConsumer<Logged> = source
             .client
             .config(&fixed)
-            .create_with_context(Logged)
+            .create_with_context(Logged::default())
             .map_err(|e| KafkaError::client("create metadata client", e))?;
         Ok(KafkaEnumerator {
             admin: Arc::new(admin),
@@ -91,7 +91,12 @@ impl KafkaEnumerator {
         let initial = !self.started;
         let (starting, stopping) = (self.starting.clone(), self.stopping.clone());
         tokio::task::spawn_blocking(move || -> Result<Vec<KafkaSplit>> {
-            let metadata = admin.fetch_metadata(None, TIMEOUT).map_err(|e| KafkaError::client("fetch metadata", e))?;
+            let metadata = admin.fetch_metadata(None, TIMEOUT).map_err(|e| {
+                // librdkafka's reports (why the connection failed) are queued:
+                // serve them before naming the last one.
+                let _ = admin.poll(Duration::ZERO);
+                KafkaError::client_reported("fetch metadata", e, admin.context().last_report())
+            })?;
             let mut found = Vec::new();
             for topic in metadata.topics() {
                 if !topics.matches(topic.name()) || topic.error().is_some() {

@@ -9,4 +9,5 @@ mod metrics;
 mod network_faults;
 mod process_kill;
 mod recovery;
+mod security;
 mod sink;
