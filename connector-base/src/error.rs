@@ -28,9 +28,22 @@ pub enum BaseError {
          between, or raise request_timeout)"
     )]
     RequestTimeout(std::time::Duration),
-    /// A record could not be (de)serialized.
-    #[error("bad record: {0}")]
-    BadRecord(String),
+    /// A record could not be decoded (the bad-record policy is to fail).
+    #[error("bad record at {origin}: {source} (set the bad-record policy to skip or side output to go on)")]
+    BadRecord {
+        /// Where it came from (topic/partition@offset, file:line, ...).
+        origin: String,
+        /// Why it is not a record.
+        #[source]
+        source: crate::schema::SchemaError,
+    },
+    /// A record could not be encoded by the sink's serialization schema.
+    #[error("a record could not be encoded: {source} (the record or the schema must change; a restart cannot help)")]
+    Unencodable {
+        /// The schema's error.
+        #[source]
+        source: crate::schema::SchemaError,
+    },
     /// What a connector checked at start (a table, a stream) cannot be used.
     #[error("{what} `{name}` cannot be used at {endpoint}: {message} ({hint})")]
     Unusable {
@@ -48,6 +61,14 @@ pub enum BaseError {
     /// The writer's background task ended.
     #[error("the async sink writer's background task ended unexpectedly")]
     WriterGone,
+}
+
+impl BaseError {
+    /// A record the sink's schema cannot encode: an error no restart heals
+    /// ([`StreamError::permanent`]), so the job fails at once.
+    pub fn unencodable(source: impl Into<crate::schema::SchemaError>) -> StreamError {
+        StreamError::permanent(BaseError::Unencodable { source: source.into() })
+    }
 }
 
 impl From<BaseError> for StreamError {

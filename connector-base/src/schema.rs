@@ -12,16 +12,52 @@ use stream_core::Result;
 
 use crate::error::BaseError;
 
+/// Why a record could not be decoded or encoded: a message, and the codec's own
+/// error as the source when there is one (downcast it, to `serde_json::Error` say).
+/// A `String` or `&str` converts into one, so a closure can return
+/// `Err(format!(..).into())`.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}{}", source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+pub struct SchemaError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl SchemaError {
+    /// An error with only a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        SchemaError { message: message.into(), source: None }
+    }
+
+    /// An error that keeps the codec's error as its source.
+    pub fn caused_by(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SchemaError { message: message.into(), source: Some(Box::new(source)) }
+    }
+}
+
+impl From<String> for SchemaError {
+    fn from(message: String) -> Self {
+        SchemaError::new(message)
+    }
+}
+
+impl From<&str> for SchemaError {
+    fn from(message: &str) -> Self {
+        SchemaError::new(message)
+    }
+}
+
 /// Turns bytes from a system into records.
 pub trait DeserializationSchema<T>: Send + Sync + 'static {
     /// Decode one record; the error says why it is not one.
-    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, String>;
+    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, SchemaError>;
 }
 
 /// Turns records into bytes for a system.
 pub trait SerializationSchema<T>: Send + Sync + 'static {
     /// Encode one record.
-    fn serialize(&self, record: &T) -> std::result::Result<Vec<u8>, String>;
+    fn serialize(&self, record: &T) -> std::result::Result<Vec<u8>, SchemaError>;
 }
 
 /// Bytes as they are.
@@ -29,13 +65,13 @@ pub trait SerializationSchema<T>: Send + Sync + 'static {
 pub struct BytesSchema;
 
 impl DeserializationSchema<Vec<u8>> for BytesSchema {
-    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<Vec<u8>, SchemaError> {
         Ok(bytes.to_vec())
     }
 }
 
 impl SerializationSchema<Vec<u8>> for BytesSchema {
-    fn serialize(&self, record: &Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    fn serialize(&self, record: &Vec<u8>) -> std::result::Result<Vec<u8>, SchemaError> {
         Ok(record.clone())
     }
 }
@@ -45,13 +81,13 @@ impl SerializationSchema<Vec<u8>> for BytesSchema {
 pub struct Utf8Schema;
 
 impl DeserializationSchema<String> for Utf8Schema {
-    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<String, String> {
-        String::from_utf8(bytes.to_vec()).map_err(|e| format!("invalid UTF-8: {e}"))
+    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<String, SchemaError> {
+        String::from_utf8(bytes.to_vec()).map_err(|e| SchemaError::caused_by("invalid UTF-8", e))
     }
 }
 
 impl SerializationSchema<String> for Utf8Schema {
-    fn serialize(&self, record: &String) -> std::result::Result<Vec<u8>, String> {
+    fn serialize(&self, record: &String) -> std::result::Result<Vec<u8>, SchemaError> {
         Ok(record.as_bytes().to_vec())
     }
 }
@@ -79,14 +115,14 @@ impl<T> fmt::Debug for JsonSchema<T> {
 }
 
 impl<T: DeserializeOwned + 'static> DeserializationSchema<T> for JsonSchema<T> {
-    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))
+    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, SchemaError> {
+        serde_json::from_slice(bytes).map_err(|e| SchemaError::caused_by("invalid JSON", e))
     }
 }
 
 impl<T: Serialize + 'static> SerializationSchema<T> for JsonSchema<T> {
-    fn serialize(&self, record: &T) -> std::result::Result<Vec<u8>, String> {
-        serde_json::to_vec(record).map_err(|e| format!("cannot encode as JSON: {e}"))
+    fn serialize(&self, record: &T) -> std::result::Result<Vec<u8>, SchemaError> {
+        serde_json::to_vec(record).map_err(|e| SchemaError::caused_by("cannot encode as JSON", e))
     }
 }
 
@@ -147,20 +183,17 @@ impl BadRecords {
     /// are what a side output receives.
     pub fn settle<T>(
         &self,
-        decoded: std::result::Result<T, String>,
+        decoded: std::result::Result<T, impl Into<SchemaError>>,
         bytes: &[u8],
         origin: impl fmt::Display,
     ) -> Result<Option<T>> {
-        let error = match decoded {
+        let error: SchemaError = match decoded {
             Ok(record) => return Ok(Some(record)),
-            Err(error) => error,
+            Err(error) => error.into(),
         };
         let origin = origin.to_string();
         match &self.policy {
-            BadRecordPolicy::Fail => Err(BaseError::BadRecord(format!(
-                "{origin}: {error} (set the bad-record policy to skip or side output to go on)"
-            ))
-            .into()),
+            BadRecordPolicy::Fail => Err(BaseError::BadRecord { origin, source: error }.into()),
             BadRecordPolicy::SkipAndCount => {
                 self.skipped.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("bad_records_skipped_total").increment(1);
@@ -170,7 +203,7 @@ impl BadRecords {
             BadRecordPolicy::SideOutput(side) => {
                 self.skipped.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("bad_records_side_output_total").increment(1);
-                side(BadRecord { bytes: bytes.to_vec(), error, origin });
+                side(BadRecord { bytes: bytes.to_vec(), error: error.to_string(), origin });
                 Ok(None)
             }
         }

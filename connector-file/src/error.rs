@@ -25,12 +25,13 @@ pub enum FileError {
     PendingLost(String),
 
     /// A record could not be encoded by the sink's format.
-    #[error("record could not be encoded for `{location}`: {message}")]
+    #[error("record could not be encoded for `{location}`: {source}")]
     Encode {
         /// The part file being written.
         location: String,
-        /// The encoder's message.
-        message: String,
+        /// The encoder's error.
+        #[source]
+        source: connector_base::schema::SchemaError,
     },
 }
 

@@ -1,6 +1,6 @@
 //! A consumed record as deserializers see it, and the deserializer trait.
 
-use connector_base::schema::DeserializationSchema;
+use connector_base::schema::{DeserializationSchema, SchemaError};
 
 /// One Kafka record, borrowed from the consumer.
 #[derive(Debug, Clone, Copy)]
@@ -25,14 +25,14 @@ pub struct KafkaRecord<'a> {
 /// record handled by the source's bad-record policy.
 pub trait KafkaDeserializer<T>: Send + Sync + 'static {
     /// Decode `record`.
-    fn deserialize(&self, record: &KafkaRecord<'_>) -> Result<T, String>;
+    fn deserialize(&self, record: &KafkaRecord<'_>) -> Result<T, SchemaError>;
 }
 
 impl<T, F> KafkaDeserializer<T> for F
 where
-    F: Fn(&KafkaRecord<'_>) -> Result<T, String> + Send + Sync + 'static,
+    F: Fn(&KafkaRecord<'_>) -> Result<T, SchemaError> + Send + Sync + 'static,
 {
-    fn deserialize(&self, record: &KafkaRecord<'_>) -> Result<T, String> {
+    fn deserialize(&self, record: &KafkaRecord<'_>) -> Result<T, SchemaError> {
         self(record)
     }
 }
@@ -42,7 +42,7 @@ where
 pub struct ValueOnly<S>(pub S);
 
 impl<T, S: DeserializationSchema<T>> KafkaDeserializer<T> for ValueOnly<S> {
-    fn deserialize(&self, record: &KafkaRecord<'_>) -> Result<T, String> {
+    fn deserialize(&self, record: &KafkaRecord<'_>) -> Result<T, SchemaError> {
         match record.value {
             Some(value) => self.0.deserialize(value),
             None => Err("record has no value (a tombstone)".into()),
@@ -72,14 +72,14 @@ pub struct ProducerRecord {
 /// Turns `T` into a record to produce; an `Err` fails the write (naming the reason).
 pub trait KafkaSerializer<T>: Send + Sync + 'static {
     /// Encode `record`.
-    fn serialize(&self, record: &T) -> Result<ProducerRecord, String>;
+    fn serialize(&self, record: &T) -> Result<ProducerRecord, SchemaError>;
 }
 
 impl<T, F> KafkaSerializer<T> for F
 where
-    F: Fn(&T) -> Result<ProducerRecord, String> + Send + Sync + 'static,
+    F: Fn(&T) -> Result<ProducerRecord, SchemaError> + Send + Sync + 'static,
 {
-    fn serialize(&self, record: &T) -> Result<ProducerRecord, String> {
+    fn serialize(&self, record: &T) -> Result<ProducerRecord, SchemaError> {
         self(record)
     }
 }
@@ -99,7 +99,7 @@ impl<S> ValueTo<S> {
 }
 
 impl<T, S: connector_base::schema::SerializationSchema<T>> KafkaSerializer<T> for ValueTo<S> {
-    fn serialize(&self, record: &T) -> Result<ProducerRecord, String> {
+    fn serialize(&self, record: &T) -> Result<ProducerRecord, SchemaError> {
         Ok(ProducerRecord {
             topic: self.topic.clone(),
             value: Some(self.schema.serialize(record)?),

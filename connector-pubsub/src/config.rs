@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
-use connector_base::schema::{BadRecordPolicy, SerializationSchema};
+use connector_base::schema::{BadRecordPolicy, SchemaError, SerializationSchema};
 use stream_core::{Result, StreamError};
 
 use crate::connection::PubSubEndpoint;
@@ -197,7 +197,7 @@ pub struct Batching {
     pub(crate) delay: Duration,
 }
 
-pub(crate) type ToMessage<T> = Arc<dyn Fn(&T) -> std::result::Result<OutgoingMessage, String> + Send + Sync>;
+pub(crate) type ToMessage<T> = Arc<dyn Fn(&T) -> std::result::Result<OutgoingMessage, SchemaError> + Send + Sync>;
 
 /// Publishes records to one Pub/Sub topic, at-least-once: the checkpoint waits for
 /// every publish to be confirmed. Build with [`PubSubSink::builder`].
@@ -261,7 +261,7 @@ impl<T: Send + 'static> PubSubSinkBuilder<T> {
     /// of a payload: Flink's sink sends the body only.
     pub fn messages(
         mut self,
-        to_message: impl Fn(&T) -> std::result::Result<OutgoingMessage, String> + Send + Sync + 'static,
+        to_message: impl Fn(&T) -> std::result::Result<OutgoingMessage, SchemaError> + Send + Sync + 'static,
     ) -> Self {
         self.to_message = Arc::new(to_message);
         self

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use connector_base::schema::DeserializationSchema;
+use connector_base::schema::{DeserializationSchema, SchemaError};
 
 /// A message the source received.
 #[derive(Debug, Clone, Copy)]
@@ -20,18 +20,18 @@ pub struct ReceivedMessage<'a> {
     pub publish_time_ms: i64,
 }
 
-/// Makes a record of a received message: any `Fn(&ReceivedMessage) -> Result<T, String>`,
+/// Makes a record of a received message: any `Fn(&ReceivedMessage) -> Result<T, SchemaError>`,
 /// or [`DataOnly`] for a schema of the payload.
 pub trait PubSubDeserializer<T>: Send + Sync + 'static {
     /// Decode `message`; an error goes to the bad-record policy.
-    fn deserialize(&self, message: &ReceivedMessage<'_>) -> Result<T, String>;
+    fn deserialize(&self, message: &ReceivedMessage<'_>) -> Result<T, SchemaError>;
 }
 
 impl<T, F> PubSubDeserializer<T> for F
 where
-    F: Fn(&ReceivedMessage<'_>) -> Result<T, String> + Send + Sync + 'static,
+    F: Fn(&ReceivedMessage<'_>) -> Result<T, SchemaError> + Send + Sync + 'static,
 {
-    fn deserialize(&self, message: &ReceivedMessage<'_>) -> Result<T, String> {
+    fn deserialize(&self, message: &ReceivedMessage<'_>) -> Result<T, SchemaError> {
         self(message)
     }
 }
@@ -40,7 +40,7 @@ where
 pub struct DataOnly<S>(pub S);
 
 impl<T, S: DeserializationSchema<T>> PubSubDeserializer<T> for DataOnly<S> {
-    fn deserialize(&self, message: &ReceivedMessage<'_>) -> Result<T, String> {
+    fn deserialize(&self, message: &ReceivedMessage<'_>) -> Result<T, SchemaError> {
         self.0.deserialize(message.data)
     }
 }

@@ -59,12 +59,13 @@ pub enum PulsarError {
     },
 
     /// A record could not be serialized.
-    #[error("cannot serialize a record for topic {topic}: {reason}")]
+    #[error("cannot serialize a record for topic {topic}: {source}")]
     Serialize {
         /// The topic.
         topic: String,
         /// What the schema said.
-        reason: String,
+        #[source]
+        source: connector_base::schema::SchemaError,
     },
 }
 

@@ -1,6 +1,6 @@
 //! Messages the sink publishes, and how records become messages.
 
-use connector_base::schema::SerializationSchema;
+use connector_base::schema::{SchemaError, SerializationSchema};
 
 /// One message to publish.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,14 +22,14 @@ pub struct OutgoingMessage {
 /// Turns a record into a message; an `Err` fails the write (naming the reason).
 pub trait MessageSerializer<T>: Send + Sync + 'static {
     /// Encode `record`.
-    fn serialize(&self, record: &T) -> Result<OutgoingMessage, String>;
+    fn serialize(&self, record: &T) -> Result<OutgoingMessage, SchemaError>;
 }
 
 impl<T, F> MessageSerializer<T> for F
 where
-    F: Fn(&T) -> Result<OutgoingMessage, String> + Send + Sync + 'static,
+    F: Fn(&T) -> Result<OutgoingMessage, SchemaError> + Send + Sync + 'static,
 {
-    fn serialize(&self, record: &T) -> Result<OutgoingMessage, String> {
+    fn serialize(&self, record: &T) -> Result<OutgoingMessage, SchemaError> {
         self(record)
     }
 }
@@ -49,7 +49,7 @@ impl<S> ToQueue<S> {
 }
 
 impl<T, S: SerializationSchema<T>> MessageSerializer<T> for ToQueue<S> {
-    fn serialize(&self, record: &T) -> Result<OutgoingMessage, String> {
+    fn serialize(&self, record: &T) -> Result<OutgoingMessage, SchemaError> {
         Ok(OutgoingMessage {
             routing_key: self.queue.clone(),
             body: self.schema.serialize(record)?,

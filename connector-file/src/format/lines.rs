@@ -1,6 +1,7 @@
 //! Line formats of the file source: text, CSV (optionally with a header line per
 //! file) and JSON lines, each decoding one line into a record.
 
+use connector_base::schema::SchemaError;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ pub trait LineFormat<T>: Send + Sync + 'static {
     }
 
     /// Decode `line`; `header` is the file's header line when the format has one.
-    fn decode(&self, line: &str, header: Option<&str>) -> Result<T, String>;
+    fn decode(&self, line: &str, header: Option<&str>) -> Result<T, SchemaError>;
 }
 
 /// Each line is a `String` (without its line terminator).
@@ -22,7 +23,7 @@ pub trait LineFormat<T>: Send + Sync + 'static {
 pub struct TextLines;
 
 impl LineFormat<String> for TextLines {
-    fn decode(&self, line: &str, _header: Option<&str>) -> Result<String, String> {
+    fn decode(&self, line: &str, _header: Option<&str>) -> Result<String, SchemaError> {
         Ok(line.to_string())
     }
 }
@@ -37,8 +38,8 @@ impl<T> Default for JsonLines<T> {
 }
 
 impl<T: DeserializeOwned + 'static> LineFormat<T> for JsonLines<T> {
-    fn decode(&self, line: &str, _header: Option<&str>) -> Result<T, String> {
-        serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))
+    fn decode(&self, line: &str, _header: Option<&str>) -> Result<T, SchemaError> {
+        serde_json::from_str(line).map_err(|e| SchemaError::caused_by("invalid JSON", e))
     }
 }
 
@@ -68,12 +69,12 @@ impl<T> Csv<T> {
         self
     }
 
-    fn row(&self, line: &str) -> Result<csv::StringRecord, String> {
+    fn row(&self, line: &str) -> Result<csv::StringRecord, SchemaError> {
         let mut reader =
             csv::ReaderBuilder::new().has_headers(false).delimiter(self.delimiter).from_reader(line.as_bytes());
         match reader.records().next() {
             Some(Ok(record)) => Ok(record),
-            Some(Err(e)) => Err(format!("invalid CSV: {e}")),
+            Some(Err(e)) => Err(SchemaError::caused_by("invalid CSV", e)),
             None => Err("empty CSV line".into()),
         }
     }
@@ -84,13 +85,14 @@ impl<T: DeserializeOwned + 'static> LineFormat<T> for Csv<T> {
         self.header
     }
 
-    fn decode(&self, line: &str, header: Option<&str>) -> Result<T, String> {
+    fn decode(&self, line: &str, header: Option<&str>) -> Result<T, SchemaError> {
         let row = self.row(line)?;
         let header = match header {
             Some(h) => Some(self.row(h)?),
             None => None,
         };
-        row.deserialize(header.as_ref()).map_err(|e| format!("CSV row does not match the record type: {e}"))
+        row.deserialize(header.as_ref())
+            .map_err(|e| SchemaError::caused_by("CSV row does not match the record type", e))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Parquet through `arrow` (feature `parquet`): records are converted to Arrow rows
 //! with serde, gathered into record batches and written as row groups.
 
+use connector_base::schema::SchemaError;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -63,9 +64,9 @@ struct ParquetWriter {
 }
 
 impl ParquetWriter {
-    fn encode_buffered(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
-        if let Some(batch) = self.decoder.flush().map_err(|e| e.to_string())? {
-            self.writer.write(&batch).map_err(|e| e.to_string())?;
+    fn encode_buffered(&mut self, out: &mut Vec<u8>) -> Result<(), SchemaError> {
+        if let Some(batch) = self.decoder.flush().map_err(|e| SchemaError::caused_by("cannot encode as Arrow", e))? {
+            self.writer.write(&batch).map_err(|e| SchemaError::caused_by("cannot write Parquet", e))?;
         }
         out.append(self.writer.inner_mut());
         Ok(())
@@ -77,29 +78,31 @@ impl<T: Serialize + 'static> BulkFormat<T> for ParquetFormat<T> {
         "parquet"
     }
 
-    fn create_writer(&self) -> Result<Box<dyn BulkWriter<T>>, String> {
+    fn create_writer(&self) -> Result<Box<dyn BulkWriter<T>>, SchemaError> {
         let decoder = ReaderBuilder::new(self.schema.clone())
             .with_batch_size(self.batch_rows)
             .build_decoder()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SchemaError::caused_by("cannot start a Parquet file", e))?;
         let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&self.schema), Some(self.properties.clone()))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SchemaError::caused_by("cannot start a Parquet file", e))?;
         Ok(Box::new(ParquetWriter { decoder, writer, batch_rows: self.batch_rows }))
     }
 }
 
 impl<T: Serialize> BulkWriter<T> for ParquetWriter {
-    fn write(&mut self, record: &T, out: &mut Vec<u8>) -> Result<(), String> {
-        self.decoder.serialize(std::slice::from_ref(record)).map_err(|e| e.to_string())?;
+    fn write(&mut self, record: &T, out: &mut Vec<u8>) -> Result<(), SchemaError> {
+        self.decoder
+            .serialize(std::slice::from_ref(record))
+            .map_err(|e| SchemaError::caused_by("cannot encode as Arrow", e))?;
         if self.decoder.len() >= self.batch_rows {
             self.encode_buffered(out)?;
         }
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>, out: &mut Vec<u8>) -> Result<(), String> {
+    fn finish(mut self: Box<Self>, out: &mut Vec<u8>) -> Result<(), SchemaError> {
         self.encode_buffered(out)?;
-        self.writer.finish().map_err(|e| e.to_string())?;
+        self.writer.finish().map_err(|e| SchemaError::caused_by("cannot finish the Parquet file", e))?;
         out.append(self.writer.inner_mut());
         Ok(())
     }

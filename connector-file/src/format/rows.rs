@@ -1,5 +1,6 @@
 //! Row formats of the file sink: one record per line.
 
+use connector_base::schema::SchemaError;
 use std::fmt::Display;
 use std::marker::PhantomData;
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 /// Appends one record, with its line terminator, to a buffer.
 pub trait RowEncoder<T>: Send + Sync + 'static {
     /// Encode `record` into `out`.
-    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), String>;
+    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), SchemaError>;
 
     /// File name extension of the part files (`txt`, `csv`, `jsonl`).
     fn extension(&self) -> &'static str;
@@ -19,9 +20,9 @@ pub trait RowEncoder<T>: Send + Sync + 'static {
 pub struct LineEncoder;
 
 impl<T: Display> RowEncoder<T> for LineEncoder {
-    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), String> {
+    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), SchemaError> {
         use std::io::Write;
-        writeln!(out, "{record}").map_err(|e| e.to_string())
+        writeln!(out, "{record}").map_err(|e| SchemaError::caused_by("cannot write the line", e))
     }
 
     fn extension(&self) -> &'static str {
@@ -39,8 +40,8 @@ impl<T> Default for JsonLinesEncoder<T> {
 }
 
 impl<T: Serialize + 'static> RowEncoder<T> for JsonLinesEncoder<T> {
-    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), String> {
-        serde_json::to_writer(&mut *out, record).map_err(|e| format!("cannot encode as JSON: {e}"))?;
+    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), SchemaError> {
+        serde_json::to_writer(&mut *out, record).map_err(|e| SchemaError::caused_by("cannot encode as JSON", e))?;
         out.push(b'\n');
         Ok(())
     }
@@ -60,10 +61,10 @@ impl<T> Default for CsvEncoder<T> {
 }
 
 impl<T: Serialize + 'static> RowEncoder<T> for CsvEncoder<T> {
-    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), String> {
+    fn encode(&self, record: &T, out: &mut Vec<u8>) -> Result<(), SchemaError> {
         let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(&mut *out);
-        writer.serialize(record).map_err(|e| format!("cannot encode as CSV: {e}"))?;
-        writer.flush().map_err(|e| e.to_string())
+        writer.serialize(record).map_err(|e| SchemaError::caused_by("cannot encode as CSV", e))?;
+        writer.flush().map_err(|e| SchemaError::caused_by("cannot write the CSV row", e))
     }
 
     fn extension(&self) -> &'static str {

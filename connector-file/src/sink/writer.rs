@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use connector_base::schema::SchemaError;
 use stream_core::api::{SinkWriter, TaskContext};
 use stream_core::metrics::SinkMetrics;
 use stream_core::{Result, StreamError};
@@ -104,8 +105,8 @@ impl<T: Send + 'static> FileWriter<T> {
         self.open.get_mut(bucket).ok_or(StreamError::ChannelClosed)
     }
 
-    fn encode_error(&self, name: &str, message: String) -> StreamError {
-        FileError::Encode { location: format!("{}/{name}", self.location), message }.into()
+    fn encode_error(&self, name: &str, source: SchemaError) -> StreamError {
+        FileError::Encode { location: format!("{}/{name}", self.location), source }.into()
     }
 
     /// Encode `record` into `buffer` (bytes for the bucket's part; a bulk format's part
@@ -115,7 +116,7 @@ impl<T: Send + 'static> FileWriter<T> {
             PartFormat::Rows(encoder) => encoder.encode(record, buffer),
             PartFormat::Bulk(_) => match self.open.get_mut(bucket).and_then(|p| p.bulk.as_mut()) {
                 Some(writer) => writer.write(record, buffer),
-                None => Err("no open part for a bulk format".to_string()),
+                None => Err("no open part for a bulk format".into()),
             },
         };
         encoded.map_err(|message| self.encode_error(bucket, message))

@@ -29,7 +29,7 @@ struct LineSchema<T> {
 }
 
 impl<T: 'static> DeserializationSchema<T> for LineSchema<T> {
-    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, String> {
+    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, connector_base::schema::SchemaError> {
         let line = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {e}"))?;
         self.format.decode(line, self.header.as_deref())
     }

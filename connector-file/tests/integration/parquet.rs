@@ -107,5 +107,8 @@ fn a_record_that_does_not_fit_the_schema_is_an_error_naming_the_field() {
     let format = ParquetFormat::<Wrong>::new(schema()).batch_rows(1);
     let mut writer = format.create_writer().unwrap();
     let err = writer.write(&Wrong { id: "not a number".into() }, &mut Vec::new()).err().unwrap();
+    // The Arrow error is kept as the source, and its words are in the message.
+    assert!(std::error::Error::source(&err).is_some());
+    let err = err.to_string();
     assert!(err.contains("field 'id'") && err.contains("not a number"), "{err}");
 }

@@ -9,8 +9,8 @@ pub use client::FirehoseClient;
 
 use connector_base::async_sink::AsyncSinkTarget;
 use connector_base::aws;
+use stream_core::Result;
 use stream_core::api::TaskContext;
-use stream_core::{Result, StreamError};
 
 use crate::config::FirehoseStream;
 use crate::record::FirehoseRecord;
@@ -30,9 +30,6 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for FirehoseStream<T> {
     }
 
     fn convert(&self, record: T) -> Result<FirehoseRecord> {
-        self.schema
-            .serialize(&record)
-            .map(FirehoseRecord)
-            .map_err(|e| StreamError::invalid("record", e, "the serialization schema could not encode it"))
+        self.schema.serialize(&record).map(FirehoseRecord).map_err(connector_base::BaseError::unencodable)
     }
 }

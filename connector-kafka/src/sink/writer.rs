@@ -162,10 +162,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
     async fn write_batch(&mut self, records: &mut Vec<T>) -> Result<()> {
         let mut bytes = 0;
         for record in records.drain(..) {
-            let out = self
-                .serializer
-                .serialize(&record)
-                .map_err(|e| KafkaError::failed("serialize", format!("a record could not be serialized: {e}")))?;
+            let out = self.serializer.serialize(&record).map_err(connector_base::BaseError::unencodable)?;
             bytes += out.key.as_ref().map_or(0, Vec::len) + out.value.as_ref().map_or(0, Vec::len);
             self.in_flight.send(&self.producer, &out).await?;
             if let Some((txns, open)) = self.transactions.as_mut()

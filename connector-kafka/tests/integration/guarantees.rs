@@ -9,7 +9,7 @@ use crate::common;
 use common::{InTopic as Topic, produce, producer, topic};
 
 use connector_base::DeliveryGuarantee;
-use connector_base::schema::{BadRecordPolicy, Utf8Schema};
+use connector_base::schema::{BadRecordPolicy, SchemaError, Utf8Schema};
 use connector_kafka::{KafkaRecord, KafkaSource, StoppingOffsets, ValueOnly};
 use connector_testkit::{SuiteConfig, run_resume_source_suite, run_source_suite, run_unbounded_source_suite};
 use stream_core::prelude::*;
@@ -153,9 +153,10 @@ async fn a_malformed_record_fails_naming_it_or_is_skipped() {
     let Some((bootstrap, topic)) = topic("malformed", 1).await else { return };
     let values = [("1", "{\"id\":1}"), ("2", "not json"), ("3", "{\"id\":3}")];
     produce(&producer(&bootstrap), &topic, values.iter().map(|(k, v)| (k.to_string(), v.to_string()))).await;
-    let decode = |r: &KafkaRecord<'_>| -> Result<String, String> {
+    let decode = |r: &KafkaRecord<'_>| -> Result<String, SchemaError> {
         let value = r.value.ok_or("no value")?;
-        let json: serde_json::Value = serde_json::from_slice(value).map_err(|e| e.to_string())?;
+        let json: serde_json::Value =
+            serde_json::from_slice(value).map_err(|e| SchemaError::caused_by("not JSON", e))?;
         Ok(format!("{}:{}", String::from_utf8_lossy(r.key.unwrap_or_default()), json["id"]))
     };
     let build = |policy: BadRecordPolicy| {

@@ -253,7 +253,9 @@ async fn an_aborted_transaction_is_rewritten_as_it_was(records_in_checkpoint: bo
     let Some((bootstrap, topic)) = common::topic("rewritten-whole", 3).await else { return };
     common::create_named_topic(&bootstrap, &format!("{topic}-b"), 3).await;
     let out = topic.clone();
-    let serializer = move |i: &u32| -> Result<connector_kafka::ProducerRecord, String> { Ok(first_written(&out, *i)) };
+    let serializer = move |i: &u32| -> Result<connector_kafka::ProducerRecord, connector_base::schema::SchemaError> {
+        Ok(first_written(&out, *i))
+    };
     let sink = KafkaSink::builder(&bootstrap, serializer)
         .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
         .transactional_id_prefix(format!("{topic}-tx"))

@@ -91,6 +91,9 @@ async fn a_tls_client_against_a_plaintext_broker_fails_naming_the_handshake() {
     eprintln!("{chain:?} after {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}: {message}", started.elapsed());
     let all = chain.join(" / ");
-    assert!(all.contains("SSL handshake failed"), "{all}");
+    // librdkafka's last report is "SSL handshake failed ..." or "SSL connection closed
+    // by peer (... in state SSL_HANDSHAKE)", whichever it logged last.
+    let lower = all.to_lowercase();
+    assert!(lower.contains("ssl") && lower.contains("handshake"), "{all}");
     assert!(!all.contains("s3cret"), "{all}");
 }

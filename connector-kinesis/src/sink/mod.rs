@@ -33,10 +33,7 @@ impl<T: Send + 'static> AsyncSinkTarget<T> for KinesisStreamTarget<T> {
         if !(1..=256).contains(&key.chars().count()) {
             return Err(StreamError::invalid("partition_key", format!("{key:?}"), "must be 1 to 256 characters"));
         }
-        let data = self
-            .schema
-            .serialize(&record)
-            .map_err(|e| StreamError::invalid("record", e, "the serialization schema could not encode it"))?;
+        let data = self.schema.serialize(&record).map_err(connector_base::BaseError::unencodable)?;
         Ok(KinesisEntry { data, partition_key: key })
     }
 }

@@ -107,8 +107,7 @@ impl<T: Send + 'static> SinkWriter<T> for PubSubWriter<T> {
     type State = ();
 
     async fn write(&mut self, record: T) -> Result<()> {
-        let message = (self.to_message)(&record)
-            .map_err(|e| StreamError::invalid("record", e, "the sink's serialization could not encode it"))?;
+        let message = (self.to_message)(&record).map_err(connector_base::BaseError::unencodable)?;
         let size = message.size();
         if size > MAX_MESSAGE_BYTES {
             let topic = self.topic.clone();

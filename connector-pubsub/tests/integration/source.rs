@@ -72,7 +72,7 @@ async fn a_deserializer_sees_attributes_ordering_key_id_and_publish_time() {
     common::publish_messages(&host, &topic, vec![message]).await;
     let seen = Arc::new(AtomicBool::new(false));
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let describe = move |m: &ReceivedMessage<'_>| -> Result<String, String> {
+    let describe = move |m: &ReceivedMessage<'_>| -> Result<String, connector_base::schema::SchemaError> {
         let recent = (m.publish_time_ms - now_ms).abs() < 60_000;
         Ok(format!(
             "{}|{}|{}|{}|{}",

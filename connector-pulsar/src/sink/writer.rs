@@ -128,15 +128,16 @@ impl<T: Send + 'static> SinkWriter<T> for PulsarWriter<T> {
         let payload = self
             .schema
             .serialize(&record)
-            .map_err(|reason| PulsarError::Serialize { topic: self.topic.clone(), reason })?;
+            .map_err(|source| PulsarError::Serialize { topic: self.topic.clone(), source })?;
         if payload.len() > self.max_message_size {
             return Err(PulsarError::Serialize {
                 topic: self.topic.clone(),
-                reason: format!(
+                source: format!(
                     "a record of {} bytes is larger than max_message_size ({} bytes)",
                     payload.len(),
                     self.max_message_size
-                ),
+                )
+                .into(),
             }
             .into());
         }

@@ -125,7 +125,7 @@ impl<T: Send + 'static> PulsarReader<T> {
 struct SchemaRef<T>(std::sync::Arc<dyn connector_base::schema::DeserializationSchema<T>>);
 
 impl<T: 'static> connector_base::schema::DeserializationSchema<T> for SchemaRef<T> {
-    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, String> {
+    fn deserialize(&self, bytes: &[u8]) -> std::result::Result<T, connector_base::schema::SchemaError> {
         self.0.deserialize(bytes)
     }
 }

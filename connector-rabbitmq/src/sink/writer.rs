@@ -216,10 +216,7 @@ impl<T: Send + 'static> SinkWriter<T> for RabbitMqWriter<T> {
     type State = ();
 
     async fn write(&mut self, record: T) -> Result<()> {
-        let message = self
-            .serializer
-            .serialize(&record)
-            .map_err(|e| RabbitMqError::channel("serialize", format!("a record could not be serialized: {e}")))?;
+        let message = self.serializer.serialize(&record).map_err(connector_base::BaseError::unencodable)?;
         self.publish(message).await
     }
 
