@@ -9,6 +9,8 @@ use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use stream_core::StreamError;
+
 use crate::error::BaseError;
 
 /// Where `sdk` sends requests, for error messages: its endpoint override, else its
@@ -64,7 +66,34 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    call_within(CHECK_TIMEOUT, describe).await.map(drop).map_err(|message| unusable(what, name, sdk, message))
+    let (code, message) = match tokio::time::timeout(CHECK_TIMEOUT, describe).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(error)) => match service_error(&error) {
+            Some(refusal) => refusal,
+            None => return Err(unusable(what, name, sdk, transport_failure(&error))),
+        },
+        Err(_) => return Err(unusable(what, name, sdk, format!("no answer within {CHECK_TIMEOUT:?}"))),
+    };
+    let error = unusable(what, name, sdk, format!("{code}: {message}"));
+    // The service answered: a missing resource or refused credentials stay so
+    // whatever a restart does, so the job fails at once.
+    Err(if PERMANENT_REFUSALS.contains(&code.as_str()) { StreamError::permanent(error) } else { error })
+}
+
+/// Service error codes of a start-up check that no restart can change.
+const PERMANENT_REFUSALS: &[&str] = &[
+    "ResourceNotFoundException",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "MissingAuthenticationTokenException",
+    "ValidationException",
+    "InvalidArgumentException",
+];
+
+/// A call that got no answer from the service, in one line.
+fn transport_failure<E: std::error::Error, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
+    format!("{error} ({error:?})").chars().take(400).collect()
 }
 
 /// `what` `name` (a table, a stream) cannot be used through `sdk`: the error names
@@ -95,7 +124,7 @@ where
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(error)) => Err(match service_error(&error) {
             Some((code, message)) => format!("{code}: {message}"),
-            None => format!("{error} ({error:?})").chars().take(400).collect(),
+            None => transport_failure(&error),
         }),
         Err(_) => Err(format!("no answer within {timeout:?}")),
     }

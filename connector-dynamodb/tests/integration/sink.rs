@@ -65,6 +65,21 @@ async fn a_missing_table_fails_at_start_naming_it_and_the_endpoint() {
     let error = run(sink, 10).await.unwrap_err();
     assert!(error.contains("`no-such-table`") && error.contains("ResourceNotFoundException"), "{error}");
     assert!(error.contains("http://"), "the endpoint is named: {error}");
+
+    // No restart can create the table: the job fails on its first attempt, whatever
+    // the restart strategy allows.
+    let sink = DynamoDbSinkBuilder::new(&sdk, "no-such-table", |i| Ok(common::row(i))).build().unwrap();
+    let result = StreamEnvironment::builder()
+        .restart_strategy(RestartStrategy::fixed_delay(3, Duration::from_millis(500)))
+        .build()
+        .unwrap()
+        .from_source(CollectionSource::sequence(0..10), "records")
+        .sink_to(sink, "dynamodb")
+        .execute("dynamodb-missing-table")
+        .await;
+    let error = result.err().unwrap();
+    assert!(error.is_permanent(), "{error}");
+    assert!(error.to_string().contains("after 1 attempt"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
