@@ -17,6 +17,16 @@ pub enum PubSubError {
         message: String,
     },
 
+    /// The service refused the subscription lookup; its error is the source.
+    #[error("Pub/Sub subscription `{subscription}`: {source} (create it first, or check the project and its name)")]
+    Lookup {
+        /// Its full name.
+        subscription: String,
+        /// The client's error.
+        #[source]
+        source: google_cloud_gax::error::Error,
+    },
+
     /// The subscription does not exist, or cannot be read.
     #[error("Pub/Sub subscription `{subscription}`: {message} (create it first, or check the project and its name)")]
     Subscription {

@@ -161,14 +161,14 @@ fn no_answer(operation: &str, timeout: Duration) -> stream_core::StreamError {
 
 /// Run one broker operation for at most `timeout`; an error or the timeout fails
 /// with a message naming `operation`.
-pub(crate) async fn within<T, E: std::fmt::Display>(
+pub(crate) async fn within<T>(
     timeout: Duration,
     operation: &str,
-    call: impl Future<Output = Result<T, E>>,
+    call: impl Future<Output = Result<T, lapin::Error>>,
 ) -> stream_core::Result<T> {
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(RabbitMqError::channel(operation, e)),
+        Ok(Err(e)) => Err(RabbitMqError::client(operation, e)),
         Err(_) => Err(no_answer(operation, timeout)),
     }
 }

@@ -20,7 +20,17 @@ pub enum RabbitMqError {
         message: String,
     },
 
-    /// A channel operation failed.
+    /// A client call failed; lapin's error is the source.
+    #[error("rabbitmq {operation} failed: {source}")]
+    Client {
+        /// What was attempted (declare, consume, publish, ack, ...).
+        operation: String,
+        /// lapin's error (downcast it to `lapin::Error` for its kind).
+        #[source]
+        source: lapin::Error,
+    },
+
+    /// A channel operation failed without an error of the client's.
     #[error("rabbitmq {operation} failed: {message}")]
     Channel {
         /// What was attempted (declare, consume, publish, ack, ...).
@@ -65,7 +75,11 @@ impl From<RabbitMqError> for StreamError {
 }
 
 impl RabbitMqError {
-    pub(crate) fn channel(operation: impl Into<String>, error: impl std::fmt::Display) -> StreamError {
-        RabbitMqError::Channel { operation: operation.into(), message: error.to_string() }.into()
+    pub(crate) fn channel(operation: impl Into<String>, message: impl Into<String>) -> StreamError {
+        RabbitMqError::Channel { operation: operation.into(), message: message.into() }.into()
+    }
+
+    pub(crate) fn client(operation: impl Into<String>, source: lapin::Error) -> StreamError {
+        RabbitMqError::Client { operation: operation.into(), source }.into()
     }
 }

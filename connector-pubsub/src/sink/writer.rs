@@ -69,8 +69,9 @@ impl<T: Send + 'static> PubSubWriter<T> {
                 Ok(_id) => return Ok(()),
                 Err(e) => e,
             };
+            // The service refused for good: no restart changes that.
             let refused = |message: String, hint: &'static str| -> StreamError {
-                PubSubError::Refused { topic: self.topic.clone(), message, hint }.into()
+                StreamError::permanent(PubSubError::Refused { topic: self.topic.clone(), message, hint })
             };
             match &error {
                 PublishError::Rpc(e) => match e.status().map(|s| s.code) {

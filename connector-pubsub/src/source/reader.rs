@@ -168,7 +168,16 @@ impl<T: Send + 'static> PubSubReader<T> {
                 subscription: s.subscription.clone(),
                 message: format!("no answer to the subscription lookup within {LOOKUP_TIMEOUT:?}"),
             })?
-            .map_err(|e| PubSubError::Subscription { subscription: s.subscription.clone(), message: e.to_string() })?;
+            .map_err(|source| {
+                use google_cloud_gax::error::rpc::Code;
+                let refused = matches!(
+                    source.status().map(|status| status.code),
+                    Some(Code::NotFound | Code::PermissionDenied | Code::InvalidArgument)
+                );
+                let error = PubSubError::Lookup { subscription: s.subscription.clone(), source };
+                // A missing subscription or refused credentials: no restart heals them.
+                if refused { stream_core::StreamError::permanent(error) } else { error.into() }
+            })?;
         if self.exactly_once() && !subscription.enable_exactly_once_delivery {
             return Err(PubSubError::NotExactlyOnce(s.subscription.clone()).into());
         }

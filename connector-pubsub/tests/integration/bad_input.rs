@@ -44,16 +44,32 @@ async fn a_missing_subscription_or_topic_is_named() {
         .endpoint(PubSubEndpoint::emulator(&host))
         .build()
         .unwrap();
-    let (result, _) = read_for(source, Duration::from_secs(3)).await;
+    // A restart cannot create it: the job fails on its first attempt, whatever the
+    // restart strategy allows.
+    let restarting = StreamEnvironment::builder()
+        .restart_strategy(RestartStrategy::fixed_delay(3, Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(30),
+        restarting.from_source(source, "in").sink_to(CollectSink::<u64>::new(), "out").execute("missing"),
+    )
+    .await
+    .expect("the job ends");
     let error = result.expect_err("a missing subscription fails");
+    assert!(error.is_permanent(), "{error}");
+    let error = error.to_string();
     assert!(error.contains("no-such-subscription") && error.contains("create it first"), "{error}");
+    assert!(error.contains("after 1 attempt"), "{error}");
 
     let sink = PubSubSink::builder(PROJECT, "no-such-topic", JsonSchema::<u64>::new())
         .endpoint(PubSubEndpoint::emulator(&host))
         .build()
         .unwrap();
     let error = env().from_source(CollectionSource::new(vec![1u64]), "in").sink_to(sink, "out").execute("t").await;
-    let error = error.expect_err("a missing topic fails").to_string();
+    let error = error.expect_err("a missing topic fails");
+    assert!(error.is_permanent(), "{error}");
+    let error = error.to_string();
     assert!(error.contains("no-such-topic") && error.contains("create the topic first"), "{error}");
 }
 

@@ -143,9 +143,9 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
         let confirmation = match within_raw(self.operation_timeout, "await publisher confirm", confirm).await? {
             Ok(confirmation) => confirmation,
             Err(e) if self.lost() || connection_lost(&e) => {
-                return Ok(Settled::Lost(RabbitMqError::channel("await publisher confirm", e)));
+                return Ok(Settled::Lost(RabbitMqError::client("await publisher confirm", e)));
             }
-            Err(e) => return Err(RabbitMqError::channel("await publisher confirm", e)),
+            Err(e) => return Err(RabbitMqError::client("await publisher confirm", e)),
         };
         let Some(pending) = self.pending.front() else { return Ok(Settled::Done) };
         let not_delivered = |what: &'static str, detail: String| -> StreamError {
@@ -204,7 +204,7 @@ impl<T: Send + 'static> RabbitMqWriter<T> {
             Ok(confirm) => Some(confirm),
             // Kept unconfirmed: the next settle finds it so and sends it again.
             Err(e) if self.lost() || connection_lost(&e) => None,
-            Err(e) => return Err(RabbitMqError::channel("publish", e)),
+            Err(e) => return Err(RabbitMqError::client("publish", e)),
         };
         self.pending.push_back(Pending { confirm, message });
         Ok(())

@@ -250,7 +250,7 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
                     self.connection_lost(&"the consumer ended with its connection");
                     break;
                 }
-                Some(Some(Err(e))) => return Err(RabbitMqError::channel("consume", e)),
+                Some(Some(Err(e))) => return Err(RabbitMqError::client("consume", e)),
                 Some(None) => {
                     return Err(RabbitMqError::channel(
                         "consume",
