@@ -24,8 +24,6 @@ use std::time::{Duration, Instant};
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_kafka::rdkafka::ClientConfig;
-use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use connector_kafka::rdkafka::client::DefaultClientContext;
 use connector_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
 use connector_kafka::rdkafka::message::Message;
 use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
@@ -35,7 +33,9 @@ use stream_core::prelude::*;
 
 const PARTITIONS: i32 = 3;
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
+mod common;
+
+use common::{Failure, create_topics};
 
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
@@ -43,7 +43,7 @@ async fn main() -> Result<(), Failure> {
     let records = records_arg()?;
     let run = format!("example-{}-{:04x}", std::process::id(), fastrand::u16(..));
     let (input, output) = (format!("{run}-in"), format!("{run}-out"));
-    create_topics(&bootstrap, &[&input, &output]).await?;
+    create_topics(&bootstrap, &[&input, &output], PARTITIONS).await?;
     produce(&bootstrap, &input, records).await?;
     eprintln!("wrote {records} records to `{input}` on {bootstrap}");
 
@@ -113,15 +113,6 @@ fn records_arg() -> Result<u64, Failure> {
         [flag, n] if flag == "--records" => n.parse::<u64>().map_err(|e| format!("--records {n}: {e}").into()),
         other => Err(format!("unknown arguments {other:?}; usage: kafka_to_kafka [--records N]").into()),
     }
-}
-
-async fn create_topics(bootstrap: &str, topics: &[&str]) -> Result<(), Failure> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
-    let new: Vec<NewTopic> = topics.iter().map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1))).collect();
-    for result in admin.create_topics(&new, &AdminOptions::new()).await? {
-        result.map_err(|(topic, code)| format!("creating topic `{topic}`: {code}"))?;
-    }
-    Ok(())
 }
 
 async fn produce(bootstrap: &str, topic: &str, records: u64) -> Result<(), Failure> {

@@ -22,14 +22,14 @@ use std::time::Duration;
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_kafka::rdkafka::ClientConfig;
-use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use connector_kafka::rdkafka::client::DefaultClientContext;
 use connector_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use connector_kafka::{KafkaSink, KafkaSource, ValueOnly, ValueTo};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use stream_core::prelude::*;
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
+mod common;
+
+use common::{Failure, create_topics};
 
 /// What one run does.
 struct Options {
@@ -61,7 +61,7 @@ async fn main() -> Result<(), Failure> {
 async fn run(bootstrap: &str, records: u64, stop: impl Future<Output = ()>) -> Result<JobResult, Failure> {
     let run = format!("metrics-{}-{:04x}", std::process::id(), fastrand::u16(..));
     let (input, output) = (format!("{run}-in"), format!("{run}-out"));
-    create_topics(bootstrap, &[&input, &output]).await?;
+    create_topics(bootstrap, &[&input, &output], 2).await?;
     produce(bootstrap, &input, records).await?;
 
     let source = KafkaSource::builder(bootstrap, ValueOnly(Utf8Schema)).topics([&input]).build()?;
@@ -110,15 +110,6 @@ fn options() -> Result<Options, Failure> {
         }
     }
     Ok(options)
-}
-
-async fn create_topics(bootstrap: &str, topics: &[&str]) -> Result<(), Failure> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
-    let new: Vec<NewTopic> = topics.iter().map(|t| NewTopic::new(t, 2, TopicReplication::Fixed(1))).collect();
-    for result in admin.create_topics(&new, &AdminOptions::new()).await? {
-        result.map_err(|(topic, code)| format!("creating topic `{topic}`: {code}"))?;
-    }
-    Ok(())
 }
 
 async fn produce(bootstrap: &str, topic: &str, records: u64) -> Result<(), Failure> {
