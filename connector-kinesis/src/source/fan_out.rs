@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::types::{StartingPosition, SubscribeToShardEventStream};
 use connector_base::split_reader::Fetch;
+use stream_core::metrics::SourceMetrics;
 use stream_core::retry::RetryPolicy;
 use stream_core::{Result, StreamError};
 use tokio::sync::mpsc;
@@ -67,6 +68,7 @@ pub struct FanOutFetcher {
     consumer_arn: String,
     retry: RetryPolicy,
     shards: HashMap<String, FannedShard>,
+    metrics: SourceMetrics,
 }
 
 /// The subscription of a shard that a crashed attempt held may still be open for a
@@ -87,6 +89,7 @@ async fn subscribe(
     shard: String,
     start: StartingPosition,
     out: mpsc::Sender<Event>,
+    metrics: SourceMetrics,
 ) {
     let sent = client.subscribe_to_shard().consumer_arn(consumer_arn).shard_id(&shard).starting_position(start).send();
     let mut output = match sent.await {
@@ -109,6 +112,8 @@ async fn subscribe(
                 return;
             }
         };
+        metrics.fetch_lag(Duration::from_millis(event.millis_behind_latest().max(0) as u64));
+        metrics.bytes_in(event.records().iter().map(|r| r.data().as_ref().len() as u64).sum());
         let records = event.records().iter().map(|r| KinesisRecord::from_sdk(&shard, r)).collect();
         let continuation = event.continuation_sequence_number().to_string();
         let closed = !event.child_shards().is_empty();
@@ -135,8 +140,9 @@ impl FanOutFetcher {
         stream: String,
         consumer_arn: String,
         retry: RetryPolicy,
+        metrics: SourceMetrics,
     ) -> Self {
-        FanOutFetcher { client, stream, consumer_arn, retry, shards: HashMap::new() }
+        FanOutFetcher { client, stream, consumer_arn, retry, shards: HashMap::new(), metrics }
     }
 
     pub(crate) async fn fetch(&mut self, split: &mut ShardSplit) -> Result<Fetch<KinesisRecord>> {
@@ -220,8 +226,14 @@ impl FanOutFetcher {
         let start = StartingPosition::builder().r#type(kind).set_sequence_number(sequence).set_timestamp(timestamp);
         let start = start.build().map_err(|e| StreamError::invalid("starting position", e, "Kinesis refused it"))?;
         let (tx, events) = mpsc::channel(4);
-        let task =
-            tokio::spawn(subscribe(self.client.clone(), self.consumer_arn.clone(), shard.to_string(), start, tx));
+        let task = tokio::spawn(subscribe(
+            self.client.clone(),
+            self.consumer_arn.clone(),
+            shard.to_string(),
+            start,
+            tx,
+            self.metrics.clone(),
+        ));
         tracing::debug!(stream = %self.stream, shard, ?position, "subscribing to shard");
         Ok(Subscription { events, task })
     }

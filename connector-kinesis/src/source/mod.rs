@@ -68,7 +68,13 @@ impl Source for KinesisStreamsSource {
             Some(name) => {
                 let arn = consumer::consumer_arn(&self.sdk, &self.stream, name).await?;
                 FetcherReader::new(config, move || {
-                    ShardFetcher::FanOut(FanOutFetcher::new(client.clone(), stream.clone(), arn.clone(), retry.clone()))
+                    ShardFetcher::FanOut(FanOutFetcher::new(
+                        client.clone(),
+                        stream.clone(),
+                        arn.clone(),
+                        retry.clone(),
+                        metrics.clone(),
+                    ))
                 })
             }
         }

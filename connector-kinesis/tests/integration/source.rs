@@ -149,9 +149,9 @@ fn invalid_options_are_rejected_naming_them() {
     assert!(err(source(&sdk, "s", bad)).contains("shardId-0=\"12a\""));
 }
 
-/// FLIP-33 source metrics of the polling reader: bytes read, and the distance to the
-/// shard's tip that `GetRecords` reports (`MillisBehindLatest`; kinesis-local's value
-/// is only checked for presence).
+/// FLIP-33 source metrics of the polling and the enhanced fan-out reader: bytes read,
+/// and the distance to the shard's tip that Kinesis reports (`MillisBehindLatest`;
+/// kinesis-local's value is only checked for presence).
 #[test]
 fn the_bytes_read_and_the_distance_to_the_tip_are_reported() {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -159,33 +159,40 @@ fn the_bytes_read_and_the_distance_to_the_tip_are_reported() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let ids: Vec<u64> = (0..100).collect();
-    let read_ids = metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let sdk = common::server().await?;
-            let stream = common::stream(&sdk, "metrics", 1).await;
-            common::put(&sdk, &stream, &common::keyed(&ids)).await;
-            let all = source(&sdk, &stream, StartingPosition::TrimHorizon).build().unwrap();
-            Some(read(all, ids.len(), async {}).await)
-        })
-    });
-    let Some(read_ids) = read_ids else { return };
-    assert_eq!(read_ids, ids);
-    let values = snapshotter.snapshot().into_vec();
-    let ours = |name: &'static str| {
-        values.iter().filter(move |(key, _, _, _)| {
-            key.key().name() == name
-                && key.key().labels().any(|l| l.key() == "connector" && l.value() == "kinesis")
-                && key.key().labels().any(|l| l.key() == "job" && l.value() == "kinesis-source")
-        })
-    };
-    let bytes: u64 = ours("connector_source_bytes_in_total")
-        .map(|(_, _, _, v)| match v {
-            DebugValue::Counter(n) => *n,
-            _ => 0,
-        })
-        .sum();
     let expected: usize = common::keyed(&ids).iter().map(|(_, value)| value.len()).sum();
-    assert_eq!(bytes, expected as u64);
-    assert!(ours("connector_source_fetch_lag_seconds").count() > 0, "fetch lag registered");
+    for fan_out in [None, Some("metrics-consumer")] {
+        let read_ids = metrics::with_local_recorder(&recorder, || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let sdk = common::server().await?;
+                let stream = common::stream(&sdk, "metrics", 1).await;
+                common::put(&sdk, &stream, &common::keyed(&ids)).await;
+                let builder = source(&sdk, &stream, StartingPosition::TrimHorizon);
+                let builder = match fan_out {
+                    Some(consumer) => builder.enhanced_fan_out(consumer),
+                    None => builder,
+                };
+                Some(read(builder.build().unwrap(), ids.len(), async {}).await)
+            })
+        });
+        let Some(read_ids) = read_ids else { return };
+        assert_eq!(read_ids, ids, "fan-out: {fan_out:?}");
+        // A snapshot hands out what was counted since the last one.
+        let values = snapshotter.snapshot().into_vec();
+        let ours = |name: &'static str| {
+            values.iter().filter(move |(key, _, _, _)| {
+                key.key().name() == name
+                    && key.key().labels().any(|l| l.key() == "connector" && l.value() == "kinesis")
+                    && key.key().labels().any(|l| l.key() == "job" && l.value() == "kinesis-source")
+            })
+        };
+        let bytes: u64 = ours("connector_source_bytes_in_total")
+            .map(|(_, _, _, v)| match v {
+                DebugValue::Counter(n) => *n,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(bytes, expected as u64, "fan-out: {fan_out:?}");
+        assert!(ours("connector_source_fetch_lag_seconds").count() > 0, "fetch lag registered");
+    }
 }
