@@ -71,11 +71,10 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result
     };
     let endpoint = redact(url);
     let connection = policy.retry(&endpoint, attempt, retryable).await.map_err(|failure| {
-        stream_core::StreamError::from(RabbitMqError::Connect {
-            endpoint: endpoint.clone(),
-            timeout,
-            message: failure.to_string(),
-        })
+        let permanent = !retryable(&failure);
+        let error = RabbitMqError::Connect { endpoint: endpoint.clone(), timeout, message: failure.to_string() };
+        // Refused credentials or virtual host: no restart changes them either.
+        if permanent { stream_core::StreamError::permanent(error) } else { error.into() }
     })?;
     Ok(OwnedConnection(Arc::new(connection)))
 }

@@ -79,7 +79,12 @@ impl RabbitMqError {
         RabbitMqError::Channel { operation: operation.into(), message: message.into() }.into()
     }
 
+    /// A failed client call; the broker's refusals no restart changes (403 access
+    /// refused, 404 not found, 530 not allowed) fail the job at once.
     pub(crate) fn client(operation: impl Into<String>, source: lapin::Error) -> StreamError {
-        RabbitMqError::Client { operation: operation.into(), source }.into()
+        let refused =
+            matches!(source.kind(), lapin::ErrorKind::ProtocolError(amqp) if matches!(amqp.get_id(), 403 | 404 | 530));
+        let error = RabbitMqError::Client { operation: operation.into(), source };
+        if refused { StreamError::permanent(error) } else { error.into() }
     }
 }

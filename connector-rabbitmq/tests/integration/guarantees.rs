@@ -82,14 +82,26 @@ fn env(parallelism: usize) -> StreamEnvironment {
         .unwrap()
 }
 
+/// An environment that would restart a failed job three times.
+fn restarting() -> StreamEnvironment {
+    StreamEnvironment::builder()
+        .restart_strategy(RestartStrategy::fixed_delay(3, Duration::from_millis(500)))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gives_clear_errors() {
     let Some(url) = common::server().await else { return };
     // A missing queue, for the source.
+    // No restart creates it: the job fails on its first attempt, whatever the
+    // restart strategy allows.
     let source = RabbitMqSource::builder(&url, "no-such-queue-here", Utf8Schema).build().unwrap();
-    let job = env(1).from_source(source, "source").sink_to(DiscardingSink::new(), "discard");
-    let err = run_briefly(job).await.unwrap_err().to_string();
-    assert!(err.contains("no-such-queue-here"), "{err}");
+    let job = restarting().from_source(source, "source").sink_to(DiscardingSink::new(), "discard");
+    let err = run_briefly(job).await.unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    let err = err.to_string();
+    assert!(err.contains("no-such-queue-here") && err.contains("after 1 attempt"), "{err}");
 
     // A missing queue, for the sink: the mandatory message comes back.
     let sink = RabbitMqSink::builder(&url, ToQueue::new("no-such-queue-either", Utf8Schema)).build().unwrap();
@@ -100,9 +112,11 @@ async fn bad_input_gives_clear_errors() {
     // Wrong credentials: named, not retried for the whole connect timeout, password hidden.
     let bad = url.replace("guest:guest", "guest:wrong-password");
     let source = RabbitMqSource::builder(&bad, "q", Utf8Schema).build().unwrap();
-    let job = env(1).from_source(source, "source").sink_to(DiscardingSink::new(), "discard");
+    let job = restarting().from_source(source, "source").sink_to(DiscardingSink::new(), "discard");
     let started = std::time::Instant::now();
-    let err = run_briefly(job).await.unwrap_err().to_string();
+    let err = run_briefly(job).await.unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    let err = err.to_string();
     assert!(err.contains("cannot connect") && !err.contains("wrong-password"), "{err}");
     // The refusal (403 ACCESS_REFUSED) is recognised by its code and not retried.
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}: {err}", started.elapsed());
