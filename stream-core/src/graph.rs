@@ -281,7 +281,7 @@ impl<T: Send + 'static, S: Sink<T>> SinkNode<T, S> {
         for (subtask, (restored, pending)) in writer_states.into_iter().zip(pending).enumerate() {
             let tctx = TaskContext { connector: self.sink.connector_name(), ..ctx.task_context(&stage, subtask, q) };
             let key = stage.task_key(subtask);
-            let shared = SinkShared::new(pending);
+            let shared = SinkShared::new(pending, tctx.sink_metrics());
             outputs.push(Box::new(SinkOutput::<T, S>::new(
                 self.sink.clone(),
                 key.clone(),

@@ -31,8 +31,10 @@ pub(crate) struct SinkState<W, C> {
     pub(crate) pending: Vec<(u64, Vec<C>)>,
 }
 
-/// Committables shared by the writer side and the committer task.
+/// Committables shared by the writer side and the committer task, and the subtask's
+/// connector metrics the runtime reports (records written, commits).
 pub(crate) struct SinkShared<C> {
+    metrics: SinkMetrics,
     pending: Mutex<Vec<(u64, Arc<Vec<C>>)>>,
     /// By checkpoint: the oldest checkpoint whose committables this subtask's
     /// snapshot of it held (the checkpoint's own id + 1 when it held none).
@@ -44,10 +46,11 @@ pub(crate) struct SinkShared<C> {
 }
 
 impl<C> SinkShared<C> {
-    pub(crate) fn new(restored: Vec<(u64, Vec<C>)>) -> Arc<Self> {
+    pub(crate) fn new(restored: Vec<(u64, Vec<C>)>, metrics: SinkMetrics) -> Arc<Self> {
         let mut pending: Vec<(u64, Arc<Vec<C>>)> = restored.into_iter().map(|(id, c)| (id, Arc::new(c))).collect();
         pending.sort_by_key(|(id, _)| *id);
         Arc::new(SinkShared {
+            metrics,
             pending: Mutex::new(pending),
             floors: Mutex::new(BTreeMap::new()),
             forgotten: AtomicU64::new(0),
@@ -86,7 +89,6 @@ pub(crate) struct SinkOutput<T, S: Sink<T>> {
     env: TaskEnv,
     buffer: Vec<T>,
     counters: TaskCounters,
-    connector: SinkMetrics,
     threshold: Option<u64>,
     written: u64,
 }
@@ -101,7 +103,6 @@ impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
         env: TaskEnv,
     ) -> Self {
         let counters = env.metrics.task(&ctx.name, ctx.subtask);
-        let connector = ctx.sink_metrics();
         let threshold = env.faults.record_threshold(&ctx.name, ctx.subtask);
         SinkOutput {
             key,
@@ -113,7 +114,6 @@ impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
             env,
             buffer: Vec::new(),
             counters,
-            connector,
             threshold,
             written: 0,
         }
@@ -134,7 +134,7 @@ impl<T: Send + 'static, S: Sink<T>> SinkOutput<T, S> {
             writer.write_batch(&mut self.buffer).await?;
         }
         self.counters.records_in(n);
-        self.connector.records_out(n);
+        self.shared.metrics.records_out(n);
         self.written += n;
         if let Some(t) = self.threshold.filter(|t| self.written >= *t) {
             self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::AfterRecords(t))?;
@@ -266,13 +266,13 @@ async fn commit_due<C: Committer>(
     let fresh = id > ctx.restored_checkpoint.unwrap_or(0);
     env.faults.check_commit(stage, subtask, FaultPoint::AfterCheckpointBeforeCommit, fresh)?;
     let crash_midway = env.faults.is_planted(stage, subtask, FaultPoint::DuringCommit, fresh);
-    let metrics = ctx.sink_metrics();
+    let metrics = &shared.metrics;
     for (i, committables) in due.iter().enumerate() {
         let split = if crash_midway && i == 0 { committables.len().div_ceil(2) } else { committables.len() };
         let (first, rest) = committables.split_at(split);
-        commit_with_retry(committer, first, key, &env.commit_retry, &metrics).await?;
+        commit_with_retry(committer, first, key, &env.commit_retry, metrics).await?;
         env.faults.check_commit(stage, subtask, FaultPoint::DuringCommit, fresh)?;
-        commit_with_retry(committer, rest, key, &env.commit_retry, &metrics).await?;
+        commit_with_retry(committer, rest, key, &env.commit_retry, metrics).await?;
     }
     shared.lock().retain(|(cp, _)| *cp > id);
     Ok(())
