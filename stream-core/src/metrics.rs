@@ -36,6 +36,13 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Label};
 
+/// Add `n` to `counter`; a batch of nothing touches no counter.
+fn count(counter: &Counter, n: u64) {
+    if n > 0 {
+        counter.increment(n);
+    }
+}
+
 /// Metrics of one source reader subtask (FLIP-33's source metric group). A connector
 /// gets it from [`crate::api::TaskContext::source_metrics`] and reports what only it
 /// knows; the runtime counts the records. Cloning shares the handles.
@@ -58,17 +65,13 @@ impl SourceMetrics {
     }
 
     pub(crate) fn records_in(&self, n: u64) {
-        if n > 0 {
-            self.records_in.increment(n);
-        }
+        count(&self.records_in, n);
     }
 
     /// Count `n` bytes read from the external system (payload as received, before
     /// deserialization).
     pub fn bytes_in(&self, n: u64) {
-        if n > 0 {
-            self.bytes_in.increment(n);
-        }
+        count(&self.bytes_in, n);
     }
 
     /// Records (or messages) the external system holds for this reader that it has
@@ -111,9 +114,7 @@ impl SinkMetrics {
     }
 
     pub(crate) fn records_out(&self, n: u64) {
-        if n > 0 {
-            self.records_out.increment(n);
-        }
+        count(&self.records_out, n);
     }
 
     pub(crate) fn commits_succeeded(&self, n: u64) {
@@ -126,9 +127,7 @@ impl SinkMetrics {
 
     /// Count `n` bytes sent to the external system (payload as serialized).
     pub fn bytes_out(&self, n: u64) {
-        if n > 0 {
-            self.bytes_out.increment(n);
-        }
+        count(&self.bytes_out, n);
     }
 
     /// How long the newest send (one request or batch) took until the system
@@ -139,9 +138,7 @@ impl SinkMetrics {
 
     /// Count `n` records the system refused or failed to take (each retry counts).
     pub fn records_out_errors(&self, n: u64) {
-        if n > 0 {
-            self.records_out_errors.increment(n);
-        }
+        count(&self.records_out_errors, n);
     }
 }
 
