@@ -66,18 +66,13 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let (code, message) = match tokio::time::timeout(CHECK_TIMEOUT, describe).await {
-        Ok(Ok(_)) => return Ok(()),
-        Ok(Err(error)) => match service_error(&error) {
-            Some(refusal) => refusal,
-            None => return Err(unusable(what, name, sdk, transport_failure(&error))),
-        },
-        Err(_) => return Err(unusable(what, name, sdk, format!("no answer within {CHECK_TIMEOUT:?}"))),
-    };
-    let error = unusable(what, name, sdk, format!("{code}: {message}"));
-    // The service answered: a missing resource or refused credentials stay so
-    // whatever a restart does, so the job fails at once.
-    Err(if PERMANENT_REFUSALS.contains(&code.as_str()) { StreamError::permanent(error) } else { error })
+    call_failing(CHECK_TIMEOUT, describe).await.map(drop).map_err(|failure| {
+        let permanent = failure.is_permanent();
+        let error = unusable(what, name, sdk, failure.to_string());
+        // The service refused for good (a missing resource, refused credentials):
+        // no restart changes that, so the job fails at once.
+        if permanent { StreamError::permanent(error) } else { error }
+    })
 }
 
 /// Service error codes of a start-up check that no restart can change.
@@ -91,9 +86,46 @@ const PERMANENT_REFUSALS: &[&str] = &[
     "InvalidArgumentException",
 ];
 
-/// A call that got no answer from the service, in one line.
-fn transport_failure<E: std::error::Error, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
-    format!("{error} ({error:?})").chars().take(400).collect()
+/// How a call run by [`call_within`] failed.
+enum CallFailure {
+    /// The service answered with an error code.
+    Refused { code: String, message: String },
+    /// No answer: a transport failure, or none within the timeout.
+    Unanswered(String),
+}
+
+impl CallFailure {
+    fn is_permanent(&self) -> bool {
+        matches!(self, CallFailure::Refused { code, .. } if PERMANENT_REFUSALS.contains(&code.as_str()))
+    }
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallFailure::Refused { code, message } => write!(f, "{code}: {message}"),
+            CallFailure::Unanswered(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Run one call for at most `timeout`, telling a service's refusal from no answer.
+async fn call_failing<T, E, R>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, CallFailure>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(error)) => Err(match service_error(&error) {
+            Some((code, message)) => CallFailure::Refused { code, message },
+            None => CallFailure::Unanswered(format!("{error} ({error:?})").chars().take(400).collect()),
+        }),
+        Err(_) => Err(CallFailure::Unanswered(format!("no answer within {timeout:?}"))),
+    }
 }
 
 /// `what` `name` (a table, a stream) cannot be used through `sdk`: the error names
@@ -120,14 +152,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(error)) => Err(match service_error(&error) {
-            Some((code, message)) => format!("{code}: {message}"),
-            None => transport_failure(&error),
-        }),
-        Err(_) => Err(format!("no answer within {timeout:?}")),
-    }
+    call_failing(timeout, call).await.map_err(|failure| failure.to_string())
 }
 
 /// What a failed write request of a sink means.
