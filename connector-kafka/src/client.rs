@@ -63,7 +63,8 @@ impl ClientProperties {
             Ok(_) => Ok(()),
             Err(rdkafka::error::KafkaError::ClientConfig(_, description, key, value)) => {
                 let value = if is_secret(&key) { "***" } else { value.as_str() };
-                let hint = if description.contains("OpenSSL") || description.contains("SASL") {
+                let security = key == "security.protocol" || key.starts_with("ssl.") || key.starts_with("sasl.");
+                let hint = if security {
                     " (TLS and SASL/SCRAM need connector-kafka's `ssl` feature, GSSAPI its `gssapi` feature)"
                 } else {
                     ""
