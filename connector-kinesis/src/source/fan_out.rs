@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::task::JoinHandle;
 
-use super::record::KinesisRecord;
+use super::record::{KinesisRecord, fetched};
 use super::retry::{Failure, ShardRetry};
 use super::split::{ShardPosition, ShardSplit};
 
@@ -112,9 +112,7 @@ async fn subscribe(
                 return;
             }
         };
-        metrics.fetch_lag(Duration::from_millis(event.millis_behind_latest().max(0) as u64));
-        metrics.bytes_in(event.records().iter().map(|r| r.data().as_ref().len() as u64).sum());
-        let records = event.records().iter().map(|r| KinesisRecord::from_sdk(&shard, r)).collect();
+        let records = fetched(&shard, event.records(), Some(event.millis_behind_latest()), &metrics);
         let continuation = event.continuation_sequence_number().to_string();
         let closed = !event.child_shards().is_empty();
         if out.send(Event::Records { records, continuation, closed }).await.is_err() || closed {

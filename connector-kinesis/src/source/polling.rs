@@ -11,7 +11,7 @@ use stream_core::Result;
 use stream_core::metrics::SourceMetrics;
 use stream_core::retry::RetryPolicy;
 
-use super::record::KinesisRecord;
+use super::record::{KinesisRecord, fetched};
 use super::retry::{Failure, ShardRetry};
 use super::split::{ShardPosition, ShardSplit};
 
@@ -97,15 +97,11 @@ impl PollingFetcher {
             }
         };
         state.retry.succeeded();
-        if let Some(behind) = output.millis_behind_latest() {
-            self.metrics.fetch_lag(Duration::from_millis(behind.max(0) as u64));
-        }
-        self.metrics.bytes_in(output.records().iter().map(|r| r.data().as_ref().len() as u64).sum());
         match output.next_shard_iterator() {
             Some(next) => state.iterator = Some(next.to_string()),
             None => state.closed = true,
         }
-        let records: Vec<KinesisRecord> = output.records().iter().map(|r| KinesisRecord::from_sdk(shard, r)).collect();
+        let records = fetched(shard, output.records(), output.millis_behind_latest(), &self.metrics);
         if let Some(last) = records.last() {
             split.position = ShardPosition::AfterSequenceNumber(last.sequence_number.clone());
             return Ok(Fetch::Records(records));

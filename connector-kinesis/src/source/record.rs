@@ -1,5 +1,9 @@
 //! What the source emits.
 
+use std::time::Duration;
+
+use stream_core::metrics::SourceMetrics;
+
 /// One record read from a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KinesisRecord {
@@ -26,4 +30,20 @@ impl KinesisRecord {
             approximate_arrival_millis: r.approximate_arrival_timestamp().and_then(|t| t.to_millis().ok()),
         }
     }
+}
+
+/// The records of one answer from `shard` (a `GetRecords` page or a fan-out event) as
+/// the source emits them; their bytes and the shard's distance to its tip
+/// (`MillisBehindLatest`) go to `metrics`.
+pub(crate) fn fetched(
+    shard: &str,
+    records: &[aws_sdk_kinesis::types::Record],
+    millis_behind_latest: Option<i64>,
+    metrics: &SourceMetrics,
+) -> Vec<KinesisRecord> {
+    if let Some(behind) = millis_behind_latest {
+        metrics.fetch_lag(Duration::from_millis(behind.max(0) as u64));
+    }
+    metrics.bytes_in(records.iter().map(|r| r.data().as_ref().len() as u64).sum());
+    records.iter().map(|r| KinesisRecord::from_sdk(shard, r)).collect()
 }
