@@ -198,18 +198,52 @@ pub(crate) async fn shared(server: &TestServer) -> Result<Server, TestkitError> 
     .await
     .map_err(|e| TestkitError::Target(e.to_string()))?
     .map_err(TestkitError::Target)?;
-    if let Ok(endpoint) = std::fs::read_to_string(&record) {
-        let endpoint = endpoint.trim().to_string();
-        if (server.probe)(&host_port(&endpoint)).is_ok() {
-            drop(lock);
-            return Ok(Server::in_container(endpoint, format!("shared container of {}", binary())));
-        }
+    let text = std::fs::read_to_string(&record).unwrap_or_default();
+    if let Some((endpoint, name)) = parse_record(&text)
+        && let Some(found) = recorded(server, endpoint, name).await?
+    {
+        drop(lock);
+        return Ok(found);
     }
     let name = format!("flink-connectors-rs-{key}-{}", fastrand::u32(..));
     let started =
         start(Request { server, name: name.clone(), watch: runner, shared: true, mount: None, extra: &[] }).await?;
-    std::fs::write(&record, &started.endpoint)
+    std::fs::write(&record, format!("{}\n{name}\n", started.endpoint))
         .map_err(|e| TestkitError::Target(format!("{}: {e}", record.display())))?;
     drop(lock);
-    Ok(Server::in_container(started.endpoint, format!("container {name} ({})", started.image)))
+    Ok(Server::of_container(started.endpoint, format!("container {name} ({})", started.image), name))
+}
+
+/// A registry record: the endpoint, then the container's name, a line each.
+fn parse_record(text: &str) -> Option<(&str, &str)> {
+    let mut lines = text.lines().map(str::trim);
+    match (lines.next(), lines.next()) {
+        (Some(endpoint), Some(name)) if !endpoint.is_empty() && !name.is_empty() => Some((endpoint, name)),
+        _ => None,
+    }
+}
+
+/// The recorded shared server, when its container still runs: waited for while it
+/// does not answer (a server busy with the other tests of the run is slow, not gone;
+/// starting a second one would split the run's tests between two servers, and a test
+/// that found each would write to one and read the other). `None` when it is gone.
+async fn recorded(server: &TestServer, endpoint: &str, name: &str) -> Result<Option<Server>, TestkitError> {
+    let engine = docker::socket();
+    let running = docker::container_running(&engine, name).map_err(TestkitError::Target)?;
+    if !running {
+        return Ok(None);
+    }
+    let (probe, address) = (server.probe, host_port(endpoint));
+    let waited_on = address.clone();
+    tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, READY_WITHIN))
+        .await
+        .map_err(|e| TestkitError::Target(e.to_string()))?
+        .map_err(|e| {
+            TestkitError::Target(format!(
+                "the shared {} of this run (container {name}) runs but did not answer at {address} within {READY_WITHIN:?}: {e}",
+                server.system
+            ))
+        })?;
+    let origin = format!("shared container {name} of {}", binary());
+    Ok(Some(Server::of_container(endpoint.to_string(), origin, name.to_string())))
 }

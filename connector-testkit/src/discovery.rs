@@ -45,7 +45,7 @@ impl TestServer {
     pub async fn discover(&self) -> Result<Option<Server>, TestkitError> {
         let env = |name: &str| std::env::var(name).ok();
         match self.locate(env, services_file().as_deref()) {
-            Found::Endpoint(endpoint, origin) => Ok(Some(Server { endpoint, origin, in_container: false })),
+            Found::Endpoint(endpoint, origin) => Ok(Some(Server { endpoint, origin, container: None })),
             Found::Nothing if containers::engine_answers() => containers::shared(self).await.map(Some),
             Found::Nothing => self.missing(services_required()),
         }

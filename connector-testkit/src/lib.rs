@@ -21,8 +21,8 @@ pub use suites::{
     NetworkSuite, RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_cut_source_suite, run_resume_source_suite,
     run_sink_suite, run_source_suite, run_unbounded_source_suite,
 };
+pub use test_servers::process::free_port;
 /// Protocol probes of the test servers (Redis `PING`, the AMQP greeting, Kafka
 /// `ApiVersions`, S3, DynamoDB, Kinesis).
-pub use test_servers::probe;
-pub use test_servers::process::free_port;
+pub use test_servers::{docker, probe};
 pub use verdict::Verdict;

@@ -69,7 +69,7 @@ impl PrivateServer {
     ) -> Result<Self, TestkitError> {
         let temporary = tempfile::tempdir().map_err(|e| failed(server.system, "temporary directory", e))?;
         let data: PathBuf = files.map(Path::to_path_buf).unwrap_or_else(|| temporary.path().to_path_buf());
-        let (endpoint, ports, backend) = if shared.in_container {
+        let (endpoint, ports, backend) = if shared.in_container() {
             let name = format!("flink-connectors-rs-private-{}-{}", std::process::id(), fastrand::u32(..));
             let mount = Some(data.clone());
             let request = Request { server, name, watch: std::process::id(), shared: false, mount, extra };
@@ -92,7 +92,7 @@ impl PrivateServer {
             backend: Mutex::new(backend),
         };
         let private = PrivateServer { inner: Arc::new(inner) };
-        if !shared.in_container {
+        if !shared.in_container() {
             // A container answers already: `containers::start` waited for it.
             private.run().await?;
         }

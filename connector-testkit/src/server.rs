@@ -36,13 +36,18 @@ pub struct Server {
     pub endpoint: String,
     /// Where it came from, for logs.
     pub origin: String,
-    /// Whether it runs in a container (then private servers do too).
-    pub in_container: bool,
+    /// The name of its container, when it runs in one (then private servers do too).
+    pub container: Option<String>,
 }
 
 impl Server {
-    pub(crate) fn in_container(endpoint: String, origin: String) -> Self {
-        Server { endpoint, origin, in_container: true }
+    pub(crate) fn of_container(endpoint: String, origin: String, container: String) -> Self {
+        Server { endpoint, origin, container: Some(container) }
+    }
+
+    /// Whether it runs in a container.
+    pub fn in_container(&self) -> bool {
+        self.container.is_some()
     }
 }
 

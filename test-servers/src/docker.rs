@@ -1,5 +1,5 @@
 //! The little of the Docker engine API the tooling asks without a client library: is an
-//! engine there, and does it hold an image. Plain HTTP/1.0 over the engine's unix
+//! engine there, does it hold an image, does a container run. Plain HTTP/1.0 over the engine's unix
 //! socket.
 
 use std::io::{Read, Write};
@@ -21,20 +21,25 @@ pub fn socket() -> PathBuf {
 
 /// One GET of the engine API at `socket`: the status code and the body.
 pub fn get(socket: &Path, path: &str) -> Result<(u16, String), String> {
+    call(socket, "GET", path)
+}
+
+/// One bodiless `method` call of the engine API at `socket` (`POST
+/// /containers/NAME/pause`): the status code and the body.
+pub fn call(socket: &Path, method: &str, path: &str) -> Result<(u16, String), String> {
     let shown = socket.display();
     let mut stream = UnixStream::connect(socket).map_err(|e| format!("{shown}: {e}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").as_bytes())
+        .write_all(format!("{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n").as_bytes())
         .map_err(|e| format!("{shown}: {e}"))?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).map_err(|e| format!("{shown}: no answer to GET {path}: {e}"))?;
+    stream.read_to_end(&mut answer).map_err(|e| format!("{shown}: no answer to {method} {path}: {e}"))?;
     let answer = String::from_utf8_lossy(&answer);
-    let status =
-        answer.split(' ').nth(1).and_then(|code| code.parse().ok()).ok_or_else(|| {
-            format!("{shown}: not an HTTP answer to GET {path}: {}", answer.lines().next().unwrap_or(""))
-        })?;
+    let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).ok_or_else(|| {
+        format!("{shown}: not an HTTP answer to {method} {path}: {}", answer.lines().next().unwrap_or(""))
+    })?;
     let body = answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
     Ok((status, body))
 }
@@ -53,6 +58,17 @@ pub fn has_image(socket: &Path, image: &str) -> Result<bool, String> {
         (200, _) => Ok(true),
         (404, _) => Ok(false),
         (status, body) => Err(format!("{}: inspecting image {image} answered {status} {body}", socket.display())),
+    }
+}
+
+/// Whether the engine at `socket` runs a container named `name` (`false` when it has
+/// none by that name, or one that has stopped).
+pub fn container_running(socket: &Path, name: &str) -> Result<bool, String> {
+    match get(socket, &format!("/containers/{name}/json"))? {
+        // The engine writes its JSON without spaces: `"State":{"Status":"running",...`.
+        (200, body) => Ok(body.contains("\"Running\":true")),
+        (404, _) => Ok(false),
+        (status, body) => Err(format!("{}: inspecting container {name} answered {status} {body}", socket.display())),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The container path of test-server discovery: a shared server outlives the handles
 //! that found it and is found again by every process of one test binary, and another
 //! test binary running at the same time gets a server of its own that does not see
-//! the first one's data. Redis stands for every server (they share the mechanism).
+//! the first one's data; a shared server too busy to answer at once is waited for, not
+//! replaced by a second one. Redis stands for every server (they share the mechanism).
 //! Runs where discovery takes the container path (no `REDIS_URL`, no services file,
 //! a Docker engine answering); elsewhere it says it skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use connector_testkit::containers::{RUNNER_PID, engine_answers};
 use connector_testkit::discovery::{read_services_file, services_file};
+use connector_testkit::docker;
 use connector_testkit::probe::host_port;
 use connector_testkit::{TestServer, servers};
 
@@ -78,7 +80,7 @@ async fn a_shared_server_serves_one_binary_for_the_whole_run() {
     }
     let key = format!("containers-test-{}-{}", std::process::id(), fastrand::u32(..));
     let first = TestServer::discover(&servers::REDIS).await.unwrap().unwrap();
-    assert!(first.in_container, "{}", first.origin);
+    assert!(first.in_container(), "{}", first.origin);
     let endpoint = first.endpoint.clone();
     let address = host_port(&endpoint);
     assert!(redis(&address, &["SET", &key, "parent"]).starts_with("+OK"));
@@ -106,4 +108,40 @@ async fn a_shared_server_serves_one_binary_for_the_whole_run() {
     assert!(report.ends_with("seen=$-1"), "the other binary's server does not see this one's key: {report}");
     assert!(redis(&address, &["GET", &format!("{key}-other-binary")]).starts_with("$-1"), "nor this one its key");
     assert!(redis(&address, &["GET", &format!("{key}-same-binary")]).contains("child"));
+}
+
+/// Pause or unpause the container `name` (its server then takes connections but
+/// answers nothing, as a server too busy to answer a probe in time).
+fn set_paused(name: &str, paused: bool) {
+    let verb = if paused { "pause" } else { "unpause" };
+    let (status, body) = docker::call(&docker::socket(), "POST", &format!("/containers/{name}/{verb}")).unwrap();
+    assert_eq!(status, 204, "{verb} {name}: {body}");
+}
+
+#[tokio::test]
+async fn a_shared_server_that_answers_late_is_waited_for_not_replaced() {
+    if !on_the_container_path() {
+        return;
+    }
+    let first = TestServer::discover(&servers::REDIS).await.unwrap().unwrap();
+    let name = first.container.clone().expect("a container");
+    assert!(docker::container_running(&docker::socket(), &name).unwrap());
+    set_paused(&name, true);
+    let unpause = {
+        let name = name.clone();
+        tokio::spawn(async move {
+            // Longer than a probe waits for an answer (2 s).
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            set_paused(&name, false);
+        })
+    };
+    let started = std::time::Instant::now();
+    let again = TestServer::discover(&servers::REDIS).await;
+    unpause.await.unwrap();
+    let again = again.unwrap().unwrap();
+    assert_eq!(again.endpoint, first.endpoint, "the busy server is found again, not replaced ({})", again.origin);
+    assert_eq!(again.container.as_deref(), Some(name.as_str()));
+    assert!(started.elapsed() >= Duration::from_secs(3), "it was waited for: {:?}", started.elapsed());
+    assert!(redis(&host_port(&again.endpoint), &["PING"]).starts_with("+PONG"));
+    assert!(!docker::container_running(&docker::socket(), "flink-connectors-rs-no-such-container").unwrap());
 }
