@@ -18,4 +18,6 @@ pub(crate) struct EnvConfig {
     pub(crate) channel_capacity: usize,
     pub(crate) faults: FaultInjector,
     pub(crate) metrics: JobMetrics,
+    /// Whether a restore may drop state no stage takes.
+    pub(crate) allow_non_restored_state: bool,
 }

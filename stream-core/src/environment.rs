@@ -56,14 +56,14 @@ impl StreamEnvironment {
             batch_size: 1024,
             channel_capacity: 8,
             faults: FaultInjector::new(),
+            allow_non_restored_state: false,
         }
     }
 
     /// Start a job at `source`. The stage is called `name` (used in metrics, logs,
     /// fault injection); its parallelism is the environment's default.
     pub fn from_source<S: Source>(&self, source: S, name: &str) -> DataStream<S::Output> {
-        let stage =
-            StageInfo { uid: format!("0-{name}"), name: name.to_string(), parallelism: self.config.parallelism };
+        let stage = StageInfo::new(format!("0-{name}"), name, self.config.parallelism, true);
         let node = Arc::new(SourceNode { source: Arc::new(source), stage: stage.clone() });
         DataStream::new(self.config.clone(), node, vec![stage])
     }
@@ -88,6 +88,7 @@ pub struct StreamEnvironmentBuilder {
     batch_size: usize,
     channel_capacity: usize,
     faults: FaultInjector,
+    allow_non_restored_state: bool,
 }
 
 impl StreamEnvironmentBuilder {
@@ -127,6 +128,14 @@ impl StreamEnvironmentBuilder {
         self
     }
 
+    /// Let a restore drop the state of operators the job no longer has (Flink's
+    /// `--allowNonRestoredState`); by default such state fails the restore, naming
+    /// its uid. See [`DataStream::uid`](crate::DataStream::uid).
+    pub fn allow_non_restored_state(mut self, allow: bool) -> Self {
+        self.allow_non_restored_state = allow;
+        self
+    }
+
     /// Share a fault injector with the job (tests).
     pub fn fault_injector(mut self, faults: FaultInjector) -> Self {
         self.faults = faults;
@@ -155,6 +164,7 @@ impl StreamEnvironmentBuilder {
                 channel_capacity: self.channel_capacity,
                 faults: self.faults,
                 metrics: JobMetrics::default(),
+                allow_non_restored_state: self.allow_non_restored_state,
             }),
         })
     }

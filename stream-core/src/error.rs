@@ -50,6 +50,21 @@ pub enum StreamError {
         reason: String,
     },
 
+    /// The checkpoint a job restores from holds state that no stage of the job takes
+    /// (its operator was removed, or its uid changed). Permanent.
+    #[error(
+        "checkpoint {checkpoint} holds state of {} that no operator of this job has: give the operator \
+         that should take it the same `.uid(...)`, or drop that state with \
+         `.allow_non_restored_state(true)` on the environment builder",
+        uids.join(", ")
+    )]
+    StateNotRestored {
+        /// The checkpoint's id.
+        checkpoint: u64,
+        /// The ids the unclaimed state is stored under.
+        uids: Vec<String>,
+    },
+
     /// A fault planted by a [`crate::fault::FaultInjector`] fired (tests only).
     #[error("injected fault: {0}")]
     InjectedFault(String),
@@ -151,7 +166,10 @@ impl StreamError {
     pub fn is_permanent(&self) -> bool {
         let mut next: Option<&(dyn StdError + 'static)> = Some(self);
         while let Some(error) = next {
-            if let Some(StreamError::Permanent(_) | StreamError::InvalidConfig { .. }) = as_stream_error(error) {
+            if let Some(
+                StreamError::Permanent(_) | StreamError::InvalidConfig { .. } | StreamError::StateNotRestored { .. },
+            ) = as_stream_error(error)
+            {
                 return true;
             }
             next = error.source();

@@ -16,6 +16,7 @@ use crate::runtime::attempt::{AttemptCtx, TaskEnv};
 use crate::runtime::coordinator::Coordinator;
 use crate::stage::StageInfo;
 use crate::state::CheckpointData;
+use crate::uid_map::UidMap;
 
 pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receiver<bool>) -> Result<JobResult> {
     for stage in &job.stages {
@@ -27,6 +28,7 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
             ));
         }
     }
+    let uids = UidMap::new(job_name, &job.stages)?;
     let config = job.config.clone();
     config.metrics.set_job(job_name);
     if config.checkpoint.interval().is_some() && !config.backend.outlives_the_process() {
@@ -44,12 +46,14 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
         let backend = config.backend.clone();
         let restored = tokio::task::spawn_blocking(move || backend.latest())
             .await
-            .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??;
+            .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??
+            .map(|cp| uids.to_running(cp, config.allow_non_restored_state))
+            .transpose()?;
         if let Some(cp) = &restored {
             tracing::info!(job = job_name, checkpoint = cp.id, attempt, "restoring from checkpoint");
         }
         let outcome = tokio::select! {
-            outcome = run_attempt(&job, attempt, &run_id, restored.map(Arc::new))
+            outcome = run_attempt(&job, &uids, attempt, &run_id, restored.map(Arc::new))
                 .instrument(tracing::info_span!("job", job = job_name, attempt)) => outcome.map(|id| (id, false)),
             _ = cancel.wait_for(|c| *c) => Ok((config.metrics.snapshot().last_checkpoint_id, true)),
         };
@@ -85,7 +89,13 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
     }
 }
 
-async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc<CheckpointData>>) -> Result<u64> {
+async fn run_attempt(
+    job: &Job,
+    uids: &UidMap,
+    attempt: u32,
+    run_id: &str,
+    restored: Option<Arc<CheckpointData>>,
+) -> Result<u64> {
     let config = &job.config;
     let (coordinator_tx, inbox) = mpsc::unbounded_channel();
     let last_id = restored.as_ref().map(|c| c.id).unwrap_or(0);
@@ -118,6 +128,7 @@ async fn run_attempt(job: &Job, attempt: u32, run_id: &str, restored: Option<Arc
         let coordinator = Coordinator {
             config: config.checkpoint.clone(),
             backend: config.backend.clone(),
+            uids: uids.clone(),
             metrics: config.metrics.clone(),
             driver,
             inbox,
@@ -163,6 +174,15 @@ impl Job {
     /// The job's live metrics (the same as its environment's).
     pub fn metrics(&self) -> crate::metrics::JobMetrics {
         self.config.metrics.clone()
+    }
+
+    /// Give the sink a stable id its state (pending committables, writer state) is
+    /// stored under; see [`DataStream::uid`](crate::DataStream::uid).
+    pub fn uid(mut self, uid: &str) -> Self {
+        if let Some(last) = self.stages.last_mut() {
+            last.uid = Some(uid.to_string());
+        }
+        self
     }
 
     /// Parallelism of the sink stage.

@@ -71,7 +71,7 @@ impl<S: Source> Node<S::Output> for SourceNode<S> {
             if let Some(value) = &cp.enumerator {
                 enumerator_state = Some(restored_value("source enumerator", value)?);
             }
-            let states = cp.stage_states(&self.stage.uid);
+            let states = cp.stage_states(&self.stage.id);
             let same_parallelism = states.len() == p;
             for (old_subtask, value) in states {
                 let splits: Vec<S::Split> = restored_value(&self.stage.task_key(old_subtask), value)?;
@@ -176,7 +176,7 @@ where
         // rescale they are spread round robin.
         let mut restored: Vec<Vec<T>> = (0..q).map(|_| Vec::new()).collect();
         if let Some(cp) = &ctx.restored {
-            for (i, (old_subtask, value)) in cp.stage_states(&self.stage.uid).into_iter().enumerate() {
+            for (i, (old_subtask, value)) in cp.stage_states(&self.stage.id).into_iter().enumerate() {
                 let inputs: Vec<T> = restored_value(&self.stage.task_key(old_subtask), value)?;
                 let target = if old_subtask < q { old_subtask } else { i % q };
                 restored[target].extend(inputs);
@@ -226,7 +226,7 @@ where
         // Keyed state is re-distributed by key on restore, so the parallelism may change.
         let mut states: Vec<KeyedState<K, F::State>> = (0..q).map(|_| KeyedState::default()).collect();
         if let Some(cp) = &ctx.restored {
-            for (old_subtask, value) in cp.stage_states(&self.stage.uid) {
+            for (old_subtask, value) in cp.stage_states(&self.stage.id) {
                 let entries: Vec<(K, F::State)> = restored_value(&self.stage.task_key(old_subtask), value)?;
                 for (key, state) in entries {
                     states[key_owner(&key, q)].insert(key, state);
@@ -269,7 +269,7 @@ impl<T: Send + 'static, S: Sink<T>> SinkNode<T, S> {
         let mut writer_states: Vec<Vec<S::WriterState>> = (0..q).map(|_| Vec::new()).collect();
         let mut pending: Vec<Vec<(u64, Vec<S::Committable>)>> = (0..q).map(|_| Vec::new()).collect();
         if let Some(cp) = &ctx.restored {
-            for (i, (old_subtask, value)) in cp.stage_states(&stage.uid).into_iter().enumerate() {
+            for (i, (old_subtask, value)) in cp.stage_states(&stage.id).into_iter().enumerate() {
                 let state: SinkState<S::WriterState, S::Committable> =
                     restored_value(&stage.task_key(old_subtask), value)?;
                 let target = if old_subtask < q { old_subtask } else { i % q };
@@ -305,11 +305,12 @@ impl<T: Send + 'static, S: Sink<T>> SinkNode<T, S> {
             let exchange = ExchangeNode {
                 upstream: self.upstream.clone(),
                 upstream_parallelism: self.upstream_parallelism,
-                stage: StageInfo {
-                    uid: format!("{}-rebalance", stage.uid),
-                    name: format!("{}-rebalance", stage.name),
-                    parallelism: q,
-                },
+                stage: StageInfo::new(
+                    format!("{}-rebalance", stage.id),
+                    &format!("{}-rebalance", stage.name),
+                    q,
+                    false,
+                ),
             };
             exchange.build(ctx, outputs)
         }

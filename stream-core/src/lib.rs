@@ -17,6 +17,7 @@ mod runtime;
 mod stage;
 pub mod state;
 mod stream;
+mod uid_map;
 
 pub use checkpoint_config::{CheckpointConfig, CheckpointConfigBuilder, CheckpointingMode};
 pub use environment::{StreamEnvironment, StreamEnvironmentBuilder};

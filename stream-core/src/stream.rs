@@ -49,7 +49,7 @@ impl<T: Send + 'static> DataStream<T> {
     }
 
     fn next_stage(&self, name: &str, parallelism: usize) -> StageInfo {
-        StageInfo { uid: format!("{}-{name}", self.stages.len()), name: name.to_string(), parallelism }
+        StageInfo::new(format!("{}-{name}", self.stages.len()), name, parallelism, true)
     }
 
     /// Set the parallelism of the last operator. A chained `map`/`filter`/`flat_map`
@@ -81,6 +81,45 @@ impl<T: Send + 'static> DataStream<T> {
         }
     }
 
+    /// Give the operator that made this stream (its source, `rebalance`, `async_map`
+    /// or keyed `process`) a stable id its state is stored under, as in Flink: a
+    /// checkpoint or savepoint then restores into a changed graph (an operator added
+    /// or removed elsewhere) by uid rather than by place. State whose uid the new job
+    /// lacks fails the restore naming it, unless the environment allows dropping it
+    /// ([`StreamEnvironmentBuilder::allow_non_restored_state`](crate::StreamEnvironmentBuilder::allow_non_restored_state)).
+    /// Stateful operators without a uid keep their state under their place in the
+    /// graph, and the job warns at start. A chained `map`, `filter` or `flat_map`
+    /// keeps no state: a uid given to it is not used. Uids must be unique, non-empty
+    /// and free of `/` (checked when the job starts).
+    ///
+    /// ```
+    /// # use stream_core::prelude::*;
+    /// # let env = StreamEnvironment::builder().build()?;
+    /// let job = env
+    ///     .from_source(CollectionSource::new(vec![1u64, 2, 3]), "numbers")
+    ///     .uid("numbers-v1")
+    ///     .key_by(|x: &u64| x % 2)
+    ///     .process("count", process_fn(|_k: &u64, n: &mut u64, _x: u64, out: &mut Collector<u64>| {
+    ///         *n += 1;
+    ///         out.collect(*n);
+    ///         Ok(())
+    ///     }))
+    ///     .uid("count-v1")
+    ///     .sink_to(PrintSink::new(), "print")
+    ///     .uid("print-v1");
+    /// # Ok::<(), stream_core::StreamError>(())
+    /// ```
+    pub fn uid(mut self, uid: &str) -> Self {
+        if self.rechain.is_some() {
+            tracing::debug!(uid, "a chained operator keeps no state; its uid is not used");
+            return self;
+        }
+        if let Some(last) = self.stages.last_mut() {
+            last.uid = Some(uid.to_string());
+        }
+        self
+    }
+
     /// Transform each record (chained into the producing task).
     pub fn map<U: Send + 'static>(self, f: impl Fn(T) -> U + Send + Sync + 'static) -> DataStream<U> {
         self.chain(Arc::new(MapFn(f)))
@@ -102,7 +141,7 @@ impl<T: Send + 'static> DataStream<T> {
 
     /// Spread batches round robin over `parallelism` subtasks of a new stage.
     pub fn rebalance(self, parallelism: usize) -> DataStream<T> {
-        let stage = self.next_stage("rebalance", parallelism);
+        let stage = StageInfo { stateful: false, ..self.next_stage("rebalance", parallelism) };
         let node = Arc::new(ExchangeNode {
             upstream: self.node.clone(),
             upstream_parallelism: self.parallelism(),

@@ -103,7 +103,7 @@ impl AttemptCtx {
         TaskContext {
             job: self.env.metrics.job(),
             connector: "",
-            stage: stage.uid.clone(),
+            stage: stage.id.clone(),
             name: stage.name.clone(),
             subtask,
             parallelism,

@@ -17,6 +17,7 @@ use crate::checkpoint_config::CheckpointConfig;
 use crate::error::{Result, StreamError};
 use crate::metrics::JobMetrics;
 use crate::state::{CheckpointData, StateBackend};
+use crate::uid_map::UidMap;
 
 struct Pending {
     started: Instant,
@@ -27,6 +28,8 @@ struct Pending {
 pub(crate) struct Coordinator {
     pub(crate) config: CheckpointConfig,
     pub(crate) backend: Arc<dyn StateBackend>,
+    /// The ids task states are stored under.
+    pub(crate) uids: UidMap,
     pub(crate) metrics: JobMetrics,
     pub(crate) driver: Box<dyn EnumeratorDriver>,
     pub(crate) inbox: mpsc::UnboundedReceiver<CoordinatorMsg>,
@@ -199,12 +202,12 @@ impl Coordinator {
         }
         let Some(pending) = p.pending.remove(&id) else { return Ok(()) };
         let started = pending.started;
-        let data = CheckpointData {
+        let data = self.uids.to_stored(CheckpointData {
             id,
             timestamp_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
             enumerator: Some(pending.enumerator),
             tasks: pending.acks,
-        };
+        });
         let backend = self.backend.clone();
         let stored = tokio::task::spawn_blocking(move || backend.store(&data))
             .await

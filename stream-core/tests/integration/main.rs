@@ -10,3 +10,4 @@ mod common;
 mod guarantees;
 mod metrics;
 mod process_kill;
+mod uids;
