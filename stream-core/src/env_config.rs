@@ -20,4 +20,6 @@ pub(crate) struct EnvConfig {
     pub(crate) metrics: JobMetrics,
     /// Whether a restore may drop state no stage takes.
     pub(crate) allow_non_restored_state: bool,
+    /// A savepoint directory to start from.
+    pub(crate) resume_from: Option<std::path::PathBuf>,
 }

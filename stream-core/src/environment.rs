@@ -57,6 +57,7 @@ impl StreamEnvironment {
             channel_capacity: 8,
             faults: FaultInjector::new(),
             allow_non_restored_state: false,
+            resume_from: None,
         }
     }
 
@@ -89,6 +90,7 @@ pub struct StreamEnvironmentBuilder {
     channel_capacity: usize,
     faults: FaultInjector,
     allow_non_restored_state: bool,
+    resume_from: Option<std::path::PathBuf>,
 }
 
 impl StreamEnvironmentBuilder {
@@ -136,6 +138,15 @@ impl StreamEnvironmentBuilder {
         self
     }
 
+    /// Start jobs from the savepoint in `dir` (written by
+    /// [`JobHandle::stop_with_savepoint`](crate::JobHandle::stop_with_savepoint)),
+    /// unless the state backend holds a newer checkpoint (a restart after the job
+    /// checkpointed). A missing or empty directory fails the job at start, naming it.
+    pub fn resume_from(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.resume_from = Some(dir.into());
+        self
+    }
+
     /// Share a fault injector with the job (tests).
     pub fn fault_injector(mut self, faults: FaultInjector) -> Self {
         self.faults = faults;
@@ -165,6 +176,7 @@ impl StreamEnvironmentBuilder {
                 faults: self.faults,
                 metrics: JobMetrics::default(),
                 allow_non_restored_state: self.allow_non_restored_state,
+                resume_from: self.resume_from,
             }),
         })
     }

@@ -2,8 +2,9 @@
 //! restored from the newest complete checkpoint.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -14,11 +15,17 @@ use crate::error::{Result, StreamError};
 use crate::metrics::MetricsSnapshot;
 use crate::runtime::attempt::{AttemptCtx, TaskEnv};
 use crate::runtime::coordinator::Coordinator;
+use crate::savepoint;
 use crate::stage::StageInfo;
-use crate::state::CheckpointData;
+use crate::state::{CheckpointData, StateBackend};
 use crate::uid_map::UidMap;
 
-pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receiver<bool>) -> Result<JobResult> {
+pub(crate) async fn execute(
+    job: Job,
+    job_name: &str,
+    mut cancel: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+) -> Result<JobResult> {
     for stage in &job.stages {
         if stage.parallelism == 0 {
             return Err(StreamError::invalid(
@@ -43,8 +50,8 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
     let run_id = format!("{:08x}", fastrand::u32(..));
     let mut attempt: u32 = 0;
     loop {
-        let backend = config.backend.clone();
-        let restored = tokio::task::spawn_blocking(move || backend.latest())
+        let (backend, resume_from) = (config.backend.clone(), config.resume_from.clone());
+        let restored = tokio::task::spawn_blocking(move || savepoint::restore_point(&*backend, resume_from.as_deref()))
             .await
             .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??
             .map(|cp| uids.to_running(cp, config.allow_non_restored_state))
@@ -53,7 +60,7 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
             tracing::info!(job = job_name, checkpoint = cp.id, attempt, "restoring from checkpoint");
         }
         let outcome = tokio::select! {
-            outcome = run_attempt(&job, &uids, attempt, &run_id, restored.map(Arc::new))
+            outcome = run_attempt(&job, &uids, attempt, &run_id, restored.map(Arc::new), &stop)
                 .instrument(tracing::info_span!("job", job = job_name, attempt)) => outcome.map(|id| (id, false)),
             _ = cancel.wait_for(|c| *c) => Ok((config.metrics.snapshot().last_checkpoint_id, true)),
         };
@@ -61,7 +68,7 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
             Ok((last_checkpoint_id, cancelled)) => {
                 tracing::info!(job = job_name, attempt, cancelled, "job ended");
                 let metrics = config.metrics.snapshot();
-                return Ok(JobResult { cancelled, last_checkpoint_id, restarts: attempt, metrics });
+                return Ok(JobResult { cancelled, last_checkpoint_id, restarts: attempt, metrics, savepoint: None });
             }
             Err(error) => {
                 tracing::error!(job = job_name, attempt, %error, "attempt failed");
@@ -77,7 +84,13 @@ pub(crate) async fn execute(job: Job, job_name: &str, mut cancel: watch::Receive
                             _ = cancel.wait_for(|c| *c) => {
                                 let metrics = config.metrics.snapshot();
                                 let last_checkpoint_id = metrics.last_checkpoint_id;
-                                return Ok(JobResult { cancelled: true, last_checkpoint_id, restarts: attempt + 1, metrics });
+                                return Ok(JobResult {
+                                    cancelled: true,
+                                    last_checkpoint_id,
+                                    restarts: attempt + 1,
+                                    metrics,
+                                    savepoint: None,
+                                });
                             }
                         }
                         attempt += 1;
@@ -95,6 +108,7 @@ async fn run_attempt(
     attempt: u32,
     run_id: &str,
     restored: Option<Arc<CheckpointData>>,
+    stop: &watch::Receiver<bool>,
 ) -> Result<u64> {
     let config = &job.config;
     let (coordinator_tx, inbox) = mpsc::unbounded_channel();
@@ -137,6 +151,7 @@ async fn run_attempt(
             task_count: ctx.task_keys.len(),
             data_tasks: ctx.data_tasks.len(),
             last_id,
+            stop: stop.clone(),
         };
         coordinator.run().await
     }
@@ -168,6 +183,9 @@ pub struct JobResult {
     pub restarts: u32,
     /// Metrics at the end.
     pub metrics: MetricsSnapshot,
+    /// The directory holding the savepoint, when the job was stopped with one
+    /// ([`JobHandle::stop_with_savepoint`]).
+    pub savepoint: Option<PathBuf>,
 }
 
 impl Job {
@@ -197,16 +215,26 @@ impl Job {
     /// Restores from the newest checkpoint in the state backend if there is one.
     pub async fn execute(self, job_name: &str) -> Result<JobResult> {
         let (_keep, cancel) = watch::channel(false);
-        execute(self, job_name, cancel).await
+        let (_keep_stop, stop) = watch::channel(false);
+        execute(self, job_name, cancel, stop).await
     }
 
     /// Start the job in the background; the handle cancels it (unbounded jobs) or
     /// waits for its end. Dropping the handle cancels the job.
     pub fn start(self, job_name: &str) -> JobHandle {
         let (cancel, cancelled) = watch::channel(false);
+        let (stop, stopped) = watch::channel(false);
         let name = job_name.to_string();
-        let task = tokio::spawn(async move { execute(self, &name, cancelled).await });
-        JobHandle { cancel, task }
+        let backend = self.config.backend.clone();
+        let task = tokio::spawn(async move { execute(self, &name, cancelled, stopped).await });
+        JobHandle { cancel, stop, backend, task }
+    }
+}
+
+fn joined(ended: std::result::Result<Result<JobResult>, tokio::task::JoinError>) -> Result<JobResult> {
+    match ended {
+        Ok(result) => result,
+        Err(e) => Err(StreamError::TaskFailed { task: "job".into(), message: e.to_string() }),
     }
 }
 
@@ -214,6 +242,8 @@ impl Job {
 #[derive(Debug)]
 pub struct JobHandle {
     cancel: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
+    backend: Arc<dyn StateBackend>,
     task: tokio::task::JoinHandle<Result<JobResult>>,
 }
 
@@ -231,11 +261,75 @@ impl JobHandle {
     }
 
     /// Wait for the job to end (finished, failed or cancelled).
-    pub async fn join(self) -> Result<JobResult> {
-        match self.task.await {
-            Ok(result) => result,
-            Err(e) => Err(crate::StreamError::TaskFailed { task: "job".into(), message: e.to_string() }),
+    pub async fn join(mut self) -> Result<JobResult> {
+        joined((&mut self.task).await)
+    }
+
+    /// Stop the job with a savepoint, as Flink's stop-with-savepoint: the sources stop
+    /// reading (keeping their positions), every record already read is processed and
+    /// written, a final checkpoint is taken and every sink commits it; the job then
+    /// ends and that checkpoint is copied into `dir`. A job built with
+    /// [`StreamEnvironmentBuilder::resume_from`](crate::StreamEnvironmentBuilder::resume_from)`(dir)`
+    /// continues from it with nothing lost and, for exactly-once sinks, nothing
+    /// written twice. A failure on the way is handled by the restart strategy (the
+    /// restarted attempt stops at once).
+    ///
+    /// ```no_run
+    /// # use stream_core::prelude::*;
+    /// # async fn run(env: StreamEnvironment) -> stream_core::Result<()> {
+    /// let handle = env
+    ///     .from_source(CollectionSource::sequence(0..u64::MAX), "numbers")
+    ///     .sink_to(PrintSink::new(), "print")
+    ///     .start("numbers");
+    /// // ... later: an upgrade.
+    /// let result = handle.stop_with_savepoint("/var/lib/job/savepoint-1").await?;
+    /// assert!(result.savepoint.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub async fn stop_with_savepoint(self, dir: impl Into<PathBuf>) -> Result<JobResult> {
+        self.stop_within(dir.into(), None).await
+    }
+
+    /// Run until the job ends, or until the process gets SIGTERM (what Kubernetes
+    /// sends before it stops a pod), then [stop with a
+    /// savepoint](JobHandle::stop_with_savepoint) into `dir`. When that takes longer
+    /// than `deadline` (keep it below the pod's termination grace period), the job
+    /// is cancelled instead: its latest checkpoint stays in the state backend, and
+    /// the result says `cancelled` and holds no savepoint.
+    #[cfg(unix)]
+    pub async fn stop_on_sigterm(mut self, dir: impl Into<PathBuf>, deadline: Duration) -> Result<JobResult> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(|e| StreamError::io("SIGTERM handler", e))?;
+        tokio::select! {
+            ended = &mut self.task => return joined(ended),
+            _ = term.recv() => tracing::info!(?deadline, "SIGTERM: stopping the job with a savepoint"),
         }
+        self.stop_within(dir.into(), Some(deadline)).await
+    }
+
+    async fn stop_within(mut self, dir: PathBuf, deadline: Option<Duration>) -> Result<JobResult> {
+        self.stop.send_replace(true);
+        let ended = match deadline {
+            None => (&mut self.task).await,
+            Some(deadline) => match tokio::time::timeout(deadline, &mut self.task).await {
+                Ok(ended) => ended,
+                Err(_) => {
+                    tracing::warn!(?deadline, "stop-with-savepoint did not finish in time; cancelling the job");
+                    return self.cancel_and_join().await;
+                }
+            },
+        };
+        let mut result = joined(ended)?;
+        if result.cancelled {
+            return Ok(result);
+        }
+        let (backend, at) = (self.backend.clone(), dir.clone());
+        let id = tokio::task::spawn_blocking(move || savepoint::write(&*backend, &at))
+            .await
+            .map_err(|e| StreamError::TaskFailed { task: "savepoint".into(), message: e.to_string() })??;
+        tracing::info!(checkpoint = id, dir = %dir.display(), "savepoint written");
+        result.savepoint = Some(dir);
+        Ok(result)
     }
 
     /// [`JobHandle::cancel`], then [`JobHandle::join`].

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod restart;
 pub mod retry;
 mod runtime;
+mod savepoint;
 mod stage;
 pub mod state;
 mod stream;

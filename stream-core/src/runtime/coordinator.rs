@@ -42,6 +42,8 @@ pub(crate) struct Coordinator {
     pub(crate) data_tasks: usize,
     /// Id of the restored checkpoint (0 if none); new ids continue from it.
     pub(crate) last_id: u64,
+    /// Becomes true when the job is to stop with a savepoint.
+    pub(crate) stop: watch::Receiver<bool>,
 }
 
 struct Progress {
@@ -52,6 +54,8 @@ struct Progress {
     drained: BTreeSet<String>,
     final_id: Option<u64>,
     final_done: bool,
+    /// The readers were told to stop.
+    stopping: bool,
     finished_tasks: BTreeSet<String>,
     next_discovery: Option<Instant>,
 }
@@ -89,14 +93,27 @@ impl Coordinator {
             drained: BTreeSet::new(),
             final_id: None,
             final_done: false,
+            stopping: false,
             finished_tasks: BTreeSet::new(),
             next_discovery: self.driver.discovery_interval().map(|d| now + d),
         };
+        let (mut stop, mut stop_open) = (self.stop.clone(), true);
         loop {
+            if !p.stopping && *stop.borrow_and_update() {
+                // Stop-with-savepoint: the readers end their data; when every task has
+                // drained, the final checkpoint (the savepoint) is taken and committed.
+                tracing::info!("stopping the sources for a savepoint");
+                p.stopping = true;
+                self.driver.stop_readers();
+            }
             let wake = next_wake(&self.config, &p, Instant::now());
             let msg = tokio::select! {
                 msg = self.inbox.recv() => msg,
                 _ = tokio::time::sleep_until(wake.into()) => None,
+                changed = stop.changed(), if !p.stopping && stop_open => {
+                    stop_open = changed.is_ok();
+                    continue;
+                }
             };
             if let Some(msg) = msg {
                 match msg {
@@ -250,6 +267,7 @@ mod tests {
             drained: BTreeSet::new(),
             final_id: None,
             final_done: false,
+            stopping: false,
             finished_tasks: BTreeSet::new(),
             next_discovery: None,
         }

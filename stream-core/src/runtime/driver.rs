@@ -18,6 +18,9 @@ pub(crate) enum SourceControl<S> {
     NoMoreSplits,
     Trigger(u64),
     Complete(u64),
+    /// Stop reading (stop-with-savepoint): end the data here, keep the splits and
+    /// their positions for the final checkpoint.
+    Stop,
     EndInput,
 }
 
@@ -31,6 +34,8 @@ pub(crate) trait EnumeratorDriver: Send {
     /// Snapshot the enumerator, then send the trigger to every reader.
     fn trigger_checkpoint(&mut self, id: u64) -> Result<serde_json::Value>;
     fn notify_checkpoint_complete(&mut self, id: u64);
+    /// Tell every reader to stop reading (stop-with-savepoint).
+    fn stop_readers(&mut self);
     fn end_input(&mut self);
 }
 
@@ -121,6 +126,12 @@ impl<E: SplitEnumerator> EnumeratorDriver for SourceDriver<E> {
         self.enumerator.notify_checkpoint_complete(id);
         for subtask in 0..self.readers.len() {
             self.send(subtask, SourceControl::Complete(id));
+        }
+    }
+
+    fn stop_readers(&mut self) {
+        for subtask in 0..self.readers.len() {
+            self.send(subtask, SourceControl::Stop);
         }
     }
 

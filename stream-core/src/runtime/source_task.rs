@@ -103,11 +103,7 @@ pub(crate) async fn run_source<R: SourceReader>(
                 task.awaiting_splits = true;
                 task.notify(CoordinatorMsg::SplitRequest { subtask: task.ctx.subtask })?;
             }
-            ReadStatus::Finished => {
-                task.finished = true;
-                task.out.end_of_data().await?;
-                task.env.drained(&task.key)?;
-            }
+            ReadStatus::Finished => task.finish().await?,
         }
     }
 }
@@ -115,6 +111,16 @@ pub(crate) async fn run_source<R: SourceReader>(
 impl<R: SourceReader> SourceTask<R> {
     fn notify(&self, msg: CoordinatorMsg) -> Result<()> {
         self.env.coordinator.send(msg).map_err(|_| StreamError::ChannelClosed)
+    }
+
+    /// End this reader's data: no record follows; the coordinator learns it is drained.
+    async fn finish(&mut self) -> Result<()> {
+        if !self.finished {
+            self.finished = true;
+            self.out.end_of_data().await?;
+            self.env.drained(&self.key)?;
+        }
+        Ok(())
     }
 
     async fn handle(&mut self, msg: SourceControl<R::Split>) -> Result<Flow> {
@@ -144,6 +150,8 @@ impl<R: SourceReader> SourceTask<R> {
                 )?;
                 self.reader.notify_checkpoint_complete(id).await?
             }
+            // The reader keeps its splits: the final checkpoint stores their positions.
+            SourceControl::Stop => self.finish().await?,
             SourceControl::EndInput => {
                 self.out.end().await?;
                 return Ok(Flow::Exit);

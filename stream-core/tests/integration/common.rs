@@ -2,10 +2,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use stream_core::Result;
 use stream_core::api::KeyedProcessFunction;
 use stream_core::api::{
     Boundedness, Collector, Committer, ReadStatus, Sink, SinkWriter, Source, SourceReader, TaskContext, process_fn,
@@ -13,6 +15,7 @@ use stream_core::api::{
 use stream_core::builtin::{CollectionEnumerator, CollectionReader, CollectionSource, CollectionSplit};
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::state::{CheckpointData, MemoryStateBackend, StateBackend};
+use stream_core::{Result, StreamError};
 
 /// Number of distinct keys in generated inputs.
 pub const KEYS: u64 = 37;
@@ -371,4 +374,101 @@ pub async fn keyed_count_job(
         .sink_to(sink.clone(), "sink")
         .execute("keyed-count")
         .await
+}
+
+// ---- a two-phase file sink, for tests that run jobs in child processes ---------
+
+/// Lines go to a hidden pending file at pre-commit; commit renames it to `part-*`.
+#[derive(Clone)]
+pub struct FileCommitSink {
+    pub dir: PathBuf,
+}
+
+pub struct FileWriter {
+    dir: PathBuf,
+    prefix: String,
+    lines: String,
+}
+
+pub struct FileCommitter {
+    dir: PathBuf,
+}
+
+impl Sink<(u64, u64)> for FileCommitSink {
+    type Committable = String;
+    type WriterState = ();
+    type Writer = FileWriter;
+    type Committer = FileCommitter;
+
+    async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<FileWriter> {
+        Ok(FileWriter {
+            dir: self.dir.clone(),
+            prefix: format!("{}-{}", ctx.attempt_id, ctx.subtask),
+            lines: String::new(),
+        })
+    }
+
+    async fn create_committer(&self, _ctx: &TaskContext) -> Result<FileCommitter> {
+        Ok(FileCommitter { dir: self.dir.clone() })
+    }
+}
+
+impl SinkWriter<(u64, u64)> for FileWriter {
+    type Committable = String;
+    type State = ();
+
+    async fn write(&mut self, (key, count): (u64, u64)) -> Result<()> {
+        use std::fmt::Write;
+        let _ = writeln!(self.lines, "{key} {count}");
+        Ok(())
+    }
+
+    async fn flush(&mut self, _end: bool) -> Result<()> {
+        Ok(())
+    }
+
+    async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<String>> {
+        if self.lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = format!("{}-{checkpoint_id}", self.prefix);
+        let path = self.dir.join(format!(".pending-{name}"));
+        let mut file = fs::File::create(&path).map_err(|e| StreamError::io(&path, e))?;
+        file.write_all(self.lines.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| StreamError::io(&path, e))?;
+        self.lines.clear();
+        Ok(vec![name])
+    }
+}
+
+impl Committer for FileCommitter {
+    type Committable = String;
+
+    async fn commit(&mut self, names: &[String]) -> Result<()> {
+        for name in names {
+            let pending = self.dir.join(format!(".pending-{name}"));
+            let done = self.dir.join(format!("part-{name}"));
+            if pending.exists() {
+                fs::rename(&pending, &done).map_err(|e| StreamError::io(&done, e))?;
+            } else if !done.exists() {
+                return Err(StreamError::io(&pending, std::io::Error::other("committable lost")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every `(key, count)` line of the committed `part-*` files in `out`.
+pub fn read_output(out: &Path) -> Vec<(u64, u64)> {
+    let mut pairs = Vec::new();
+    for entry in fs::read_dir(out).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.file_name().unwrap().to_string_lossy().starts_with("part-") {
+            continue;
+        }
+        for line in fs::read_to_string(&path).unwrap().lines() {
+            let (k, c) = line.split_once(' ').unwrap();
+            pairs.push((k.parse().unwrap(), c.parse().unwrap()));
+        }
+    }
+    pairs
 }

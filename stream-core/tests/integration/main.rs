@@ -10,4 +10,5 @@ mod common;
 mod guarantees;
 mod metrics;
 mod process_kill;
+mod stop_with_savepoint;
 mod uids;

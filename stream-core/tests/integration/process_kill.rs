@@ -6,97 +6,15 @@
 use crate::common;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use stream_core::api::{Committer, Sink, SinkWriter, TaskContext};
 use stream_core::prelude::*;
-use stream_core::{Result, StreamError};
 
 const N: u64 = 30_000;
 const CHILD_ENV: &str = "STREAM_CORE_KILL_TEST_DIR";
-
-/// Lines go to a hidden pending file at pre-commit; commit renames it to `part-*`.
-#[derive(Clone)]
-struct FileCommitSink {
-    dir: PathBuf,
-}
-
-struct FileWriter {
-    dir: PathBuf,
-    prefix: String,
-    lines: String,
-}
-
-struct FileCommitter {
-    dir: PathBuf,
-}
-
-impl Sink<(u64, u64)> for FileCommitSink {
-    type Committable = String;
-    type WriterState = ();
-    type Writer = FileWriter;
-    type Committer = FileCommitter;
-
-    async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<FileWriter> {
-        Ok(FileWriter {
-            dir: self.dir.clone(),
-            prefix: format!("{}-{}", ctx.attempt_id, ctx.subtask),
-            lines: String::new(),
-        })
-    }
-
-    async fn create_committer(&self, _ctx: &TaskContext) -> Result<FileCommitter> {
-        Ok(FileCommitter { dir: self.dir.clone() })
-    }
-}
-
-impl SinkWriter<(u64, u64)> for FileWriter {
-    type Committable = String;
-    type State = ();
-
-    async fn write(&mut self, (key, count): (u64, u64)) -> Result<()> {
-        use std::fmt::Write;
-        let _ = writeln!(self.lines, "{key} {count}");
-        Ok(())
-    }
-
-    async fn flush(&mut self, _end: bool) -> Result<()> {
-        Ok(())
-    }
-
-    async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<String>> {
-        if self.lines.is_empty() {
-            return Ok(Vec::new());
-        }
-        let name = format!("{}-{checkpoint_id}", self.prefix);
-        let path = self.dir.join(format!(".pending-{name}"));
-        let mut file = fs::File::create(&path).map_err(|e| StreamError::io(&path, e))?;
-        file.write_all(self.lines.as_bytes()).and_then(|_| file.sync_all()).map_err(|e| StreamError::io(&path, e))?;
-        self.lines.clear();
-        Ok(vec![name])
-    }
-}
-
-impl Committer for FileCommitter {
-    type Committable = String;
-
-    async fn commit(&mut self, names: &[String]) -> Result<()> {
-        for name in names {
-            let pending = self.dir.join(format!(".pending-{name}"));
-            let done = self.dir.join(format!("part-{name}"));
-            if pending.exists() {
-                fs::rename(&pending, &done).map_err(|e| StreamError::io(&done, e))?;
-            } else if !done.exists() {
-                return Err(StreamError::io(&pending, std::io::Error::other("committable lost")));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// The job run by the child process (started by the test below).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,21 +48,6 @@ fn child(dir: &Path) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn read_output(out: &Path) -> Vec<(u64, u64)> {
-    let mut pairs = Vec::new();
-    for entry in fs::read_dir(out).unwrap() {
-        let path = entry.unwrap().path();
-        if !path.file_name().unwrap().to_string_lossy().starts_with("part-") {
-            continue;
-        }
-        for line in fs::read_to_string(&path).unwrap().lines() {
-            let (k, c) = line.split_once(' ').unwrap();
-            pairs.push((k.parse().unwrap(), c.parse().unwrap()));
-        }
-    }
-    pairs
 }
 
 #[test]
