@@ -59,17 +59,7 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
     /// Validate and build; the error names the bad option.
     pub fn build(self) -> Result<KafkaSink<T>> {
         let options = self.validate()?;
-        let transactions = options.exactly_once.map(|eo| {
-            Arc::new(Transactions::new(
-                options.client.clone(),
-                eo.prefix,
-                eo.pool_size,
-                eo.transaction_timeout,
-                eo.call_timeout,
-                eo.marker_topic,
-                eo.records_in_checkpoint,
-            ))
-        });
+        let transactions = options.exactly_once.map(|eo| Arc::new(Transactions::new(options.client.clone(), eo)));
         Ok(KafkaSink {
             client: options.client,
             guarantee: options.guarantee,

@@ -28,6 +28,10 @@ pub struct KafkaWriterState {
     pub subtask: usize,
     /// The sequence number of its open transaction.
     pub next_seq: u64,
+    /// The size of its pool of transactional ids (0 in states of versions that did not
+    /// keep it: the current size is taken).
+    #[serde(default)]
+    pub pool: u64,
 }
 
 struct Open {
@@ -96,29 +100,37 @@ impl<T: Send + 'static> KafkaWriter<T> {
         txns.ensure_marker_topic(ctx.parallelism).await?;
         let own = restored.iter().filter(|s| s.subtask == ctx.subtask).map(|s| s.next_seq).max();
         // Fence every transactional id earlier processes or attempts may have left a
-        // transaction open on: the whole pool of each restored subtask (and of ours),
-        // except the id of each restored committable (sequence `next_seq - 1`), which
-        // the committer recovers, and the ids of our first transaction and its spare,
-        // which initialising them fences. An open transaction left behind only holds
-        // back `read_committed` readers, so fencing (one broker round trip per id, all
-        // at once) runs in the background while the first transaction begins and
-        // writes; the first pre-commit waits for it.
-        let pool = txns.pool;
+        // transaction open on: the whole pool of each restored subtask, in the size it
+        // had (every old subtask's state is restored somewhere, also after the
+        // parallelism or the pool shrank), and of ours, except the id of each restored
+        // committable (sequence `next_seq - 1`), which the committer recovers, and the
+        // ids of our first transaction and its spare, which initialising them fences.
+        // An open transaction left behind only holds back `read_committed` readers, so
+        // fencing (one broker round trip per id, all at once) runs in the background
+        // while the first transaction begins and writes; the first pre-commit waits for
+        // it.
+        let pool_of = |s: &KafkaWriterState| if s.pool == 0 { txns.pool } else { s.pool };
+        let committables: Vec<String> = restored
+            .iter()
+            .filter_map(|s| s.next_seq.checked_sub(1).map(|seq| txns.id_in_pool(s.subtask, seq, pool_of(s))))
+            .collect();
         let mut fence: Vec<String> = restored
             .iter()
-            .flat_map(|s| match s.next_seq.checked_sub(1) {
-                Some(committable) => (committable + 1..committable + pool).map(|seq| txns.id(s.subtask, seq)).collect(),
-                None => (0..pool).map(|seq| txns.id(s.subtask, seq)).collect::<Vec<_>>(),
-            })
+            .flat_map(|s| (0..pool_of(s)).map(|slot| txns.id_in_pool(s.subtask, slot, pool_of(s))))
             .collect();
-        if own.is_none() {
-            fence.extend((0..pool).map(|seq| txns.id(ctx.subtask, seq)));
+        fence.extend((0..txns.pool).map(|seq| txns.id(ctx.subtask, seq)));
+        // With another pool size our next ids may fall on a restored committable's,
+        // which the committer must recover first: skip ahead (a pool holds 4 ids or
+        // more, so two steps at most).
+        let mut seq = own.unwrap_or(0);
+        while committables.contains(&txns.id(ctx.subtask, seq)) || committables.contains(&txns.id(ctx.subtask, seq + 1))
+        {
+            seq += 1;
         }
-        let seq = own.unwrap_or(0);
         let (id, spare_id) = (txns.id(ctx.subtask, seq), txns.id(ctx.subtask, seq + 1));
         fence.sort();
         fence.dedup();
-        fence.retain(|other| *other != id && *other != spare_id);
+        fence.retain(|other| *other != id && *other != spare_id && !committables.contains(other));
         let fencing = {
             let txns = txns.clone();
             tokio::spawn(async move {
@@ -247,7 +259,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
 
     fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<KafkaWriterState>> {
         Ok(match &self.transactions {
-            Some((_, open)) => vec![KafkaWriterState { subtask: self.subtask, next_seq: open.seq }],
+            Some((txns, open)) => vec![KafkaWriterState { subtask: self.subtask, next_seq: open.seq, pool: txns.pool }],
             None => Vec::new(),
         })
     }

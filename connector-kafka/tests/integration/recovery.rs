@@ -356,3 +356,67 @@ async fn a_record_that_cannot_be_read_back_fails_recovery_naming_it() {
     assert!(error.contains("retention or compaction") && error.contains("broker lost records"), "both causes: {error}");
     assert!(visible(&bootstrap, &topic).await.is_empty(), "nothing half-written is committed");
 }
+
+/// A job of 4 subtasks with pools of 8 ids is killed with a transaction pre-committed
+/// and one open on ids 6 and 7 of every pool, and restarts with 2 subtasks and pools
+/// of 4 (Flink's scale-down): the new writers must fence the old ids beyond their
+/// own, or the open transactions hold back every `read_committed` reader of the
+/// topic until they time out (15 min; never, on noida-db).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_fewer_subtasks_and_a_smaller_pool_leaves_no_transaction_open() {
+    let Some((bootstrap, topic)) = common::topic("scale-down", 1).await else { return };
+    let sink = |pool: u64| {
+        KafkaSink::builder(&bootstrap, ValueTo::new(&topic, Utf8Schema))
+            .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+            .transactional_id_prefix(format!("{topic}-tx"))
+            .transactional_id_pool_size(pool)
+            .build()
+            .unwrap()
+    };
+    let at = |subtask: usize, parallelism: usize, attempt_id: &str| TaskContext {
+        subtask,
+        parallelism,
+        ..ctx(0, attempt_id)
+    };
+    let (before, mut states) = (sink(8), Vec::new());
+    for subtask in 0..4 {
+        let context = at(subtask, 4, "before");
+        let mut writer = before.create_writer(&context, Vec::new()).await.unwrap();
+        let mut committer = before.create_committer(&context).await.unwrap();
+        let first = subtask as u32 * 100;
+        // Six completed checkpoints: the sequence reaches the pool's ids 6 and 7.
+        for checkpoint in 1..=6 {
+            let start = first + (checkpoint - 1) as u32 * 10;
+            writer.write_batch(&mut records(start..start + 10)).await.unwrap();
+            writer.flush(false).await.unwrap();
+            committer.commit(&writer.prepare_commit(checkpoint).await.unwrap()).await.unwrap();
+        }
+        states.push(writer.snapshot_state(6).unwrap());
+        writer.write_batch(&mut records(1_000..1_010)).await.unwrap();
+        writer.prepare_commit(7).await.unwrap(); // checkpoint 7 never completes
+        writer.write_batch(&mut records(2_000..2_010)).await.unwrap();
+        writer.flush(false).await.unwrap();
+        drop(writer); // killed, with transactions on ids 6 and 7 left open
+    }
+    let after = sink(4);
+    for subtask in 0..2 {
+        // Round robin, as the runtime restores writer states after a rescale.
+        let restored: Vec<_> = states.iter().skip(subtask).step_by(2).flatten().cloned().collect();
+        let mut writer = after.create_writer(&at(subtask, 2, "after"), restored).await.unwrap();
+        let start = 5_000 + subtask as u32 * 10;
+        writer.write_batch(&mut records(start..start + 10)).await.unwrap();
+        writer.flush(false).await.unwrap();
+        let committables = writer.prepare_commit(7).await.unwrap();
+        after.create_committer(&at(subtask, 2, "after")).await.unwrap().commit(&committables).await.unwrap();
+    }
+    let mut expected: Vec<String> = (0..4).flat_map(|s| records(s * 100..s * 100 + 60)).collect();
+    expected.extend(records(5_000..5_020));
+    expected.sort();
+    let seen = visible(&bootstrap, &topic).await;
+    assert!(
+        seen == expected,
+        "{} records visible of {}: a transaction of the old run is still open",
+        seen.len(),
+        expected.len()
+    );
+}
