@@ -7,6 +7,7 @@ mod builtins;
 mod cancel;
 mod checkpoint_protocol;
 mod common;
+mod format1_fixture;
 mod guarantees;
 mod metrics;
 mod process_kill;
