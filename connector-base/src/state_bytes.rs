@@ -2,10 +2,10 @@
 //! transactions). Use with `#[serde(with = "connector_base::state_bytes")]` on a
 //! `Vec<u8>`, or `connector_base::state_bytes::optional` on an `Option<Vec<u8>>`.
 //!
-//! In a human-readable format (checkpoint state is JSON today) UTF-8 bytes are one
-//! string, about a quarter of the size and the time of an array of numbers; other
-//! bytes are `{"base64": "..."}`. An array of numbers is read too. A binary format
-//! gets the bytes as they are.
+//! Checkpoint state is MessagePack since checkpoint format 2: the bytes are stored as
+//! they are. In a human-readable format (JSON: every state of a format-1 checkpoint,
+//! still read on restore) UTF-8 bytes are one string and other bytes
+//! `{"base64": "..."}`; both are read back, and so is an array of numbers.
 //!
 //! ```
 //! #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]

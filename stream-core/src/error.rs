@@ -36,9 +36,9 @@ pub enum StreamError {
     State {
         /// Which operator or checkpoint part.
         what: String,
-        /// The serde error.
+        /// The codec's error (JSON in checkpoints of format 1, MessagePack after).
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn StdError + Send + Sync + 'static>,
     },
 
     /// A checkpoint file is damaged or of an unknown format version.
@@ -188,8 +188,8 @@ impl StreamError {
     }
 
     /// Shorthand for [`StreamError::State`].
-    pub fn state(what: impl Into<String>, source: serde_json::Error) -> Self {
-        StreamError::State { what: what.into(), source }
+    pub fn state(what: impl Into<String>, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        StreamError::State { what: what.into(), source: source.into() }
     }
 }
 

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use crate::api::{KeyedProcessFunction, Sink, Source, SplitEnumerator, TaskContext};
-use crate::error::{Result, StreamError};
+use crate::error::Result;
 use crate::runtime::async_task::{AsyncOptions, AsyncTask};
 use crate::runtime::attempt::AttemptCtx;
 use crate::runtime::driver::{EnumeratorDriver, SourceControl, SourceDriver};
@@ -20,6 +20,7 @@ use crate::runtime::process_task::{KeyedState, KeyedTask, run_exchange};
 use crate::runtime::sink_output::{SinkOutput, SinkShared, SinkState, run_committer};
 use crate::runtime::source_task::run_source;
 use crate::stage::StageInfo;
+use crate::state::StateBlob;
 
 /// Builds the part of the graph that ends in `outputs` (one per subtask).
 pub(crate) trait Node<T>: Send + Sync + 'static {
@@ -50,8 +51,8 @@ fn connect<T: Send + 'static>(
     Ok(receivers.into_iter().map(|rxs| InputGate::new(rxs, ctx.mode)).collect())
 }
 
-fn restored_value<V: DeserializeOwned>(what: &str, value: &serde_json::Value) -> Result<V> {
-    V::deserialize(value).map_err(|e| StreamError::state(what, e))
+fn restored_value<V: DeserializeOwned>(what: &str, state: &StateBlob) -> Result<V> {
+    state.decode(what)
 }
 
 // ---- source -------------------------------------------------------------------

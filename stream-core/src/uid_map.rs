@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Result, StreamError};
 use crate::stage::StageInfo;
 use crate::state::CheckpointData;
+#[cfg(test)]
+use crate::state::StateBlob;
 
 /// Task-key prefixes of this job's stages (their ids in the running graph) and the
 /// ids their state is stored under.
@@ -68,7 +70,7 @@ impl UidMap {
             let (prefix, _) = split(&key);
             if self.id_by_stored.contains_key(prefix) {
                 tasks.insert(rename(&key, &self.id_by_stored), state);
-            } else if !is_empty(&state) {
+            } else if !state.is_empty() {
                 unclaimed.insert(prefix.to_string());
             }
         }
@@ -99,16 +101,6 @@ fn rename(key: &str, map: &BTreeMap<String, String>) -> String {
     }
 }
 
-/// Nothing worth restoring: `null`, or arrays and objects of nothing but that.
-fn is_empty(state: &serde_json::Value) -> bool {
-    match state {
-        serde_json::Value::Null => true,
-        serde_json::Value::Array(items) => items.iter().all(is_empty),
-        serde_json::Value::Object(fields) => fields.values().all(is_empty),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,7 +111,7 @@ mod tests {
     }
 
     fn checkpoint(tasks: &[(&str, serde_json::Value)]) -> CheckpointData {
-        let tasks = tasks.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let tasks = tasks.iter().map(|(k, v)| (k.to_string(), StateBlob::encode("t", v).unwrap())).collect();
         CheckpointData { id: 4, timestamp_ms: 0, enumerator: None, tasks }
     }
 

@@ -1,8 +1,8 @@
 //! The records of one exactly-once transaction, kept for its committable in a compact
 //! binary log: appending is a copy of the bytes, and the checkpoint stores the whole
-//! log as one value (`connector_base::state_bytes`: base64 in JSON) instead of a JSON
-//! object per record, which made checkpoints of a busy sink take most of their
-//! interval.
+//! log as one value (`connector_base::state_bytes`: raw bytes in checkpoint format 2)
+//! instead of a state object per record, which made checkpoints of a busy sink take
+//! most of their interval when state was JSON.
 //!
 //! Layout of one record, integers little-endian: topic index `u32` (into `topics`),
 //! partition `i32` (`-1` = the partitioner's choice), timestamp flag `u8` + `i64`, key

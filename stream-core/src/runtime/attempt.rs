@@ -20,7 +20,7 @@ use crate::fault::FaultInjector;
 use crate::metrics::JobMetrics;
 use crate::retry::RetryPolicy;
 use crate::stage::StageInfo;
-use crate::state::CheckpointData;
+use crate::state::{CheckpointData, StateBlob};
 
 /// Messages from tasks to the coordinator.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub(crate) enum CoordinatorMsg {
     Ack {
         checkpoint_id: u64,
         task: String,
-        state: serde_json::Value,
+        state: StateBlob,
     },
     SplitRequest {
         subtask: usize,
@@ -73,7 +73,7 @@ impl TaskEnv {
 
     /// Acknowledge checkpoint `id` for `task` with its state.
     pub(crate) fn ack<S: Serialize>(&self, task: &str, checkpoint_id: u64, state: &S) -> Result<()> {
-        let state = serde_json::to_value(state).map_err(|e| StreamError::state(task, e))?;
+        let state = StateBlob::encode(task, state)?;
         self.coordinator
             .send(CoordinatorMsg::Ack { checkpoint_id, task: task.to_string(), state })
             .map_err(|_| StreamError::ChannelClosed)

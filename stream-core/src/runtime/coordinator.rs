@@ -16,13 +16,13 @@ use super::driver::EnumeratorDriver;
 use crate::checkpoint_config::CheckpointConfig;
 use crate::error::{Result, StreamError};
 use crate::metrics::JobMetrics;
-use crate::state::{CheckpointData, StateBackend};
+use crate::state::{CheckpointData, StateBackend, StateBlob};
 use crate::uid_map::UidMap;
 
 struct Pending {
     started: Instant,
-    enumerator: serde_json::Value,
-    acks: BTreeMap<String, serde_json::Value>,
+    enumerator: StateBlob,
+    acks: BTreeMap<String, StateBlob>,
 }
 
 pub(crate) struct Coordinator {
@@ -208,7 +208,7 @@ impl Coordinator {
         Ok(())
     }
 
-    async fn on_ack(&mut self, p: &mut Progress, id: u64, task: String, state: serde_json::Value) -> Result<()> {
+    async fn on_ack(&mut self, p: &mut Progress, id: u64, task: String, state: StateBlob) -> Result<()> {
         let Some(pending) = p.pending.get_mut(&id) else {
             tracing::debug!(checkpoint = id, %task, "late acknowledgement of an aborted checkpoint ignored");
             return Ok(());
@@ -274,7 +274,7 @@ mod tests {
     }
 
     fn pending(started: Instant) -> Pending {
-        Pending { started, enumerator: serde_json::Value::Null, acks: BTreeMap::new() }
+        Pending { started, enumerator: StateBlob::Encoded(Vec::new()), acks: BTreeMap::new() }
     }
 
     #[test]

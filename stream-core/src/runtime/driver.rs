@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{EnumeratorContext, SplitEnumerator};
 use crate::error::{Result, StreamError};
+use crate::state::StateBlob;
 
 /// Control messages to one source reader task.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ pub(crate) trait EnumeratorDriver: Send {
     fn discovery_interval(&self) -> Option<Duration>;
     async fn discover(&mut self) -> Result<()>;
     /// Snapshot the enumerator, then send the trigger to every reader.
-    fn trigger_checkpoint(&mut self, id: u64) -> Result<serde_json::Value>;
+    fn trigger_checkpoint(&mut self, id: u64) -> Result<StateBlob>;
     fn notify_checkpoint_complete(&mut self, id: u64);
     /// Tell every reader to stop reading (stop-with-savepoint).
     fn stop_readers(&mut self);
@@ -113,9 +114,9 @@ impl<E: SplitEnumerator> EnumeratorDriver for SourceDriver<E> {
         self.dispatch()
     }
 
-    fn trigger_checkpoint(&mut self, id: u64) -> Result<serde_json::Value> {
+    fn trigger_checkpoint(&mut self, id: u64) -> Result<StateBlob> {
         let state = self.enumerator.snapshot_state(id)?;
-        let value = serde_json::to_value(&state).map_err(|e| StreamError::state("enumerator", e))?;
+        let value = StateBlob::encode("enumerator", &state)?;
         for subtask in 0..self.readers.len() {
             self.send(subtask, SourceControl::Trigger(id));
         }

@@ -124,7 +124,10 @@ mod tests {
 
     fn checkpoint(id: u64) -> CheckpointData {
         let mut tasks = BTreeMap::new();
-        tasks.insert("1-count/0".to_string(), serde_json::json!({"id": id}));
+        tasks.insert(
+            "1-count/0".to_string(),
+            super::super::StateBlob::encode("t", &serde_json::json!({"id": id})).unwrap(),
+        );
         CheckpointData { id, timestamp_ms: id * 10, enumerator: None, tasks }
     }
 

@@ -1,5 +1,6 @@
 //! State backends: where completed checkpoints are kept.
 
+mod blob;
 mod envelope;
 mod fs;
 mod memory;
@@ -7,8 +8,7 @@ mod memory;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-use serde::{Deserialize, Serialize};
-
+pub use blob::StateBlob;
 pub use fs::FsStateBackend;
 pub use memory::MemoryStateBackend;
 
@@ -16,23 +16,23 @@ use crate::error::Result;
 
 /// Everything a completed checkpoint holds: the enumerator's state and the state of
 /// every task, keyed by `"<stage>/<subtask>"`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckpointData {
     /// Checkpoint id (increasing within a job, continued across restores).
     pub id: u64,
     /// Wall-clock time the checkpoint completed, in ms since the Unix epoch.
     pub timestamp_ms: u64,
     /// The source enumerator's state.
-    pub enumerator: Option<serde_json::Value>,
+    pub enumerator: Option<StateBlob>,
     /// Task states by `"<stage>/<subtask>"`.
-    pub tasks: BTreeMap<String, serde_json::Value>,
+    pub tasks: BTreeMap<String, StateBlob>,
 }
 
 impl CheckpointData {
     /// States of every subtask of `stage`, in subtask order.
-    pub fn stage_states(&self, stage: &str) -> Vec<(usize, &serde_json::Value)> {
+    pub fn stage_states(&self, stage: &str) -> Vec<(usize, &StateBlob)> {
         let prefix = format!("{stage}/");
-        let mut states: Vec<(usize, &serde_json::Value)> = self
+        let mut states: Vec<(usize, &StateBlob)> = self
             .tasks
             .iter()
             .filter_map(|(key, value)| {

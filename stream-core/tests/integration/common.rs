@@ -151,7 +151,7 @@ impl StateBackend for LoggingBackend {
         let oldest_held = checkpoint
             .tasks
             .values()
-            .filter_map(|state| state.get("pending")?.as_array().cloned())
+            .filter_map(|state| state.decode::<serde_json::Value>("sink").ok()?.get("pending")?.as_array().cloned())
             .flatten()
             .filter_map(|entry| entry.get(0)?.as_u64())
             .min();
