@@ -137,19 +137,12 @@ pub(crate) async fn start(request: Request<'_>) -> Result<Started, TestkitError>
         .await
         .map_err(|e| container_error(image, e))?;
     if let Err(e) = answered {
-        let logs = container.stdout_to_vec().await.unwrap_or_default();
-        let errors = container.stderr_to_vec().await.unwrap_or_default();
-        let tail = |bytes: Vec<u8>| {
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-        };
         return Err(container_error(
             image,
             format!(
-                "{} did not answer at {address} within {READY_WITHIN:?} ({e}); its output:\n{}\n{}",
+                "{} did not answer at {address} within {READY_WITHIN:?} ({e}); its output:\n{}",
                 server.system,
-                tail(logs),
-                tail(errors)
+                output_tail(&container).await
             ),
         ));
     }
@@ -161,6 +154,17 @@ pub(crate) async fn start(request: Request<'_>) -> Result<Started, TestkitError>
         started.elapsed().as_secs_f64()
     );
     Ok(Started { container, endpoint, ports, image })
+}
+
+/// The last 20 lines of a container's standard output, then of its standard error.
+pub(crate) async fn output_tail(container: &ContainerAsync<GenericImage>) -> String {
+    let tail = |bytes: Vec<u8>| {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    };
+    let out = container.stdout_to_vec().await.unwrap_or_default();
+    let err = container.stderr_to_vec().await.unwrap_or_default();
+    format!("{}\n{}", tail(out), tail(err))
 }
 
 /// The test binary's name (`guarantees-1a2b3c...`): one shared server per binary.

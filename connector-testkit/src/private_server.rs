@@ -129,16 +129,31 @@ impl PrivateServer {
                     *child = Some(spawned);
                 }
                 Backend::Container(container) => {
-                    container.start().await.map_err(|e| failed(system, "starting its container", e))?;
+                    tokio::time::timeout(PATIENCE, container.start())
+                        .await
+                        .map_err(|_| failed(system, "starting its container", format!("no answer in {PATIENCE:?}")))?
+                        .map_err(|e| failed(system, "starting its container", e))?;
                 }
             }
         }
         let (probe, address) = (self.inner.probe, host_port(&self.inner.endpoint));
         let waited_on = address.clone();
-        tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, PATIENCE))
+        let answered = tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, PATIENCE))
             .await
-            .map_err(|e| failed(system, "waiting", e))?
-            .map_err(|e| failed(system, &format!("did not answer at {address}"), e))
+            .map_err(|e| failed(system, "waiting", e))?;
+        match answered {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                Err(failed(system, &format!("did not answer at {address}"), format!("{e}{}", self.output().await)))
+            }
+        }
+    }
+
+    /// The end of a container's output, to tell why its server did not answer.
+    async fn output(&self) -> String {
+        let backend = self.inner.backend.lock().await;
+        let Backend::Container(container) = &*backend else { return String::new() };
+        format!("; its output:\n{}", containers::output_tail(container).await)
     }
 
     /// Stop it: SIGTERM to the process (and to the PID in its PID file, if any) or a
@@ -153,9 +168,10 @@ impl PrivateServer {
                     .await
                     .map_err(|e| failed(self.inner.system, "stopping", e))
             }
-            Backend::Container(container) => {
-                container.stop().await.map_err(|e| failed(self.inner.system, "stopping its container", e))
-            }
+            Backend::Container(container) => tokio::time::timeout(PATIENCE, container.stop())
+                .await
+                .map_err(|_| failed(self.inner.system, "stopping its container", format!("no answer in {PATIENCE:?}")))?
+                .map_err(|e| failed(self.inner.system, "stopping its container", e)),
         }
     }
 

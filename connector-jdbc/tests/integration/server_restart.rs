@@ -74,7 +74,10 @@ async fn the_exactly_once_sink_survives_an_immediate_shutdown_mid_run() {
         records_per_second: 1_000.0,
         crashes: 1,
         checkpoint_interval: Duration::from_millis(200),
-        restart_server: Some(server.restart_hook(Duration::from_millis(500))),
+        // Down 3 s: the writer's connects fail at once meanwhile, so the job restarts
+        // many times before the server is back (a CI run failed when 7 restarts 100 ms
+        // apart ran out while a container restart took longer).
+        restart_server: Some(server.restart_hook(Duration::from_secs(3))),
         ..SuiteConfig::default()
     };
     let verdict = run_sink_suite(target.clone(), config).await.unwrap();

@@ -111,9 +111,13 @@ impl SuiteConfig {
     /// configured parallelism, small batches, restarts enough for the planted crashes
     /// and [`SuiteConfig::unplanned_restarts`] more.
     pub(crate) fn env_builder(&self, faults: &FaultInjector) -> Result<StreamEnvironmentBuilder, crate::TestkitError> {
-        let restarts = match self.crashes as u32 + self.unplanned_restarts {
-            0 => RestartStrategy::None,
-            attempts => RestartStrategy::fixed_delay(attempts, RESTART_DELAY),
+        let restarts = match (self.crashes as u32 + self.unplanned_restarts, self.restart_server.is_some()) {
+            (0, false) => RestartStrategy::None,
+            (attempts, false) => RestartStrategy::fixed_delay(attempts, RESTART_DELAY),
+            // Attempts that fail to reach a server while it restarts must not use up
+            // the budget: on a loaded CI machine a container restart took longer than
+            // 7 attempts 100 ms apart (a JDBC run failed with the server still down).
+            (attempts, true) => RestartStrategy::fixed_delay(attempts + SERVER_DOWN_ATTEMPTS, SERVER_DOWN_DELAY),
         };
         Ok(StreamEnvironment::builder()
             .checkpointing(CheckpointConfig::builder().interval(self.checkpoint_interval).build()?)
@@ -147,6 +151,11 @@ pub const UNPLANNED_RESTARTS: u32 = 5;
 /// The pause before each restart of a suite's job: long enough for a refused
 /// connection or a closing one to clear, short enough for a run with four crashes.
 const RESTART_DELAY: Duration = Duration::from_millis(100);
+
+/// With a server restart planned: more restarts, further apart, so that a job whose
+/// connector fails at once while the server is down rides out up to 30 s of it.
+const SERVER_DOWN_ATTEMPTS: u32 = 60;
+const SERVER_DOWN_DELAY: Duration = Duration::from_millis(500);
 
 impl Default for SuiteConfig {
     fn default() -> Self {
