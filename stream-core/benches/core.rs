@@ -1,7 +1,9 @@
 //! `cargo xtask bench core`: generated u64 -> map -> key_by -> keyed count ->
 //! discarding sink (parallelism 2, exactly-once checkpoints every second), against a
 //! hand-written single-threaded loop doing the same work, in the same run. Also the
-//! throughput drop with checkpoints every 100 ms against none.
+//! throughput drop with checkpoints every 100 ms against none, each job run for a
+//! fixed time (`BENCH_SECONDS`, default 10) on an unbounded source, so that many
+//! checkpoints fire.
 //!
 //! And the final checkpoint of a keyed count holding 1,000,000 keys (on a checkpoint
 //! directory): its size and the time from its trigger to its completion.
@@ -96,6 +98,49 @@ async fn big_state(keys: u64) -> (f64, f64) {
     (metrics.last_checkpoint_bytes as f64 / 1e6, metrics.last_checkpoint_duration.as_secs_f64() * 1e3)
 }
 
+fn seconds() -> f64 {
+    std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10.0)
+}
+
+/// Records per second the keyed-count job writes over `seconds` (after a second of
+/// warm-up), on an unbounded source, with checkpoints every `interval` (or none).
+async fn timed_job(seconds: f64, interval: Option<Duration>) -> f64 {
+    let mut checkpoints = CheckpointConfig::builder();
+    if let Some(interval) = interval {
+        checkpoints = checkpoints.interval(interval);
+    }
+    let env = StreamEnvironment::builder().checkpointing(checkpoints.build().unwrap()).parallelism(2).build().unwrap();
+    let metrics = env.metrics();
+    let handle = env
+        .from_source(CollectionSource::sequence(0..u64::MAX), "generate")
+        .map(|x| x * 2 + 1)
+        .key_by(|y| y % KEYS)
+        .process(
+            "count",
+            process_fn(|key: &u64, count: &mut u64, _y: u64, out: &mut Collector<(u64, u64)>| {
+                *count += 1;
+                out.collect((*key, *count));
+                Ok(())
+            }),
+        )
+        .sink_to(DiscardingSink::new(), "discard")
+        .start("bench-core-timed");
+    let written = || {
+        let snapshot = metrics.snapshot();
+        snapshot.stages.iter().find(|(stage, _, _)| stage == "discard").map(|(_, input, _)| *input).unwrap_or(0)
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (from, started) = (written(), Instant::now());
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let rate = (written() - from) as f64 / started.elapsed().as_secs_f64();
+    let checkpoints = metrics.snapshot().checkpoints_completed;
+    handle.cancel_and_join().await.unwrap();
+    if interval.is_some() {
+        assert!(checkpoints as f64 >= seconds, "checkpoints must fire during the run: {checkpoints}");
+    }
+    rate
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -112,10 +157,10 @@ fn main() {
     for round in 0..rounds() {
         let looped = hand_loop(n);
         let pipeline = runtime.block_on(job(n, Some(Duration::from_secs(1))));
-        let none = runtime.block_on(job(n, None));
-        let frequent = runtime.block_on(job(n, Some(Duration::from_millis(100))));
+        let none = runtime.block_on(timed_job(seconds(), None));
+        let frequent = runtime.block_on(timed_job(seconds(), Some(Duration::from_millis(100))));
         eprintln!(
-            "round {round}: loop={looped:.0}/s job(1s)={pipeline:.0}/s job(no checkpoints)={none:.0}/s job(100ms)={frequent:.0}/s"
+            "round {round}: loop={looped:.0}/s job(1s)={pipeline:.0}/s timed job(no checkpoints)={none:.0}/s timed job(100ms)={frequent:.0}/s"
         );
         let (mb, ms) = runtime.block_on(big_state(1_000_000));
         eprintln!("round {round}: 1,000,000-key checkpoint {mb:.1} MB in {ms:.0} ms");
