@@ -104,7 +104,7 @@ fn seconds() -> f64 {
 
 /// Records per second the keyed-count job writes over `seconds` (after a second of
 /// warm-up), on an unbounded source, with checkpoints every `interval` (or none).
-async fn timed_job(seconds: f64, interval: Option<Duration>) -> f64 {
+async fn timed_job(seconds: f64, interval: Option<Duration>) -> (f64, u64) {
     let mut checkpoints = CheckpointConfig::builder();
     if let Some(interval) = interval {
         checkpoints = checkpoints.interval(interval);
@@ -138,7 +138,7 @@ async fn timed_job(seconds: f64, interval: Option<Duration>) -> f64 {
     if interval.is_some() {
         assert!(checkpoints as f64 >= seconds, "checkpoints must fire during the run: {checkpoints}");
     }
-    rate
+    (rate, checkpoints)
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -157,10 +157,12 @@ fn main() {
     for round in 0..rounds() {
         let looped = hand_loop(n);
         let pipeline = runtime.block_on(job(n, Some(Duration::from_secs(1))));
-        let none = runtime.block_on(timed_job(seconds(), None));
-        let frequent = runtime.block_on(timed_job(seconds(), Some(Duration::from_millis(100))));
+        let (none, _) = runtime.block_on(timed_job(seconds(), None));
+        let (frequent, checkpoints) = runtime.block_on(timed_job(seconds(), Some(Duration::from_millis(100))));
         eprintln!(
-            "round {round}: loop={looped:.0}/s job(1s)={pipeline:.0}/s timed job(no checkpoints)={none:.0}/s timed job(100ms)={frequent:.0}/s"
+            "round {round}: loop={looped:.0}/s job(1s)={pipeline:.0}/s timed job(no checkpoints)={none:.0}/s \
+             timed job(100ms)={frequent:.0}/s with {checkpoints} checkpoints, overhead {:.1} %",
+            (none - frequent) / none * 100.0
         );
         let (mb, ms) = runtime.block_on(big_state(1_000_000));
         eprintln!("round {round}: 1,000,000-key checkpoint {mb:.1} MB in {ms:.0} ms");
