@@ -11,3 +11,4 @@ mod process_kill;
 mod recovery;
 mod security;
 mod sink;
+mod stop_with_savepoint;
