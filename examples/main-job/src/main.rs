@@ -7,7 +7,7 @@
 //! counts must be exactly 1..n, each once.
 //!
 //! ```text
-//! cargo run --release --example main_job -- [--input DIR] [--output DIR] [--words N] [--crashes C]
+//! cargo run --release -p main-job -- [--input DIR] [--output DIR] [--words N] [--crashes C]
 //! ```
 //! Without `--input`, it generates input files. It prints
 //! `records_in=<words read> records_out=<count updates written> lost=<n> duplicated=<n>`.
