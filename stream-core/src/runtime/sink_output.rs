@@ -307,3 +307,21 @@ async fn commit_with_retry<C: Committer>(
         tokio::time::sleep(delay).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateBlob;
+
+    #[test]
+    fn a_sink_state_round_trips_through_format_2() {
+        let (writer, pending) = (vec![(7u64, "x".to_string())], vec![(3u64, vec!["c-3".to_string()])]);
+        let pending_refs: Vec<(u64, &[String])> = pending.iter().map(|(id, c)| (*id, c.as_slice())).collect();
+        let blob = StateBlob::encode("sink", &SinkStateRef { writer: &writer, pending: pending_refs }).unwrap();
+        let back: SinkState<(u64, String), String> = blob.decode("sink").unwrap();
+        assert_eq!((back.writer, back.pending), (writer, pending));
+        let empty: Vec<(u64, &[String])> = Vec::new();
+        let nothing: &[(u64, String)] = &[];
+        assert!(StateBlob::encode("sink", &SinkStateRef { writer: nothing, pending: empty }).unwrap().is_empty());
+    }
+}

@@ -11,5 +11,6 @@ mod format1_fixture;
 mod guarantees;
 mod metrics;
 mod process_kill;
+mod state_format;
 mod stop_with_savepoint;
 mod uids;
