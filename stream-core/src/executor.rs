@@ -48,10 +48,19 @@ pub(crate) async fn execute(
     }
     let mut tracker = config.restart.tracker();
     let run_id = format!("{:08x}", fastrand::u32(..));
+    // The savepoint to start from is read once, not at every restart.
+    let saved = match config.resume_from.clone() {
+        Some(dir) => Some(Arc::new(
+            tokio::task::spawn_blocking(move || savepoint::read(&dir))
+                .await
+                .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??,
+        )),
+        None => None,
+    };
     let mut attempt: u32 = 0;
     loop {
-        let (backend, resume_from) = (config.backend.clone(), config.resume_from.clone());
-        let restored = tokio::task::spawn_blocking(move || savepoint::restore_point(&*backend, resume_from.as_deref()))
+        let (backend, saved) = (config.backend.clone(), saved.clone());
+        let restored = tokio::task::spawn_blocking(move || savepoint::restore_point(&*backend, saved.as_deref()))
             .await
             .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??
             .map(|cp| uids.to_running(cp, config.allow_non_restored_state))

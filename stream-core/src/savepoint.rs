@@ -17,21 +17,30 @@ pub(crate) fn write(backend: &dyn StateBackend, dir: &Path) -> Result<u64> {
     Ok(checkpoint.id)
 }
 
-/// The checkpoint a starting job restores: the newest in `backend`, or the savepoint
-/// in `resume_from` when it is newer (a job resumed from a savepoint into a fresh
-/// checkpoint directory; once it has checkpointed, its own checkpoints win).
-pub(crate) fn restore_point(backend: &dyn StateBackend, resume_from: Option<&Path>) -> Result<Option<CheckpointData>> {
-    let latest = backend.latest()?;
-    let Some(dir) = resume_from else { return Ok(latest) };
+/// The savepoint in `dir`, read once when a job starts; a missing or empty
+/// directory is named.
+pub(crate) fn read(dir: &Path) -> Result<CheckpointData> {
     if !dir.is_dir() {
         return Err(StreamError::invalid("resume_from", dir.display(), "no such directory; give a savepoint's"));
     }
-    let saved = FsStateBackend::new(dir)?.latest()?.ok_or_else(|| {
+    FsStateBackend::new(dir)?.latest()?.ok_or_else(|| {
         StreamError::invalid("resume_from", dir.display(), "holds no intact savepoint (see the error log)")
-    })?;
-    Ok(match latest {
-        Some(checkpoint) if checkpoint.id >= saved.id => Some(checkpoint),
-        _ => Some(saved),
+    })
+}
+
+/// The checkpoint an attempt restores: the newest in `backend`, or `saved` (the
+/// savepoint the job was started from) when it is newer (a job resumed from a
+/// savepoint into a fresh checkpoint directory; once it has checkpointed, its own
+/// checkpoints win).
+pub(crate) fn restore_point(
+    backend: &dyn StateBackend,
+    saved: Option<&CheckpointData>,
+) -> Result<Option<CheckpointData>> {
+    let latest = backend.latest()?;
+    Ok(match (latest, saved) {
+        (Some(checkpoint), Some(saved)) if checkpoint.id < saved.id => Some(saved.clone()),
+        (None, Some(saved)) => Some(saved.clone()),
+        (latest, _) => latest,
     })
 }
 
@@ -51,10 +60,11 @@ mod tests {
         let old = MemoryStateBackend::new();
         old.store(&checkpoint(7)).unwrap();
         assert_eq!(write(&old, dir.path()).unwrap(), 7);
+        let saved = read(dir.path()).unwrap();
         let fresh = MemoryStateBackend::new();
-        assert_eq!(restore_point(&fresh, Some(dir.path())).unwrap().unwrap().id, 7);
+        assert_eq!(restore_point(&fresh, Some(&saved)).unwrap().unwrap().id, 7);
         fresh.store(&checkpoint(8)).unwrap();
-        assert_eq!(restore_point(&fresh, Some(dir.path())).unwrap().unwrap().id, 8);
+        assert_eq!(restore_point(&fresh, Some(&saved)).unwrap().unwrap().id, 8);
         assert_eq!(restore_point(&fresh, None).unwrap().unwrap().id, 8);
     }
 
@@ -62,9 +72,9 @@ mod tests {
     fn a_missing_or_empty_savepoint_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
-        let err = restore_point(&MemoryStateBackend::new(), Some(&missing)).unwrap_err();
+        let err = read(&missing).unwrap_err();
         assert!(err.to_string().contains("nope") && err.is_permanent(), "{err}");
-        let err = restore_point(&MemoryStateBackend::new(), Some(dir.path())).unwrap_err();
+        let err = read(dir.path()).unwrap_err();
         assert!(err.to_string().contains("no intact savepoint"), "{err}");
         let err = write(&MemoryStateBackend::new(), dir.path()).unwrap_err();
         assert!(err.to_string().contains("without a completed checkpoint"), "{err}");
