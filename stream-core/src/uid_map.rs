@@ -7,8 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::{Result, StreamError};
 use crate::stage::StageInfo;
 use crate::state::CheckpointData;
-#[cfg(test)]
-use crate::state::StateBlob;
 
 /// Task-key prefixes of this job's stages (their ids in the running graph) and the
 /// ids their state is stored under.
@@ -70,7 +68,7 @@ impl UidMap {
             let (prefix, _) = split(&key);
             if self.id_by_stored.contains_key(prefix) {
                 tasks.insert(rename(&key, &self.id_by_stored), state);
-            } else if !state.is_empty() {
+            } else if !state.holds_nothing() {
                 unclaimed.insert(prefix.to_string());
             }
         }
@@ -104,6 +102,7 @@ fn rename(key: &str, map: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::StateBlob;
     use serde_json::json;
 
     fn stage(id: &str, uid: Option<&str>, stateful: bool) -> StageInfo {

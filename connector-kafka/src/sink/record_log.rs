@@ -205,13 +205,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn round_trips_through_checkpoint_json() {
+    /// A log of 20 records on two topics, and the records.
+    fn twenty() -> (RecordLog, Vec<ProducerRecord>) {
         let mut log = RecordLog::default();
         let records: Vec<_> = (0..20).map(|i| record(if i % 5 == 0 { "b" } else { "a" }, i)).collect();
         for r in &records {
             log.push(r);
         }
+        (log, records)
+    }
+
+    #[test]
+    fn round_trips_through_checkpoint_json() {
+        let (log, records) = twenty();
         let json = serde_json::to_value(&log).unwrap();
         let back: RecordLog = serde_json::from_value(json).unwrap();
         assert_eq!(back.len(), 20);
@@ -222,13 +228,14 @@ mod tests {
     /// is barely larger than the log (JSON made it base64, a third larger).
     #[test]
     fn round_trips_through_checkpoint_format_2_as_raw_bytes() {
-        let mut log = RecordLog::default();
-        let records: Vec<_> = (0..20).map(|i| record(if i % 5 == 0 { "b" } else { "a" }, i)).collect();
-        for r in &records {
-            log.push(r);
-        }
+        let (log, records) = twenty();
         let blob = stream_core::state::StateBlob::encode("log", &log).unwrap();
-        assert!(blob.len() < log.bytes.len() + 64, "{} bytes for a log of {}", blob.len(), log.bytes.len());
+        assert!(
+            blob.encoded_size() < log.bytes.len() + 64,
+            "{} bytes for a log of {}",
+            blob.encoded_size(),
+            log.bytes.len()
+        );
         let back: RecordLog = blob.decode("log").unwrap();
         assert_eq!(back.records().collect::<Result<Vec<_>, _>>().unwrap(), records);
         // A format-1 (JSON) state of the same log still reads.

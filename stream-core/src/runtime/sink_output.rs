@@ -322,6 +322,6 @@ mod tests {
         assert_eq!((back.writer, back.pending), (writer, pending));
         let empty: Vec<(u64, &[String])> = Vec::new();
         let nothing: &[(u64, String)] = &[];
-        assert!(StateBlob::encode("sink", &SinkStateRef { writer: nothing, pending: empty }).unwrap().is_empty());
+        assert!(StateBlob::encode("sink", &SinkStateRef { writer: nothing, pending: empty }).unwrap().holds_nothing());
     }
 }

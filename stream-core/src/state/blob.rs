@@ -39,7 +39,7 @@ impl StateBlob {
     }
 
     /// Its size in the checkpoint (for JSON: its text).
-    pub fn len(&self) -> usize {
+    pub fn encoded_size(&self) -> usize {
         match self {
             StateBlob::Encoded(bytes) => bytes.len(),
             StateBlob::Json(value) => value.to_string().len(),
@@ -48,7 +48,7 @@ impl StateBlob {
 
     /// Whether it holds nothing worth restoring: nothing, or lists and records of
     /// nothing (an exchange's `()`, a sink with no writer state and nothing pending).
-    pub fn is_empty(&self) -> bool {
+    pub fn holds_nothing(&self) -> bool {
         match self {
             StateBlob::Encoded(bytes) => match rmpv::decode::read_value(&mut bytes.as_slice()) {
                 Ok(value) => empty_msgpack(&value),
@@ -122,11 +122,11 @@ mod tests {
             pending: Vec<(u64, Vec<String>)>,
         }
         let empty = Sink { writer: vec![], pending: vec![] };
-        assert!(StateBlob::encode("t", &()).unwrap().is_empty());
-        assert!(StateBlob::encode("t", &empty).unwrap().is_empty());
-        assert!(!StateBlob::encode("t", &Sink { writer: vec![], pending: vec![(1, vec![])] }).unwrap().is_empty());
-        assert!(!StateBlob::encode("t", &vec![(1u64, 0u64)]).unwrap().is_empty());
-        assert!(StateBlob::Json(serde_json::json!({"writer": [], "pending": []})).is_empty());
-        assert!(!StateBlob::Json(serde_json::json!([[1, 2]])).is_empty());
+        assert!(StateBlob::encode("t", &()).unwrap().holds_nothing());
+        assert!(StateBlob::encode("t", &empty).unwrap().holds_nothing());
+        assert!(!StateBlob::encode("t", &Sink { writer: vec![], pending: vec![(1, vec![])] }).unwrap().holds_nothing());
+        assert!(!StateBlob::encode("t", &vec![(1u64, 0u64)]).unwrap().holds_nothing());
+        assert!(StateBlob::Json(serde_json::json!({"writer": [], "pending": []})).holds_nothing());
+        assert!(!StateBlob::Json(serde_json::json!([[1, 2]])).holds_nothing());
     }
 }

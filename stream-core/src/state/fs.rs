@@ -126,7 +126,7 @@ mod tests {
         let mut tasks = BTreeMap::new();
         tasks.insert(
             "1-count/0".to_string(),
-            super::super::StateBlob::encode("t", &serde_json::json!({"id": id})).unwrap(),
+            crate::state::StateBlob::encode("t", &serde_json::json!({"id": id})).unwrap(),
         );
         CheckpointData { id, timestamp_ms: id * 10, enumerator: None, tasks }
     }
