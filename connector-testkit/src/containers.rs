@@ -132,11 +132,7 @@ pub(crate) async fn start(request: Request<'_>) -> Result<Started, TestkitError>
     let container = container.start().await.map_err(|e| container_error(image, e))?;
     let endpoint = (server.endpoint)("127.0.0.1", ports[0]);
     let address = host_port(&endpoint);
-    let (probe, waited_on) = (server.probe, address.clone());
-    let answered = tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, READY_WITHIN))
-        .await
-        .map_err(|e| container_error(image, e))?;
-    if let Err(e) = answered {
+    if let Err(e) = answers(server.probe, &address, READY_WITHIN).await {
         return Err(container_error(
             image,
             format!(
@@ -154,6 +150,19 @@ pub(crate) async fn start(request: Request<'_>) -> Result<Started, TestkitError>
         started.elapsed().as_secs_f64()
     );
     Ok(Started { container, endpoint, ports, image })
+}
+
+/// Probe `address` (on a blocking thread) until `probe` answers, for at most
+/// `within`; the last failure when it never does.
+pub(crate) async fn answers(
+    probe: fn(&str) -> Result<(), String>,
+    address: &str,
+    within: Duration,
+) -> Result<(), String> {
+    let address = address.to_string();
+    tokio::task::spawn_blocking(move || probe::wait_until(probe, &address, within))
+        .await
+        .unwrap_or_else(|e| Err(format!("the probe's thread failed: {e}")))
 }
 
 /// The last 20 lines of a container's standard output, then of its standard error.
@@ -237,12 +246,8 @@ async fn recorded(server: &TestServer, endpoint: &str, name: &str) -> Result<Opt
     if !running {
         return Ok(None);
     }
-    let (probe, address) = (server.probe, host_port(endpoint));
-    let waited_on = address.clone();
-    tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, READY_WITHIN))
-        .await
-        .map_err(|e| TestkitError::Target(e.to_string()))?
-        .map_err(|e| {
+    let address = host_port(endpoint);
+    answers(server.probe, &address, READY_WITHIN).await.map_err(|e| {
             TestkitError::Target(format!(
                 "the shared {} of this run (container {name}) runs but did not answer at {address} within {READY_WITHIN:?}: {e}",
                 server.system

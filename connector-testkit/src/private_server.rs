@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use test_servers::probe::{self, host_port};
+use test_servers::probe::host_port;
 use test_servers::process;
 use testcontainers::core::ExecCommand;
 use testcontainers::{ContainerAsync, GenericImage};
@@ -136,12 +136,8 @@ impl PrivateServer {
                 }
             }
         }
-        let (probe, address) = (self.inner.probe, host_port(&self.inner.endpoint));
-        let waited_on = address.clone();
-        let answered = tokio::task::spawn_blocking(move || probe::wait_until(probe, &waited_on, PATIENCE))
-            .await
-            .map_err(|e| failed(system, "waiting", e))?;
-        match answered {
+        let address = host_port(&self.inner.endpoint);
+        match containers::answers(self.inner.probe, &address, PATIENCE).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 Err(failed(system, &format!("did not answer at {address}"), format!("{e}{}", self.output().await)))
