@@ -43,15 +43,18 @@ fn hand_loop(n: u64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn job(n: u64, interval: Option<Duration>) -> f64 {
+/// An environment of parallelism 2 with checkpoints every `interval` (or none).
+fn env(interval: Option<Duration>) -> StreamEnvironment {
     let mut checkpoints = CheckpointConfig::builder();
     if let Some(interval) = interval {
         checkpoints = checkpoints.interval(interval);
     }
-    let env = StreamEnvironment::builder().checkpointing(checkpoints.build().unwrap()).parallelism(2).build().unwrap();
-    let sink = DiscardingSink::new();
-    let started = Instant::now();
-    env.from_source(CollectionSource::sequence(0..n), "generate")
+    StreamEnvironment::builder().checkpointing(checkpoints.build().unwrap()).parallelism(2).build().unwrap()
+}
+
+/// The measured job: `numbers` -> map -> key_by -> keyed count -> `sink`.
+fn keyed_count(env: &StreamEnvironment, numbers: CollectionSource<u64>, sink: &DiscardingSink) -> stream_core::Job {
+    env.from_source(numbers, "generate")
         .map(|x| x * 2 + 1)
         .key_by(|y| y % KEYS)
         .process(
@@ -63,9 +66,12 @@ async fn job(n: u64, interval: Option<Duration>) -> f64 {
             }),
         )
         .sink_to(sink.clone(), "discard")
-        .execute("bench-core")
-        .await
-        .unwrap();
+}
+
+async fn job(n: u64, interval: Option<Duration>) -> f64 {
+    let sink = DiscardingSink::new();
+    let started = Instant::now();
+    keyed_count(&env(interval), CollectionSource::sequence(0..n), &sink).execute("bench-core").await.unwrap();
     let rate = n as f64 / started.elapsed().as_secs_f64();
     assert_eq!(sink.count(), n, "every record must reach the sink");
     rate
@@ -105,26 +111,10 @@ fn seconds() -> f64 {
 /// Records per second the keyed-count job writes over `seconds` (after a second of
 /// warm-up), on an unbounded source, with checkpoints every `interval` (or none).
 async fn timed_job(seconds: f64, interval: Option<Duration>) -> (f64, u64) {
-    let mut checkpoints = CheckpointConfig::builder();
-    if let Some(interval) = interval {
-        checkpoints = checkpoints.interval(interval);
-    }
-    let env = StreamEnvironment::builder().checkpointing(checkpoints.build().unwrap()).parallelism(2).build().unwrap();
+    let env = env(interval);
     let metrics = env.metrics();
-    let handle = env
-        .from_source(CollectionSource::sequence(0..u64::MAX), "generate")
-        .map(|x| x * 2 + 1)
-        .key_by(|y| y % KEYS)
-        .process(
-            "count",
-            process_fn(|key: &u64, count: &mut u64, _y: u64, out: &mut Collector<(u64, u64)>| {
-                *count += 1;
-                out.collect((*key, *count));
-                Ok(())
-            }),
-        )
-        .sink_to(DiscardingSink::new(), "discard")
-        .start("bench-core-timed");
+    let handle =
+        keyed_count(&env, CollectionSource::sequence(0..u64::MAX), &DiscardingSink::new()).start("bench-core-timed");
     let written = || {
         let snapshot = metrics.snapshot();
         snapshot.stages.iter().find(|(stage, _, _)| stage == "discard").map(|(_, input, _)| *input).unwrap_or(0)

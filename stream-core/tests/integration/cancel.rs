@@ -19,13 +19,7 @@ async fn run_until(dir: &std::path::Path, sink: &CollectSink<u64>, at_least: usi
     // "Unbounded": far more records than the test waits for.
     let source = CollectionSource::sequence(0..u64::MAX / 2).records_per_second(20_000.0).unwrap();
     let handle = env(dir).from_source(source, "numbers").sink_to(sink.clone(), "sink").start("unbounded");
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while sink.committed().len() < at_least {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the job commits while it runs");
+    crate::common::wait_until("the job commits while it runs", || sink.committed().len() >= at_least).await;
     handle.cancel_and_join().await.unwrap()
 }
 

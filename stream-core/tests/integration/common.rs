@@ -329,6 +329,16 @@ pub fn slow_numbers(n: u64, per_second: f64) -> CollectionSource<u64> {
     CollectionSource::sequence(0..n).records_per_second(per_second).unwrap()
 }
 
+/// Poll `done` every 10 ms until it holds; panic with `what` after 30 s.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let polled = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), polled).await.unwrap_or_else(|_| panic!("{what} (30 s)"));
+}
+
 /// Log to the test output (`RUST_LOG=stream_core=debug` to see the protocol).
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()

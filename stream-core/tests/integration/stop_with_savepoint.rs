@@ -64,13 +64,7 @@ async fn run_then_stop(
     let handle =
         counting_job(checkpoints, resume_from, numbers).sink_to(sink.clone(), "sink").uid("sink").start("stop");
     // Stop while it writes: once a checkpoint committed some and more was read.
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while sink.committed().len() < before + more {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the job commits while it runs");
+    wait_until("the job commits while it runs", || sink.committed().len() >= before + more).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let result = tokio::time::timeout(Duration::from_secs(30), handle.stop_with_savepoint(savepoint))
         .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use stream_core::prelude::*;
 
-use crate::common::{key_of, keyed_count, verify_counts};
+use crate::common::{key_of, keyed_count, verify_counts, wait_until};
 
 fn env(dir: &Path, allow_dropping: bool) -> StreamEnvironment {
     StreamEnvironment::builder()
@@ -29,13 +29,7 @@ fn numbers() -> CollectionSource<u64> {
 
 /// Run `handle` until `sink` has committed `at_least` records, then cancel it.
 async fn until(handle: JobHandle, sink: &CollectSink<(u64, u64)>, at_least: usize) {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while sink.committed().len() < at_least {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the job commits while it runs");
+    wait_until("the job commits while it runs", || sink.committed().len() >= at_least).await;
     assert!(handle.cancel_and_join().await.unwrap().cancelled);
 }
 
@@ -128,13 +122,7 @@ async fn a_removed_stateful_operator_fails_the_restore_naming_its_uid() {
     let numbers =
         || resumed.committed().into_iter().filter(|(_, count)| *count == 0).map(|(x, _)| x).collect::<Vec<_>>();
     let handle = plain(true, &resumed).start("uids");
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while numbers().len() < 100 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the job runs without the dropped state");
+    wait_until("the job runs without the dropped state", || numbers().len() >= 100).await;
     handle.cancel_and_join().await.unwrap();
     let first = numbers().into_iter().min().unwrap();
     assert!(first >= 500, "the source resumed at {first}, not after the 500 numbers already counted");
