@@ -236,3 +236,39 @@ impl connector_testkit::SourceTarget for InTopic {
         line.trim_start_matches("record-").parse().unwrap()
     }
 }
+
+/// The source of the Kafka -> Kafka jobs: `input` read to its current end, 100 records
+/// a poll.
+pub fn bounded_source(bootstrap: &str, input: &str) -> KafkaSource<String> {
+    KafkaSource::builder(bootstrap, ValueOnly(Utf8Schema))
+        .topics([input])
+        .group_id(format!("{input}-job"))
+        .bounded(StoppingOffsets::Latest)
+        .max_records_per_poll(100)
+        .build()
+        .unwrap()
+}
+
+/// The exactly-once sink of the Kafka -> Kafka jobs into `output`.
+pub fn exactly_once_sink(bootstrap: &str, output: &str) -> connector_kafka::KafkaSink<String> {
+    connector_kafka::KafkaSink::builder(bootstrap, connector_kafka::ValueTo::new(output, Utf8Schema))
+        .delivery_guarantee(connector_base::DeliveryGuarantee::ExactlyOnce)
+        .transactional_id_prefix(format!("{output}-job"))
+        .build()
+        .unwrap()
+}
+
+/// How often each value of `values` appears.
+pub fn count_each(values: Vec<String>) -> std::collections::BTreeMap<String, usize> {
+    let mut seen = std::collections::BTreeMap::new();
+    for value in values {
+        *seen.entry(value).or_default() += 1;
+    }
+    seen
+}
+
+/// `(lost, duplicated)` of the values `RECORD-0` to `RECORD-<n-1>` in `seen`.
+pub fn lost_and_duplicated(seen: &std::collections::BTreeMap<String, usize>, n: u64) -> (usize, usize) {
+    let lost = (0..n).filter(|i| !seen.contains_key(&format!("RECORD-{i}"))).count();
+    (lost, seen.values().map(|count| count.saturating_sub(1)).sum())
+}

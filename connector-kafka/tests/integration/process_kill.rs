@@ -5,14 +5,10 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connector_base::DeliveryGuarantee;
-use connector_base::schema::Utf8Schema;
-use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
 use stream_core::prelude::*;
 
 const N: u64 = 30_000;
@@ -26,18 +22,7 @@ async fn kafka_kill_child_job() {
     let args = std::env::var(CHILD_ENV).expect("run by the parent test");
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     let [dir, bootstrap, input, output]: [&str; 4] = args.split('|').collect::<Vec<_>>().try_into().unwrap();
-    let source = KafkaSource::builder(bootstrap, ValueOnly(Utf8Schema))
-        .topics([input])
-        .group_id(format!("{input}-job"))
-        .bounded(StoppingOffsets::Latest)
-        .max_records_per_poll(100)
-        .build()
-        .unwrap();
-    let sink = KafkaSink::builder(bootstrap, ValueTo::new(output, Utf8Schema))
-        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
-        .transactional_id_prefix(format!("{output}-job"))
-        .build()
-        .unwrap();
+    let (source, sink) = (common::bounded_source(bootstrap, input), common::exactly_once_sink(bootstrap, output));
     StreamEnvironment::builder()
         .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(100)).build().unwrap())
         .state_backend(FsStateBackend::new(Path::new(dir).join("checkpoints")).unwrap())
@@ -118,12 +103,8 @@ async fn kafka_to_kafka_survives_kill_minus_nine() {
     assert!(started.elapsed() < Duration::from_secs(120));
     let (b, o) = (bootstrap.clone(), output.clone());
     let values = tokio::task::spawn_blocking(move || common::read_committed(&b, &o, PARTITIONS)).await.unwrap();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for v in values {
-        *seen.entry(v).or_default() += 1;
-    }
-    let lost = (0..N).filter(|i| !seen.contains_key(&format!("RECORD-{i}"))).count();
-    let duplicated: usize = seen.values().map(|n| n.saturating_sub(1)).sum();
+    let seen = common::count_each(values);
+    let (lost, duplicated) = common::lost_and_duplicated(&seen, N);
     eprintln!("kills={kills} committed before the last run={partial} lost={lost} duplicated={duplicated}");
     assert!(kills >= 2, "at least two runs must have been killed while working (kills={kills})");
     assert!(partial > 0, "the killed runs must have committed something:\n{}", tail(&killed_log));

@@ -10,27 +10,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use connector_base::DeliveryGuarantee;
-use connector_base::schema::Utf8Schema;
-use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
 use stream_core::prelude::*;
 
 const N: u64 = 20_000;
 const PARTITIONS: i32 = 3;
 
 fn job(bootstrap: &str, input: &str, output: &str, checkpoints: &Path, savepoint: Option<&Path>) -> stream_core::Job {
-    let source = KafkaSource::builder(bootstrap, ValueOnly(Utf8Schema))
-        .topics([input])
-        .group_id(format!("{input}-job"))
-        .bounded(StoppingOffsets::Latest)
-        .max_records_per_poll(100)
-        .build()
-        .unwrap();
-    let sink = KafkaSink::builder(bootstrap, ValueTo::new(output, Utf8Schema))
-        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
-        .transactional_id_prefix(format!("{output}-job"))
-        .build()
-        .unwrap();
+    let (source, sink) = (common::bounded_source(bootstrap, input), common::exactly_once_sink(bootstrap, output));
     let mut env = StreamEnvironment::builder()
         // Seldom: much is read and written but not committed when the stop comes.
         .checkpointing(CheckpointConfig::builder().interval(Duration::from_secs(2)).build().unwrap())
@@ -57,11 +43,7 @@ fn job(bootstrap: &str, input: &str, output: &str, checkpoints: &Path, savepoint
 async fn committed(bootstrap: &str, output: &str) -> BTreeMap<String, usize> {
     let (b, o) = (bootstrap.to_string(), output.to_string());
     let values = tokio::task::spawn_blocking(move || common::read_committed(&b, &o, PARTITIONS)).await.unwrap();
-    let mut seen = BTreeMap::new();
-    for v in values {
-        *seen.entry(v).or_default() += 1;
-    }
-    seen
+    common::count_each(values)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,8 +72,7 @@ async fn a_job_stopped_with_a_savepoint_committed_what_it_read_and_resumes_exact
     let resumed = job(&bootstrap, &input, &output, &dir.path().join("cp-2"), Some(&savepoint));
     tokio::time::timeout(Duration::from_secs(120), resumed.execute("savepoint-2")).await.unwrap().unwrap();
     let seen = committed(&bootstrap, &output).await;
-    let lost = (0..N).filter(|i| !seen.contains_key(&format!("RECORD-{i}"))).count();
-    let duplicated: usize = seen.values().map(|n| n.saturating_sub(1)).sum();
+    let (lost, duplicated) = common::lost_and_duplicated(&seen, N);
     eprintln!("after the resumed run: lost={lost} duplicated={duplicated}");
     assert_eq!((lost, duplicated, seen.len()), (0, 0, N as usize));
 }
