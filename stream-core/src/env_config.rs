@@ -1,6 +1,8 @@
 //! The job-wide settings an environment gives to every stream and job defined in it.
 
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::checkpoint_config::CheckpointConfig;
 use crate::fault::FaultInjector;
@@ -22,4 +24,27 @@ pub(crate) struct EnvConfig {
     pub(crate) allow_non_restored_state: bool,
     /// A savepoint directory to start from.
     pub(crate) resume_from: Option<std::path::PathBuf>,
+    /// The next stream's or stage's place in the order of definition (from 1).
+    pub(crate) next_seq: AtomicU64,
+    /// Mistakes in the graph's definition, reported when a job of it starts.
+    pub(crate) graph_errors: Mutex<Vec<String>>,
+}
+
+impl EnvConfig {
+    /// A new place in the order of definition.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Remember a mistake in the graph, reported when a job of it starts.
+    pub(crate) fn graph_error(&self, message: String) {
+        tracing::debug!(%message, "job graph mistake");
+        if let Ok(mut errors) = self.graph_errors.lock() {
+            errors.push(message);
+        }
+    }
+
+    pub(crate) fn take_graph_errors(&self) -> Vec<String> {
+        self.graph_errors.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default()
+    }
 }

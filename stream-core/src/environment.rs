@@ -1,6 +1,7 @@
 //! The execution environment: job-wide settings and the entry point of a job.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use crate::api::Source;
 use crate::checkpoint_config::CheckpointConfig;
@@ -62,9 +63,16 @@ impl StreamEnvironment {
     }
 
     /// Start a job at `source`. The stage is called `name` (used in metrics, logs,
-    /// fault injection); its parallelism is the environment's default.
+    /// fault injection); its parallelism is the environment's default. A job may
+    /// read any number of sources (combine their streams with
+    /// [`DataStream::union`] or [`DataStream::connect`]); it ends when every bounded
+    /// one has ended and none is unbounded.
     pub fn from_source<S: Source>(&self, source: S, name: &str) -> DataStream<S::Output> {
-        let stage = StageInfo::new(format!("0-{name}"), name, self.config.parallelism, true);
+        let stage = StageInfo {
+            seq: self.config.next_seq(),
+            source: true,
+            ..StageInfo::new(format!("0-{name}"), name, self.config.parallelism, true)
+        };
         let node = Arc::new(SourceNode { source: Arc::new(source), stage: stage.clone() });
         DataStream::new(self.config.clone(), node, vec![stage])
     }
@@ -177,6 +185,8 @@ impl StreamEnvironmentBuilder {
                 metrics: JobMetrics::default(),
                 allow_non_restored_state: self.allow_non_restored_state,
                 resume_from: self.resume_from,
+                next_seq: AtomicU64::new(1),
+                graph_errors: Mutex::new(Vec::new()),
             }),
         })
     }

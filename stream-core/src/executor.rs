@@ -1,7 +1,7 @@
 //! A complete job and how it runs: one attempt after another under the restart strategy, each attempt
 //! restored from the newest complete checkpoint.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +15,9 @@ use crate::error::{Result, StreamError};
 use crate::metrics::MetricsSnapshot;
 use crate::runtime::attempt::{AttemptCtx, TaskEnv};
 use crate::runtime::coordinator::Coordinator;
+use crate::runtime::driver::Drivers;
 use crate::savepoint;
-use crate::stage::StageInfo;
+use crate::stage::{self, StageInfo};
 use crate::state::{CheckpointData, StateBackend};
 use crate::uid_map::UidMap;
 
@@ -26,7 +27,13 @@ pub(crate) async fn execute(
     mut cancel: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
 ) -> Result<JobResult> {
-    for stage in &job.stages {
+    let errors = job.config.take_graph_errors();
+    if let Some(first) = errors.first() {
+        return Err(StreamError::invalid("job graph", first, errors[1..].join("; ")));
+    }
+    let table = Arc::new(stage::resolve(&job.stages)?);
+    let stages: Vec<StageInfo> = table.values().cloned().collect();
+    for stage in &stages {
         if stage.parallelism == 0 {
             return Err(StreamError::invalid(
                 "parallelism",
@@ -35,7 +42,7 @@ pub(crate) async fn execute(
             ));
         }
     }
-    let uids = UidMap::new(job_name, &job.stages)?;
+    let uids = UidMap::new(job_name, &stages)?;
     let config = job.config.clone();
     config.metrics.set_job(job_name);
     if config.checkpoint.interval().is_some() && !config.backend.outlives_the_process() {
@@ -69,7 +76,7 @@ pub(crate) async fn execute(
             tracing::info!(job = job_name, checkpoint = cp.id, attempt, "restoring from checkpoint");
         }
         let outcome = tokio::select! {
-            outcome = run_attempt(&job, &uids, attempt, &run_id, restored.map(Arc::new), &stop)
+            outcome = run_attempt(&job, &table, &uids, attempt, &run_id, restored.map(Arc::new), &stop)
                 .instrument(tracing::info_span!("job", job = job_name, attempt)) => outcome.map(|id| (id, false)),
             _ = cancel.wait_for(|c| *c) => Ok((config.metrics.snapshot().last_checkpoint_id, true)),
         };
@@ -111,8 +118,10 @@ pub(crate) async fn execute(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_attempt(
     job: &Job,
+    stages: &Arc<BTreeMap<u64, StageInfo>>,
     uids: &UidMap,
     attempt: u32,
     run_id: &str,
@@ -123,7 +132,6 @@ async fn run_attempt(
     let (coordinator_tx, inbox) = mpsc::unbounded_channel();
     let last_id = restored.as_ref().map(|c| c.id).unwrap_or(0);
     let (completed_tx, completed_rx) = watch::channel(last_id);
-    let sink_parallelism = job.stages.last().map(|s| s.parallelism).unwrap_or(1);
     let mut ctx = AttemptCtx {
         attempt,
         attempt_id: format!("{run_id}-{attempt}"),
@@ -142,18 +150,29 @@ async fn run_attempt(
         task_keys: Vec::new(),
         ackers: Vec::new(),
         data_tasks: Vec::new(),
-        driver: None,
+        drivers: Vec::new(),
+        stages: stages.clone(),
+        deferred: BTreeMap::new(),
+        side_outputs: BTreeMap::new(),
     };
     let outcome = async {
-        (job.build)(&mut ctx, sink_parallelism)?;
-        let driver =
-            ctx.driver.take().ok_or_else(|| StreamError::invalid("source", "none", "a job needs a source"))?.await?;
+        for sink in &job.sinks {
+            (sink.build)(&mut ctx)?;
+        }
+        ctx.build_deferred()?;
+        if ctx.drivers.is_empty() {
+            return Err(StreamError::invalid("source", "none", "a job needs a source"));
+        }
+        let mut drivers = Vec::with_capacity(ctx.drivers.len());
+        for (key, driver) in std::mem::take(&mut ctx.drivers) {
+            drivers.push((key, driver.await?));
+        }
         let coordinator = Coordinator {
             config: config.checkpoint.clone(),
             backend: config.backend.clone(),
             uids: uids.clone(),
             metrics: config.metrics.clone(),
-            driver,
+            drivers: Drivers::new(drivers),
             inbox,
             completed: completed_tx,
             ackers: ctx.ackers.iter().cloned().collect::<BTreeSet<_>>(),
@@ -171,13 +190,21 @@ async fn run_attempt(
     Ok(config.metrics.snapshot().last_checkpoint_id)
 }
 
-type BuildFn = Arc<dyn Fn(&mut AttemptCtx, usize) -> Result<()> + Send + Sync>;
+type BuildFn = Arc<dyn Fn(&mut AttemptCtx) -> Result<()> + Send + Sync>;
 
-/// A complete job graph, ready to run.
+/// One sink of a job: its stage and how it builds the graph that feeds it.
+pub(crate) struct SinkEntry {
+    pub(crate) seq: u64,
+    pub(crate) build: BuildFn,
+}
+
+/// A complete job graph, ready to run: one or more sinks and everything that
+/// feeds them.
 pub struct Job {
     pub(crate) config: Arc<EnvConfig>,
+    /// Every stage of every branch (a stage feeding two sinks appears twice).
     pub(crate) stages: Vec<StageInfo>,
-    pub(crate) build: BuildFn,
+    pub(crate) sinks: Vec<SinkEntry>,
 }
 
 /// What a finished job reports.
@@ -203,20 +230,53 @@ impl Job {
         self.config.metrics.clone()
     }
 
-    /// Give the sink a stable id its state (pending committables, writer state) is
-    /// stored under; see [`DataStream::uid`](crate::DataStream::uid).
+    /// Give the sink (the last one added) a stable id its state (pending
+    /// committables, writer state) is stored under; see
+    /// [`DataStream::uid`](crate::DataStream::uid).
     pub fn uid(mut self, uid: &str) -> Self {
-        if let Some(last) = self.stages.last_mut() {
-            last.uid = Some(uid.to_string());
-        }
+        self.last_sink_stage(|stage| stage.uid = Some(uid.to_string()));
         self
     }
 
-    /// Parallelism of the sink stage.
+    /// Parallelism of the sink stage (the last one added).
     pub fn set_parallelism(mut self, parallelism: usize) -> Self {
-        if let Some(last) = self.stages.last_mut() {
-            last.parallelism = parallelism;
+        self.last_sink_stage(|stage| stage.parallelism = parallelism);
+        self
+    }
+
+    fn last_sink_stage(&mut self, change: impl Fn(&mut StageInfo)) {
+        if let Some(seq) = self.sinks.last().map(|s| s.seq) {
+            self.stages.iter_mut().filter(|s| s.seq == seq).for_each(change);
         }
+    }
+
+    /// One job of this one's sinks and `other`'s: a job that writes to several
+    /// places (Flink's several `sinkTo` before one `execute`). One checkpoint spans
+    /// every source and sink: it completes only when every sink has pre-committed,
+    /// so exactly-once holds for all sinks at once; they share the sources and
+    /// operators both were built from (the streams cloned for a fan-out).
+    ///
+    /// ```
+    /// # use stream_core::prelude::*;
+    /// # #[tokio::main] async fn main() -> stream_core::Result<()> {
+    /// let env = StreamEnvironment::builder().build()?;
+    /// let (all, big) = (CollectSink::new(), CollectSink::new());
+    /// let numbers = env.from_source(CollectionSource::new((1..=10u64).collect()), "numbers");
+    /// numbers
+    ///     .clone()
+    ///     .sink_to(all.clone(), "all")
+    ///     .and(numbers.filter(|x| *x > 8).sink_to(big.clone(), "big"))
+    ///     .execute("fan-out")
+    ///     .await?;
+    /// assert_eq!((all.committed().len(), big.committed().len()), (10, 2));
+    /// # Ok(()) }
+    /// ```
+    pub fn and(mut self, other: Job) -> Job {
+        if !Arc::ptr_eq(&self.config, &other.config) {
+            self.config.graph_error("`and` joins jobs of two environments; define a job in one".to_string());
+        }
+        self.stages.extend(other.stages);
+        self.sinks.extend(other.sinks);
         self
     }
 

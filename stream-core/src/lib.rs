@@ -25,11 +25,13 @@ pub use environment::{StreamEnvironment, StreamEnvironmentBuilder};
 pub use error::{Result, StreamError};
 pub use executor::{Job, JobHandle, JobResult};
 pub use runtime::async_task::AsyncOptions;
-pub use stream::{DataStream, KeyedStream};
+pub use stream::{ConnectedStreams, DataStream, KeyedConnectedStreams, KeyedStream};
 
 /// Everything a job definition usually needs.
 pub mod prelude {
-    pub use crate::api::{Collector, KeyedProcessFunction, process_fn};
+    pub use crate::api::{
+        Collector, KeyedCoProcessFunction, KeyedProcessFunction, OutputTag, co_process_fn, process_fn,
+    };
     pub use crate::builtin::{CollectSink, CollectionSource, DiscardingSink, PrintSink, SocketSink, SocketTextSource};
     pub use crate::restart::RestartStrategy;
     pub use crate::state::{FsStateBackend, MemoryStateBackend};

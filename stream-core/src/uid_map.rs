@@ -14,6 +14,9 @@ use crate::state::CheckpointData;
 pub(crate) struct UidMap {
     stored_by_id: BTreeMap<String, String>,
     id_by_stored: BTreeMap<String, String>,
+    /// Where the enumerator state of a checkpoint taken before sources kept theirs
+    /// under their own keys goes: the only source's key (none with several sources).
+    legacy_enumerator_key: Option<String>,
 }
 
 impl UidMap {
@@ -22,6 +25,10 @@ impl UidMap {
     pub(crate) fn new(job: &str, stages: &[StageInfo]) -> Result<Self> {
         let mut map = UidMap::default();
         let mut unnamed = Vec::new();
+        let sources: Vec<&StageInfo> = stages.iter().filter(|s| s.source).collect();
+        if let [only] = sources.as_slice() {
+            map.legacy_enumerator_key = Some(only.enumerator_key());
+        }
         for stage in stages {
             if let Some(uid) = &stage.uid
                 && (uid.is_empty() || uid.contains('/'))
@@ -64,6 +71,17 @@ impl UidMap {
     pub(crate) fn to_running(&self, mut checkpoint: CheckpointData, allow_dropping: bool) -> Result<CheckpointData> {
         let mut unclaimed = BTreeSet::new();
         let mut tasks = BTreeMap::new();
+        if let Some(state) = checkpoint.enumerator.take() {
+            match &self.legacy_enumerator_key {
+                Some(key) => {
+                    tasks.insert(key.clone(), state);
+                }
+                None if state.holds_nothing() => {}
+                None => {
+                    unclaimed.insert("the source enumerator".to_string());
+                }
+            }
+        }
         for (key, state) in std::mem::take(&mut checkpoint.tasks) {
             let (prefix, _) = split(&key);
             if self.id_by_stored.contains_key(prefix) {

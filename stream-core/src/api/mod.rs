@@ -9,6 +9,10 @@ mod sink;
 mod source;
 
 pub use context::{EnumeratorContext, TaskContext};
-pub use function::{Collector, KeyedProcessFunction, ProcessFn, process_fn};
+pub(crate) use function::{CoAdapter, Either, SideRecords};
+pub use function::{
+    CoProcessFn, Collector, KeyedCoProcessFunction, KeyedProcessFunction, OutputTag, ProcessFn, co_process_fn,
+    process_fn,
+};
 pub use sink::{Committer, NoCommitter, Sink, SinkWriter};
 pub use source::{Boundedness, ReadStatus, Source, SourceReader, SourceSplit, SplitEnumerator};

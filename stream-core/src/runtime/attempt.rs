@@ -1,6 +1,7 @@
 //! Everything one execution attempt of a job shares: the channel to the
 //! coordinator, the restored checkpoint, the spawned tasks.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -13,6 +14,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::driver::EnumeratorDriver;
+use super::side_output::SideOutput;
 use crate::api::TaskContext;
 use crate::checkpoint_config::CheckpointingMode;
 use crate::error::{Result, StreamError};
@@ -31,9 +33,11 @@ pub(crate) enum CoordinatorMsg {
         state: StateBlob,
     },
     SplitRequest {
+        source: usize,
         subtask: usize,
     },
     SplitsFinished {
+        source: usize,
         subtask: usize,
         split_ids: Vec<String>,
     },
@@ -95,10 +99,38 @@ pub(crate) struct AttemptCtx {
     pub(crate) ackers: Vec<String>,
     /// Tasks that carry data and report when they are drained.
     pub(crate) data_tasks: Vec<String>,
-    pub(crate) driver: Option<DriverFuture>,
+    /// The enumerators of the job's sources, with the keys their states are kept
+    /// under; a source's readers name it by its place in this list.
+    pub(crate) drivers: Vec<(String, DriverFuture)>,
+    /// The job's stages by their `seq`, as resolved from every branch.
+    pub(crate) stages: Arc<BTreeMap<u64, StageInfo>>,
+    /// Streams whose operators are built once every consumer has registered.
+    pub(crate) deferred: BTreeMap<u64, Box<dyn Deferred>>,
+    /// Side outputs registered by the stream of a process operator (`seq`).
+    pub(crate) side_outputs: BTreeMap<u64, Vec<Vec<Box<dyn SideOutput>>>>,
+}
+
+/// A stream's operator waiting for all its consumers' outputs (see `graph::Shared`).
+pub(crate) trait Deferred: Send {
+    fn build(self: Box<Self>, ctx: &mut AttemptCtx) -> Result<()>;
+    fn as_any(&mut self) -> &mut dyn std::any::Any;
 }
 
 impl AttemptCtx {
+    /// `stage` as the job's table has it (its final id, parallelism and uid).
+    pub(crate) fn stage(&self, stage: &StageInfo) -> StageInfo {
+        self.stages.get(&stage.seq).cloned().unwrap_or_else(|| stage.clone())
+    }
+
+    /// Build every deferred operator, the latest defined first: a stream's consumers
+    /// are all defined after it, so they have registered by then.
+    pub(crate) fn build_deferred(&mut self) -> Result<()> {
+        while let Some((_, deferred)) = self.deferred.pop_last() {
+            deferred.build(self)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn task_context(&self, stage: &StageInfo, subtask: usize, parallelism: usize) -> TaskContext {
         TaskContext {
             job: self.env.metrics.job(),

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use tokio::sync::{mpsc, watch};
 
 use super::attempt::CoordinatorMsg;
-use super::driver::EnumeratorDriver;
+use super::driver::Drivers;
 use crate::checkpoint_config::CheckpointConfig;
 use crate::error::{Result, StreamError};
 use crate::metrics::JobMetrics;
@@ -21,7 +21,8 @@ use crate::uid_map::UidMap;
 
 struct Pending {
     started: Instant,
-    enumerator: StateBlob,
+    /// The enumerators' states by their keys.
+    enumerators: Vec<(String, StateBlob)>,
     acks: BTreeMap<String, StateBlob>,
 }
 
@@ -31,7 +32,7 @@ pub(crate) struct Coordinator {
     /// The ids task states are stored under.
     pub(crate) uids: UidMap,
     pub(crate) metrics: JobMetrics,
-    pub(crate) driver: Box<dyn EnumeratorDriver>,
+    pub(crate) drivers: Drivers,
     pub(crate) inbox: mpsc::UnboundedReceiver<CoordinatorMsg>,
     pub(crate) completed: watch::Sender<u64>,
     /// Participants that acknowledge checkpoints.
@@ -83,7 +84,7 @@ fn next_wake(config: &CheckpointConfig, p: &Progress, now: Instant) -> Instant {
 
 impl Coordinator {
     pub(crate) async fn run(mut self) -> Result<()> {
-        self.driver.start().await?;
+        self.drivers.start().await?;
         let now = Instant::now();
         let mut p = Progress {
             pending: BTreeMap::new(),
@@ -95,7 +96,7 @@ impl Coordinator {
             final_done: false,
             stopping: false,
             finished_tasks: BTreeSet::new(),
-            next_discovery: self.driver.discovery_interval().map(|d| now + d),
+            next_discovery: self.drivers.next_discovery(),
         };
         let (mut stop, mut stop_open) = (self.stop.clone(), true);
         loop {
@@ -104,7 +105,7 @@ impl Coordinator {
                 // drained, the final checkpoint (the savepoint) is taken and committed.
                 tracing::info!("stopping the sources for a savepoint");
                 p.stopping = true;
-                self.driver.stop_readers();
+                self.drivers.stop_readers();
             }
             let wake = next_wake(&self.config, &p, Instant::now());
             let msg = tokio::select! {
@@ -121,9 +122,11 @@ impl Coordinator {
                         let span = tracing::info_span!("checkpoint", id = checkpoint_id);
                         self.on_ack(&mut p, checkpoint_id, task, state).instrument(span).await?;
                     }
-                    CoordinatorMsg::SplitRequest { subtask } => self.driver.handle_split_request(subtask).await?,
-                    CoordinatorMsg::SplitsFinished { subtask, split_ids } => {
-                        self.driver.handle_splits_finished(subtask, split_ids).await?
+                    CoordinatorMsg::SplitRequest { source, subtask } => {
+                        self.drivers.handle_split_request(source, subtask).await?
+                    }
+                    CoordinatorMsg::SplitsFinished { source, subtask, split_ids } => {
+                        self.drivers.handle_splits_finished(source, subtask, split_ids).await?
                     }
                     CoordinatorMsg::Drained { task } => {
                         p.drained.insert(task);
@@ -145,10 +148,8 @@ impl Coordinator {
             let now = Instant::now();
             self.expire(&mut p, now)?;
             if p.next_discovery.is_some_and(|t| now >= t) {
-                self.driver.discover().await?;
-                // From the end of this discovery: a slow one must not make the next
-                // due at once, keeping the coordinator from its messages.
-                p.next_discovery = self.driver.discovery_interval().map(|d| Instant::now() + d);
+                self.drivers.discover_due(now).await?;
+                p.next_discovery = self.drivers.next_discovery();
             }
             self.maybe_trigger(&mut p, now)?;
         }
@@ -171,9 +172,9 @@ impl Coordinator {
         }
         self.last_id += 1;
         let id = self.last_id;
-        let enumerator = self.driver.trigger_checkpoint(id)?;
+        let enumerators = self.drivers.trigger_checkpoint(id)?;
         tracing::debug!(checkpoint = id, is_final, "checkpoint triggered");
-        p.pending.insert(id, Pending { started: now, enumerator, acks: BTreeMap::new() });
+        p.pending.insert(id, Pending { started: now, enumerators, acks: BTreeMap::new() });
         if is_final {
             p.final_id = Some(id);
         }
@@ -217,12 +218,13 @@ impl Coordinator {
         if pending.acks.len() < self.ackers.len() {
             return Ok(());
         }
-        let Some(pending) = p.pending.remove(&id) else { return Ok(()) };
+        let Some(mut pending) = p.pending.remove(&id) else { return Ok(()) };
         let started = pending.started;
+        pending.acks.extend(pending.enumerators);
         let data = self.uids.to_stored(CheckpointData {
             id,
             timestamp_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
-            enumerator: Some(pending.enumerator),
+            enumerator: None,
             tasks: pending.acks,
         });
         let backend = self.backend.clone();
@@ -244,11 +246,11 @@ impl Coordinator {
             p.pending.remove(&old);
         }
         self.completed.send_replace(id);
-        self.driver.notify_checkpoint_complete(id);
+        self.drivers.notify_checkpoint_complete(id);
         if p.final_id == Some(id) && !p.final_done {
             p.final_done = true;
             tracing::info!(checkpoint = id, "final checkpoint complete; ending input");
-            self.driver.end_input();
+            self.drivers.end_input();
         }
         Ok(())
     }
@@ -274,7 +276,7 @@ mod tests {
     }
 
     fn pending(started: Instant) -> Pending {
-        Pending { started, enumerator: StateBlob::Encoded(Vec::new()), acks: BTreeMap::new() }
+        Pending { started, enumerators: Vec::new(), acks: BTreeMap::new() }
     }
 
     #[test]

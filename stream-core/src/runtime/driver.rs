@@ -3,7 +3,7 @@
 //! step, in the same order as split assignments, so that a split is in exactly one of
 //! the enumerator's state and a reader's state of every checkpoint.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -139,6 +139,96 @@ impl<E: SplitEnumerator> EnumeratorDriver for SourceDriver<E> {
     fn end_input(&mut self) {
         for subtask in 0..self.readers.len() {
             self.send(subtask, SourceControl::EndInput);
+        }
+    }
+}
+
+/// The enumerators of every source of a job, each with the key its state is
+/// checkpointed under and its own discovery schedule.
+pub(crate) struct Drivers {
+    sources: Vec<Slot>,
+}
+
+struct Slot {
+    state_key: String,
+    driver: Box<dyn EnumeratorDriver>,
+    next_discovery: Option<Instant>,
+}
+
+impl Drivers {
+    pub(crate) fn new(drivers: Vec<(String, Box<dyn EnumeratorDriver>)>) -> Self {
+        let sources =
+            drivers.into_iter().map(|(state_key, driver)| Slot { state_key, driver, next_discovery: None }).collect();
+        Drivers { sources }
+    }
+
+    fn slot(&mut self, source: usize) -> Result<&mut Slot> {
+        let count = self.sources.len();
+        self.sources.get_mut(source).ok_or_else(|| {
+            StreamError::invalid("source", source, format!("a reader named a source the job lacks ({count} sources)"))
+        })
+    }
+
+    pub(crate) async fn start(&mut self) -> Result<()> {
+        let now = Instant::now();
+        for slot in &mut self.sources {
+            slot.driver.start().await?;
+            slot.next_discovery = slot.driver.discovery_interval().map(|d| now + d);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn handle_split_request(&mut self, source: usize, subtask: usize) -> Result<()> {
+        self.slot(source)?.driver.handle_split_request(subtask).await
+    }
+
+    pub(crate) async fn handle_splits_finished(
+        &mut self,
+        source: usize,
+        subtask: usize,
+        split_ids: Vec<String>,
+    ) -> Result<()> {
+        self.slot(source)?.driver.handle_splits_finished(subtask, split_ids).await
+    }
+
+    /// When the next discovery of any source is due.
+    pub(crate) fn next_discovery(&self) -> Option<Instant> {
+        self.sources.iter().filter_map(|s| s.next_discovery).min()
+    }
+
+    /// Discover in every source whose discovery is due at `now`; the next one is due
+    /// an interval after this one ended, so that a slow discovery does not make the
+    /// next due at once.
+    pub(crate) async fn discover_due(&mut self, now: Instant) -> Result<()> {
+        for slot in &mut self.sources {
+            if slot.next_discovery.is_some_and(|t| now >= t) {
+                slot.driver.discover().await?;
+                slot.next_discovery = slot.driver.discovery_interval().map(|d| Instant::now() + d);
+            }
+        }
+        Ok(())
+    }
+
+    /// Snapshot every enumerator and trigger its readers; the states by their keys.
+    pub(crate) fn trigger_checkpoint(&mut self, id: u64) -> Result<Vec<(String, StateBlob)>> {
+        self.sources.iter_mut().map(|s| Ok((s.state_key.clone(), s.driver.trigger_checkpoint(id)?))).collect()
+    }
+
+    pub(crate) fn notify_checkpoint_complete(&mut self, id: u64) {
+        for slot in &mut self.sources {
+            slot.driver.notify_checkpoint_complete(id);
+        }
+    }
+
+    pub(crate) fn stop_readers(&mut self) {
+        for slot in &mut self.sources {
+            slot.driver.stop_readers();
+        }
+    }
+
+    pub(crate) fn end_input(&mut self) {
+        for slot in &mut self.sources {
+            slot.driver.end_input();
         }
     }
 }

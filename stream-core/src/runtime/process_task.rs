@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use super::attempt::TaskEnv;
 use super::input_gate::{GateEvent, InputGate};
 use super::output::BoxOutput;
-use crate::api::{Collector, KeyedProcessFunction, TaskContext};
+use super::side_output::SideOutputs;
+use crate::api::{Collector, KeyedProcessFunction, SideRecords, TaskContext};
 use crate::error::{Result, StreamError};
 use crate::fault::FaultPoint;
 
@@ -26,6 +27,7 @@ pub(crate) struct KeyedTask<K, I, F: KeyedProcessFunction<K, I>, KF> {
     pub(crate) state: KeyedState<K, F::State>,
     pub(crate) gate: InputGate<I>,
     pub(crate) out: BoxOutput<F::Output>,
+    pub(crate) sides: SideOutputs,
     pub(crate) env: TaskEnv,
 }
 
@@ -41,11 +43,12 @@ where
         let threshold = self.env.faults.record_threshold(&self.ctx.name, self.ctx.subtask);
         let mut seen: u64 = 0;
         let mut emitted: Vec<F::Output> = Vec::new();
+        let mut side: SideRecords = Vec::new();
         loop {
             match self.gate.next().await {
                 GateEvent::Records(batch) => {
                     let n = batch.len() as u64;
-                    let mut out = Collector::new(&mut emitted);
+                    let mut out = Collector::with_side_outputs(&mut emitted, &mut side);
                     for record in batch {
                         let key = (self.key_fn)(&record);
                         match self.state.get_mut(&key) {
@@ -58,6 +61,10 @@ where
                     }
                     self.out.collect_all(&mut emitted);
                     self.out.flush().await?;
+                    if !side.is_empty() {
+                        self.sides.route(&mut side)?;
+                        self.sides.flush().await?;
+                    }
                     counters.records_in(n);
                     counters.records_out(self.out.take_count());
                     seen += n;
@@ -72,12 +79,17 @@ where
                         self.env.ack(&self.key, id, &entries)?;
                     }
                     self.out.barrier(id).await?;
+                    self.sides.barrier(id).await?;
                 }
                 GateEvent::EndOfData => {
                     self.out.end_of_data().await?;
+                    self.sides.end_of_data().await?;
                     self.env.drained(&self.key)?;
                 }
-                GateEvent::End => return self.out.end().await,
+                GateEvent::End => {
+                    self.out.end().await?;
+                    return self.sides.end().await;
+                }
                 GateEvent::UpstreamLost => return Err(StreamError::ChannelClosed),
             }
         }

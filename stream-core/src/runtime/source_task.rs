@@ -19,6 +19,8 @@ enum Flow {
 
 struct SourceTask<R: SourceReader> {
     key: String,
+    /// The source's place among the job's sources.
+    source: usize,
     ctx: TaskContext,
     reader: R,
     out: BoxOutput<R::Output>,
@@ -29,6 +31,7 @@ struct SourceTask<R: SourceReader> {
 
 pub(crate) async fn run_source<R: SourceReader>(
     key: String,
+    source: usize,
     ctx: TaskContext,
     reader: R,
     out: BoxOutput<R::Output>,
@@ -38,7 +41,7 @@ pub(crate) async fn run_source<R: SourceReader>(
     let counters = env.metrics.task(&ctx.name, ctx.subtask);
     let connector = ctx.source_metrics();
     let threshold = env.faults.record_threshold(&ctx.name, ctx.subtask);
-    let mut task = SourceTask { key, ctx, reader, out, env, awaiting_splits: false, finished: false };
+    let mut task = SourceTask { key, source, ctx, reader, out, env, awaiting_splits: false, finished: false };
     let mut buffer = Vec::new();
     let mut emitted: u64 = 0;
     loop {
@@ -73,7 +76,11 @@ pub(crate) async fn run_source<R: SourceReader>(
         // Reported once the split's last records are on their way downstream.
         let finished = task.reader.take_finished_splits();
         if !finished.is_empty() {
-            task.notify(CoordinatorMsg::SplitsFinished { subtask: task.ctx.subtask, split_ids: finished })?;
+            task.notify(CoordinatorMsg::SplitsFinished {
+                source: task.source,
+                subtask: task.ctx.subtask,
+                split_ids: finished,
+            })?;
         }
         counters.records_out(n);
         connector.records_in(n);
@@ -101,7 +108,7 @@ pub(crate) async fn run_source<R: SourceReader>(
             }
             ReadStatus::NeedSplits => {
                 task.awaiting_splits = true;
-                task.notify(CoordinatorMsg::SplitRequest { subtask: task.ctx.subtask })?;
+                task.notify(CoordinatorMsg::SplitRequest { source: task.source, subtask: task.ctx.subtask })?;
             }
             ReadStatus::Finished => task.finish().await?,
         }

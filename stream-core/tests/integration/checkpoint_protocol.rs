@@ -384,6 +384,11 @@ async fn a_checkpoint_that_fails_to_store_never_commits() {
 /// What `job` logs at `level` or above, run on one thread (so that a thread-local
 /// subscriber sees every task).
 fn logs_of(level: tracing::Level, job: impl std::future::Future<Output = ()>) -> String {
+    // With one live dispatcher, tracing (0.1) asks only the registering thread's
+    // subscriber whether a new callsite is wanted: another test's thread, with none,
+    // would cache "never" for a line this job logs later. A second live dispatcher
+    // makes it ask every live one, this capturing one included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
