@@ -28,8 +28,9 @@ pub(crate) async fn execute(
     stop: watch::Receiver<bool>,
 ) -> Result<JobResult> {
     let errors = job.config.take_graph_errors();
-    if let Some(first) = errors.first() {
-        return Err(StreamError::invalid("job graph", first, errors[1..].join("; ")));
+    if !errors.is_empty() {
+        let count = if errors.len() == 1 { "1 mistake".to_string() } else { format!("{} mistakes", errors.len()) };
+        return Err(StreamError::invalid("job graph", count, errors.join("; ")));
     }
     let table = Arc::new(stage::resolve(&job.stages)?);
     let stages: Vec<StageInfo> = table.values().cloned().collect();

@@ -8,6 +8,7 @@ mod cancel;
 mod checkpoint_protocol;
 mod common;
 mod format1_fixture;
+mod graphs;
 mod guarantees;
 mod metrics;
 mod process_kill;
