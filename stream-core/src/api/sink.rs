@@ -61,6 +61,14 @@ pub trait SinkWriter<T>: Send + 'static {
         }
     }
 
+    /// No record follows (the input ended, or the job stops with a savepoint): the
+    /// next checkpoint is the final one, after which the job commits and ends. A
+    /// writer that keeps data open across checkpoints (an in-progress part file)
+    /// closes it in that checkpoint. Default: nothing.
+    fn end_of_data(&mut self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+
     /// Push buffered data out; called at every checkpoint barrier and at the end of
     /// input (`end_of_input`). An error fails the checkpoint.
     fn flush(&mut self, end_of_input: bool) -> impl Future<Output = Result<()>> + Send;

@@ -171,7 +171,8 @@ impl<T: Send + 'static, S: Sink<T>> Output<T> for SinkOutput<T, S> {
     }
 
     async fn end_of_data(&mut self) -> Result<()> {
-        self.write_buffered().await
+        self.write_buffered().await?;
+        self.writer().await?.end_of_data().await
     }
 
     async fn end(&mut self) -> Result<()> {
