@@ -163,8 +163,10 @@ impl<T> Clone for BucketAssigner<T> {
     }
 }
 
-/// When an in-progress part file is closed before the next checkpoint (it is always
-/// closed at a checkpoint).
+/// When an in-progress part file of a row format is closed (Flink's
+/// `DefaultRollingPolicy`): checked as records arrive and at every checkpoint; until
+/// then it stays in progress across checkpoints. Every part closes at the end of the
+/// input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RollingPolicy {
     /// Close when the part reaches this size (default 128 MiB).

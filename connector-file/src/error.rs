@@ -24,6 +24,13 @@ pub enum FileError {
     #[error("part file `{0}` is neither pending nor finished: its data is lost (was it deleted by hand?)")]
     PendingLost(String),
 
+    /// An in-progress part a checkpoint holds is gone, so the job cannot resume it.
+    #[error(
+        "in-progress part file `{0}` that the restored checkpoint holds is gone: its records up to that \
+         checkpoint are lost (was it deleted, or is an older checkpoint restored after a newer one committed it?)"
+    )]
+    InProgressLost(String),
+
     /// A record could not be encoded by the sink's format.
     #[error("record could not be encoded for `{location}`: {source}")]
     Encode {

@@ -145,7 +145,7 @@ impl ObjectLocation {
     }
 
     /// A key as listed or recorded in a committable (already in the store's encoding).
-    fn parse(key: &str) -> Result<ObjectPath> {
+    pub(crate) fn parse(key: &str) -> Result<ObjectPath> {
         ObjectPath::parse(key)
             .map_err(|e| stream_core::StreamError::invalid("object key", key, format!("not a valid object key: {e}")))
     }

@@ -1,13 +1,15 @@
-//! The file sink (exactly-once): part files are written hidden (in-progress), closed
-//! to pending at every checkpoint (and earlier by the rolling policy), and renamed to
-//! their finished name only when the checkpoint completes.
+//! The file sink (exactly-once): part files are written hidden (in-progress), kept
+//! open across checkpoints until the rolling policy closes them (bulk formats: at
+//! every checkpoint), and renamed to their finished name only when the checkpoint
+//! that closed them completes.
 
 mod committer;
 mod part;
 mod writer;
 
 pub use committer::{FileCommitter, PendingFile};
-pub use writer::FileWriter;
+pub use part::ResumablePart;
+pub use writer::{FileWriter, InProgressPart};
 
 use stream_core::Result;
 use stream_core::api::{Sink, TaskContext};
@@ -16,7 +18,7 @@ use crate::config::FileSink;
 
 impl<T: Send + 'static> Sink<T> for FileSink<T> {
     type Committable = PendingFile;
-    type WriterState = ();
+    type WriterState = InProgressPart;
     type Writer = FileWriter<T>;
     type Committer = FileCommitter;
 
@@ -24,8 +26,8 @@ impl<T: Send + 'static> Sink<T> for FileSink<T> {
         "file"
     }
 
-    async fn create_writer(&self, ctx: &TaskContext, _restored: Vec<()>) -> Result<FileWriter<T>> {
-        FileWriter::new(self, ctx).await
+    async fn create_writer(&self, ctx: &TaskContext, restored: Vec<InProgressPart>) -> Result<FileWriter<T>> {
+        FileWriter::new(self, ctx, restored).await
     }
 
     async fn create_committer(&self, _ctx: &TaskContext) -> Result<FileCommitter> {

@@ -1,8 +1,14 @@
-//! Writes part files; closes them to pending at checkpoints and on rolling.
+//! Writes part files. A part stays in progress across checkpoints until the rolling
+//! policy closes it (Flink's default: 128 MiB, 60 s open, 60 s inactive; checked as
+//! records arrive and at every checkpoint), or at every checkpoint for bulk formats,
+//! or at the end of the input; a closed part is pending until its checkpoint
+//! completes. Open parts are persisted at every checkpoint and resumed on restore.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use connector_base::schema::SchemaError;
 use stream_core::api::{SinkWriter, TaskContext};
@@ -10,7 +16,7 @@ use stream_core::metrics::SinkMetrics;
 use stream_core::{Result, StreamError};
 
 use super::committer::PendingFile;
-use super::part::PartOutput;
+use super::part::{PartOutput, ResumablePart, opened_after};
 use crate::config::{BucketAssigner, FileSink, RollingPolicy};
 use crate::error::FileError;
 use crate::format::{BulkWriter, PartFormat};
@@ -23,7 +29,24 @@ struct Part<T> {
     bulk: Option<Box<dyn BulkWriter<T>>>,
     written: u64,
     opened: Instant,
+    /// When it was opened, in ms since the Unix epoch (kept across restores).
+    opened_at_ms: u64,
     last_write: Instant,
+}
+
+/// A part file in progress at a checkpoint: the writer's checkpointed state, from
+/// which a restore resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InProgressPart {
+    bucket: String,
+    name: String,
+    written: u64,
+    opened_at_ms: u64,
+    output: ResumablePart,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// The writer of one subtask.
@@ -40,10 +63,19 @@ pub struct FileWriter<T: 'static> {
     buffer: Vec<u8>,
     last_inactivity_check: Instant,
     metrics: SinkMetrics,
+    /// The last checkpoint this writer took part in (or was restored from): a part
+    /// opened now carries it in its in-progress name.
+    after: u64,
+    /// Close every part at every checkpoint (bulk formats).
+    roll_on_checkpoint: bool,
+    /// No record follows: the next checkpoint closes every part.
+    ending: bool,
+    /// The open parts as persisted by the last `prepare_commit`.
+    snapshot: Vec<InProgressPart>,
 }
 
 impl<T: Send + 'static> FileWriter<T> {
-    pub(crate) async fn new(sink: &FileSink<T>, ctx: &TaskContext) -> Result<Self> {
+    pub(crate) async fn new(sink: &FileSink<T>, ctx: &TaskContext, restored: Vec<InProgressPart>) -> Result<Self> {
         if let Some(dir) = sink.location.local_dir() {
             let (dir, attempt, restored) =
                 (dir.to_path_buf(), ctx.attempt_id.clone(), ctx.restored_checkpoint.unwrap_or(0));
@@ -51,7 +83,8 @@ impl<T: Send + 'static> FileWriter<T> {
                 .await
                 .map_err(|e| StreamError::TaskFailed { task: "file sink clean-up".into(), message: e.to_string() })??;
         }
-        Ok(FileWriter {
+        let restored_checkpoint = ctx.restored_checkpoint.unwrap_or(0);
+        let mut writer = FileWriter {
             location: sink.location.clone(),
             format: sink.format.clone(),
             buckets: sink.buckets.clone(),
@@ -64,7 +97,41 @@ impl<T: Send + 'static> FileWriter<T> {
             buffer: Vec::new(),
             last_inactivity_check: Instant::now(),
             metrics: ctx.sink_metrics(),
-        })
+            after: restored_checkpoint,
+            roll_on_checkpoint: matches!(sink.format, PartFormat::Bulk(_)),
+            ending: false,
+            snapshot: Vec::new(),
+        };
+        for part in restored {
+            writer.resume(part).await?;
+        }
+        Ok(writer)
+    }
+
+    /// Open a part again where the restored checkpoint left it; a second one of the
+    /// same bucket (after a rescale) is closed at the next checkpoint.
+    async fn resume(&mut self, state: InProgressPart) -> Result<()> {
+        let output = PartOutput::resume(&self.location, state.output, self.part_size).await?;
+        let now = Instant::now();
+        let age = Duration::from_millis(now_ms().saturating_sub(state.opened_at_ms));
+        let part = Part {
+            bucket: state.bucket.clone(),
+            name: state.name,
+            output,
+            bulk: None,
+            written: state.written,
+            opened: now.checked_sub(age).unwrap_or(now),
+            opened_at_ms: state.opened_at_ms,
+            last_write: now,
+        };
+        tracing::debug!(bucket = %part.bucket, name = %part.name, bytes = part.written, "resuming an in-progress part");
+        match self.open.entry(state.bucket) {
+            std::collections::hash_map::Entry::Occupied(_) => self.closed.push(part),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(part);
+            }
+        }
+        Ok(())
     }
 
     /// The bucket of every record of a batch when it does not depend on the record
@@ -89,7 +156,7 @@ impl<T: Send + 'static> FileWriter<T> {
         if !self.open.contains_key(bucket) {
             let name = format!("{}-{}.{}", self.prefix, self.counter, self.format.extension());
             self.counter += 1;
-            let output = PartOutput::create(&self.location, bucket, &name, self.part_size).await?;
+            let output = PartOutput::create(&self.location, bucket, &name, self.after, self.part_size).await?;
             let bulk = match &self.format {
                 PartFormat::Rows(_) => None,
                 PartFormat::Bulk(format) => {
@@ -99,7 +166,16 @@ impl<T: Send + 'static> FileWriter<T> {
             let now = Instant::now();
             self.open.insert(
                 bucket.to_string(),
-                Part { bucket: bucket.into(), name, output, bulk, written: 0, opened: now, last_write: now },
+                Part {
+                    bucket: bucket.into(),
+                    name,
+                    output,
+                    bulk,
+                    written: 0,
+                    opened: now,
+                    opened_at_ms: now_ms(),
+                    last_write: now,
+                },
             );
         }
         self.open.get_mut(bucket).ok_or(StreamError::ChannelClosed)
@@ -157,16 +233,28 @@ impl<T: Send + 'static> FileWriter<T> {
         }
     }
 
+    /// Whether the checkpoint now taken closes `part`.
+    fn closes_at_checkpoint(&self, part: &Part<T>) -> bool {
+        let policy = &self.rolling;
+        self.ending
+            || self.roll_on_checkpoint
+            || part.written >= policy.max_part_size
+            || part.opened.elapsed() >= policy.rollover_interval
+            || part.last_write.elapsed() >= policy.inactivity_interval
+    }
+
     /// Encoded size of the bucket's open part.
     fn part_size_of(&self, bucket: &str) -> u64 {
         self.open.get(bucket).map(|p| p.written).unwrap_or(0)
     }
 }
 
-/// Delete hidden part files that can never be committed: in-progress files of other
-/// attempts, and pending files of checkpoints after the restored one. Files of this
-/// attempt and pending files of the restored checkpoint or earlier are kept (the
-/// latter are committed again from the restored state).
+/// Delete hidden part files of other attempts that no checkpoint up to the restored
+/// one holds: in-progress files opened after it (their names say after which
+/// checkpoint they were opened), and those of earlier versions of this sink
+/// (in-progress files without that mark, pending files of later checkpoints).
+/// In-progress files opened before it stay: the restored state resumes them or
+/// commits them again. Files of this attempt are never touched.
 fn remove_orphans(dir: &Path, attempt: &str, restored: u64) -> Result<()> {
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
@@ -181,11 +269,13 @@ fn remove_orphans(dir: &Path, attempt: &str, restored: u64) -> Result<()> {
             if !name.starts_with(".part-") || name.starts_with(&format!(".part-{attempt}-")) {
                 continue;
             }
-            let orphan = name.ends_with(".inprogress")
-                || name
-                    .rsplit_once(".pending-cp")
-                    .and_then(|(_, id)| id.parse::<u64>().ok())
-                    .is_some_and(|id| id > restored);
+            let orphan = match opened_after(&name) {
+                Some(after) => after >= restored,
+                None => name.ends_with(".inprogress"),
+            } || name
+                .rsplit_once(".pending-cp")
+                .and_then(|(_, id)| id.parse::<u64>().ok())
+                .is_some_and(|id| id > restored);
             if orphan {
                 tracing::info!(path = %path.display(), "removing a part file left by a dead attempt");
                 match std::fs::remove_file(&path) {
@@ -200,7 +290,7 @@ fn remove_orphans(dir: &Path, attempt: &str, restored: u64) -> Result<()> {
 
 impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
     type Committable = PendingFile;
-    type State = ();
+    type State = InProgressPart;
 
     async fn write(&mut self, record: T) -> Result<()> {
         self.write_batch(&mut vec![record]).await
@@ -263,11 +353,18 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
         Ok(())
     }
 
-    /// Close every part (bulk formats write their footer; local files are fsynced),
-    /// make it pending and hand it to the committer.
+    async fn end_of_data(&mut self) -> Result<()> {
+        self.ending = true;
+        Ok(())
+    }
+
+    /// Close the parts the rolling policy closes now (bulk formats write their
+    /// footer; local files are fsynced) and hand them to the committer; persist the
+    /// others for the snapshot.
     async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<PendingFile>> {
-        let open: Vec<String> = self.open.keys().cloned().collect();
-        for bucket in open {
+        let closing: Vec<String> =
+            self.open.values().filter(|p| self.closes_at_checkpoint(p)).map(|p| p.bucket.clone()).collect();
+        for bucket in closing {
             self.roll(&bucket);
         }
         let mut pending = Vec::with_capacity(self.closed.len());
@@ -277,8 +374,24 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
                 bulk.finish(&mut tail).map_err(|message| self.encode_error(&part.name, message))?;
                 part.output.write(&tail).await?;
             }
-            pending.push(part.output.close(checkpoint_id).await?);
+            pending.push(part.output.close().await?);
         }
+        let mut snapshot = Vec::with_capacity(self.open.len());
+        for part in self.open.values_mut() {
+            snapshot.push(InProgressPart {
+                bucket: part.bucket.clone(),
+                name: part.name.clone(),
+                written: part.written,
+                opened_at_ms: part.opened_at_ms,
+                output: part.output.persist(part.written).await?,
+            });
+        }
+        self.snapshot = snapshot;
+        self.after = checkpoint_id;
         Ok(pending)
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<InProgressPart>> {
+        Ok(std::mem::take(&mut self.snapshot))
     }
 }

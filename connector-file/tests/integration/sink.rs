@@ -123,3 +123,49 @@ async fn file_sink_survives_a_crash_at_every_protocol_point() {
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
     assert!(files(target.0.path()).iter().all(|(_, hidden)| !hidden));
 }
+
+/// Files a job writes in about 1.2 s of 50-ms checkpoints with `rolling`, with the
+/// number of checkpoints it completed.
+async fn files_written_with(rolling: RollingPolicy) -> (Vec<PathBuf>, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let sink =
+        FileSink::builder(dir.path(), LineEncoder).buckets(BucketAssigner::Single).rolling_policy(rolling).build();
+    let checkpoints = CheckpointConfig::builder().interval(std::time::Duration::from_millis(50)).build().unwrap();
+    let result = StreamEnvironment::builder()
+        .checkpointing(checkpoints)
+        .parallelism(2)
+        .build()
+        .unwrap()
+        .from_source(CollectionSource::sequence(0..6_000).records_per_second(5_000.0).unwrap(), "numbers")
+        .map(|x| format!("line {x}"))
+        .sink_to(sink.unwrap(), "files")
+        .execute("parts")
+        .await
+        .unwrap();
+    let mut lines = visible_lines(dir.path());
+    lines.sort();
+    let mut expected: Vec<String> = (0..6_000).map(|x| format!("line {x}")).collect();
+    expected.sort();
+    assert!(lines == expected, "every line once ({} lines)", lines.len());
+    let all = files(dir.path());
+    assert!(all.iter().all(|(_, hidden)| !hidden), "{all:?}");
+    (all.into_iter().map(|(p, _)| p).collect(), result.metrics.checkpoints_completed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_part_stays_open_across_checkpoints_until_the_rolling_policy_closes_it() {
+    // Flink's default policy: nothing rolls within a second, so each subtask writes
+    // one part over all checkpoints, closed by the end of the input.
+    let (files, checkpoints) = files_written_with(RollingPolicy::default()).await;
+    assert!(checkpoints >= 10, "{checkpoints} checkpoints");
+    assert_eq!(files.len(), 2, "one part per subtask across {checkpoints} checkpoints: {files:?}");
+    // Open at most 300 ms: a few parts per subtask, far fewer than checkpoints.
+    let rolling =
+        RollingPolicy { rollover_interval: std::time::Duration::from_millis(300), ..RollingPolicy::default() };
+    let (files, checkpoints) = files_written_with(rolling).await;
+    assert!(
+        (6..=14).contains(&files.len()) && (files.len() as u64) < checkpoints,
+        "parts roll about every 300 ms: {} files, {checkpoints} checkpoints",
+        files.len()
+    );
+}

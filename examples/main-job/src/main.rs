@@ -203,8 +203,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Verify from the files: the counts of each word must be exactly 1..n, each once.
     let mut seen: BTreeMap<(String, u64), u64> = BTreeMap::new();
     let mut records_out = 0u64;
-    for path in visible_files(&output)? {
-        for line in std::fs::read_to_string(&path)?.lines() {
+    let output_files = visible_files(&output)?;
+    for path in &output_files {
+        for line in std::fs::read_to_string(path)?.lines() {
             let (word, count) = line.split_once('\t').ok_or_else(|| format!("malformed output line `{line}`"))?;
             *seen.entry((word.to_string(), count.parse()?)).or_default() += 1;
             records_out += 1;
@@ -215,11 +216,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let lost = records_in - present;
     let duplicated = records_out - present;
     eprintln!(
-        "restarts={} (crashes fired: {} of {}), checkpoints={}, output in {}",
+        "restarts={} (crashes fired: {} of {}), checkpoints={}, output: {} part files in {}",
         result.restarts,
         faults.fired().len(),
         options.crashes,
         result.metrics.checkpoints_completed,
+        output_files.len(),
         output.display()
     );
     println!("records_in={records_in} records_out={records_out} lost={lost} duplicated={duplicated}");
