@@ -169,3 +169,41 @@ async fn a_row_part_stays_open_across_checkpoints_until_the_rolling_policy_close
         files.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_of_200_ms_checkpoints_writes_one_file_per_subtask_per_rolling_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let period = std::time::Duration::from_secs(20);
+    let rolling = RollingPolicy { rollover_interval: period, ..RollingPolicy::default() };
+    let sink = FileSink::builder(dir.path(), LineEncoder)
+        .buckets(BucketAssigner::Single)
+        .rolling_policy(rolling)
+        .build()
+        .unwrap();
+    let checkpoints = CheckpointConfig::builder().interval(std::time::Duration::from_millis(200)).build().unwrap();
+    // 60 s of input at 500 records/s.
+    let result = StreamEnvironment::builder()
+        .checkpointing(checkpoints)
+        .parallelism(2)
+        .build()
+        .unwrap()
+        .from_source(CollectionSource::sequence(0..30_000).records_per_second(500.0).unwrap(), "numbers")
+        .map(|x| format!("line {x}"))
+        .sink_to(sink, "files")
+        .execute("a-minute")
+        .await
+        .unwrap();
+    let checkpoints = result.metrics.checkpoints_completed;
+    let all = files(dir.path());
+    assert!(all.iter().all(|(_, hidden)| !hidden), "{all:?}");
+    assert_eq!(visible_lines(dir.path()).len(), 30_000);
+    for subtask in 0..2 {
+        // `part-<run>-<attempt>-<subtask>-<n>.txt`
+        let of_subtask = |p: &PathBuf| p.to_string_lossy().split('-').nth(3) == Some(&subtask.to_string());
+        let parts = all.iter().filter(|(p, _)| of_subtask(p)).count();
+        // Rolled at about 20 s and 40 s, the rest closed at the end (60 s): 3, or 4
+        // when the end comes just after a roll; never one per checkpoint.
+        assert!((3..=4).contains(&parts), "subtask {subtask}: {parts} parts over {checkpoints} checkpoints: {all:?}");
+    }
+    assert!(checkpoints >= 200, "{checkpoints} checkpoints in a minute");
+}
