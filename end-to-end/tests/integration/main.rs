@@ -1,0 +1,4 @@
+//! Jobs across several connectors, crashed and checked on the real servers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod kafka_to_three_sinks;
