@@ -97,5 +97,5 @@ fn main() {
             ratios.push(our_rate / raw_rate);
         }
     });
-    println!("cassandra sink_ratio={:.2}", bench::median(&mut ratios));
+    println!("cassandra {}", bench::figure("sink_ratio", &ratios));
 }

@@ -92,5 +92,5 @@ fn main() {
             ratios.push(our_rate / raw_rate);
         }
     });
-    println!("aws dynamodb_sink_ratio={:.2}", bench::median(&mut ratios));
+    println!("aws {}", bench::figure("dynamodb_sink_ratio", &ratios));
 }

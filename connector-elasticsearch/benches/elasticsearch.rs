@@ -13,6 +13,6 @@ fn main() {
     let url = bench::endpoint("ELASTICSEARCH_URL", "elasticsearch");
     let (n, rounds) = (bench::records(50_000), bench::rounds(3));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let ratio = runtime.block_on(connector_testkit::search::bench_ratio::<Elasticsearch>(&url, n, rounds));
-    println!("elasticsearch sink_ratio={ratio:.2}");
+    let ratios = runtime.block_on(connector_testkit::search::bench_ratios::<Elasticsearch>(&url, n, rounds));
+    println!("elasticsearch {}", bench::figure("sink_ratio", &ratios));
 }

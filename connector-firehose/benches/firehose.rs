@@ -87,5 +87,5 @@ fn main() {
             ratios.push(our_rate / raw_rate);
         }
     });
-    println!("aws firehose_sink_ratio={:.2}", bench::median(&mut ratios));
+    println!("aws {}", bench::figure("firehose_sink_ratio", &ratios));
 }

@@ -82,6 +82,5 @@ fn main() {
             two_pc.push(two_pc_rate / raw_again);
         }
     });
-    let (alo, two_pc) = (bench::median(&mut alo), bench::median(&mut two_pc));
-    println!("jdbc sink_alo_ratio={alo:.2} sink_2pc_ratio={two_pc:.2}");
+    println!("jdbc {} {}", bench::figure("sink_alo_ratio", &alo), bench::figure("sink_2pc_ratio", &two_pc));
 }

@@ -248,9 +248,9 @@ fn main() {
         }
     });
     println!(
-        "kafka source_ratio={:.2} sink_alo_ratio={:.2} sink_eos_ratio={:.2}",
-        bench::median(&mut source),
-        bench::median(&mut alo),
-        bench::median(&mut eos)
+        "kafka {} {} {}",
+        bench::figure("source_ratio", &source),
+        bench::figure("sink_alo_ratio", &alo),
+        bench::figure("sink_eos_ratio", &eos)
     );
 }

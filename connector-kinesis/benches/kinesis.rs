@@ -111,5 +111,5 @@ fn main() {
             ratios.push(our_rate / raw_rate);
         }
     });
-    println!("aws kinesis_sink_ratio={:.2}", bench::median(&mut ratios));
+    println!("aws {}", bench::figure("kinesis_sink_ratio", &ratios));
 }

@@ -133,6 +133,6 @@ fn main() {
             source_ratios.push(our_rate / raw_rate);
         }
     });
-    let (sink, source) = (bench::median(&mut sink_ratios), bench::median(&mut source_ratios));
-    println!("mongodb sink_ratio={sink:.2} source_ratio={source:.2}");
+    let (sink, source) = (bench::figure("sink_ratio", &sink_ratios), bench::figure("source_ratio", &source_ratios));
+    println!("mongodb {sink} {source}");
 }

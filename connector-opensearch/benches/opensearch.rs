@@ -13,6 +13,6 @@ fn main() {
     let url = bench::endpoint("OPENSEARCH_URL", "elasticsearch");
     let (n, rounds) = (bench::records(50_000), bench::rounds(3));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let ratio = runtime.block_on(connector_testkit::search::bench_ratio::<OpenSearch>(&url, n, rounds));
-    println!("elasticsearch opensearch_sink_ratio={ratio:.2}");
+    let ratios = runtime.block_on(connector_testkit::search::bench_ratios::<OpenSearch>(&url, n, rounds));
+    println!("elasticsearch {}", bench::figure("opensearch_sink_ratio", &ratios));
 }

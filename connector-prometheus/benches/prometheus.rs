@@ -136,5 +136,5 @@ fn main() {
             ratios.push(our_rate / raw_rate);
         }
     });
-    println!("prometheus sink_ratio={:.2}", bench::median(&mut ratios));
+    println!("prometheus {}", bench::figure("sink_ratio", &ratios));
 }

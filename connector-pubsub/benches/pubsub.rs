@@ -179,5 +179,5 @@ fn main() {
             source.push(our_c / raw_c);
         }
     });
-    println!("pubsub source_ratio={:.2} sink_ratio={:.2}", bench::median(&mut source), bench::median(&mut sink));
+    println!("pubsub {} {}", bench::figure("source_ratio", &source), bench::figure("sink_ratio", &sink));
 }

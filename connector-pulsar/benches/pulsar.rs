@@ -123,6 +123,6 @@ fn main() {
             source_ratios.push(our_read / raw_read);
         }
     });
-    let (source, sink) = (bench::median(&mut source_ratios), bench::median(&mut sink_ratios));
-    println!("pulsar source_ratio={source:.2} sink_ratio={sink:.2}");
+    let (source, sink) = (bench::figure("source_ratio", &source_ratios), bench::figure("sink_ratio", &sink_ratios));
+    println!("pulsar {source} {sink}");
 }

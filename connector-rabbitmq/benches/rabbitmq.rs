@@ -125,5 +125,5 @@ fn main() {
             source.push(our_c / raw_c);
         }
     });
-    println!("rabbitmq sink_ratio={:.2} source_ratio={:.2}", bench::median(&mut sink), bench::median(&mut source));
+    println!("rabbitmq {} {}", bench::figure("sink_ratio", &sink), bench::figure("source_ratio", &source));
 }

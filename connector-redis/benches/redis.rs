@@ -89,5 +89,5 @@ fn main() {
     });
     flush(&url);
     let ceiling = ceiling(&url).map(|c| format!(" redis_benchmark_p64_set_per_sec={c}")).unwrap_or_default();
-    println!("redis sink_ratio={:.2}{ceiling}", bench::median(&mut ratios));
+    println!("redis {}{ceiling}", bench::figure("sink_ratio", &ratios));
 }

@@ -16,6 +16,17 @@ pub fn median(values: &mut [f64]) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// One figure of a benchmark's result line: its median over the rounds, with the
+/// spread (lowest and highest round) and the number of rounds, so that a reader
+/// sees how far one round may fall from it: `sink_ratio=0.92 (0.88..0.95, 5 rounds)`.
+pub fn figure(name: &str, values: &[f64]) -> String {
+    let mut sorted = values.to_vec();
+    let median = median(&mut sorted);
+    let (low, high) = (sorted.first().copied().unwrap_or(f64::NAN), sorted.last().copied().unwrap_or(f64::NAN));
+    let decimals = if median.abs() >= 100.0 { 0 } else { 2 };
+    format!("{name}={median:.decimals$} ({low:.decimals$}..{high:.decimals$}, {} rounds)", values.len())
+}
+
 /// The server endpoint in `variable`; without it, say how to get one and exit with 2.
 pub fn endpoint(variable: &str, bench: &str) -> String {
     match std::env::var(variable) {

@@ -431,9 +431,9 @@ async fn bench_ours<B: Backend>(url: &str, index: &str, n: u64) -> f64 {
 
 /// The benchmark of `B`'s sink on the cluster at `url`: a warm-up, then `rounds`
 /// rounds of the raw loop and the sink on fresh indices (order alternating), each
-/// round's rates on stderr; the median ratio ours / raw.
+/// round's rates on stderr; the ratio ours / raw of every round.
 #[allow(clippy::expect_used)]
-pub async fn bench_ratio<B: Backend>(url: &str, n: u64, rounds: usize) -> f64 {
+pub async fn bench_ratios<B: Backend>(url: &str, n: u64, rounds: usize) -> Vec<f64> {
     let t = transport::<B>(url).expect("a client");
     let fresh = async |side: &str| {
         let index = format!("bench-{side}-{}-{}", std::process::id(), fastrand::u32(..));
@@ -453,7 +453,7 @@ pub async fn bench_ratio<B: Backend>(url: &str, n: u64, rounds: usize) -> f64 {
             let _ = t.send(Method::Delete, &format!("/{index}"), None).await;
         }
     }
-    crate::bench::median(&mut ratios)
+    ratios
 }
 
 /// The sink suite of `B` with `config` on a fresh index of the test server `server`

@@ -333,7 +333,7 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
                 self.open_part(bucket).await?;
             }
             self.encode(bucket, &record, &mut buffer)?;
-            if part_size + buffer.len() as u64 >= max_size || buffer.len() >= 64 * 1024 {
+            if part_size + buffer.len() as u64 >= max_size || buffer.len() >= 256 * 1024 {
                 self.write_out(bucket, &mut buffer, now).await?;
                 part_size = self.part_size_of(bucket);
             }
