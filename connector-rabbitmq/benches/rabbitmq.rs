@@ -2,8 +2,9 @@
 //! publisher with confirms, and our at-least-once source against a raw lapin consumer
 //! acknowledging in batches, on the same broker in the same run (the broker from
 //! `cargo xtask services`, or `RABBITMQ_URL`). Prints `rabbitmq sink_ratio=<r>
-//! source_ratio=<r>` (medians of 3 rounds; in each, our run and the raw loop run back to
-//! back, in an order that alternates between rounds). `BENCH_RECORDS` (default 200 000).
+//! source_ratio=<r>` (medians of `BENCH_ROUNDS` rounds, default 4; in each, our run and
+//! the raw loop run back to back, in an order that alternates between rounds).
+//! `BENCH_RECORDS` (default 200 000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
@@ -111,7 +112,8 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (mut sink, mut source) = (Vec::new(), Vec::new());
     runtime.block_on(async {
-        for round in 0..3 {
+        // An even number of rounds: each side goes first equally often.
+        for round in 0..bench::rounds(4) {
             let (raw_q, our_q) = (queue(&url, "raw").await, queue(&url, "ours").await);
             // Each pair runs back to back, and which of the two goes first alternates
             // from round to round: the broker warms up over a run.
