@@ -119,7 +119,6 @@ pub(crate) async fn execute(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_attempt(
     job: &Job,
     stages: &Arc<BTreeMap<u64, StageInfo>>,

@@ -134,16 +134,10 @@ impl<T: Send + 'static> DataStream<T> {
         let upstream = self.duplicate();
         let f2 = f.clone();
         let rechain: Rechain<U> = Arc::new(move |p| upstream.duplicate().rebalance(p).chain(f2.clone()));
-        let name = self.stages.last().map(|s| s.name.clone()).unwrap_or_default();
-        let node = Shared::new(self.config.next_seq(), &name, Arc::new(ChainNode { upstream: self.node, f }));
-        DataStream {
-            config: self.config,
-            node,
-            stages: self.stages,
-            rechain: Some(rechain),
-            derived: self.derived,
-            from_process: false,
-        }
+        let mut stream = DataStream::new(self.config, Arc::new(ChainNode { upstream: self.node, f }), self.stages);
+        stream.rechain = Some(rechain);
+        stream.derived = self.derived;
+        stream
     }
 
     /// Give the operator that made this stream (its source, `rebalance`, `async_map`

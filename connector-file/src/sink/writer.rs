@@ -76,14 +76,13 @@ pub struct FileWriter<T: 'static> {
 
 impl<T: Send + 'static> FileWriter<T> {
     pub(crate) async fn new(sink: &FileSink<T>, ctx: &TaskContext, restored: Vec<InProgressPart>) -> Result<Self> {
+        let restored_checkpoint = ctx.restored_checkpoint.unwrap_or(0);
         if let Some(dir) = sink.location.local_dir() {
-            let (dir, attempt, restored) =
-                (dir.to_path_buf(), ctx.attempt_id.clone(), ctx.restored_checkpoint.unwrap_or(0));
-            tokio::task::spawn_blocking(move || remove_orphans(&dir, &attempt, restored))
+            let (dir, attempt) = (dir.to_path_buf(), ctx.attempt_id.clone());
+            tokio::task::spawn_blocking(move || remove_orphans(&dir, &attempt, restored_checkpoint))
                 .await
                 .map_err(|e| StreamError::TaskFailed { task: "file sink clean-up".into(), message: e.to_string() })??;
         }
-        let restored_checkpoint = ctx.restored_checkpoint.unwrap_or(0);
         let mut writer = FileWriter {
             location: sink.location.clone(),
             format: sink.format.clone(),

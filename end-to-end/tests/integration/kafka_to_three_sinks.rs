@@ -264,14 +264,11 @@ async fn two_kafka_sources_into_kafka_files_and_redis_are_exactly_once_in_every_
         let (b, t) = (bootstrap.clone(), out.clone());
         tokio::task::spawn_blocking(move || read_committed(&b, &t)).await.unwrap().iter().map(|l| parse(l)).collect()
     };
+    let (file_output, redis_output) = (file_lines(&dir.path().join("out")), redis_pairs(&redis_url, &prefix).await);
     let verdicts = [
         ("kafka", kafka_output.len(), lost_and_duplicated(&kafka_output)),
-        ("files", file_lines(&dir.path().join("out")).len(), lost_and_duplicated(&file_lines(&dir.path().join("out")))),
-        (
-            "redis",
-            redis_pairs(&redis_url, &prefix).await.len(),
-            lost_and_duplicated(&redis_pairs(&redis_url, &prefix).await),
-        ),
+        ("files", file_output.len(), lost_and_duplicated(&file_output)),
+        ("redis", redis_output.len(), lost_and_duplicated(&redis_output)),
     ];
     for (sink, received, (lost, duplicated)) in &verdicts {
         eprintln!("{sink}: received={received} lost={lost} duplicated={duplicated} restarts={}", result.restarts);

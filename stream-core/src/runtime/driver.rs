@@ -170,10 +170,9 @@ impl Drivers {
     }
 
     pub(crate) async fn start(&mut self) -> Result<()> {
-        let now = Instant::now();
         for slot in &mut self.sources {
             slot.driver.start().await?;
-            slot.next_discovery = slot.driver.discovery_interval().map(|d| now + d);
+            slot.next_discovery = slot.driver.discovery_interval().map(|d| Instant::now() + d);
         }
         Ok(())
     }

@@ -97,14 +97,13 @@ impl SideOutputs {
     /// Hand each record to every reader of its tag (dropped when there is none).
     pub(crate) fn route(&mut self, records: &mut SideRecords) -> Result<()> {
         for (tag, record) in records.drain(..) {
-            let readers: Vec<usize> = (0..self.sides.len()).filter(|i| self.sides[*i].tag() == &*tag).collect();
-            let Some((last, others)) = readers.split_last() else { continue };
-            for i in others {
-                if let Some(copy) = self.sides[*i].copy(&*record) {
-                    self.sides[*i].collect(copy)?;
+            let Some(last) = self.sides.iter().rposition(|side| side.tag() == &*tag) else { continue };
+            for side in self.sides[..last].iter_mut().filter(|side| side.tag() == &*tag) {
+                if let Some(copy) = side.copy(&*record) {
+                    side.collect(copy)?;
                 }
             }
-            self.sides[*last].collect(record)?;
+            self.sides[last].collect(record)?;
         }
         Ok(())
     }
