@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::cmd::{sh, sh_output};
 use crate::error::XtaskError;
+use crate::system::report_free_disk;
 
 /// Licences a dependency may have (SPDX ids), all permissive.
 const ALLOWED_LICENSES: &[&str] = &[
@@ -80,11 +81,23 @@ pub fn run(args: &[String]) -> Result<(), XtaskError> {
         command.extend(["--exclude", unpublished]);
     }
     command.extend(args.iter().map(String::as_str));
-    sh("cargo", &command, &[("CARGO_INCREMENTAL", "0")])?;
-    let target = metadata["target_directory"].as_str().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
-    for package in &publishable {
-        check_packaged_files(&target, package)?;
+    let workspace_target =
+        metadata["target_directory"].as_str().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+    // The builds from packages share little with the workspace's (other features,
+    // other sources) and are of no use afterwards: they go to a directory of their
+    // own that is removed at the end, so the disk they took is free for the tests.
+    let target = workspace_target.join("packaged");
+    let target_env = target.to_string_lossy().into_owned();
+    report_free_disk("before packaging");
+    let packaged = sh("cargo", &command, &[("CARGO_INCREMENTAL", "0"), ("CARGO_TARGET_DIR", &target_env)])
+        .and_then(|()| publishable.iter().try_for_each(|package| check_packaged_files(&target, package)));
+    report_free_disk("after packaging");
+    match std::fs::remove_dir_all(&target) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(XtaskError::io(&target, e)),
     }
+    packaged?;
     eprintln!(
         "package: every crate packaged{} with its {}",
         if verify { " and built alone" } else { "" },
