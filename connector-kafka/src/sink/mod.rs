@@ -7,6 +7,7 @@ mod committer;
 mod delivery;
 mod read_back;
 mod record_log;
+mod recycled;
 mod transaction;
 mod writer;
 mod written;

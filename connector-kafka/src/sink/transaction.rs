@@ -53,6 +53,7 @@ use super::commits_in_flight::CommitsInFlight;
 use super::delivery::InFlight;
 use super::read_back::read_back;
 use super::record_log::RecordLog;
+use super::recycled::Recycled;
 use super::written::WrittenOffsets;
 use crate::client::ClientProperties;
 use crate::config::ExactlyOnceOptions;
@@ -107,6 +108,8 @@ pub(crate) struct Transactions {
     /// Calls on ids running on blocking threads (commits, producer initialisations),
     /// also those of attempts that have failed since.
     commits: Arc<CommitsInFlight>,
+    /// Producers whose transaction committed, for their id's next transaction.
+    recycled: Recycled,
 }
 
 struct Parked {
@@ -144,6 +147,7 @@ impl Transactions {
             parked: Mutex::new(HashMap::new()),
             taken: tokio::sync::Notify::new(),
             commits: Arc::default(),
+            recycled: Recycled::default(),
         }
     }
 
@@ -185,20 +189,34 @@ impl Transactions {
         })
     }
 
+    /// The producer for `attempt`'s next transaction on `id`: the one that committed
+    /// `id`'s last transaction of this attempt if it is idle, else a new one
+    /// initialised in the background.
+    pub fn spare(self: &Arc<Self>, id: String, attempt: &str) -> Spare {
+        match self.recycled.take(&id, attempt) {
+            Some(producer) => {
+                tracing::debug!(id, "transactional producer recycled");
+                Spare::Ready(producer)
+            }
+            None => Spare::Initialising(self.init_in_background(id)),
+        }
+    }
+
     /// [`Self::producer`] on the calling thread: it blocks for a broker round trip or
     /// more.
     fn init_producer(&self, id: &str) -> Result<Arc<FutureProducer<Logged>>> {
         let timeout_ms = self.timeout.as_millis().to_string();
-        let producer: FutureProducer<Logged> = self
-            .client
-            .config(&[
-                ("transactional.id", id),
-                ("transaction.timeout.ms", &timeout_ms),
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-            ])
-            .create_with_context(Logged::default())
-            .map_err(|e| KafkaError::client("create transactional producer", e))?;
+        let producer: Arc<FutureProducer<Logged>> = Arc::new(
+            self.client
+                .config(&[
+                    ("transactional.id", id),
+                    ("transaction.timeout.ms", &timeout_ms),
+                    ("enable.idempotence", "true"),
+                    ("acks", "all"),
+                ])
+                .create_with_context(Logged::default())
+                .map_err(|e| KafkaError::client("create transactional producer", e))?,
+        );
         // librdkafka looks for the transaction coordinator as soon as it can; with no
         // broker connection up yet it tries again only 500 ms later. A metadata request
         // first waits for the connection (one round trip); about half of all
@@ -212,6 +230,8 @@ impl Transactions {
             .fetch_metadata(Some(&self.marker_topic), self.call_timeout)
             .map_err(|e| self.call_failed("connect transactional producer", e))?;
         let connected = started.elapsed();
+        // From here on, earlier producers of `id` may be fenced: none is reused.
+        self.recycled.initialised(id, &producer);
         producer.init_transactions(self.call_timeout).map_err(|e| self.call_failed("init transactions", e))?;
         tracing::debug!(
             id,
@@ -219,7 +239,7 @@ impl Transactions {
             init_ms = (started.elapsed() - connected).as_millis() as u64,
             "transactional producer initialised"
         );
-        Ok(Arc::new(producer))
+        Ok(producer)
     }
 
     /// A producer with `id` inside a new transaction, once no commit of `id` by an
@@ -295,10 +315,15 @@ impl Transactions {
     }
 
     /// Fence `id` and abort whatever it left open (a transaction of a dead attempt
-    /// would hold back `read_committed` readers until it times out).
-    pub async fn abort_lingering(self: &Arc<Self>, id: &str) -> Result<()> {
+    /// would hold back `read_committed` readers until it times out). The producer that
+    /// fenced it is kept for a later transaction of `keep_for` (an attempt).
+    pub async fn abort_lingering(self: &Arc<Self>, id: &str, keep_for: Option<&str>) -> Result<()> {
         self.commits.settled(id).await;
-        self.producer(id).await.map(drop)
+        let producer = self.producer(id).await?;
+        if let Some(attempt) = keep_for {
+            self.recycled.keep(id, attempt, producer);
+        }
+        Ok(())
     }
 
     /// The marker value of a transaction for `checkpoint_id` written by `attempt`.
@@ -393,15 +418,18 @@ impl Transactions {
         if let Some(producer) = self.take(committable, attempt) {
             let running = self.commits.start(&committable.transactional_id);
             let call_timeout = self.call_timeout;
-            let committed = tokio::task::spawn_blocking(move || {
+            let (committed, producer) = tokio::task::spawn_blocking(move || {
                 let committed = producer.commit_transaction(call_timeout);
                 drop(running);
-                committed
+                (committed, producer)
             })
             .await
             .map_err(blocking)?;
             match committed {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.recycled.keep(&committable.transactional_id, attempt, producer);
+                    return Ok(());
+                }
                 Err(e) => {
                     tracing::warn!(id = %committable.transactional_id, error = %e, "commit failed; recovering the transaction")
                 }
@@ -554,5 +582,31 @@ impl Transactions {
         })
         .await
         .map_err(blocking)?
+    }
+}
+
+/// The producer of a writer's next transaction.
+pub(crate) enum Spare {
+    /// Recycled: ready at once.
+    Ready(Arc<FutureProducer<Logged>>),
+    /// Being created and initialised on a blocking thread.
+    Initialising(tokio::task::JoinHandle<Result<Arc<FutureProducer<Logged>>>>),
+}
+
+impl Spare {
+    /// The producer, once initialised.
+    pub async fn ready(self) -> Result<Arc<FutureProducer<Logged>>> {
+        match self {
+            Spare::Ready(producer) => Ok(producer),
+            Spare::Initialising(handle) => handle.await.map_err(blocking)?,
+        }
+    }
+
+    /// Stop an initialisation that has not started its calls (one already running is
+    /// waited for by the next user of the id; see `commits_in_flight`).
+    pub fn abort(&self) {
+        if let Spare::Initialising(handle) = self {
+            handle.abort();
+        }
     }
 }

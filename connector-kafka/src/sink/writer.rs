@@ -13,7 +13,7 @@ use stream_core::{Result, StreamError};
 use super::KafkaSink;
 use super::delivery::InFlight;
 use super::record_log::RecordLog;
-use super::transaction::{KafkaCommittable, Transactions};
+use super::transaction::{KafkaCommittable, Spare, Transactions};
 use crate::error::KafkaError;
 use crate::logging::Logged;
 use crate::record::KafkaSerializer;
@@ -38,9 +38,9 @@ struct Open {
     seq: u64,
     id: String,
     records: RecordLog,
-    /// The producer of the next transaction, initialised in the background so that a
-    /// pre-commit does not wait for `init_transactions`.
-    spare: Option<tokio::task::JoinHandle<Result<Arc<FutureProducer<Logged>>>>>,
+    /// The producer of the next transaction (recycled, or initialised in the
+    /// background so that a pre-commit does not wait for `init_transactions`).
+    spare: Option<Spare>,
     /// Fencing the ids earlier runs may have left open (first transaction only): it
     /// runs while the first transaction writes and must be done before the first
     /// pre-commit starts the spare of a fenced id.
@@ -132,10 +132,14 @@ impl<T: Send + 'static> KafkaWriter<T> {
         fence.dedup();
         fence.retain(|other| *other != id && *other != spare_id && !committables.contains(other));
         let fencing = {
-            let txns = txns.clone();
+            // The producers that fence our own ids serve their later transactions.
+            let ours: Vec<String> = (0..txns.pool).map(|seq| txns.id(ctx.subtask, seq)).collect();
+            let (txns, attempt) = (txns.clone(), ctx.attempt_id.clone());
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
-                futures::future::try_join_all(fence.iter().map(|id| txns.abort_lingering(id))).await?;
+                let keep_for = |id: &String| ours.contains(id).then_some(attempt.as_str());
+                let fenced = fence.iter().map(|id| txns.abort_lingering(id, keep_for(id)));
+                futures::future::try_join_all(fenced).await?;
                 tracing::debug!(
                     fenced = fence.len(),
                     ms = started.elapsed().as_millis() as u64,
@@ -147,7 +151,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
         let started = std::time::Instant::now();
         let producer = txns.begin(&id).await?;
         tracing::debug!(%id, ready_ms = started.elapsed().as_millis() as u64, "exactly-once writer ready");
-        let next = txns.init_in_background(spare_id);
+        let next = txns.spare(spare_id, &ctx.attempt_id);
         Ok(KafkaWriter {
             serializer,
             producer,
@@ -230,7 +234,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let next_seq = open.seq + 1;
         let next_id = txns.id(self.subtask, next_seq);
         let next = match open.spare.take() {
-            Some(handle) => handle.await.map_err(|e| task_failed("kafka producer init", e))??,
+            Some(spare) => spare.ready().await?,
             None => txns.producer(&next_id).await?,
         };
         next.begin_transaction().map_err(|e| KafkaError::client("begin transaction", e))?;
@@ -252,7 +256,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
             return Err(KafkaError::TransactionPoolExhausted { subtask: self.subtask, pending, pool: txns.pool }.into());
         }
         tracing::debug!(checkpoint_id, total_ms = started.elapsed().as_millis() as u64, "pre-committed");
-        let spare = txns.init_in_background(txns.id(self.subtask, next_seq + 1));
+        let spare = txns.spare(txns.id(self.subtask, next_seq + 1), &self.attempt);
         *open = Open { seq: next_seq, id: next_id, records: RecordLog::default(), spare: Some(spare), fencing: None };
         Ok(vec![committable])
     }

@@ -272,3 +272,46 @@ pub fn lost_and_duplicated(seen: &std::collections::BTreeMap<String, usize>, n: 
     let lost = (0..n).filter(|i| !seen.contains_key(&format!("RECORD-{i}"))).count();
     (lost, seen.values().map(|count| count.saturating_sub(1)).sum())
 }
+
+/// A tracing writer that keeps what was written.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Keep the process's log lines that `filter` lets through. librdkafka calls back
+/// from its own threads and producers are initialised on blocking threads: only a
+/// process-wide subscriber sees them, and it also takes the `log` crate's records, as
+/// a user's set-up does. `None` when the process has one already (several tests in
+/// one process under `cargo test`; nextest runs each test in a process of its own).
+pub fn capture_process_logs(filter: &str) -> Option<Captured> {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .is_ok();
+    assert!(
+        installed || std::env::var_os("NEXTEST_RUN_ID").is_none(),
+        "nextest runs each test in a process of its own"
+    );
+    installed.then_some(captured)
+}

@@ -82,21 +82,6 @@ async fn an_unknown_topic_is_a_clear_error() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "no restart waited: {:?}", started.elapsed());
 }
 
-/// A tracing writer that keeps what was written.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_broker_is_a_clear_error() {
     let source = KafkaSource::builder("127.0.0.1:1", ValueOnly(Utf8Schema))
@@ -117,18 +102,7 @@ async fn an_unreachable_broker_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_broker_logs_no_librdkafka_errors() {
     use connector_kafka::{KafkaSink, ValueTo};
-    // librdkafka calls back from its own threads: a process-wide subscriber sees them
-    // (each test is a process of its own under nextest). `try_init` also takes the
-    // `log` crate's records, as a user's set-up does.
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let global = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .is_ok();
-    assert!(global || std::env::var_os("NEXTEST_RUN_ID").is_none(), "nextest runs each test in a process of its own");
+    let captured = common::capture_process_logs("debug");
     let sink = KafkaSink::builder("127.0.0.1:1", ValueTo::new("t", Utf8Schema))
         .delivery_guarantee(DeliveryGuarantee::AtLeastOnce)
         .property("message.timeout.ms", "3000")
@@ -140,8 +114,8 @@ async fn an_unreachable_broker_logs_no_librdkafka_errors() {
     let error = tokio::time::timeout(std::time::Duration::from_secs(30), job.execute("unreachable")).await;
     let error = error.expect("fails within message.timeout.ms").unwrap_err().to_string();
     assert!(error.contains("not delivered") && error.contains("brokers"), "{error}");
-    if global {
-        let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    if let Some(captured) = captured {
+        let log = captured.text();
         let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR") && l.contains("librdkafka")).collect();
         assert!(errors.is_empty(), "{} librdkafka ERROR lines, the first: {:?}", errors.len(), errors.first());
         assert!(log.contains(" librdkafka:"), "librdkafka's retries reach tracing as debug lines: {log}");

@@ -118,3 +118,45 @@ async fn a_client_error_reaches_the_user_with_its_type() {
     let client = error.find::<RdKafkaError>().unwrap_or_else(|| panic!("no rdkafka error in {error:?}"));
     assert!(matches!(client, RdKafkaError::MetadataFetch(_)), "{client:?}");
 }
+
+/// A producer whose transaction committed serves its id's next transaction (and the
+/// producers that fenced our ids at start serve their first), so a job makes one
+/// producer per id of its pool, not one per checkpoint. A new producer per checkpoint
+/// (`init_transactions` takes up to 500 ms in librdkafka) held every pre-commit: at
+/// 200-ms checkpoints the sink ran at 0.14 of a raw transactional loop, 1.00 with
+/// recycling (`BENCH_CHECKPOINT_MS=200 BENCH_ONLY=eos cargo xtask bench kafka`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_transactional_id_gets_one_producer_however_many_checkpoints() {
+    use stream_core::prelude::*;
+    let captured = common::capture_process_logs("connector_kafka=debug");
+    let Some((bootstrap, topic)) = common::topic("recycled", PARTITIONS).await else { return };
+    const RECORDS: u64 = 6_000;
+    let pool = 8;
+    let sink = KafkaSink::builder(&bootstrap, ValueTo::new(&topic, Utf8Schema))
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .transactional_id_prefix(&topic)
+        .transactional_id_pool_size(pool)
+        .build()
+        .unwrap();
+    let env = StreamEnvironment::builder()
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(20)).build().unwrap())
+        .build()
+        .unwrap();
+    let source = CollectionSource::from_fn(RECORDS, |i| format!("RECORD-{i}")).records_per_second(3_000.0).unwrap();
+    let result = env.from_source(source, "records").sink_to(sink, "kafka").execute("recycled").await.unwrap();
+    let (b, t) = (bootstrap.clone(), topic.clone());
+    let read = tokio::task::spawn_blocking(move || common::read_committed(&b, &t, PARTITIONS)).await.unwrap();
+    let seen = common::count_each(read);
+    assert_eq!(common::lost_and_duplicated(&seen, RECORDS), (0, 0), "exactly once");
+    assert!(result.last_checkpoint_id >= 3 * pool, "{} checkpoints, 3 rounds of the pool", result.last_checkpoint_id);
+    if let Some(captured) = captured {
+        let log = captured.text();
+        let initialised = log.lines().filter(|l| l.contains("transactional producer initialised")).count();
+        let recycled = log.lines().filter(|l| l.contains("transactional producer recycled")).count();
+        assert!(
+            initialised <= pool as usize + 2 && recycled as u64 >= result.last_checkpoint_id - pool,
+            "{initialised} producers initialised and {recycled} recycled over {} checkpoints",
+            result.last_checkpoint_id
+        );
+    }
+}
