@@ -118,7 +118,8 @@ impl<T: Send + 'static> KafkaWriter<T> {
             .iter()
             .flat_map(|s| (0..pool_of(s)).map(|slot| txns.id_in_pool(s.subtask, slot, pool_of(s))))
             .collect();
-        fence.extend((0..txns.pool).map(|seq| txns.id(ctx.subtask, seq)));
+        let ours: Vec<String> = (0..txns.pool).map(|seq| txns.id(ctx.subtask, seq)).collect();
+        fence.extend(ours.iter().cloned());
         // With another pool size our next ids may fall on a restored committable's,
         // which the committer must recover first: skip ahead (a pool holds 4 ids or
         // more, so two steps at most).
@@ -133,7 +134,6 @@ impl<T: Send + 'static> KafkaWriter<T> {
         fence.retain(|other| *other != id && *other != spare_id && !committables.contains(other));
         let fencing = {
             // The producers that fence our own ids serve their later transactions.
-            let ours: Vec<String> = (0..txns.pool).map(|seq| txns.id(ctx.subtask, seq)).collect();
             let (txns, attempt) = (txns.clone(), ctx.attempt_id.clone());
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
