@@ -93,7 +93,8 @@ impl<T: Send + 'static> KafkaReader<T> {
     }
 
     /// Assign every open split at its position (a full assignment: `incremental_assign`
-    /// needs a consumer group, and positions are exact anyway).
+    /// needs a consumer group, and positions are exact anyway). Only when splits are
+    /// added: it drops every record fetched so far.
     fn reassign(&self) -> Result<()> {
         let mut list = TopicPartitionList::new();
         for s in self.all().filter(|s| !s.is_finished()) {
@@ -151,10 +152,16 @@ impl<T: Send + 'static> KafkaReader<T> {
         }
     }
 
+    /// Stop fetching a finished split's partition. Pausing it leaves what was fetched
+    /// for the other partitions in place: a new assignment would drop all of that and
+    /// fetch it again (at 4 000 000 records on noida-db, 152 MB responses that took
+    /// ~2 s each, read 0.7 of a plain consumer's rate in the bench).
     fn finish(&mut self, topic: &str, partition: i32) {
         tracing::debug!(topic, partition, "kafka split finished");
-        if let Err(e) = self.reassign() {
-            self.failed.get_or_insert(e);
+        let mut list = TopicPartitionList::new();
+        list.add_partition(topic, partition);
+        if let Err(e) = self.consumer.pause(&list) {
+            self.failed.get_or_insert(KafkaError::client("pause a finished partition", e));
         }
     }
 
