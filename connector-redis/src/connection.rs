@@ -6,7 +6,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use std::time::Duration;
 
-use redis::{Cmd, IntoConnectionInfo, RedisResult, Value};
+use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisResult, Value};
 
 use crate::error::{RedisError, transient};
 
@@ -172,23 +172,16 @@ impl Connection {
         }
     }
 
-    /// Many commands, in order, with one result each. Standalone: one pipeline (one
-    /// round trip). Cluster: the commands go out together over the multiplexed
-    /// connection, each to the node owning its key. `Err` = the batch failed as a
-    /// whole (connection); per-command server errors are in the vector.
-    pub(crate) async fn batch(&mut self, cmds: Vec<Cmd>) -> RedisResult<Vec<RedisResult<Value>>> {
+    /// The commands of `pipe`, in order, with one result each. Standalone: one
+    /// pipeline (one round trip). Cluster: the commands go out together over the
+    /// multiplexed connection, each to the node owning its key. `Err` = the batch
+    /// failed as a whole (connection); per-command server errors are in the vector.
+    /// `pipe` is only borrowed, so a batch can go again without copying it.
+    pub(crate) async fn batch(&mut self, pipe: &Pipeline) -> RedisResult<Vec<RedisResult<Value>>> {
         match self {
-            Connection::Standalone(c) => {
-                let mut pipe = redis::pipe();
-                pipe.ignore_errors();
-                for cmd in cmds {
-                    pipe.add_command(cmd);
-                }
-                let replies: Vec<RedisResult<Value>> = pipe.query_async(c).await?;
-                Ok(replies)
-            }
+            Connection::Standalone(c) => pipe.query_async(c).await,
             Connection::Cluster(c) => {
-                let replies = futures::future::join_all(cmds.iter().map(|cmd| {
+                let replies = futures::future::join_all(pipe.cmd_iter().map(|cmd| {
                     let mut c = c.clone();
                     async move { cmd.query_async::<Value>(&mut c).await }
                 }))
@@ -199,6 +192,14 @@ impl Connection {
                 Ok(replies)
             }
         }
+    }
+
+    /// An empty pipeline for [`Connection::batch`]: a command's server error is its
+    /// own reply instead of failing the batch.
+    pub(crate) fn pipeline(capacity: usize) -> Pipeline {
+        let mut pipe = Pipeline::with_capacity(capacity);
+        pipe.ignore_errors();
+        pipe
     }
 }
 

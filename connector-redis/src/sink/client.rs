@@ -22,14 +22,17 @@ impl AsyncSinkClient for RedisClient {
     }
 
     async fn submit(&self, batch: Vec<RedisCommand>) -> SubmitResult<RedisCommand> {
-        let cmds: Vec<redis::Cmd> = batch.iter().map(RedisCommand::to_cmd).collect();
+        let mut pipe = Connection::pipeline(batch.len());
+        for entry in &batch {
+            pipe.add_command(entry.to_cmd());
+        }
         let mut connection = self.connection.clone();
-        let mut replies = connection.batch(cmds.clone()).await;
+        let mut replies = connection.batch(&pipe).await;
         // A connection cut while idle fails the next batch at once; the connection
         // reconnects on that failure, so the batch goes again on the new one right
         // away instead of after a backoff in which it may be cut again.
         if replies.as_ref().is_err_and(|e| e.is_connection_dropped() || e.is_io_error()) {
-            replies = connection.batch(cmds).await;
+            replies = connection.batch(&pipe).await;
         }
         let replies = match replies {
             Ok(replies) => replies,
