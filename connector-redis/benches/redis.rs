@@ -1,9 +1,10 @@
 //! `cargo xtask bench redis`: our sink writing SETs against a raw pipelined `redis`
 //! crate loop writing the same SETs (pipelines of the same size, one in flight), on
 //! the same server in the same run (the server from `cargo xtask services`, or
-//! `REDIS_URL`). Prints `redis sink_ratio=<r>` (median of 3 rounds) and, when
+//! `REDIS_URL`). Prints `redis sink_ratio=<r>` (median of 5 rounds, each side's rate
+//! over two writes: raw, ours, ours, raw) and, when
 //! `redis-benchmark` is on the PATH, its `-P 64 -t set` rate as the ceiling.
-//! `BENCH_RECORDS` (default 1 000 000) changes the run.
+//! `BENCH_RECORDS` (default 1 000 000) and `BENCH_ROUNDS` change the run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -17,6 +18,9 @@ use stream_core::prelude::*;
 const BATCH: usize = 500;
 
 const DEFAULT_RECORDS: u64 = 1_000_000;
+
+/// Single rounds were seen from 0.78 to 1.00 within one run of 3 rounds.
+const DEFAULT_ROUNDS: usize = 5;
 
 fn value(i: u64) -> Vec<u8> {
     format!("{i:012} the quick brown fox jumps over the lazy dog").into_bytes()
@@ -76,13 +80,23 @@ fn main() {
     let url = bench::endpoint("REDIS_URL", "redis");
     let n = bench::records(DEFAULT_RECORDS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rounds = bench::rounds(DEFAULT_ROUNDS);
     let mut ratios = Vec::new();
     runtime.block_on(async {
-        for round in 0..3 {
-            flush(&url);
-            let r = raw(&url, "bench-raw", n).await;
-            flush(&url);
-            let o = ours(&url, "bench-ours", n).await;
+        for round in 0..rounds {
+            // Raw, ours, ours, raw, each on an empty database: a server that slows as
+            // it runs (memory, its allocator) weighs on both sides alike.
+            let (r, o) = bench::abba(
+                || {
+                    flush(&url);
+                    raw(&url, "bench-raw", n)
+                },
+                || {
+                    flush(&url);
+                    ours(&url, "bench-ours", n)
+                },
+            )
+            .await;
             eprintln!("round {round}: raw pipelined {r:.0} SET/s, our sink {o:.0} SET/s ({n} records)");
             ratios.push(o / r);
         }
