@@ -152,7 +152,13 @@ struct Bucket {
     via: Option<Arc<AmazonS3>>,
     /// The location's store_retry, if not the default.
     retry: Option<RetryPolicy>,
+    /// The rolling policy's part size: each roll is a few requests (create, upload,
+    /// complete), and a part in progress makes none at a checkpoint.
+    part_size: u64,
 }
+
+/// 8 KiB: a part per ~700 records.
+const PART_SIZE: u64 = 8_192;
 
 impl SinkTarget for Bucket {
     type Record = String;
@@ -172,7 +178,7 @@ impl SinkTarget for Bucket {
         if let Some(retry) = &self.retry {
             location = location.store_retry(retry.clone()).unwrap();
         }
-        let rolling = RollingPolicy { max_part_size: 8_192, ..RollingPolicy::default() };
+        let rolling = RollingPolicy { max_part_size: self.part_size, ..RollingPolicy::default() };
         FileSink::builder(location, LineEncoder).rolling_policy(rolling).build().unwrap()
     }
 
@@ -184,7 +190,7 @@ impl SinkTarget for Bucket {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
     let Some((_, store)) = bucket("sink").await else { return };
-    let target = Arc::new(Bucket { store, prefix: "out", via: None, retry: None });
+    let target = Arc::new(Bucket { store, prefix: "out", via: None, retry: None, part_size: PART_SIZE });
     let config = SuiteConfig::sink_crash_at_every_point();
     let verdict = run_sink_suite(target, config).await.unwrap();
     assert_eq!(verdict.crashes, 4, "{verdict}");
@@ -194,7 +200,7 @@ async fn s3_sink_is_exactly_once_with_a_crash_at_every_protocol_point() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sink_is_exactly_once_across_random_crashes() {
     let Some((_, store)) = bucket("sink-random").await else { return };
-    let target = Arc::new(Bucket { store, prefix: "deep/out", via: None, retry: None });
+    let target = Arc::new(Bucket { store, prefix: "deep/out", via: None, retry: None, part_size: PART_SIZE });
     let verdict = run_sink_suite(target, SuiteConfig { crashes: 3, ..SuiteConfig::default() }).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::ExactlyOnce).unwrap();
@@ -276,11 +282,17 @@ async fn s3_sink_rides_through_network_faults() {
                 prefix: "out",
                 via: Some(store(&via, &name)),
                 retry: None,
+                // A roll about every checkpoint (~50 records per subtask), so that
+                // requests are under way when the faults come: with 8 KiB parts the
+                // four runs opened 96 connections in all, and once in CI every cut
+                // and refusal fell between them.
+                part_size: 600,
             })
         })
         .await
         .unwrap();
     let stats = proxy.stats();
+    eprintln!("fault proxy: {stats:?}");
     assert!(stats.cut + stats.refused > 0, "the faults reached the connections: {stats:?}");
 }
 
@@ -352,7 +364,13 @@ async fn s3_a_stall_past_retry_timeout_fails_the_sink_naming_it() {
     let stalled = store_with(&via, &name, Duration::from_secs(2), no_retry);
     let retry = RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1))
         .give_up_after(Duration::from_secs(3));
-    let target = Bucket { store: store(&endpoint, &name), prefix: "out", via: Some(stalled), retry: Some(retry) };
+    let target = Bucket {
+        store: store(&endpoint, &name),
+        prefix: "out",
+        via: Some(stalled),
+        retry: Some(retry),
+        part_size: PART_SIZE,
+    };
     let suite = NetworkSuite::new(&proxy, Duration::from_secs(5));
     // The first request times out after 2 s, the retries give up 3 s later, when the
     // request then in flight times out (2 s more at most).
