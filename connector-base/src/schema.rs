@@ -211,10 +211,16 @@ impl BadRecords {
 }
 
 /// A deserialization schema with its bad-record policy; cloning shares the count.
-#[derive(Clone)]
 pub struct Decoder<T: 'static> {
     schema: Arc<dyn DeserializationSchema<T>>,
     bad: BadRecords,
+}
+
+// Not derived: a derive would ask `T: Clone`, and the records are never cloned.
+impl<T: 'static> Clone for Decoder<T> {
+    fn clone(&self) -> Self {
+        Decoder { schema: self.schema.clone(), bad: self.bad.clone() }
+    }
 }
 
 impl<T: 'static> Decoder<T> {

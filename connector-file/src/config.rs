@@ -99,7 +99,8 @@ impl<T: Send + 'static> FileSourceBuilder<T> {
         self
     }
 
-    /// Lines read per step (default 1024; smaller means checkpoints interleave sooner).
+    /// Lines emitted per step (default 1024; smaller means checkpoints interleave
+    /// sooner). Lines are read and decoded ahead, about 1 MiB at a time.
     pub fn lines_per_batch(mut self, n: usize) -> Self {
         self.source.lines_per_batch = n;
         self
