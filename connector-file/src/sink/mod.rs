@@ -5,6 +5,7 @@
 
 mod committer;
 mod part;
+mod writeback;
 mod writer;
 
 pub use committer::{FileCommitter, PendingFile};

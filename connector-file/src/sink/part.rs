@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use stream_core::{Result, StreamError};
 
 use super::committer::PendingFile;
+use super::writeback::Writeback;
 use crate::error::FileError;
 use crate::location::Location;
 
@@ -67,6 +68,7 @@ pub(crate) enum PartOutput {
         finished: PathBuf,
         /// The directory entry is durable (fsynced once).
         entry_synced: bool,
+        writeback: Writeback,
     },
     #[cfg(feature = "s3")]
     Object(ObjectPart),
@@ -121,7 +123,13 @@ impl PartOutput {
                     .truncate(true)
                     .open(&path)
                     .map_err(|e| StreamError::io(&path, e))?;
-                Ok(PartOutput::Local { file, path, finished: bucket_dir.join(name), entry_synced: false })
+                Ok(PartOutput::Local {
+                    file,
+                    path,
+                    finished: bucket_dir.join(name),
+                    entry_synced: false,
+                    writeback: Writeback::default(),
+                })
             }
             #[cfg(feature = "s3")]
             Location::ObjectStore(o) => {
@@ -155,7 +163,7 @@ impl PartOutput {
                     // What a failed attempt wrote after the checkpoint goes.
                     file.set_len(length).map_err(|e| StreamError::io(&path, e))?;
                     file.seek(SeekFrom::End(0)).map_err(|e| StreamError::io(&path, e))?;
-                    Ok(PartOutput::Local { file, path, finished, entry_synced: true })
+                    Ok(PartOutput::Local { file, path, finished, entry_synced: true, writeback: Writeback::default() })
                 })
                 .await
                 .map_err(|e| join_error("file resume", e))?
@@ -184,7 +192,11 @@ impl PartOutput {
     /// Append `bytes`.
     pub(crate) async fn write(&mut self, bytes: &[u8]) -> Result<()> {
         match self {
-            PartOutput::Local { file, path, .. } => file.write_all(bytes).map_err(|e| StreamError::io(&*path, e)),
+            PartOutput::Local { file, path, writeback, .. } => {
+                file.write_all(bytes).map_err(|e| StreamError::io(&*path, e))?;
+                writeback.written(bytes.len() as u64, file, path);
+                Ok(())
+            }
             #[cfg(feature = "s3")]
             PartOutput::Object(part) => {
                 part.buffer.extend_from_slice(bytes);
@@ -196,11 +208,20 @@ impl PartOutput {
         }
     }
 
+    /// A local part starts flushing what it holds to disk in the background (it
+    /// rolled: its checkpoint's fsync comes next).
+    pub(crate) fn start_writeback(&mut self) {
+        if let PartOutput::Local { file, path, writeback, .. } = self {
+            writeback.start(file, path);
+        }
+    }
+
     /// Make what was written durable, and say how to resume it there (`length`:
     /// the bytes written to the part so far).
     pub(crate) async fn persist(&mut self, length: u64) -> Result<ResumablePart> {
         match self {
-            PartOutput::Local { file, path, finished, entry_synced } => {
+            PartOutput::Local { file, path, finished, entry_synced, writeback } => {
+                writeback.finish().await?;
                 sync(file, path, *entry_synced).await?;
                 *entry_synced = true;
                 Ok(ResumablePart::Local { path: path.clone(), finished: finished.clone(), length })
@@ -218,7 +239,8 @@ impl PartOutput {
     /// Close the part: it becomes pending.
     pub(crate) async fn close(self) -> Result<PendingFile> {
         match self {
-            PartOutput::Local { file, path, finished, entry_synced } => {
+            PartOutput::Local { file, path, finished, entry_synced, mut writeback } => {
+                writeback.finish().await?;
                 sync(&file, &path, entry_synced).await?;
                 Ok(PendingFile::Local { pending: path, finished })
             }

@@ -218,7 +218,8 @@ impl<T: Send + 'static> FileWriter<T> {
     }
 
     fn roll(&mut self, bucket: &str) {
-        if let Some(part) = self.open.remove(bucket) {
+        if let Some(mut part) = self.open.remove(bucket) {
+            part.output.start_writeback();
             self.closed.push(part);
         }
     }
