@@ -211,8 +211,10 @@ impl PartOutput {
     /// A local part starts flushing what it holds to disk in the background (it
     /// rolled: its checkpoint's fsync comes next).
     pub(crate) fn start_writeback(&mut self) {
-        if let PartOutput::Local { file, path, writeback, .. } = self {
-            writeback.start(file, path);
+        match self {
+            PartOutput::Local { file, path, writeback, .. } => writeback.start(file, path),
+            #[cfg(feature = "s3")]
+            PartOutput::Object(_) => {}
         }
     }
 
