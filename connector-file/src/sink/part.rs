@@ -15,7 +15,7 @@ use stream_core::{Result, StreamError};
 
 use super::committer::PendingFile;
 use super::writeback::Writeback;
-use crate::error::FileError;
+use crate::error::{FileError, join_error};
 use crate::location::Location;
 
 /// Hidden in-progress name of a local part opened after checkpoint `after` (0: before
@@ -82,10 +82,6 @@ pub(crate) struct ObjectPart {
     parts: Vec<String>,
     buffer: Vec<u8>,
     part_size: usize,
-}
-
-fn join_error(what: &str, e: tokio::task::JoinError) -> StreamError {
-    StreamError::TaskFailed { task: what.into(), message: e.to_string() }
 }
 
 /// Fsync `file`, and the directory holding it unless that was done before.
