@@ -58,8 +58,10 @@ impl Writeback {
     }
 
     /// Wait for the running flush; the first failure of any flush, if one failed.
-    /// Flushes started after this one are counted again from zero.
+    /// The caller fsyncs the whole file next, so the next background flush comes
+    /// [`WRITEBACK_BYTES`] after it.
     pub(crate) async fn finish(&mut self) -> Result<()> {
+        self.unflushed = 0;
         if let Some(running) = self.running.take() {
             self.keep(flattened(running.await));
         }
