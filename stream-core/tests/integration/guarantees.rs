@@ -9,11 +9,16 @@ use stream_core::fault::FaultInjector;
 use stream_core::prelude::*;
 
 const N: u64 = 20_000;
+/// Highest `AfterRecords` threshold planted. A threshold counts records of one
+/// attempt, and each attempt resumes where the last one checkpointed, so the last
+/// fault to fire needs that many records still ahead of its subtask: four faults of
+/// at most N/10 each use at most 8 000 of a subtask's ~10 000.
+const MAX_RECORDS_BEFORE_FAULT: u64 = N / 10;
 
 async fn run_keyed_count(mode: CheckpointingMode, crashes: usize, seed: u64) -> (Vec<(u64, u64)>, u64, usize) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let faults = FaultInjector::new();
-    let planted = plant_random_faults(&faults, &mut rng, crashes, 4_000);
+    let planted = plant_random_faults(&faults, &mut rng, crashes, MAX_RECORDS_BEFORE_FAULT);
     eprintln!("planted: {planted:?}");
     let env = crash_env(20, mode, crashes as u32 + 1, &faults);
     let sink = CollectSink::new();
