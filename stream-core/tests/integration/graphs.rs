@@ -18,7 +18,10 @@ use stream_core::prelude::*;
 const N: u64 = 12_000;
 
 /// Plant `k` faults at random protocol points of `stages` (commit points only in
-/// `sinks`); `subtasks` gives each stage's parallelism.
+/// `sinks`); `subtasks` gives each stage's parallelism. A stage's highest
+/// `AfterRecords` threshold is a fifth of what one of its subtasks handles: a
+/// threshold counts one attempt's records and each attempt resumes at the last
+/// checkpoint, so four faults must fit in one subtask's share.
 fn plant(faults: &FaultInjector, rng: &mut fastrand::Rng, k: usize, stages: &[(&str, usize, u64)], sinks: &[&str]) {
     for _ in 0..k {
         let (stage, subtasks, max_records) = stages[rng.usize(0..stages.len())];
@@ -59,8 +62,10 @@ async fn a_union_fanned_out_to_two_sinks_and_a_side_output_is_exactly_once_in_ev
     let seed = seed();
     let mut rng = fastrand::Rng::with_seed(seed);
     let faults = FaultInjector::new();
-    let stages = [("evens", 2, 2_000), ("odds", 2, 2_000), ("count", 2, 2_000), ("all", 2, 2_000), ("copy", 1, 4_000)];
-    plant(&faults, &mut rng, 4, &[stages.as_slice(), &[("tens", 2, 200)]].concat(), &["all", "copy", "tens"]);
+    // Each source subtask reads N/4, the count and `all` subtasks N/2, `copy` N,
+    // and each `tens` subtask about N/20.
+    let stages = [("evens", 2, 600), ("odds", 2, 600), ("count", 2, 1_200), ("all", 2, 1_200), ("copy", 1, 2_400)];
+    plant(&faults, &mut rng, 4, &[stages.as_slice(), &[("tens", 2, 120)]].concat(), &["all", "copy", "tens"]);
     let env = crash_env(20, CheckpointingMode::ExactlyOnce, 5, &faults);
     let (all, copy, tens) = (CollectSink::new(), CollectSink::new(), CollectSink::new());
     let tag = OutputTag::<u64>::new("tens");
@@ -102,7 +107,8 @@ async fn connected_streams_share_keyed_state_exactly_once_across_crashes() {
     let seed = seed();
     let mut rng = fastrand::Rng::with_seed(seed);
     let faults = FaultInjector::new();
-    let stages = [("left", 2, 1_500), ("right", 2, 1_500), ("join", 2, 3_000), ("sink", 2, 3_000)];
+    // Each source subtask reads N/4, each join and sink subtask about N/2.
+    let stages = [("left", 2, 600), ("right", 2, 600), ("join", 2, 1_200), ("sink", 2, 1_200)];
     plant(&faults, &mut rng, 4, &stages, &["sink"]);
     let env = crash_env(20, CheckpointingMode::ExactlyOnce, 5, &faults);
     let sink = CollectSink::new();
