@@ -1,8 +1,10 @@
-//! Consumes the queue. At-most-once: the broker forgets a message once sent
-//! (auto-ack). At-least-once: delivery tags are grouped by the checkpoint taken after
-//! them and acknowledged (`basic.ack multiple` up to the checkpoint's highest tag) when
-//! that checkpoint completes; a restart closes the old connection, so the broker
-//! redelivers everything unacknowledged. Exactly-once: as at-least-once, and the
+//! Consumes the queue, on one channel per consumer. At-most-once: the broker forgets
+//! a message once sent (auto-ack). At-least-once: delivery tags of each channel are
+//! grouped by the checkpoint taken after them and acknowledged (`basic.ack multiple`
+//! up to the channel's highest tag in the checkpoint) when that checkpoint completes;
+//! tags count per channel and a channel delivers in tag order, so that covers exactly
+//! what was emitted. A restart closes the old connection, so the broker redelivers
+//! everything unacknowledged. Exactly-once: as at-least-once, and the
 //! correlation ids of messages emitted but not yet acknowledged are kept in state, so
 //! that their redeliveries after a restore are dropped. The broker puts requeued
 //! messages back at their place, ahead of newer ones, and marks them `redelivered`:
@@ -35,17 +37,22 @@ use crate::error::RabbitMqError;
 /// Deliveries taken per `poll_next`.
 const BATCH: usize = 500;
 
-struct Consuming {
-    /// Closed when dropped: the broker then requeues what was not acknowledged.
-    connection: OwnedConnection,
+/// One consumer on a channel of its own: its own prefetch window and delivery tags.
+struct Lane {
     channel: Channel,
     consumer: Consumer,
 }
 
+struct Consuming {
+    /// Closed when dropped: the broker then requeues what was not acknowledged.
+    connection: OwnedConnection,
+    lanes: Vec<Lane>,
+}
+
 impl Consuming {
-    /// Whether the connection or the channel is gone (cut, closed by the broker).
+    /// Whether the connection or a channel is gone (cut, closed by the broker).
     fn lost(&self) -> bool {
-        !self.connection.status().connected() || !self.channel.status().connected()
+        !self.connection.status().connected() || self.lanes.iter().any(|l| !l.channel.status().connected())
     }
 }
 
@@ -55,11 +62,15 @@ pub struct RabbitMqReader<T: 'static> {
     bad: BadRecords,
     splits: Vec<QueueSplit>,
     consuming: Option<Consuming>,
-    waiting: Option<Delivery>,
-    /// Highest delivery tag since the last snapshot (acknowledging modes).
-    tag_since_snapshot: Option<u64>,
-    /// Checkpoint -> highest tag it covers.
-    tags_by_checkpoint: BTreeMap<u64, u64>,
+    /// A delivery taken while waiting, and the lane it came from.
+    waiting: Option<(usize, Delivery)>,
+    /// The lane polled first next time, so that every lane gets its turn.
+    next_lane: usize,
+    /// Per lane, the highest delivery tag since the last snapshot (acknowledging
+    /// modes).
+    tags_since_snapshot: Vec<Option<u64>>,
+    /// Checkpoint -> per lane, the highest tag it covers.
+    tags_by_checkpoint: BTreeMap<u64, Vec<Option<u64>>>,
     /// Exactly-once: ids emitted (or dropped as duplicates) by this attempt and not
     /// acknowledged, and which checkpoint took them.
     unacknowledged: HashSet<String>,
@@ -77,7 +88,8 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             splits: Vec::new(),
             consuming: None,
             waiting: None,
-            tag_since_snapshot: None,
+            next_lane: 0,
+            tags_since_snapshot: Vec::new(),
             tags_by_checkpoint: BTreeMap::new(),
             unacknowledged: HashSet::new(),
             ids_since_snapshot: Vec::new(),
@@ -100,15 +112,25 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             match self.consume_on(&connection, subtask).await {
                 Err(e) if attempts.again(&connection, &e).await => continue,
                 made => {
-                    let (channel, consumer) = made?;
-                    self.consuming = Some(Consuming { connection, channel, consumer });
+                    let lanes = made?;
+                    self.tags_since_snapshot = vec![None; lanes.len()];
+                    self.consuming = Some(Consuming { connection, lanes });
                     return Ok(());
                 }
             }
         }
     }
 
-    async fn consume_on(&self, connection: &OwnedConnection, subtask: usize) -> Result<(Channel, Consumer)> {
+    /// Open `consumers` channels, each consuming the queue.
+    async fn consume_on(&self, connection: &OwnedConnection, subtask: usize) -> Result<Vec<Lane>> {
+        let mut lanes = Vec::with_capacity(self.source.consumers);
+        for _ in 0..self.source.consumers {
+            lanes.push(self.consume_on_channel(connection, subtask).await?);
+        }
+        Ok(lanes)
+    }
+
+    async fn consume_on_channel(&self, connection: &OwnedConnection, subtask: usize) -> Result<Lane> {
         let s = &self.source;
         let timeout = s.operation_timeout;
         let channel = within(timeout, "open channel", connection.create_channel()).await?;
@@ -130,8 +152,8 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         // The broker names the consumer.
         let consume = channel.basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default());
         let consumer = within(timeout, &format!("consume queue `{}`", s.queue), consume).await?;
-        tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, "consuming");
-        Ok((channel, consumer))
+        tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, channel = channel.id(), "consuming");
+        Ok(Lane { channel, consumer })
     }
 
     /// Exactly-once: wait until the queue has no consumer, so that the connection an
@@ -167,17 +189,39 @@ impl<T: Send + 'static> RabbitMqReader<T> {
     fn connection_lost(&mut self, why: &dyn std::fmt::Display) {
         tracing::warn!(queue = %self.source.queue, error = %why, "rabbitmq connection lost; consuming again on a new one");
         self.consuming = None;
-        self.tag_since_snapshot = None;
+        self.waiting = None;
+        self.tags_since_snapshot.clear();
         self.tags_by_checkpoint.clear();
         self.ids_since_snapshot.clear();
         self.ids_by_checkpoint.clear();
         self.restored.extend(self.unacknowledged.drain());
     }
 
-    /// Emit (or drop, for a redelivered duplicate) one delivery.
-    fn handle(&mut self, delivery: Delivery, out: &mut Vec<T>) -> Result<()> {
-        if self.acknowledging() {
-            self.tag_since_snapshot = Some(delivery.delivery_tag);
+    /// Acknowledge, on each lane, every delivery up to its tag in `highest`.
+    /// basic.ack has no answer: a synchronous call on the same channel after it
+    /// (qos-ok) proves the broker processed it. Until then the messages may be
+    /// redelivered, so exactly-once keeps their ids in the state (a broker restart
+    /// right after an ack that never arrived duplicated 85 messages in CI otherwise).
+    async fn acknowledge(&self, consuming: &Consuming, highest: &[Option<u64>]) -> Result<()> {
+        let prefetch = self.source.prefetch;
+        for (lane, tag) in consuming.lanes.iter().zip(highest) {
+            let Some(tag) = *tag else { continue };
+            let channel = &lane.channel;
+            let acked = async move {
+                channel.basic_ack(tag, BasicAckOptions { multiple: true }).await?;
+                channel.basic_qos(prefetch, BasicQosOptions::default()).await
+            };
+            within(self.source.operation_timeout, "acknowledge", acked).await?;
+        }
+        Ok(())
+    }
+
+    /// Emit (or drop, for a redelivered duplicate) one delivery of `lane`.
+    fn handle(&mut self, lane: usize, delivery: Delivery, out: &mut Vec<T>) -> Result<()> {
+        if self.acknowledging()
+            && let Some(tag) = self.tags_since_snapshot.get_mut(lane)
+        {
+            *tag = Some(delivery.delivery_tag);
         }
         let (queue, tag) = (&self.source.queue, delivery.delivery_tag);
         if self.source.guarantee == DeliveryGuarantee::ExactlyOnce {
@@ -228,19 +272,25 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
         if self.consuming.is_none() {
             self.start_consuming(subtask).await?;
         }
-        let mut taken = 0;
-        while taken < BATCH {
-            let next = match self.waiting.take() {
-                Some(d) => Some(Some(Ok(d))),
-                None => match self.consuming.as_mut() {
-                    Some(c) => c.consumer.next().now_or_never(),
-                    None => None,
-                },
+        let lanes = self.consuming.as_ref().map_or(0, |c| c.lanes.len());
+        let (mut taken, mut empty_in_a_row) = (0, 0);
+        if let Some((lane, delivery)) = self.waiting.take() {
+            self.handle(lane, delivery, out)?;
+            taken += 1;
+        }
+        // Round robin over the lanes until each is empty once in a row.
+        while taken < BATCH && empty_in_a_row < lanes {
+            let lane = self.next_lane % lanes;
+            self.next_lane = lane + 1;
+            let next = match self.consuming.as_mut() {
+                Some(c) => c.lanes[lane].consumer.next().now_or_never(),
+                None => break,
             };
             match next {
                 Some(Some(Ok(delivery))) => {
-                    self.handle(delivery, out)?;
+                    self.handle(lane, delivery, out)?;
                     taken += 1;
+                    empty_in_a_row = 0;
                 }
                 Some(Some(Err(e))) if connection_lost(&e) || self.consuming.as_ref().is_some_and(Consuming::lost) => {
                     self.connection_lost(&e);
@@ -257,7 +307,7 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
                         "the broker cancelled the consumer (the queue was deleted, or the broker is shutting down)",
                     ));
                 }
-                None => break,
+                None => empty_in_a_row += 1,
             }
         }
         Ok(if taken > 0 { ReadStatus::MoreAvailable } else { ReadStatus::NothingAvailable })
@@ -271,17 +321,20 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
             tokio::time::sleep(Duration::from_millis(10)).await;
             return;
         };
-        // Cancel-safe: an item not yet taken stays in the consumer's queue.
-        match tokio::time::timeout(Duration::from_millis(100), c.consumer.next()).await {
-            Ok(Some(Ok(delivery))) => self.waiting = Some(delivery),
-            Ok(Some(Err(e))) => tracing::warn!(error = %e, "consumer error"),
-            Ok(None) | Err(_) => {}
+        // Cancel-safe: an item not yet taken stays in its consumer's queue.
+        let next = c.lanes.iter_mut().enumerate().map(|(i, lane)| lane.consumer.next().map(move |d| (i, d)));
+        let first = futures::future::select_all(next);
+        match tokio::time::timeout(Duration::from_millis(100), first).await {
+            Ok(((lane, Some(Ok(delivery))), _, _)) => self.waiting = Some((lane, delivery)),
+            Ok(((_, Some(Err(e))), _, _)) => tracing::warn!(error = %e, "consumer error"),
+            Ok(((_, None), _, _)) | Err(_) => {}
         }
     }
 
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<QueueSplit>> {
-        if let Some(tag) = self.tag_since_snapshot.take() {
-            self.tags_by_checkpoint.insert(checkpoint_id, tag);
+        if self.tags_since_snapshot.iter().any(Option::is_some) {
+            let tags = self.tags_since_snapshot.iter_mut().map(Option::take).collect();
+            self.tags_by_checkpoint.insert(checkpoint_id, tags);
         }
         if !self.ids_since_snapshot.is_empty() {
             self.ids_by_checkpoint.insert(checkpoint_id, std::mem::take(&mut self.ids_since_snapshot));
@@ -302,35 +355,31 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
         let covered = std::mem::replace(&mut self.tags_by_checkpoint, newer);
         let newer_ids = self.ids_by_checkpoint.split_off(&(checkpoint_id + 1));
         let covered_ids = std::mem::replace(&mut self.ids_by_checkpoint, newer_ids);
-        let acknowledged = match (covered.values().max().copied(), self.consuming.as_ref()) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            // basic.ack has no answer: a synchronous call on the same channel after it
-            // (qos-ok) proves the broker processed it. Until then the messages may be
-            // redelivered, so their ids stay in the state (a broker restart right after
-            // an ack that never arrived duplicated 85 messages in CI otherwise).
-            (Some(tag), Some(c)) => {
-                let (channel, prefetch) = (&c.channel, self.source.prefetch);
-                let acked = async move {
-                    channel.basic_ack(tag, BasicAckOptions { multiple: true }).await?;
-                    channel.basic_qos(prefetch, BasicQosOptions::default()).await
-                };
-                let confirmed = within(self.source.operation_timeout, "acknowledge", acked).await;
-                match confirmed {
-                    Ok(()) => {
-                        tracing::debug!(checkpoint_id, tag, "acknowledged");
-                        true
-                    }
-                    Err(e) => {
-                        tracing::warn!(checkpoint_id, error = %e, "acknowledging failed; the messages will be redelivered");
-                        // Lost, or no answer within operation_timeout (a silent network):
-                        // consume again on a new connection, which must come within
-                        // connect_timeout.
-                        self.connection_lost(&e);
-                        return Ok(());
-                    }
-                }
+        // Per lane, the highest tag of the covered checkpoints.
+        let mut highest: Vec<Option<u64>> = Vec::new();
+        for tags in covered.into_values() {
+            highest.resize(highest.len().max(tags.len()), None);
+            for (high, tag) in highest.iter_mut().zip(tags) {
+                *high = (*high).max(tag);
             }
+        }
+        let acknowledged = match self.consuming.as_ref() {
+            _ if highest.iter().all(Option::is_none) => true,
+            None => false,
+            Some(c) => match self.acknowledge(c, &highest).await {
+                Ok(()) => {
+                    tracing::debug!(checkpoint_id, tags = ?highest, "acknowledged");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(checkpoint_id, error = %e, "acknowledging failed; the messages will be redelivered");
+                    // Lost, or no answer within operation_timeout (a silent network):
+                    // consume again on a new connection, which must come within
+                    // connect_timeout.
+                    self.connection_lost(&e);
+                    return Ok(());
+                }
+            },
         };
         if acknowledged {
             for id in covered_ids.into_values().flatten() {

@@ -226,3 +226,11 @@ impl SinkTarget for OutQueue {
         Ok(drain(&self.url, &self.queue).await)
     }
 }
+
+/// The queue's ready messages and consumers (a passive declare).
+pub async fn queue_counts(url: &str, queue: &str) -> (u32, u32) {
+    let (_conn, ch) = channel(url).await;
+    let options = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+    let q = ch.queue_declare(queue.into(), options, FieldTable::default()).await.unwrap();
+    (q.message_count(), q.consumer_count())
+}

@@ -32,7 +32,10 @@ async fn at_most_once_source_never_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_least_once_source_loses_nothing_across_crashes() {
     let Some(target) = common::InQueue::new("alo", DeliveryGuarantee::AtLeastOnce).await else { return };
-    let verdict = run_unbounded_source_suite(target, config()).await.unwrap();
+    // Two consumers: each channel acknowledges its own deliveries.
+    let mut target = std::sync::Arc::unwrap_or_clone(target);
+    target.configure = |b| b.consumers(2);
+    let verdict = run_unbounded_source_suite(std::sync::Arc::new(target), config()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::AtLeastOnce).unwrap();
 }
@@ -64,6 +67,70 @@ async fn sink_is_at_least_once_across_crashes() {
     let verdict = run_sink_suite(target, SuiteConfig::default()).await.unwrap();
     assert!(verdict.crashes >= 1, "{verdict}");
     verdict.check(DeliveryGuarantee::AtLeastOnce).unwrap();
+}
+
+/// Two consumers: each has a prefetch window of its own, so a subtask reads twice
+/// `prefetch` before its first checkpoint; and each channel acknowledges its own
+/// deliveries when a checkpoint completes, so a job that read everything and
+/// checkpointed leaves nothing to requeue when it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_with_two_consumers_reads_two_windows_and_acknowledges_on_both() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let Some(url) = common::server().await else { return };
+    let queue = common::queue(&url, "two-consumers").await;
+    common::publish(&url, &queue, &(0..1_000).collect::<Vec<u64>>()).await;
+    let read = Arc::new(AtomicUsize::new(0));
+    let start = |interval: Duration| {
+        let source = RabbitMqSource::builder(&url, &queue, Utf8Schema).prefetch(100).consumers(2).build().unwrap();
+        let checkpoints = CheckpointConfig::builder().interval(interval).build().unwrap();
+        let env = StreamEnvironment::builder().checkpointing(checkpoints).build().unwrap();
+        let counted = read.clone();
+        env.from_source(source, "source")
+            .map(move |body| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                body
+            })
+            .sink_to(DiscardingSink::new(), "discard")
+            .start("two-consumers")
+    };
+    let wait_for = |n: usize| {
+        let read = read.clone();
+        async move {
+            let waited = std::time::Instant::now();
+            while read.load(Ordering::SeqCst) < n {
+                assert!(
+                    waited.elapsed() < Duration::from_secs(30),
+                    "read {} of {n} in 30 s",
+                    read.load(Ordering::SeqCst)
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+
+    // No checkpoint completes: each consumer gets its window, then the broker waits.
+    let job = start(Duration::from_secs(3_600));
+    wait_for(200).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(read.load(Ordering::SeqCst), 200, "two windows of 100");
+    job.cancel();
+    job.join().await.unwrap();
+
+    // Checkpoints every 100 ms acknowledge on both channels: nothing is left.
+    read.store(0, Ordering::SeqCst);
+    let job = start(Duration::from_millis(100));
+    wait_for(1_000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    job.cancel();
+    job.join().await.unwrap();
+    let waited = std::time::Instant::now();
+    let mut counts = common::queue_counts(&url, &queue).await;
+    while counts.1 > 0 && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        counts = common::queue_counts(&url, &queue).await;
+    }
+    assert_eq!(counts, (0, 0), "(ready messages, consumers) after the job: every delivery acknowledged");
 }
 
 async fn run_briefly(job: stream_core::Job) -> Result<stream_core::JobResult, StreamError> {
@@ -148,6 +215,16 @@ async fn bad_input_gives_clear_errors() {
             .contains("prefetch")
     );
     assert!(RabbitMqSource::builder("http://x", "q", Utf8Schema).build().is_err());
+    let e = RabbitMqSource::builder(&url, "q", Utf8Schema).consumers(0).build().unwrap_err().to_string();
+    assert!(e.contains("consumers") && e.contains('0'), "{e}");
+    let e = RabbitMqSource::builder(&url, "q", Utf8Schema)
+        .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
+        .use_correlation_ids(true)
+        .consumers(2)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("consumers") && e.contains("exactly-once"), "{e}");
     let sink = RabbitMqSink::builder(&url, ToQueue::new("q", Utf8Schema)).max_in_flight(0).build();
     assert!(sink.unwrap_err().to_string().contains("max_in_flight"));
     let zero = Duration::ZERO;
