@@ -14,7 +14,7 @@ use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_rabbitmq::lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    QueueDeclareOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use connector_rabbitmq::lapin::types::FieldTable;
 use connector_rabbitmq::lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -44,6 +44,17 @@ async fn queue(url: &str, name: &str) -> String {
     let options = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
     ch.queue_declare(queue.as_str().into(), options, FieldTable::default()).await.unwrap();
     queue
+}
+
+/// Delete the round's queues: a consumer stopped after `n` messages leaves what it
+/// held unacknowledged requeued, and queues left over from round to round would
+/// weigh on the broker.
+async fn delete_queues(url: &str, queues: &[&str]) {
+    let conn = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    for queue in queues {
+        ch.queue_delete((*queue).into(), QueueDeleteOptions::default()).await.unwrap();
+    }
 }
 
 /// Messages/s of a raw publisher with confirms (at most `IN_FLIGHT` unconfirmed,
@@ -128,6 +139,7 @@ fn main() {
             eprintln!(
                 "round {round}: publish raw {raw_p:.0}/s ours {our_p:.0}/s; consume raw {raw_c:.0}/s ours {our_c:.0}/s ({n} messages)"
             );
+            delete_queues(&url, &[&raw_q, &our_q]).await;
             sink.push(our_p / raw_p);
             source.push(our_c / raw_c);
         }
