@@ -47,8 +47,3 @@ impl From<FileError> for StreamError {
         StreamError::connector(error)
     }
 }
-
-/// A blocking or spawned task of the connector that panicked or was cancelled.
-pub(crate) fn join_error(task: &str, e: tokio::task::JoinError) -> StreamError {
-    StreamError::TaskFailed { task: task.into(), message: e.to_string() }
-}

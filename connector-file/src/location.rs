@@ -8,7 +8,6 @@ use std::time::UNIX_EPOCH;
 
 use stream_core::{Result, StreamError};
 
-use crate::error::join_error;
 use crate::listing::{Listed, PathFilter, is_hidden};
 #[cfg(feature = "s3")]
 use crate::object::ObjectLocation;
@@ -142,7 +141,7 @@ impl Location {
                 let dir = dir.clone();
                 tokio::task::spawn_blocking(move || list_local(&dir, recursive, &*filter))
                     .await
-                    .map_err(|e| join_error("file listing", e))??
+                    .map_err(|e| StreamError::join_failed("file listing", e))??
             }
             #[cfg(feature = "s3")]
             Location::ObjectStore(o) => o.list(recursive, &*filter).await?,
@@ -165,7 +164,7 @@ impl Location {
                     Ok(Box::new(file))
                 })
                 .await
-                .map_err(|e| join_error("file open", e))?
+                .map_err(|e| StreamError::join_failed("file open", e))?
             }
             #[cfg(feature = "s3")]
             Location::ObjectStore(o) => o.open(path, offset, size).await,

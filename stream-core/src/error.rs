@@ -187,6 +187,12 @@ impl StreamError {
         StreamError::Io { path: path.into(), source }
     }
 
+    /// [`StreamError::TaskFailed`] for a spawned `task` (a `spawn` or `spawn_blocking`)
+    /// that panicked or was cancelled before it returned.
+    pub fn join_failed(task: impl Into<String>, error: tokio::task::JoinError) -> Self {
+        StreamError::TaskFailed { task: task.into(), message: error.to_string() }
+    }
+
     /// Shorthand for [`StreamError::State`].
     pub fn state(what: impl Into<String>, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
         StreamError::State { what: what.into(), source: source.into() }

@@ -61,7 +61,7 @@ pub(crate) async fn execute(
         Some(dir) => Some(Arc::new(
             tokio::task::spawn_blocking(move || savepoint::read(&dir))
                 .await
-                .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??,
+                .map_err(|e| StreamError::join_failed("restore", e))??,
         )),
         None => None,
     };
@@ -70,7 +70,7 @@ pub(crate) async fn execute(
         let (backend, saved) = (config.backend.clone(), saved.clone());
         let restored = tokio::task::spawn_blocking(move || savepoint::restore_point(&*backend, saved.as_deref()))
             .await
-            .map_err(|e| StreamError::TaskFailed { task: "restore".into(), message: e.to_string() })??
+            .map_err(|e| StreamError::join_failed("restore", e))??
             .map(|cp| uids.to_running(cp, config.allow_non_restored_state))
             .transpose()?;
         if let Some(cp) = &restored {
@@ -303,7 +303,7 @@ impl Job {
 fn joined(ended: std::result::Result<Result<JobResult>, tokio::task::JoinError>) -> Result<JobResult> {
     match ended {
         Ok(result) => result,
-        Err(e) => Err(StreamError::TaskFailed { task: "job".into(), message: e.to_string() }),
+        Err(e) => Err(StreamError::join_failed("job", e)),
     }
 }
 
@@ -395,7 +395,7 @@ impl JobHandle {
         let (backend, at) = (self.backend.clone(), dir.clone());
         let id = tokio::task::spawn_blocking(move || savepoint::write(&*backend, &at))
             .await
-            .map_err(|e| StreamError::TaskFailed { task: "savepoint".into(), message: e.to_string() })??;
+            .map_err(|e| StreamError::join_failed("savepoint", e))??;
         tracing::info!(checkpoint = id, dir = %dir.display(), "savepoint written");
         result.savepoint = Some(dir);
         Ok(result)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use stream_core::api::Committer;
 use stream_core::{Result, StreamError};
 
-use crate::error::{FileError, join_error};
+use crate::error::FileError;
 use crate::location::Location;
 
 /// A closed part waiting for its checkpoint to complete.
@@ -61,7 +61,7 @@ impl Committer for FileCommitter {
                 PendingFile::Local { pending, finished } => {
                     tokio::task::spawn_blocking(move || commit_local(pending, finished))
                         .await
-                        .map_err(|e| join_error("file commit", e))??
+                        .map_err(|e| StreamError::join_failed("file commit", e))??
                 }
                 PendingFile::Object { key, upload, parts } => match &self.location {
                     #[cfg(feature = "s3")]

@@ -15,7 +15,7 @@ use stream_core::{Result, StreamError};
 
 use super::committer::PendingFile;
 use super::writeback::Writeback;
-use crate::error::{FileError, join_error};
+use crate::error::FileError;
 use crate::location::Location;
 
 /// Hidden in-progress name of a local part opened after checkpoint `after` (0: before
@@ -95,7 +95,7 @@ async fn sync(file: &File, path: &Path, entry_synced: bool) -> Result<()> {
         Ok(())
     })
     .await
-    .map_err(|e| join_error("file sync", e))?
+    .map_err(|e| StreamError::join_failed("file sync", e))?
 }
 
 impl PartOutput {
@@ -162,7 +162,7 @@ impl PartOutput {
                     Ok(PartOutput::Local { file, path, finished, entry_synced: true, writeback: Writeback::default() })
                 })
                 .await
-                .map_err(|e| join_error("file resume", e))?
+                .map_err(|e| StreamError::join_failed("file resume", e))?
             }
             #[cfg(feature = "s3")]
             (Location::ObjectStore(o), ResumablePart::Object { key, upload, parts, tail }) => {

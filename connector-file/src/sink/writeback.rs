@@ -10,8 +10,6 @@ use std::path::Path;
 use stream_core::{Result, StreamError};
 use tokio::task::JoinHandle;
 
-use crate::error::join_error;
-
 /// Bytes written to a part between two background flushes.
 const WRITEBACK_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -76,7 +74,7 @@ impl Writeback {
 }
 
 fn flattened(joined: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
-    joined.map_err(|e| join_error("file writeback", e))?
+    joined.map_err(|e| StreamError::join_failed("file writeback", e))?
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use stream_core::{Result, StreamError};
 use super::committer::PendingFile;
 use super::part::{PartOutput, ResumablePart, opened_after};
 use crate::config::{BucketAssigner, FileSink, RollingPolicy};
-use crate::error::{FileError, join_error};
+use crate::error::FileError;
 use crate::format::{BulkWriter, PartFormat};
 use crate::location::Location;
 
@@ -81,7 +81,7 @@ impl<T: Send + 'static> FileWriter<T> {
             let (dir, attempt) = (dir.to_path_buf(), ctx.attempt_id.clone());
             tokio::task::spawn_blocking(move || remove_orphans(&dir, &attempt, restored_checkpoint))
                 .await
-                .map_err(|e| join_error("file sink clean-up", e))??;
+                .map_err(|e| StreamError::join_failed("file sink clean-up", e))??;
         }
         let mut writer = FileWriter {
             location: sink.location.clone(),

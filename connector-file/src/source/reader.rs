@@ -11,7 +11,6 @@ use stream_core::metrics::SourceMetrics;
 use stream_core::{Result, StreamError};
 
 use super::split::{Compression, FileSplit};
-use crate::error::join_error;
 use crate::format::SharedFormat;
 use crate::location::Location;
 
@@ -254,7 +253,7 @@ async fn blocking<R: Send + 'static>(task: &str, work: impl FnOnce() -> R + Send
     if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
         return Ok(tokio::task::block_in_place(work));
     }
-    tokio::task::spawn_blocking(work).await.map_err(|e| join_error(task, e))
+    tokio::task::spawn_blocking(work).await.map_err(|e| StreamError::join_failed(task, e))
 }
 
 /// Where a line came from, formatted only when a bad record is reported.

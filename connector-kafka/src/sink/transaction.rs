@@ -129,10 +129,6 @@ fn call_failed(operation: &'static str, call_timeout: Duration, e: rdkafka::erro
     }
 }
 
-fn blocking(e: tokio::task::JoinError) -> StreamError {
-    StreamError::TaskFailed { task: "kafka transaction".into(), message: e.to_string() }
-}
-
 impl Transactions {
     pub fn new(client: ClientProperties, options: ExactlyOnceOptions) -> Self {
         Transactions {
@@ -169,7 +165,7 @@ impl Transactions {
     /// A producer with `id`, initialised: any earlier producer with the same id is
     /// fenced and its open transaction settled.
     pub async fn producer(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer<Logged>>> {
-        self.init_in_background(id.to_string()).await.map_err(blocking)?
+        self.init_in_background(id.to_string()).await.map_err(|e| StreamError::join_failed("kafka transaction", e))?
     }
 
     /// The producer of `id`, initialised on a blocking thread that starts at once (a
@@ -389,7 +385,7 @@ impl Transactions {
             Ok::<_, rdkafka::error::KafkaError>(metadata.topics().first().map_or(0, |t| t.partitions().len()))
         })
         .await
-        .map_err(blocking)?
+        .map_err(|e| StreamError::join_failed("kafka transaction", e))?
         .map_err(|e| self.call_failed(what, e))?;
         if has >= wanted {
             return Ok(());
@@ -424,7 +420,7 @@ impl Transactions {
                 (committed, producer)
             })
             .await
-            .map_err(blocking)?;
+            .map_err(|e| StreamError::join_failed("kafka transaction", e))?;
             match committed {
                 Ok(()) => {
                     self.recycled.keep(&committable.transactional_id, attempt, producer);
@@ -467,7 +463,7 @@ impl Transactions {
             let (client, owned_id, written) = (self.client.clone(), id.to_string(), committable.written.clone());
             let records = tokio::task::spawn_blocking(move || read_back(&client, &owned_id, &written))
                 .await
-                .map_err(blocking)??;
+                .map_err(|e| StreamError::join_failed("kafka transaction", e))??;
             for record in &records {
                 in_flight.send(&producer, record).await?;
             }
@@ -479,7 +475,7 @@ impl Transactions {
         let call_timeout = self.call_timeout;
         tokio::task::spawn_blocking(move || producer.commit_transaction(call_timeout))
             .await
-            .map_err(blocking)?
+            .map_err(|e| StreamError::join_failed("kafka transaction", e))?
             .map_err(|e| self.call_failed("commit transaction", e))
     }
 
@@ -581,7 +577,7 @@ impl Transactions {
             }
         })
         .await
-        .map_err(blocking)?
+        .map_err(|e| StreamError::join_failed("kafka transaction", e))?
     }
 }
 
@@ -598,7 +594,9 @@ impl Spare {
     pub async fn ready(self) -> Result<Arc<FutureProducer<Logged>>> {
         match self {
             Spare::Ready(producer) => Ok(producer),
-            Spare::Initialising(handle) => handle.await.map_err(blocking)?,
+            Spare::Initialising(handle) => {
+                handle.await.map_err(|e| StreamError::join_failed("kafka transaction", e))?
+            }
         }
     }
 

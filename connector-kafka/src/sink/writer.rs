@@ -60,10 +60,6 @@ impl Drop for Open {
     }
 }
 
-fn task_failed(what: &str, e: tokio::task::JoinError) -> StreamError {
-    StreamError::TaskFailed { task: what.into(), message: e.to_string() }
-}
-
 /// The writer of one subtask.
 pub struct KafkaWriter<T: 'static> {
     serializer: Arc<dyn KafkaSerializer<T>>,
@@ -207,7 +203,7 @@ impl<T: Send + 'static> SinkWriter<T> for KafkaWriter<T> {
         let txns = txns.clone();
         let started = std::time::Instant::now();
         if let Some(fencing) = open.fencing.take() {
-            fencing.await.map_err(|e| task_failed("kafka fencing", e))??;
+            fencing.await.map_err(|e| StreamError::join_failed("kafka fencing", e))??;
         }
         self.in_flight.wait_all().await?;
         let written = self.in_flight.take_written();

@@ -51,10 +51,6 @@ pub struct KafkaEnumerator {
     discovering: Option<JoinHandle<Result<Vec<KafkaSplit>>>>,
 }
 
-fn blocking_error(e: tokio::task::JoinError) -> StreamError {
-    StreamError::TaskFailed { task: "kafka metadata".into(), message: e.to_string() }
-}
-
 impl KafkaEnumerator {
     pub(crate) fn new<T>(source: &KafkaSource<T>, parallelism: usize, state: KafkaEnumeratorState) -> Result<Self> {
         let mut fixed = vec![("enable.auto.commit", "false")];
@@ -213,7 +209,7 @@ impl SplitEnumerator for KafkaEnumerator {
 
     async fn start(&mut self, _ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
         if !self.started {
-            let found = self.spawn_discovery().await.map_err(blocking_error)??;
+            let found = self.spawn_discovery().await.map_err(|e| StreamError::join_failed("kafka metadata", e))??;
             self.apply(found);
         }
         Ok(())
@@ -252,7 +248,7 @@ impl SplitEnumerator for KafkaEnumerator {
             }
             Some(task) => task,
         };
-        let discovered = task.await.map_err(blocking_error)?;
+        let discovered = task.await.map_err(|e| StreamError::join_failed("kafka metadata", e))?;
         let Some(found) = self.discovery_failures.check("kafka partition discovery", discovered)? else {
             return Ok(());
         };

@@ -230,7 +230,7 @@ impl Coordinator {
         let backend = self.backend.clone();
         let stored = tokio::task::spawn_blocking(move || backend.store(&data))
             .await
-            .map_err(|e| StreamError::TaskFailed { task: "checkpoint-storage".into(), message: e.to_string() })?;
+            .map_err(|e| StreamError::join_failed("checkpoint-storage", e))?;
         let bytes = match stored {
             Ok(bytes) => bytes,
             Err(e) => return self.fail_checkpoint(p, id, format!("storing failed: {e}")),
