@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::checkpoint_config::CheckpointConfig;
 use crate::fault::FaultInjector;
 use crate::metrics::JobMetrics;
+use crate::replica::Replica;
 use crate::restart::RestartStrategy;
 use crate::state::StateBackend;
 
@@ -24,6 +25,8 @@ pub(crate) struct EnvConfig {
     pub(crate) allow_non_restored_state: bool,
     /// A savepoint directory to start from.
     pub(crate) resume_from: Option<std::path::PathBuf>,
+    /// Which of the job's processes this is.
+    pub(crate) replica: Replica,
     /// The next stream's or stage's place in the order of definition (from 1).
     pub(crate) next_seq: AtomicU64,
     /// Mistakes in the graph's definition, reported when a job of it starts.

@@ -10,6 +10,7 @@ use crate::error::{Result, StreamError};
 use crate::fault::FaultInjector;
 use crate::graph::SourceNode;
 use crate::metrics::JobMetrics;
+use crate::replica::Replica;
 use crate::restart::RestartStrategy;
 use crate::stage::StageInfo;
 use crate::state::{MemoryStateBackend, StateBackend};
@@ -59,6 +60,7 @@ impl StreamEnvironment {
             faults: FaultInjector::new(),
             allow_non_restored_state: false,
             resume_from: None,
+            replica: None,
         }
     }
 
@@ -99,6 +101,7 @@ pub struct StreamEnvironmentBuilder {
     faults: FaultInjector,
     allow_non_restored_state: bool,
     resume_from: Option<std::path::PathBuf>,
+    replica: Option<Replica>,
 }
 
 impl StreamEnvironmentBuilder {
@@ -155,6 +158,14 @@ impl StreamEnvironmentBuilder {
         self
     }
 
+    /// Which of the job's replicas this process is (see [`Replica`]); sources read
+    /// only the splits it owns. Default: [`Replica::from_env`], which is
+    /// [`Replica::SINGLE`] unless `REPLICA_COUNT` is set.
+    pub fn replica(mut self, replica: Replica) -> Self {
+        self.replica = Some(replica);
+        self
+    }
+
     /// Share a fault injector with the job (tests).
     pub fn fault_injector(mut self, faults: FaultInjector) -> Self {
         self.faults = faults;
@@ -173,6 +184,10 @@ impl StreamEnvironmentBuilder {
             return Err(StreamError::invalid("channel_capacity", 0, "a channel must hold at least one batch"));
         }
         self.restart.validate()?;
+        let replica = match self.replica {
+            Some(replica) => replica,
+            None => Replica::from_env()?,
+        };
         Ok(StreamEnvironment {
             config: Arc::new(EnvConfig {
                 checkpoint: self.checkpoint,
@@ -185,6 +200,7 @@ impl StreamEnvironmentBuilder {
                 metrics: JobMetrics::default(),
                 allow_non_restored_state: self.allow_non_restored_state,
                 resume_from: self.resume_from,
+                replica,
                 next_seq: AtomicU64::new(1),
                 graph_errors: Mutex::new(Vec::new()),
             }),

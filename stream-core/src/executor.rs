@@ -145,6 +145,7 @@ async fn run_attempt(
             faults: config.faults.clone(),
             metrics: config.metrics.clone(),
             commit_retry: config.checkpoint.commit_retry.clone(),
+            replica: config.replica,
         },
         tasks: JoinSet::new(),
         task_keys: Vec::new(),

@@ -11,6 +11,7 @@ mod executor;
 pub mod fault;
 mod graph;
 pub mod metrics;
+mod replica;
 pub mod restart;
 pub mod retry;
 mod runtime;
@@ -24,6 +25,7 @@ pub use checkpoint_config::{CheckpointConfig, CheckpointConfigBuilder, Checkpoin
 pub use environment::{StreamEnvironment, StreamEnvironmentBuilder};
 pub use error::{Result, StreamError};
 pub use executor::{Job, JobHandle, JobResult};
+pub use replica::Replica;
 pub use runtime::async_task::AsyncOptions;
 pub use stream::{ConnectedStreams, DataStream, KeyedConnectedStreams, KeyedStream};
 

@@ -10,9 +10,9 @@ use connector_base::partition_owner::{assign_owned, partition_owner};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::api::{EnumeratorContext, SourceSplit, SplitEnumerator};
 use stream_core::retry::Tolerance;
-use stream_core::{Result, StreamError};
+use stream_core::{Replica, Result, StreamError};
 use tokio::task::JoinHandle;
 
 use super::split::KafkaSplit;
@@ -117,10 +117,13 @@ impl KafkaEnumerator {
     }
 
     /// Take the splits of a discovery: those not known yet become pending.
-    fn apply(&mut self, splits: Vec<KafkaSplit>) {
+    /// Take the partitions discovered that `replica` owns and that are new.
+    fn apply(&mut self, splits: Vec<KafkaSplit>, replica: Replica) {
         self.started = true;
-        let new: Vec<KafkaSplit> =
-            splits.into_iter().filter(|s| self.known.insert((s.topic.clone(), s.partition))).collect();
+        let new: Vec<KafkaSplit> = splits
+            .into_iter()
+            .filter(|s| replica.owns(&s.split_id()) && self.known.insert((s.topic.clone(), s.partition)))
+            .collect();
         if !new.is_empty() {
             tracing::info!(count = new.len(), "kafka partitions discovered");
         }
@@ -207,10 +210,10 @@ impl SplitEnumerator for KafkaEnumerator {
     type Split = KafkaSplit;
     type State = KafkaEnumeratorState;
 
-    async fn start(&mut self, _ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
+    async fn start(&mut self, ctx: &mut EnumeratorContext<KafkaSplit>) -> Result<()> {
         if !self.started {
             let found = self.spawn_discovery().await.map_err(|e| StreamError::join_failed("kafka metadata", e))??;
-            self.apply(found);
+            self.apply(found, ctx.replica());
         }
         Ok(())
     }
@@ -252,7 +255,7 @@ impl SplitEnumerator for KafkaEnumerator {
         let Some(found) = self.discovery_failures.check("kafka partition discovery", discovered)? else {
             return Ok(());
         };
-        self.apply(found);
+        self.apply(found, ctx.replica());
         let registered: Vec<usize> = self.registered.iter().copied().collect();
         for subtask in registered {
             self.assign_owned(subtask, ctx);

@@ -9,6 +9,7 @@ mod metrics;
 mod network_faults;
 mod process_kill;
 mod recovery;
+mod replicas;
 mod security;
 mod sink;
 mod stop_with_savepoint;

@@ -3,6 +3,7 @@
 use metrics::Label;
 
 use crate::metrics::{SinkMetrics, SourceMetrics};
+use crate::replica::Replica;
 
 /// Identity of one subtask in one execution attempt.
 ///
@@ -30,6 +31,8 @@ pub struct TaskContext {
     pub attempt_id: String,
     /// The checkpoint this attempt restored from, if any.
     pub restored_checkpoint: Option<u64>,
+    /// Which of the job's processes runs this task (see [`Replica`]).
+    pub replica: Replica,
 }
 
 impl TaskContext {
@@ -59,6 +62,7 @@ impl TaskContext {
 #[derive(Debug)]
 pub struct EnumeratorContext<S> {
     parallelism: usize,
+    replica: Replica,
     pub(crate) assignments: Vec<(usize, S)>,
     pub(crate) no_more_splits: Vec<usize>,
 }
@@ -67,7 +71,19 @@ impl<S> EnumeratorContext<S> {
     /// A context for `parallelism` readers. The runtime makes one per source;
     /// composite enumerators (such as a hybrid source) make one per inner enumerator.
     pub fn new(parallelism: usize) -> Self {
-        EnumeratorContext { parallelism, assignments: Vec::new(), no_more_splits: Vec::new() }
+        EnumeratorContext { parallelism, replica: Replica::SINGLE, assignments: Vec::new(), no_more_splits: Vec::new() }
+    }
+
+    /// The same context for the readers of `replica`, which own only its splits.
+    pub fn with_replica(mut self, replica: Replica) -> Self {
+        self.replica = replica;
+        self
+    }
+
+    /// Which of the job's processes this enumerator runs in: it discovers and
+    /// assigns only the splits this replica [owns](Replica::owns).
+    pub fn replica(&self) -> Replica {
+        self.replica
     }
 
     /// Take the assignments made since the last call (composite enumerators).

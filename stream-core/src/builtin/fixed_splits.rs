@@ -1,5 +1,6 @@
 //! An enumerator of a bounded source whose splits are known at the start: it hands
-//! them out one per request and keeps the rest in its checkpointed state.
+//! them out one per request and keeps the rest in its checkpointed state. Under
+//! replicas, each process hands out only the splits its replica owns.
 
 use std::collections::VecDeque;
 
@@ -24,10 +25,15 @@ impl<S: SourceSplit> SplitEnumerator for FixedSplitEnumerator<S> {
     type State = Vec<S>;
 
     async fn handle_split_request(&mut self, subtask: usize, ctx: &mut EnumeratorContext<S>) -> Result<()> {
-        match self.remaining.pop_front() {
-            Some(split) => ctx.assign_split(subtask, split),
-            None => ctx.signal_no_more_splits(subtask),
+        // Every replica computes the same splits; the others' are dropped here.
+        let replica = ctx.replica();
+        while let Some(split) = self.remaining.pop_front() {
+            if replica.owns(&split.split_id()) {
+                ctx.assign_split(subtask, split);
+                return Ok(());
+            }
         }
+        ctx.signal_no_more_splits(subtask);
         Ok(())
     }
 

@@ -58,7 +58,7 @@ impl<S: Source> Node<S::Output> for SourceNode<S> {
                 run_source::<S::Reader>(key, source_index, tctx, reader, out, rx, env).await
             });
         }
-        let source = self.source.clone();
+        let (source, replica) = (self.source.clone(), ctx.env.replica);
         ctx.drivers.push((
             stage.enumerator_key(),
             Box::pin(async move {
@@ -66,7 +66,7 @@ impl<S: Source> Node<S::Output> for SourceNode<S> {
                 for (old_subtask, splits) in given_back {
                     enumerator.add_splits_back(splits, old_subtask);
                 }
-                Ok(Box::new(SourceDriver::new(enumerator, controls)) as Box<dyn EnumeratorDriver>)
+                Ok(Box::new(SourceDriver::new(enumerator, controls, replica)) as Box<dyn EnumeratorDriver>)
             }),
         ));
         Ok(())

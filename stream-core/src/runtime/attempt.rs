@@ -20,6 +20,7 @@ use crate::checkpoint_config::CheckpointingMode;
 use crate::error::{Result, StreamError};
 use crate::fault::FaultInjector;
 use crate::metrics::JobMetrics;
+use crate::replica::Replica;
 use crate::retry::RetryPolicy;
 use crate::stage::StageInfo;
 use crate::state::{CheckpointData, StateBlob};
@@ -65,6 +66,8 @@ pub(crate) struct TaskEnv {
     pub(crate) metrics: JobMetrics,
     /// How a failed commit is retried.
     pub(crate) commit_retry: RetryPolicy,
+    /// Which of the job's processes this is.
+    pub(crate) replica: Replica,
 }
 
 impl TaskEnv {
@@ -142,6 +145,7 @@ impl AttemptCtx {
             attempt: self.attempt,
             attempt_id: self.attempt_id.clone(),
             restored_checkpoint: self.restored.as_ref().map(|c| c.id),
+            replica: self.env.replica,
         }
     }
 

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{EnumeratorContext, SplitEnumerator};
 use crate::error::{Result, StreamError};
+use crate::replica::Replica;
 use crate::state::StateBlob;
 
 /// Control messages to one source reader task.
@@ -47,8 +48,12 @@ pub(crate) struct SourceDriver<E: SplitEnumerator> {
 }
 
 impl<E: SplitEnumerator> SourceDriver<E> {
-    pub(crate) fn new(enumerator: E, readers: Vec<mpsc::UnboundedSender<SourceControl<E::Split>>>) -> Self {
-        let ctx = EnumeratorContext::new(readers.len());
+    pub(crate) fn new(
+        enumerator: E,
+        readers: Vec<mpsc::UnboundedSender<SourceControl<E::Split>>>,
+        replica: Replica,
+    ) -> Self {
+        let ctx = EnumeratorContext::new(readers.len()).with_replica(replica);
         SourceDriver { enumerator, ctx, readers }
     }
 

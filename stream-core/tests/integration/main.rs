@@ -12,6 +12,7 @@ mod graphs;
 mod guarantees;
 mod metrics;
 mod process_kill;
+mod replicas;
 mod state_format;
 mod stop_with_savepoint;
 mod uids;
