@@ -65,6 +65,23 @@ pub enum StreamError {
         uids: Vec<String>,
     },
 
+    /// A newer process claimed the checkpoint storage this job writes to (its
+    /// replacement started while it still ran). Permanent: the job stops without
+    /// committing the checkpoint it was storing.
+    #[error(
+        "checkpoint storage {location} was claimed by a newer writer (claim {claim}) after this one \
+         (generation {generation}): this process was replaced and stops without committing; run \
+         one process per checkpoint location (one per replica index)"
+    )]
+    Fenced {
+        /// The storage location (store and prefix).
+        location: String,
+        /// This writer's generation (the number of its first claim).
+        generation: u64,
+        /// The claim that showed a newer writer.
+        claim: u64,
+    },
+
     /// A fault planted by a [`crate::fault::FaultInjector`] fired (tests only).
     #[error("injected fault: {0}")]
     InjectedFault(String),
@@ -162,12 +179,16 @@ impl StreamError {
     }
 
     /// Whether this error, or one in its chain of sources, is one no restart can
-    /// heal: [`StreamError::Permanent`] or [`StreamError::InvalidConfig`].
+    /// heal: [`StreamError::Permanent`], [`StreamError::InvalidConfig`],
+    /// [`StreamError::StateNotRestored`] or [`StreamError::Fenced`].
     pub fn is_permanent(&self) -> bool {
         let mut next: Option<&(dyn StdError + 'static)> = Some(self);
         while let Some(error) = next {
             if let Some(
-                StreamError::Permanent(_) | StreamError::InvalidConfig { .. } | StreamError::StateNotRestored { .. },
+                StreamError::Permanent(_)
+                | StreamError::InvalidConfig { .. }
+                | StreamError::StateNotRestored { .. }
+                | StreamError::Fenced { .. },
             ) = as_stream_error(error)
             {
                 return true;

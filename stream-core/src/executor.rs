@@ -54,6 +54,12 @@ pub(crate) async fn execute(
              set `.state_backend(FsStateBackend::new(dir)?)` on the environment builder"
         );
     }
+    // Claim the checkpoint storage before reading it, fencing a replaced process that
+    // may still be writing there.
+    let backend = config.backend.clone();
+    tokio::task::spawn_blocking(move || backend.begin())
+        .await
+        .map_err(|e| StreamError::join_failed("restore", e))??;
     let mut tracker = config.restart.tracker();
     let run_id = format!("{:08x}", fastrand::u32(..));
     // The savepoint to start from is read once, not at every restart.

@@ -1,4 +1,5 @@
 //! Jobs across several connectors, crashed and checked on the real servers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod checkpoints_on_s3;
 mod kafka_to_three_sinks;

@@ -233,6 +233,8 @@ impl Coordinator {
             .map_err(|e| StreamError::join_failed("checkpoint-storage", e))?;
         let bytes = match stored {
             Ok(bytes) => bytes,
+            // Fenced by a newer writer: stop at once, committing nothing.
+            Err(e) if e.is_permanent() => return Err(e),
             Err(e) => return self.fail_checkpoint(p, id, format!("storing failed: {e}")),
         };
         let duration = started.elapsed();

@@ -4,6 +4,8 @@ mod blob;
 mod envelope;
 mod fs;
 mod memory;
+#[cfg(feature = "object-store")]
+mod object;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -11,6 +13,8 @@ use std::fmt::Debug;
 pub use blob::StateBlob;
 pub use fs::FsStateBackend;
 pub use memory::MemoryStateBackend;
+#[cfg(feature = "object-store")]
+pub use object::{ObjectStoreStateBackend, ObjectStoreStateBackendBuilder};
 
 use crate::error::Result;
 
@@ -52,6 +56,15 @@ pub trait StateBackend: Debug + Send + Sync + 'static {
 
     /// The newest checkpoint that is complete and intact, if any.
     fn latest(&self) -> Result<Option<CheckpointData>>;
+
+    /// Called once when a job starts, before its first restore. A backend that
+    /// several processes may share (a replica and the replacement started while it
+    /// still runs) claims the right to write here, so that the older process's next
+    /// `store` fails with [`StreamError::Fenced`](crate::StreamError::Fenced).
+    /// Default: nothing to claim.
+    fn begin(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Whether stored checkpoints outlive the process (a new process of the same job
     /// can restore them). Default: yes; [`MemoryStateBackend`] says no, and a job

@@ -11,6 +11,7 @@ mod format1_fixture;
 mod graphs;
 mod guarantees;
 mod metrics;
+mod object_store_state;
 mod process_kill;
 mod replicas;
 mod state_format;
