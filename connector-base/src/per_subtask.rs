@@ -2,7 +2,9 @@
 //! consumers (a RabbitMQ queue, a Pub/Sub subscription): one split per subtask, made
 //! at the first start and handed to its subtask; a split given back waits for the
 //! next request. A de-duplicating (exactly-once) source keeps the ids it emitted in
-//! its one reader, so it may refuse more than one subtask.
+//! its one reader, so it may refuse more than one subtask; under replicas it reads on
+//! replica 0 only, and its readers on the others end at once. Competing consumers
+//! share the destination across replicas as they do across subtasks.
 
 use serde::{Deserialize, Serialize};
 use stream_core::api::{EnumeratorContext, SourceSplit, SplitEnumerator};
@@ -32,6 +34,8 @@ impl<S> Default for PerSubtaskState<S> {
 #[derive(Debug)]
 pub struct PerSubtaskEnumerator<S> {
     pending: Vec<S>,
+    /// One reader in the whole job: under replicas, on replica 0 only.
+    single_reader: bool,
 }
 
 impl<S: SubtaskSplit> PerSubtaskEnumerator<S> {
@@ -52,7 +56,7 @@ impl<S: SubtaskSplit> PerSubtaskEnumerator<S> {
             Some(state) => state.pending,
             None => (0..parallelism).map(split).collect(),
         };
-        Ok(PerSubtaskEnumerator { pending })
+        Ok(PerSubtaskEnumerator { pending, single_reader: single_reader.is_some() })
     }
 }
 
@@ -61,6 +65,11 @@ impl<S: SubtaskSplit> SplitEnumerator for PerSubtaskEnumerator<S> {
     type State = PerSubtaskState<S>;
 
     async fn handle_split_request(&mut self, subtask: usize, ctx: &mut EnumeratorContext<S>) -> Result<()> {
+        if self.single_reader && ctx.replica().index() != 0 {
+            tracing::info!(%subtask, replica = %ctx.replica(), "a single-reader source reads on replica 0 only");
+            ctx.signal_no_more_splits(subtask);
+            return Ok(());
+        }
         let parallelism = ctx.parallelism().max(1);
         let (mine, others): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.pending).into_iter().partition(|s| s.subtask() % parallelism == subtask);

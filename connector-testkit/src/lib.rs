@@ -18,8 +18,8 @@ pub use discovery::{Server, TestServer};
 pub use error::TestkitError;
 pub use private_server::PrivateServer;
 pub use suites::{
-    NetworkSuite, RestartHook, SinkTarget, SourceTarget, SuiteConfig, run_cut_source_suite, run_resume_source_suite,
-    run_sink_suite, run_source_suite, run_unbounded_source_suite,
+    NetworkSuite, RestartHook, SinkTarget, SourceTarget, SuiteConfig, read_as_replica, run_cut_source_suite,
+    run_resume_source_suite, run_sink_suite, run_source_suite, run_unbounded_source_suite,
 };
 pub use test_servers::process::free_port;
 /// Protocol probes of the test servers (Redis `PING`, the AMQP greeting, Kafka

@@ -1,5 +1,6 @@
 //! Lists the input directory once (bounded) or every discovery interval
-//! (continuous) and hands files out on request.
+//! (continuous) and hands files out on request. Under replicas, each process takes
+//! the files and byte ranges its replica owns (by split id).
 //!
 //! Processed-paths policy (continuous mode): the enumerator remembers the paths it
 //! has seen whose modification time is within `processed_retention` of the newest
@@ -13,9 +14,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stream_core::Result;
-use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::api::{EnumeratorContext, SourceSplit, SplitEnumerator};
 use stream_core::retry::Tolerance;
+use stream_core::{Replica, Result};
 
 use super::split::FileSplit;
 use crate::config::FileSource;
@@ -66,7 +67,7 @@ impl FileEnumerator {
         }
     }
 
-    async fn list_new(&mut self) -> Result<()> {
+    async fn list_new(&mut self, replica: Replica) -> Result<()> {
         let files = self.location.list(self.recursive, self.filter.clone()).await?;
         let horizon = self.watermark_ms.saturating_sub(self.retention.as_millis() as u64);
         for file in files {
@@ -75,7 +76,8 @@ impl FileEnumerator {
             }
             self.seen.insert(file.path.clone(), file.modified_ms);
             self.watermark_ms = self.watermark_ms.max(file.modified_ms);
-            self.pending.extend(FileSplit::of_file(file.path, file.modified_ms, file.size, self.split_size));
+            let splits = FileSplit::of_file(file.path, file.modified_ms, file.size, self.split_size);
+            self.pending.extend(splits.into_iter().filter(|split| replica.owns(&split.split_id())));
         }
         let horizon = self.watermark_ms.saturating_sub(self.retention.as_millis() as u64);
         self.seen.retain(|_, modified| *modified >= horizon);
@@ -98,9 +100,9 @@ impl SplitEnumerator for FileEnumerator {
     type Split = FileSplit;
     type State = FileEnumeratorState;
 
-    async fn start(&mut self, _ctx: &mut EnumeratorContext<FileSplit>) -> Result<()> {
+    async fn start(&mut self, ctx: &mut EnumeratorContext<FileSplit>) -> Result<()> {
         if !self.listed {
-            self.list_new().await?;
+            self.list_new(ctx.replica()).await?;
         }
         Ok(())
     }
@@ -121,7 +123,7 @@ impl SplitEnumerator for FileEnumerator {
     }
 
     async fn discover(&mut self, ctx: &mut EnumeratorContext<FileSplit>) -> Result<()> {
-        let listed = self.list_new().await;
+        let listed = self.list_new(ctx.replica()).await;
         if self.listing_failures.check("listing the input directory", listed)?.is_none() {
             return Ok(());
         }

@@ -8,4 +8,5 @@ mod guarantees;
 mod metrics;
 mod object_store;
 mod parquet;
+mod replicas;
 mod sink;

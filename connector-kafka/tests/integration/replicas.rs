@@ -5,24 +5,8 @@
 
 use crate::common::*;
 
-use connector_kafka::KafkaSource;
+use connector_testkit::read_as_replica;
 use stream_core::Replica;
-use stream_core::prelude::*;
-
-async fn read_as(replica: Replica, source: KafkaSource<String>) -> Vec<String> {
-    let sink = CollectSink::<String>::new();
-    StreamEnvironment::builder()
-        .replica(replica)
-        .parallelism(2)
-        .build()
-        .unwrap()
-        .from_source(source, "kafka")
-        .sink_to(sink.clone(), "sink")
-        .execute(&format!("replica-{}", replica.index()))
-        .await
-        .unwrap();
-    sink.committed()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_read_disjoint_partitions_that_cover_the_topic() {
@@ -32,9 +16,10 @@ async fn two_replicas_read_disjoint_partitions_that_cover_the_topic() {
     produce_fast(&bootstrap, &topic, (0..N).map(|i| format!("RECORD-{i}")));
     let replicas = [Replica::new(0, 2).unwrap(), Replica::new(1, 2).unwrap()];
     let (first, second) = tokio::join!(
-        read_as(replicas[0], bounded_source(&bootstrap, &topic)),
-        read_as(replicas[1], bounded_source(&bootstrap, &topic))
+        read_as_replica(replicas[0], bounded_source(&bootstrap, &topic)),
+        read_as_replica(replicas[1], bounded_source(&bootstrap, &topic))
     );
+    let (first, second) = (first.unwrap(), second.unwrap());
     for (replica, read) in replicas.iter().zip([&first, &second]) {
         let owned = (0..PARTITIONS).filter(|p| replica.owns(&format!("{topic}-{p}"))).count();
         assert_eq!(owned > 0, !read.is_empty(), "{replica} owns {owned} partitions and read {}", read.len());

@@ -99,6 +99,8 @@ pub struct PubSubReader<T: 'static> {
     source: PubSubSource<T>,
     bad: BadRecords,
     splits: Vec<SubscriptionSplit>,
+    /// No split will come (a single-reader source on a replica other than 0).
+    no_more_splits: bool,
     stream: Option<MessageStream>,
     waiting: Option<Received>,
     /// Handles (with their message ids) received since the last snapshot.
@@ -122,6 +124,7 @@ impl<T: Send + 'static> PubSubReader<T> {
             source: source.clone(),
             bad: BadRecords::new(source.bad_records.clone()),
             splits: Vec::new(),
+            no_more_splits: false,
             stream: None,
             waiting: None,
             since_snapshot: Vec::new(),
@@ -305,14 +308,16 @@ impl<T: Send + 'static> SourceReader for PubSubReader<T> {
         self.splits.extend(splits);
     }
 
-    fn notify_no_more_splits(&mut self) {}
+    fn notify_no_more_splits(&mut self) {
+        self.no_more_splits = true;
+    }
 
     async fn poll_next(&mut self, out: &mut Vec<T>) -> Result<ReadStatus> {
         if self.ended {
             return Ok(ReadStatus::Finished);
         }
         if self.splits.is_empty() {
-            return Ok(ReadStatus::NeedSplits);
+            return Ok(if self.no_more_splits { ReadStatus::Finished } else { ReadStatus::NeedSplits });
         }
         if self.stream.is_none() {
             self.start().await?;

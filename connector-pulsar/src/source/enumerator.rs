@@ -8,9 +8,9 @@ use std::time::Duration;
 use connector_base::partition_owner::{assign_owned, partition_owner};
 use pulsar::{Pulsar, TokioExecutor};
 use serde::{Deserialize, Serialize};
-use stream_core::Result;
-use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::api::{EnumeratorContext, SourceSplit, SplitEnumerator};
 use stream_core::retry::Tolerance;
+use stream_core::{Replica, Result};
 
 use super::split::{PulsarSplit, Stop};
 use crate::client::Retries;
@@ -94,8 +94,10 @@ impl PulsarEnumerator {
         Ok(found)
     }
 
-    fn apply(&mut self, splits: Vec<PulsarSplit>) {
-        let new: Vec<PulsarSplit> = splits.into_iter().filter(|s| self.known.insert(s.topic.clone())).collect();
+    /// Take the partitions found that `replica` owns and that are new.
+    fn apply(&mut self, splits: Vec<PulsarSplit>, replica: Replica) {
+        let new: Vec<PulsarSplit> =
+            splits.into_iter().filter(|s| replica.owns(&s.split_id()) && self.known.insert(s.topic.clone())).collect();
         if !new.is_empty() {
             tracing::info!(count = new.len(), "pulsar partitions discovered");
         }
@@ -112,10 +114,10 @@ impl SplitEnumerator for PulsarEnumerator {
     type Split = PulsarSplit;
     type State = PulsarEnumeratorState;
 
-    async fn start(&mut self, _ctx: &mut EnumeratorContext<PulsarSplit>) -> Result<()> {
+    async fn start(&mut self, ctx: &mut EnumeratorContext<PulsarSplit>) -> Result<()> {
         if self.known.is_empty() {
             let found = self.find().await?;
-            self.apply(found);
+            self.apply(found, ctx.replica());
         }
         Ok(())
     }
@@ -142,7 +144,7 @@ impl SplitEnumerator for PulsarEnumerator {
         let Some(found) = self.discovery_failures.check("pulsar partition discovery", found)? else {
             return Ok(());
         };
-        self.apply(found);
+        self.apply(found, ctx.replica());
         let registered: Vec<usize> = self.registered.iter().copied().collect();
         for subtask in registered {
             self.assign_owned(subtask, ctx);

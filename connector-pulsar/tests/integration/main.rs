@@ -7,5 +7,6 @@ mod client_defect;
 mod common;
 mod guarantees;
 mod network_faults;
+mod replicas;
 mod server_restart;
 mod source;

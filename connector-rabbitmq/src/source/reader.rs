@@ -61,6 +61,8 @@ pub struct RabbitMqReader<T: 'static> {
     source: RabbitMqSource<T>,
     bad: BadRecords,
     splits: Vec<QueueSplit>,
+    /// No split will come (exactly-once on a replica other than 0).
+    no_more_splits: bool,
     consuming: Option<Consuming>,
     /// A delivery taken while waiting, and the lane it came from.
     waiting: Option<(usize, Delivery)>,
@@ -86,6 +88,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             source: source.clone(),
             bad: BadRecords::new(source.bad_records.clone()),
             splits: Vec::new(),
+            no_more_splits: false,
             consuming: None,
             waiting: None,
             next_lane: 0,
@@ -265,10 +268,14 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
         self.splits.extend(splits);
     }
 
-    fn notify_no_more_splits(&mut self) {}
+    fn notify_no_more_splits(&mut self) {
+        self.no_more_splits = true;
+    }
 
     async fn poll_next(&mut self, out: &mut Vec<T>) -> Result<ReadStatus> {
-        let Some(subtask) = self.splits.first().map(|s| s.subtask) else { return Ok(ReadStatus::NeedSplits) };
+        let Some(subtask) = self.splits.first().map(|s| s.subtask) else {
+            return Ok(if self.no_more_splits { ReadStatus::Finished } else { ReadStatus::NeedSplits });
+        };
         if self.consuming.is_none() {
             self.start_consuming(subtask).await?;
         }

@@ -6,3 +6,4 @@ mod broker_restart;
 mod common;
 mod guarantees;
 mod network_faults;
+mod replicas;

@@ -4,8 +4,8 @@
 
 use redis::Value;
 use serde::{Deserialize, Serialize};
-use stream_core::Result;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::{Replica, Result};
 
 use super::split::StreamSplit;
 use crate::config::RedisStreamsSource;
@@ -83,8 +83,11 @@ impl RedisStreamsEnumerator {
         Ok(RedisStreamsEnumerator { streams: source.streams, pending, bounded: source.bounded })
     }
 
-    fn owner(&self, key: &str, parallelism: usize) -> usize {
-        self.streams.iter().position(|k| k == key).unwrap_or(0) % parallelism.max(1)
+    /// The reader (of `parallelism`) of stream `key` among the streams `replica`
+    /// owns, which go round its readers in the configured order.
+    fn owner(&self, key: &str, replica: Replica, parallelism: usize) -> usize {
+        let mut owned = self.streams.iter().filter(|k| replica.owns(k.as_str()));
+        owned.position(|k| k == key).unwrap_or(0) % parallelism.max(1)
     }
 }
 
@@ -93,9 +96,12 @@ impl SplitEnumerator for RedisStreamsEnumerator {
     type State = RedisStreamsEnumeratorState;
 
     async fn handle_split_request(&mut self, subtask: usize, ctx: &mut EnumeratorContext<StreamSplit>) -> Result<()> {
-        let parallelism = ctx.parallelism();
-        let (mine, others): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|s| self.owner(&s.key, parallelism) == subtask);
+        let (parallelism, replica) = (ctx.parallelism(), ctx.replica());
+        // Every replica starts with every stream; the others' are dropped here.
+        self.pending.retain(|s| replica.owns(&s.key));
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|s| self.owner(&s.key, replica, parallelism) == subtask);
         self.pending = others;
         for split in mine {
             ctx.assign_split(subtask, split);

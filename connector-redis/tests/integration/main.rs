@@ -6,5 +6,6 @@ mod cluster_and_tls;
 mod common;
 mod guarantees;
 mod network_faults;
+mod replicas;
 mod server_restart;
 mod sink;
