@@ -84,6 +84,16 @@ pub(crate) fn encode(checkpoint: &CheckpointData) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Decode the envelope of checkpoint `id` (named by its file or claim); the error says
+/// what is wrong, also when the envelope holds another checkpoint.
+pub(crate) fn decode_as(bytes: &[u8], id: u64) -> Result<CheckpointData, String> {
+    let data = decode(bytes)?;
+    if data.id != id {
+        return Err(format!("holds checkpoint {} where {id} was expected (its name and content disagree)", data.id));
+    }
+    Ok(data)
+}
+
 /// Decode an envelope of format 1 or 2; the error says what is wrong (truncated, bad
 /// checksum and where, ...).
 pub(crate) fn decode(bytes: &[u8]) -> Result<CheckpointData, String> {

@@ -105,12 +105,10 @@ impl StateBackend for FsStateBackend {
                     continue;
                 }
             };
-            match envelope::decode(&bytes) {
-                Ok(data) if data.id == id => return Ok(Some(data)),
-                Ok(data) => tracing::error!(checkpoint = id, path = %path.display(), inner_id = data.id,
-                    "checkpoint file name and content disagree; falling back to the previous one"),
+            match envelope::decode_as(&bytes, id) {
+                Ok(data) => return Ok(Some(data)),
                 Err(reason) => tracing::error!(checkpoint = id, path = %path.display(), %reason,
-                    "checkpoint is corrupt or half-written; falling back to the previous one"),
+                    "checkpoint is unusable; falling back to the previous one"),
             }
         }
         Ok(None)

@@ -44,9 +44,15 @@ struct Claim {
 #[derive(Debug, Clone, Default)]
 struct Writer {
     generation: u64,
-    last_claim: u64,
     /// The claims of this writer's retained checkpoints, oldest first.
     retained: VecDeque<u64>,
+}
+
+impl Writer {
+    /// The newest claim it made: its last checkpoint's, or the one it started with.
+    fn last_claim(&self) -> u64 {
+        self.retained.back().copied().unwrap_or(self.generation)
+    }
 }
 
 /// Stores checkpoints in an object store under a prefix, fencing older writers (see
@@ -128,16 +134,20 @@ impl ObjectStoreStateBackend {
         self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Claim a new generation: this process is now the location's writer.
+    fn claim_generation(&self) -> Result<Writer> {
+        let io = self.io.clone();
+        let generation = self.io.run(async move { io.claim_generation().await })??;
+        tracing::info!(location = %self.io.location(), generation, "claimed the checkpoint storage");
+        let writer = Writer { generation, retained: VecDeque::new() };
+        *self.writer() = Some(writer.clone());
+        Ok(writer)
+    }
+
     /// This writer's place, claiming one first if `begin` was not called.
     fn claimed(&self) -> Result<Writer> {
-        if let Some(writer) = self.writer().clone() {
-            return Ok(writer);
-        }
-        self.begin()?;
-        self.writer().clone().ok_or_else(|| StreamError::TaskFailed {
-            task: "checkpoint-storage".into(),
-            message: "no claim after begin".into(),
-        })
+        let claimed = self.writer().clone();
+        claimed.map_or_else(|| self.claim_generation(), Ok)
     }
 }
 
@@ -171,11 +181,7 @@ impl ObjectStoreStateBackendBuilder {
 
 impl StateBackend for ObjectStoreStateBackend {
     fn begin(&self) -> Result<()> {
-        let io = self.io.clone();
-        let generation = self.io.run(async move { io.claim_generation().await })??;
-        tracing::info!(location = %self.io.location(), generation, "claimed the checkpoint storage");
-        *self.writer() = Some(Writer { generation, last_claim: generation, retained: VecDeque::new() });
-        Ok(())
+        self.claim_generation().map(drop)
     }
 
     fn store(&self, checkpoint: &CheckpointData) -> Result<u64> {
@@ -183,10 +189,9 @@ impl StateBackend for ObjectStoreStateBackend {
         let size = bytes.len() as u64;
         let writer = self.claimed()?;
         let (io, id) = (self.io.clone(), checkpoint.id);
-        let claim = self.io.run(async move { io.store(&writer, id, bytes).await })??;
+        let (claim, claims) = self.io.run(async move { io.store(&writer, id, bytes).await })??;
         let mut guard = self.writer();
         let Some(writer) = guard.as_mut() else { return Ok(size) };
-        writer.last_claim = claim;
         writer.retained.push_back(claim);
         if writer.retained.len() > self.retained {
             writer.retained.pop_front();
@@ -195,7 +200,7 @@ impl StateBackend for ObjectStoreStateBackend {
         drop(guard);
         if let Some(oldest_kept) = oldest_kept {
             let io = self.io.clone();
-            if let Err(e) = self.io.run(async move { io.delete_before(oldest_kept).await }).and_then(|r| r) {
+            if let Err(e) = self.io.run(async move { io.delete_before(oldest_kept, claims).await }).and_then(|r| r) {
                 tracing::warn!(location = %self.io.location(), error = %e, "could not delete old checkpoints");
             }
         }
@@ -321,9 +326,10 @@ impl Io {
     }
 
     /// Write the checkpoint, then claim the number after `writer`'s last claim; the
-    /// claim made. Fenced when the number is taken or a newer claim exists.
-    async fn store(&self, writer: &Writer, id: u64, bytes: Vec<u8>) -> Result<u64> {
-        let n = writer.last_claim + 1;
+    /// claim made, and the claims listed after it. Fenced when the number is taken or
+    /// a newer claim exists.
+    async fn store(&self, writer: &Writer, id: u64, bytes: Vec<u8>) -> Result<(u64, Vec<(u64, Path)>)> {
+        let n = writer.last_claim() + 1;
         let path = self.checkpoint_path(n, writer.generation);
         let payload = PutPayload::from(bytes);
         self.store.put_opts(&path, payload, PutOptions::default()).await.map_err(|e| self.failed(&path, e))?;
@@ -333,17 +339,18 @@ impl Io {
         // Old claims are deleted, so a long-stopped writer's claim can succeed where
         // one was; a newer claim then shows it was replaced. Its claim and checkpoint
         // stay: a newer writer may be restoring from them right now.
-        if let Some((newer, _)) = self.numbered(CLAIMS).await?.into_iter().find(|(c, _)| *c > n) {
-            return Err(self.fenced(writer.generation, newer));
+        let claims = self.numbered(CLAIMS).await?;
+        if let Some((newer, _)) = claims.iter().find(|(c, _)| *c > n) {
+            return Err(self.fenced(writer.generation, *newer));
         }
-        Ok(n)
+        Ok((n, claims))
     }
 
-    /// Delete the claims and checkpoints numbered below `oldest_kept`.
-    async fn delete_before(&self, oldest_kept: u64) -> Result<()> {
-        for dir in [CHECKPOINTS, CLAIMS] {
-            let old: Vec<Path> =
-                self.numbered(dir).await?.into_iter().filter(|(n, _)| *n < oldest_kept).map(|(_, p)| p).collect();
+    /// Delete the checkpoints and the `claims` (as listed by `store`) numbered below
+    /// `oldest_kept`.
+    async fn delete_before(&self, oldest_kept: u64, claims: Vec<(u64, Path)>) -> Result<()> {
+        for (dir, listed) in [(CHECKPOINTS, self.numbered(CHECKPOINTS).await?), (CLAIMS, claims)] {
+            let old: Vec<Path> = listed.into_iter().filter(|(n, _)| *n < oldest_kept).map(|(_, p)| p).collect();
             let mut deleted = self.store.delete_stream(futures::stream::iter(old.into_iter().map(Ok)).boxed());
             while let Some(result) = deleted.next().await {
                 match result {
@@ -378,16 +385,10 @@ impl Io {
                 );
                 continue;
             };
-            match envelope::decode(&bytes) {
-                Ok(data) if data.id == id => return Ok(Some(data)),
-                Ok(data) => tracing::error!(
-                    claim = n,
-                    checkpoint = id,
-                    inner_id = data.id,
-                    "claim and checkpoint disagree; falling back to the previous one"
-                ),
+            match envelope::decode_as(&bytes, id) {
+                Ok(data) => return Ok(Some(data)),
                 Err(reason) => tracing::error!(claim = n, checkpoint = id, %reason,
-                    "checkpoint is corrupt; falling back to the previous one"),
+                    "checkpoint is unusable; falling back to the previous one"),
             }
         }
         Ok(None)
