@@ -120,6 +120,11 @@ struct Parked {
 
 /// A failed transaction call; one that ran out of `call_timeout` says so, naming the
 /// option.
+/// A blocking transaction call's task that panicked or was cancelled.
+fn transaction_task_failed(e: tokio::task::JoinError) -> StreamError {
+    StreamError::join_failed("kafka transaction", e)
+}
+
 fn call_failed(operation: &'static str, call_timeout: Duration, e: rdkafka::error::KafkaError) -> StreamError {
     match e.rdkafka_error_code() {
         Some(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut) => {
@@ -165,7 +170,7 @@ impl Transactions {
     /// A producer with `id`, initialised: any earlier producer with the same id is
     /// fenced and its open transaction settled.
     pub async fn producer(self: &Arc<Self>, id: &str) -> Result<Arc<FutureProducer<Logged>>> {
-        self.init_in_background(id.to_string()).await.map_err(|e| StreamError::join_failed("kafka transaction", e))?
+        self.init_in_background(id.to_string()).await.map_err(transaction_task_failed)?
     }
 
     /// The producer of `id`, initialised on a blocking thread that starts at once (a
@@ -385,7 +390,7 @@ impl Transactions {
             Ok::<_, rdkafka::error::KafkaError>(metadata.topics().first().map_or(0, |t| t.partitions().len()))
         })
         .await
-        .map_err(|e| StreamError::join_failed("kafka transaction", e))?
+        .map_err(transaction_task_failed)?
         .map_err(|e| self.call_failed(what, e))?;
         if has >= wanted {
             return Ok(());
@@ -420,7 +425,7 @@ impl Transactions {
                 (committed, producer)
             })
             .await
-            .map_err(|e| StreamError::join_failed("kafka transaction", e))?;
+            .map_err(transaction_task_failed)?;
             match committed {
                 Ok(()) => {
                     self.recycled.keep(&committable.transactional_id, attempt, producer);
@@ -463,7 +468,7 @@ impl Transactions {
             let (client, owned_id, written) = (self.client.clone(), id.to_string(), committable.written.clone());
             let records = tokio::task::spawn_blocking(move || read_back(&client, &owned_id, &written))
                 .await
-                .map_err(|e| StreamError::join_failed("kafka transaction", e))??;
+                .map_err(transaction_task_failed)??;
             for record in &records {
                 in_flight.send(&producer, record).await?;
             }
@@ -475,7 +480,7 @@ impl Transactions {
         let call_timeout = self.call_timeout;
         tokio::task::spawn_blocking(move || producer.commit_transaction(call_timeout))
             .await
-            .map_err(|e| StreamError::join_failed("kafka transaction", e))?
+            .map_err(transaction_task_failed)?
             .map_err(|e| self.call_failed("commit transaction", e))
     }
 
@@ -577,7 +582,7 @@ impl Transactions {
             }
         })
         .await
-        .map_err(|e| StreamError::join_failed("kafka transaction", e))?
+        .map_err(transaction_task_failed)?
     }
 }
 
@@ -594,9 +599,7 @@ impl Spare {
     pub async fn ready(self) -> Result<Arc<FutureProducer<Logged>>> {
         match self {
             Spare::Ready(producer) => Ok(producer),
-            Spare::Initialising(handle) => {
-                handle.await.map_err(|e| StreamError::join_failed("kafka transaction", e))?
-            }
+            Spare::Initialising(handle) => handle.await.map_err(transaction_task_failed)?,
         }
     }
 
