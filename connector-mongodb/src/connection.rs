@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use mongodb::Client;
 use mongodb::bson::doc;
+use mongodb::error::ErrorKind;
 use mongodb::options::ClientOptions;
+use stream_core::retry::RetryPolicy;
 
 use crate::error::MongoError;
 
@@ -77,14 +79,22 @@ impl MongoConnection {
         MongoError::Connect { uri: self.redacted(), source }
     }
 
-    /// A client, checked with a `ping` (reachability and credentials).
+    /// A client, checked with a `ping` (reachability and credentials). A
+    /// connection dropped during the ping (a proxy or load balancer cutting it) is
+    /// tried again up to three times; a server that does not answer has already
+    /// had its `server_selection_timeout` and is not.
     pub(crate) async fn client(&self) -> Result<Client, MongoError> {
         let mut options = ClientOptions::parse(&self.uri).await.map_err(|e| self.failed(e))?;
         options.server_selection_timeout = Some(self.server_selection_timeout);
         options.connect_timeout = Some(self.connect_timeout);
         options.app_name.get_or_insert_with(|| "flink-connectors-rs".into());
         let client = Client::with_options(options).map_err(|e| self.failed(e))?;
-        client.database("admin").run_command(doc! { "ping": 1 }).await.map_err(|e| self.failed(e))?;
+        let ping = || async { client.database("admin").run_command(doc! { "ping": 1 }).await.map(drop) };
+        let dropped = |e: &mongodb::error::Error| {
+            matches!(e.kind.as_ref(), ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. })
+        };
+        let policy = RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1)).max_attempts(4);
+        policy.retry("pinging MongoDB", ping, dropped).await.map_err(|e| self.failed(e))?;
         Ok(client)
     }
 }

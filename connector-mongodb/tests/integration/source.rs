@@ -83,6 +83,29 @@ async fn connections_cut_mid_read_cost_no_document_and_no_restart() {
     verdict.check(ExactlyOnce).unwrap();
 }
 
+/// A connection cut while the source connects (its `ping`) is tried again: the job
+/// reads everything without a restart (the strategy is `None`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_while_connecting_is_tried_again() {
+    let Some(uri) = common::server().await else { return };
+    let collection = common::collection_name("src_connect_cut");
+    let handle = common::client(&uri).await.database(DATABASE).collection::<Document>(&collection);
+    handle.insert_many((0..10i64).map(|id| doc! { "_id": id, "body": format!("body-{id}") })).await.unwrap();
+    let proxy = FaultProxy::for_endpoint(&uri).await.unwrap();
+    proxy.set_latency(Duration::from_millis(150));
+    let connection = MongoConnection::new(proxy.endpoint_for(&uri));
+    let source = MongoSourceBuilder::<Stored>::new(connection, DATABASE, &collection).build().unwrap();
+    let job = tokio::spawn(read(source));
+    // Each round trip takes 300 ms. Cuts between 650 and 900 ms hit the enumerator's
+    // ping and failed the job when it was sent once (measured); earlier ones hit the
+    // driver's handshake, which it repeats itself.
+    tokio::time::sleep(Duration::from_millis(750)).await;
+    proxy.cut_all();
+    let ids: Vec<i64> = job.await.unwrap().unwrap().iter().map(|s| s.id).collect();
+    assert!(proxy.stats().cut >= 1, "{:?}", proxy.stats());
+    assert_eq!(ids, (0..10).collect::<Vec<_>>());
+}
+
 async fn read<T: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static>(
     source: MongoSource<T>,
 ) -> Result<Vec<T>, String> {
