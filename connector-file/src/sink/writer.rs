@@ -77,9 +77,10 @@ pub struct FileWriter<T: 'static> {
 impl<T: Send + 'static> FileWriter<T> {
     pub(crate) async fn new(sink: &FileSink<T>, ctx: &TaskContext, restored: Vec<InProgressPart>) -> Result<Self> {
         let restored_checkpoint = ctx.restored_checkpoint.unwrap_or(0);
+        let prefix = part_prefix(ctx);
         if let Some(dir) = sink.location.local_dir() {
-            let (dir, attempt) = (dir.to_path_buf(), ctx.attempt_id.clone());
-            tokio::task::spawn_blocking(move || remove_orphans(&dir, &attempt, restored_checkpoint))
+            let (dir, prefix) = (dir.to_path_buf(), prefix.clone());
+            tokio::task::spawn_blocking(move || remove_orphans(&dir, &prefix, restored_checkpoint))
                 .await
                 .map_err(|e| StreamError::join_failed("file sink clean-up", e))??;
         }
@@ -89,7 +90,7 @@ impl<T: Send + 'static> FileWriter<T> {
             buckets: sink.buckets.clone(),
             rolling: sink.rolling_or_checkpoint(),
             part_size: sink.part_size,
-            prefix: format!("part-{}-{}", ctx.attempt_id, ctx.subtask),
+            prefix: format!("{prefix}{}", ctx.subtask),
             counter: 0,
             open: HashMap::new(),
             closed: Vec::new(),
@@ -249,13 +250,25 @@ impl<T: Send + 'static> FileWriter<T> {
     }
 }
 
-/// Delete hidden part files of other attempts that no checkpoint up to the restored
-/// one holds: in-progress files opened after it (their names say after which
-/// checkpoint they were opened), and those of earlier versions of this sink
-/// (in-progress files without that mark, pending files of later checkpoints).
+/// The start of this attempt's part names, up to the subtask: `part-<attempt>-`, or
+/// `part-r<index>-<attempt>-` when the job runs as several replicas, which may share
+/// a directory.
+fn part_prefix(ctx: &TaskContext) -> String {
+    match ctx.replica.count() {
+        1 => format!("part-{}-", ctx.attempt_id),
+        _ => format!("part-r{}-{}-", ctx.replica.index(), ctx.attempt_id),
+    }
+}
+
+/// Delete hidden part files of other attempts of this replica that no checkpoint up
+/// to the restored one holds: in-progress files opened after it (their names say
+/// after which checkpoint they were opened), and those of earlier versions of this
+/// sink (in-progress files without that mark, pending files of later checkpoints).
 /// In-progress files opened before it stay: the restored state resumes them or
-/// commits them again. Files of this attempt are never touched.
-fn remove_orphans(dir: &Path, attempt: &str, restored: u64) -> Result<()> {
+/// commits them again. Files of this attempt (names starting with `.{ours}`, from
+/// [`part_prefix`]) and of other replicas (`.part-r<other>-`) are never touched.
+fn remove_orphans(dir: &Path, ours: &str, restored: u64) -> Result<()> {
+    let replica = ours.strip_prefix("part-r").and_then(|rest| rest.split_once('-')).map(|(index, _)| index);
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
         for entry in std::fs::read_dir(&d).map_err(|e| StreamError::io(&d, e))? {
@@ -266,7 +279,11 @@ fn remove_orphans(dir: &Path, attempt: &str, restored: u64) -> Result<()> {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with(".part-") || name.starts_with(&format!(".part-{attempt}-")) {
+            let another_replica = name
+                .strip_prefix(".part-r")
+                .and_then(|rest| rest.split_once('-'))
+                .is_some_and(|(index, _)| index.parse::<usize>().is_ok() && Some(index) != replica);
+            if !name.starts_with(".part-") || name.starts_with(&format!(".{ours}")) || another_replica {
                 continue;
             }
             let orphan = match opened_after(&name) {
@@ -393,5 +410,34 @@ impl<T: Send + 'static> SinkWriter<T> for FileWriter<T> {
 
     fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<InProgressPart>> {
         Ok(std::mem::take(&mut self.snapshot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_removes_only_its_own_dead_attempts_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            ".part-r1-0000dead-0-0-0.txt.cp5.inprogress",
+            ".part-r0-0000live-0-0-0.txt.cp5.inprogress",
+            ".part-r1-0000mine-0-0-0.txt.cp5.inprogress",
+            ".part-0000solo-0-0-0.txt.cp5.inprogress",
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        // Replica 1, attempt 0000mine, restored checkpoint 3: its dead attempt's part
+        // and a single-replica run's go.
+        remove_orphans(dir.path(), "part-r1-0000mine-", 3).unwrap();
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, [names[1], names[2]], "replica 0's and this attempt's parts stay");
+        // A single-replica job leaves the replicas' parts alone.
+        remove_orphans(dir.path(), "part-0000next-", 3).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }
