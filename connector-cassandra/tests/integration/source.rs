@@ -32,7 +32,9 @@ async fn every_row_is_read_once_across_crashes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_row_is_read_once_with_a_crash_at_every_protocol_point() {
-    let Some(target) = common::FromTable::new("src_points", 1).await else { return };
+    // Through a proxy adding 10 ms each way (60 pages of 50 rows, over a second): at
+    // full speed the read once ended before the fourth crash's fresh checkpoint.
+    let Some((target, _proxy)) = slow_target("src_points", Duration::from_millis(10)).await else { return };
     let points = SuiteConfig::source_crash_at_every_point();
     let verdict = run_source_suite(target, SuiteConfig { crashes: points.crashes, faults: points.faults, ..config() })
         .await
