@@ -245,6 +245,8 @@ pub struct KafkaSinkBuilder<T: 'static> {
     records_in_checkpoint: bool,
     hidden_marker_wait: Option<Duration>,
     bad_property: Option<String>,
+    /// A topic the writers create (or grow) before writing: a repartition topic.
+    pub(crate) own_topic: Option<(String, usize)>,
 }
 
 impl<T: Send + 'static> KafkaSinkBuilder<T> {
@@ -264,6 +266,7 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
             records_in_checkpoint: false,
             hidden_marker_wait: None,
             bad_property: None,
+            own_topic: None,
         }
     }
 
@@ -275,7 +278,10 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
     }
 
     /// Prefix of the transactional ids (`<prefix>-<subtask>-<slot>`): unique per job and
-    /// stable across its restarts.
+    /// stable across its restarts. A job run as several replicas
+    /// ([`stream_core::Replica`]) gives every replica the same prefix: each adds
+    /// `-r<index>` to it (and to the marker topic), so that replicas do not fence
+    /// each other.
     pub fn transactional_id_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -459,6 +465,8 @@ impl<T: Send + 'static> KafkaSinkBuilder<T> {
             guarantee: self.guarantee,
             serializer: self.serializer,
             exactly_once,
+            own_topic: self.own_topic,
+            call_timeout: self.transaction_call_timeout,
         })
     }
 }
@@ -470,9 +478,12 @@ pub(crate) struct KafkaSinkOptions<T: 'static> {
     pub(crate) serializer: Arc<dyn KafkaSerializer<T>>,
     /// Set exactly for exactly-once.
     pub(crate) exactly_once: Option<ExactlyOnceOptions>,
+    pub(crate) own_topic: Option<(String, usize)>,
+    pub(crate) call_timeout: Duration,
 }
 
 /// The options of the exactly-once sink's transactions, checked.
+#[derive(Clone)]
 pub(crate) struct ExactlyOnceOptions {
     pub(crate) prefix: String,
     pub(crate) pool_size: u64,

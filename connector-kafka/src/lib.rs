@@ -7,9 +7,11 @@ mod error;
 mod logging;
 mod offsets;
 mod record;
+pub mod repartition;
 mod security;
 pub mod sink;
 pub mod source;
+mod topics;
 
 pub use config::{KafkaSinkBuilder, KafkaSource, KafkaSourceBuilder};
 pub use error::KafkaError;

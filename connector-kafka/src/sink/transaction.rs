@@ -41,11 +41,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
-use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 use stream_core::{Result, StreamError};
 
@@ -60,6 +58,7 @@ use crate::config::ExactlyOnceOptions;
 use crate::error::KafkaError;
 use crate::logging::Logged;
 use crate::record::ProducerRecord;
+use crate::topics::{TopicSpec, call_failed, ensure_partitions};
 
 /// A pre-committed transaction: what the committer needs, also after a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,20 +117,9 @@ struct Parked {
     producer: Arc<FutureProducer<Logged>>,
 }
 
-/// A failed transaction call; one that ran out of `call_timeout` says so, naming the
-/// option.
 /// A blocking transaction call's task that panicked or was cancelled.
 fn transaction_task_failed(e: tokio::task::JoinError) -> StreamError {
     StreamError::join_failed("kafka transaction", e)
-}
-
-fn call_failed(operation: &'static str, call_timeout: Duration, e: rdkafka::error::KafkaError) -> StreamError {
-    match e.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::OperationTimedOut | RDKafkaErrorCode::RequestTimedOut) => {
-            KafkaError::CallTimedOut { operation, timeout: call_timeout, message: e.to_string() }.into()
-        }
-        _ => KafkaError::client(operation, e),
-    }
 }
 
 impl Transactions {
@@ -354,63 +342,13 @@ impl Transactions {
     /// Create the marker topic if it is missing, or add partitions to it, so that it
     /// has one partition per transactional id of `parallelism` subtasks.
     pub async fn ensure_marker_topic(&self, parallelism: usize) -> Result<()> {
-        let what = "create marker topic";
-        let wanted = self.marker_partition(parallelism.max(1) - 1, self.pool - 1) as usize + 1;
-        let admin: AdminClient<Logged> = self
-            .client
-            .config(&[])
-            .create_with_context(Logged::default())
-            .map_err(|e| KafkaError::client("create admin client", e))?;
-        let options =
-            AdminOptions::new().operation_timeout(Some(self.call_timeout)).request_timeout(Some(self.call_timeout));
-        let topic = NewTopic::new(&self.marker_topic, wanted as i32, TopicReplication::Fixed(1))
-            .set("retention.ms", "86400000")
-            .set("segment.ms", "3600000");
-        for result in admin.create_topics(&[topic], &options).await.map_err(|e| self.call_failed(what, e))? {
-            match result {
-                Ok(_) => return Ok(()),
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((_, code @ (RDKafkaErrorCode::RequestTimedOut | RDKafkaErrorCode::OperationTimedOut))) => {
-                    let message = code.to_string();
-                    return Err(
-                        KafkaError::CallTimedOut { operation: what, timeout: self.call_timeout, message }.into()
-                    );
-                }
-                Err((topic, code)) => return Err(KafkaError::failed(what, format!("{topic}: {code}"))),
-            }
-        }
-        let consumer: BaseConsumer<Logged> = self
-            .client
-            .config(&[])
-            .create_with_context(Logged::default())
-            .map_err(|e| KafkaError::client("create metadata client", e))?;
-        let (topic, call_timeout) = (self.marker_topic.clone(), self.call_timeout);
-        let has = tokio::task::spawn_blocking(move || {
-            let metadata = consumer.fetch_metadata(Some(&topic), call_timeout)?;
-            Ok::<_, rdkafka::error::KafkaError>(metadata.topics().first().map_or(0, |t| t.partitions().len()))
-        })
-        .await
-        .map_err(transaction_task_failed)?
-        .map_err(|e| self.call_failed(what, e))?;
-        if has >= wanted {
-            return Ok(());
-        }
-        tracing::info!(topic = %self.marker_topic, has, wanted, "adding partitions to the marker topic");
-        let grow = NewPartitions::new(&self.marker_topic, wanted);
-        for result in admin.create_partitions(&[grow], &options).await.map_err(|e| self.call_failed(what, e))? {
-            match result {
-                Ok(_) => {}
-                // Another subtask grew it first.
-                Err((_, RDKafkaErrorCode::InvalidPartitions)) => {}
-                Err((topic, code)) => {
-                    return Err(KafkaError::failed(
-                        what,
-                        format!("{topic} has {has} partitions and needs {wanted} (one per transactional id): {code}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let topic = TopicSpec {
+            name: &self.marker_topic,
+            partitions: self.marker_partition(parallelism.max(1) - 1, self.pool - 1) as usize + 1,
+            configs: &[("retention.ms", "86400000"), ("segment.ms", "3600000")],
+            why: "one per transactional id",
+        };
+        ensure_partitions(&self.client, topic, self.call_timeout).await
     }
 
     /// Commit `committable`: directly when this process pre-committed it, else by

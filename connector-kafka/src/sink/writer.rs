@@ -17,6 +17,7 @@ use super::transaction::{KafkaCommittable, Spare, Transactions};
 use crate::error::KafkaError;
 use crate::logging::Logged;
 use crate::record::KafkaSerializer;
+use crate::topics::{TopicSpec, ensure_partitions};
 
 /// How long a pre-commit waits for a committer that is behind before the writer fails.
 const COMMITTER_BEHIND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -74,8 +75,13 @@ pub struct KafkaWriter<T: 'static> {
 impl<T: Send + 'static> KafkaWriter<T> {
     pub(crate) async fn new(sink: &KafkaSink<T>, ctx: &TaskContext, restored: Vec<KafkaWriterState>) -> Result<Self> {
         let serializer = sink.serializer.clone();
+        if let Some((name, partitions)) = &sink.own_topic {
+            let topic =
+                TopicSpec { name, partitions: *partitions, configs: &[], why: "the repartition's partition count" };
+            ensure_partitions(&sink.client, topic, sink.call_timeout).await?;
+        }
         // The builder sets `transactions` exactly for exactly-once.
-        let Some(txns) = sink.transactions.clone() else {
+        let Some(txns) = sink.transactions.as_ref().map(|t| t.of(ctx.replica)).transpose()? else {
             let acks = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "all" } else { "1" };
             let idempotence = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "true" } else { "false" };
             let producer: FutureProducer<Logged> = sink
