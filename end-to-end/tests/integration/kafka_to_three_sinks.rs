@@ -3,20 +3,13 @@
 //! (`HSET`, idempotent). Faults at every protocol point and at random stages and
 //! subtasks; afterwards each sink must hold exactly the true `(key, count)` updates.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
 use connector_file::{BucketAssigner, FileSink, LineEncoder};
-use connector_kafka::rdkafka::ClientConfig;
-use connector_kafka::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use connector_kafka::rdkafka::client::DefaultClientContext;
-use connector_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
-use connector_kafka::rdkafka::message::Message;
-use connector_kafka::rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use connector_kafka::rdkafka::{Offset, TopicPartitionList};
 use connector_kafka::{KafkaSink, KafkaSource, StoppingOffsets, ValueOnly, ValueTo};
 use connector_redis::redis::{self, AsyncCommands};
 use connector_redis::{CommandKind, RedisCommand, RedisEndpoint, RedisSinkBuilder};
@@ -24,71 +17,14 @@ use connector_testkit::{TestServer, servers};
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
+use crate::kafka::{create_topic, produce, read_committed};
+
 const N: u64 = 30_000;
 const KEYS: u64 = 37;
 const PARTITIONS: i32 = 2;
 
 fn key_of(x: &u64) -> u64 {
     x % KEYS
-}
-
-async fn create_topic(bootstrap: &str, name: &str) -> String {
-    let topic = format!("e2e-{name}-{}-{}", std::process::id(), fastrand::u32(..));
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
-    let new = NewTopic::new(&topic, PARTITIONS, TopicReplication::Fixed(1));
-    for result in admin.create_topics(&[new], &AdminOptions::new()).await.unwrap() {
-        result.unwrap();
-    }
-    topic
-}
-
-fn produce(bootstrap: &str, topic: &str, numbers: impl Iterator<Item = u64>) {
-    let producer: BaseProducer =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "10").create().unwrap();
-    // Round-robin over the partitions, so each source subtask reads an equal share
-    // (keyless records would go where the sticky partitioner batches them).
-    for (i, x) in numbers.enumerate() {
-        let value = x.to_string();
-        let partition = (i % PARTITIONS as usize) as i32;
-        let mut record = BaseRecord::<(), String>::to(topic).partition(partition).payload(&value);
-        while let Err((_, back)) = producer.send(record) {
-            record = back;
-            producer.poll(Duration::from_millis(10));
-        }
-    }
-    producer.flush(Duration::from_secs(60)).unwrap();
-}
-
-/// Every value a `read_committed` consumer sees in `topic` up to its end.
-fn read_committed(bootstrap: &str, topic: &str) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("{topic}-verify"))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .create()
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        list.add_partition_offset(topic, p, Offset::Beginning).unwrap();
-    }
-    consumer.assign(&list).unwrap();
-    let (mut ended, mut values) = (BTreeSet::new(), Vec::new());
-    let started = std::time::Instant::now();
-    while ended.len() < PARTITIONS as usize {
-        assert!(started.elapsed() < Duration::from_secs(60), "reading {topic} back took over 60 s");
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => values.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()),
-            Some(Err(connector_kafka::rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                ended.insert(p);
-            }
-            Some(Err(e)) => panic!("reading {topic}: {e}"),
-            None => {}
-        }
-    }
-    values
 }
 
 fn source(bootstrap: &str, topic: &str) -> KafkaSource<String> {
@@ -190,15 +126,15 @@ async fn two_kafka_sources_into_kafka_files_and_redis_are_exactly_once_in_every_
     let Some(redis_server) = TestServer::discover(&servers::REDIS).await.unwrap() else { return };
     let (bootstrap, redis_url) = (kafka.endpoint.clone(), redis_server.endpoint.clone());
     let (left, right, out) = (
-        create_topic(&bootstrap, "left").await,
-        create_topic(&bootstrap, "right").await,
-        create_topic(&bootstrap, "out").await,
+        create_topic(&bootstrap, "left", PARTITIONS).await,
+        create_topic(&bootstrap, "right", PARTITIONS).await,
+        create_topic(&bootstrap, "out", PARTITIONS).await,
     );
     {
         let (b, l, r) = (bootstrap.clone(), left.clone(), right.clone());
         tokio::task::spawn_blocking(move || {
-            produce(&b, &l, (0..N).filter(|x| x % 2 == 0));
-            produce(&b, &r, (0..N).filter(|x| x % 2 == 1));
+            produce(&b, &l, PARTITIONS, (0..N).filter(|x| x % 2 == 0));
+            produce(&b, &r, PARTITIONS, (0..N).filter(|x| x % 2 == 1));
         })
         .await
         .unwrap();
@@ -267,7 +203,12 @@ async fn two_kafka_sources_into_kafka_files_and_redis_are_exactly_once_in_every_
 
     let kafka_output: Vec<(u64, u64)> = {
         let (b, t) = (bootstrap.clone(), out.clone());
-        tokio::task::spawn_blocking(move || read_committed(&b, &t)).await.unwrap().iter().map(|l| parse(l)).collect()
+        tokio::task::spawn_blocking(move || read_committed(&b, &t, PARTITIONS))
+            .await
+            .unwrap()
+            .iter()
+            .map(|l| parse(l))
+            .collect()
     };
     let (file_output, redis_output) = (file_lines(&dir.path().join("out")), redis_pairs(&redis_url, &prefix).await);
     let verdicts = [
