@@ -182,6 +182,32 @@ fn child(setup: &Setup, stage: &str, index: usize, dir: &Path, tag: &str) -> Chi
         .unwrap()
 }
 
+/// Child processes, killed when dropped: a failing test leaves none running.
+struct Children(Vec<Child>);
+
+impl std::ops::Deref for Children {
+    type Target = Vec<Child>;
+
+    fn deref(&self) -> &Vec<Child> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Children {
+    fn deref_mut(&mut self) -> &mut Vec<Child> {
+        &mut self.0
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for process in &mut self.0 {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
 fn signal(process: &Child, signal: &str) {
     let status = Command::new("kill").args([signal, &process.id().to_string()]).status().unwrap();
     assert!(status.success(), "kill {signal} {}", process.id());
@@ -270,8 +296,8 @@ async fn two_stages_of_replicas_survive_kills_and_a_zombie() {
     let store = setup.store();
     // The newest claim of stage B's replica 1 when its current process started.
     let mut b1_spawned_after = 0;
-    let mut processes: Vec<Child> =
-        names.iter().map(|(stage, index)| child(&setup, stage, *index, dir.path(), "")).collect();
+    let mut processes =
+        Children(names.iter().map(|(stage, index)| child(&setup, stage, *index, dir.path(), "")).collect());
 
     // Three SIGKILLs of a random running process, each started again with its index.
     let mut rng = fastrand::Rng::new();
@@ -306,8 +332,9 @@ async fn two_stages_of_replicas_survive_kills_and_a_zombie() {
     // From now on the zombie's lines go to b1.log, its replacement's elsewhere.
     let replacement = child(&setup, "b", 1, dir.path(), "replacement");
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let mut old = std::mem::replace(&mut processes[zombie], replacement);
-    signal(&old, "-CONT");
+    let mut old = Children(vec![std::mem::replace(&mut processes[zombie], replacement)]);
+    let old = &mut old[0];
+    signal(old, "-CONT");
     let started = Instant::now();
     let zombie_status = loop {
         if let Some(status) = old.try_wait().unwrap() {
