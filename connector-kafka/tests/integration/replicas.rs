@@ -66,7 +66,12 @@ async fn two_replicas_shuffle_keys_through_a_repartition_topic_exactly_once() {
     const N: u64 = 6_000;
     let Some((bootstrap, input)) = topic("shuffle-in", 4).await else { return };
     produce_fast(&bootstrap, &input, (0..N).map(|i| format!("RECORD-{i}")));
-    let shuffle = Repartition::new(&bootstrap, format!("{input}-by-key"), 4).unwrap();
+    // A name whose 4 partitions replicas 0 and 1 own 2 and 2: with a random name one
+    // replica owned all four in 1 run of 8 and the other read nothing.
+    let name = (0..)
+        .map(|n| format!("{input}-by-key-{n}"))
+        .find(|name| (0..4).filter(|p| Replica::owner_of(&format!("{name}-{p}"), 2) == 0).count() == 2);
+    let shuffle = Repartition::new(&bootstrap, name.unwrap(), 4).unwrap();
     let replicas = [Replica::new(0, 2).unwrap(), Replica::new(1, 2).unwrap()];
     // Stage A: both replicas at once, with the same transactional id prefix.
     let (a0, a1) = tokio::join!(
@@ -118,8 +123,10 @@ fn resuming_job(replica: Replica, bootstrap: &str, input: &str, output: &str, bo
     let source = if bounded { source.bounded(StoppingOffsets::Latest) } else { source };
     env.from_source(source.build().unwrap(), "input")
         .map(|record: String| {
-            if record.ends_with("00") {
-                std::thread::sleep(Duration::from_millis(20));
+            // Paced: 600 pauses of 30 ms over the 4 subtasks of two replicas, about
+            // 4.5 s, so the stop after 1.5 s lands part-way.
+            if record.ends_with('0') {
+                std::thread::sleep(Duration::from_millis(30));
             }
             record
         })
