@@ -260,6 +260,13 @@ fn part_prefix(ctx: &TaskContext) -> String {
     }
 }
 
+/// The replica index a part name (`part-r<index>-...`, without the leading dot of a
+/// hidden part) carries, if any.
+fn replica_of(name: &str) -> Option<&str> {
+    let (index, _) = name.strip_prefix("part-r")?.split_once('-')?;
+    index.parse::<usize>().is_ok().then_some(index)
+}
+
 /// Delete hidden part files of other attempts of this replica that no checkpoint up
 /// to the restored one holds: in-progress files opened after it (their names say
 /// after which checkpoint they were opened), and those of earlier versions of this
@@ -268,7 +275,7 @@ fn part_prefix(ctx: &TaskContext) -> String {
 /// commits them again. Files of this attempt (names starting with `.{ours}`, from
 /// [`part_prefix`]) and of other replicas (`.part-r<other>-`) are never touched.
 fn remove_orphans(dir: &Path, ours: &str, restored: u64) -> Result<()> {
-    let replica = ours.strip_prefix("part-r").and_then(|rest| rest.split_once('-')).map(|(index, _)| index);
+    let replica = replica_of(ours);
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
         for entry in std::fs::read_dir(&d).map_err(|e| StreamError::io(&d, e))? {
@@ -279,10 +286,8 @@ fn remove_orphans(dir: &Path, ours: &str, restored: u64) -> Result<()> {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            let another_replica = name
-                .strip_prefix(".part-r")
-                .and_then(|rest| rest.split_once('-'))
-                .is_some_and(|(index, _)| index.parse::<usize>().is_ok() && Some(index) != replica);
+            let another_replica =
+                name.strip_prefix('.').and_then(replica_of).is_some_and(|index| Some(index) != replica);
             if !name.starts_with(".part-") || name.starts_with(&format!(".{ours}")) || another_replica {
                 continue;
             }

@@ -86,6 +86,11 @@ impl ReplicaTransactions {
 }
 
 impl<T: Send + 'static> KafkaSink<T> {
+    /// The transactions of the replica `ctx` runs as (`None` unless exactly-once).
+    pub(crate) fn transactions_for(&self, ctx: &TaskContext) -> Result<Option<Arc<Transactions>>> {
+        self.transactions.as_ref().map(|t| t.of(ctx.replica)).transpose()
+    }
+
     /// Write to the cluster at `bootstrap_servers` with `serializer` (for example
     /// `ValueTo::new("topic", JsonSchema::<T>::new())`); at-least-once by default.
     pub fn builder(bootstrap_servers: impl Into<String>, serializer: impl KafkaSerializer<T>) -> KafkaSinkBuilder<T> {
@@ -127,7 +132,6 @@ impl<T: Send + 'static> Sink<T> for KafkaSink<T> {
     }
 
     async fn create_committer(&self, ctx: &TaskContext) -> Result<KafkaCommitter> {
-        let transactions = self.transactions.as_ref().map(|t| t.of(ctx.replica)).transpose()?;
-        Ok(KafkaCommitter { transactions, attempt: ctx.attempt_id.clone() })
+        Ok(KafkaCommitter { transactions: self.transactions_for(ctx)?, attempt: ctx.attempt_id.clone() })
     }
 }

@@ -81,7 +81,7 @@ impl<T: Send + 'static> KafkaWriter<T> {
             ensure_partitions(&sink.client, topic, sink.call_timeout).await?;
         }
         // The builder sets `transactions` exactly for exactly-once.
-        let Some(txns) = sink.transactions.as_ref().map(|t| t.of(ctx.replica)).transpose()? else {
+        let Some(txns) = sink.transactions_for(ctx)? else {
             let acks = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "all" } else { "1" };
             let idempotence = if sink.guarantee == DeliveryGuarantee::AtLeastOnce { "true" } else { "false" };
             let producer: FutureProducer<Logged> = sink
