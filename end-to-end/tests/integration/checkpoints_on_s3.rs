@@ -3,12 +3,9 @@
 //! A replaced writer is fenced, also when the claim it makes next was deleted long
 //! ago, and a job restores what its replacement's storage holds.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use connector_testkit::{TestServer, probe, servers};
-use object_store::ClientOptions;
-use object_store::aws::AmazonS3Builder;
 use stream_core::StreamError;
 use stream_core::prelude::*;
 use stream_core::state::{CheckpointData, ObjectStoreStateBackend, StateBackend, StateBlob};
@@ -19,20 +16,8 @@ async fn backends(test: &str, retain: usize) -> Option<(ObjectStoreStateBackend,
     let bucket = format!("{test}-{}-{}", std::process::id(), fastrand::u32(..)).replace('_', "-");
     probe::s3_create_bucket(&server.endpoint, &bucket).unwrap();
     let backend = || {
-        let store = AmazonS3Builder::new()
-            .with_endpoint(&server.endpoint)
-            .with_bucket_name(&bucket)
-            .with_region("us-east-1")
-            .with_access_key_id("testing")
-            .with_secret_access_key("testing")
-            .with_client_options(ClientOptions::new().with_allow_http(true).with_timeout(Duration::from_secs(10)))
-            .build()
-            .unwrap();
-        ObjectStoreStateBackend::builder(Arc::new(store))
-            .prefix("jobs/counting/replica-0")
-            .retain(retain)
-            .build()
-            .unwrap()
+        let store = crate::s3::store(&server.endpoint, &bucket, Duration::from_secs(10));
+        ObjectStoreStateBackend::builder(store).prefix("jobs/counting/replica-0").retain(retain).build().unwrap()
     };
     Some((backend(), backend()))
 }

@@ -5,3 +5,4 @@ mod checkpoints_on_s3;
 mod kafka;
 mod kafka_to_three_sinks;
 mod replicas_across_processes;
+mod s3;

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connector_base::schema::Utf8Schema;
-use connector_file::object_store::aws::{AmazonS3, AmazonS3Builder};
-use connector_file::object_store::{ClientOptions, ObjectStore, ObjectStoreExt};
+use connector_file::object_store::aws::AmazonS3;
+use connector_file::object_store::{ObjectStore, ObjectStoreExt};
 use connector_file::{BucketAssigner, FileSink, LineEncoder, Location, RollingPolicy};
 use connector_kafka::repartition::Repartition;
 use connector_kafka::{KafkaSource, StoppingOffsets, ValueOnly};
@@ -70,17 +70,7 @@ impl Setup {
     }
 
     fn store(&self) -> Arc<AmazonS3> {
-        let client = ClientOptions::new().with_allow_http(true).with_timeout(Duration::from_secs(5));
-        let store = AmazonS3Builder::new()
-            .with_endpoint(&self.endpoint)
-            .with_bucket_name(&self.bucket)
-            .with_region("us-east-1")
-            .with_access_key_id("testing")
-            .with_secret_access_key("testing")
-            .with_client_options(client)
-            .build()
-            .unwrap();
-        Arc::new(store)
+        crate::s3::store(&self.endpoint, &self.bucket, Duration::from_secs(5))
     }
 }
 
