@@ -55,18 +55,18 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 /// The check a source or sink makes at start: `describe` (a call describing `what`
 /// `name`, such as `DescribeTable`) answers within 30 s. A missing table or stream, a
 /// wrong endpoint or region or bad credentials fail here, naming it and where `sdk`
-/// points.
+/// points. Returns the description.
 pub async fn check_exists<T, E, R>(
     what: &'static str,
     name: &str,
     sdk: &SdkConfig,
     describe: impl Future<Output = Result<T, SdkError<E, R>>>,
-) -> stream_core::Result<()>
+) -> stream_core::Result<T>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    call_failing(CHECK_TIMEOUT, describe).await.map(drop).map_err(|failure| {
+    call_failing(CHECK_TIMEOUT, describe).await.map_err(|failure| {
         let permanent = failure.is_permanent();
         let error = unusable(what, name, sdk, failure.to_string());
         // The service refused for good (a missing resource, refused credentials):

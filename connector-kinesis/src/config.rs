@@ -10,6 +10,7 @@ use connector_base::DeliveryGuarantee;
 use connector_base::async_sink::{AsyncSink, AsyncSinkOptions, ServiceLimits};
 use connector_base::schema::SerializationSchema;
 use stream_core::retry::RetryPolicy;
+use stream_core::state::FinishedSplitsBoard;
 use stream_core::{Result, StreamError};
 
 /// `PutRecords`: 500 records, 5 MiB per request, 1 MiB per record (data and key).
@@ -140,6 +141,7 @@ pub struct KinesisStreamsSource {
     pub(crate) fan_out_consumer: Option<String>,
     pub(crate) retry: RetryPolicy,
     pub(crate) call_timeout: Duration,
+    pub(crate) finished_shards_board: Option<FinishedSplitsBoard>,
 }
 
 impl std::fmt::Debug for KinesisStreamsSource {
@@ -149,6 +151,7 @@ impl std::fmt::Debug for KinesisStreamsSource {
             .field("region", &self.sdk.region())
             .field("start", &self.start)
             .field("enhanced_fan_out", &self.fan_out_consumer)
+            .field("finished_shards_board", &self.finished_shards_board)
             .finish_non_exhaustive()
     }
 }
@@ -169,6 +172,7 @@ impl KinesisStreamsSource {
                 retry: RetryPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2))
                     .give_up_after(Duration::from_secs(30)),
                 call_timeout: Duration::from_secs(10),
+                finished_shards_board: None,
             },
         }
     }
@@ -237,6 +241,19 @@ impl KinesisStreamsSourceBuilder {
     /// after the network went silent.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.source.call_timeout = timeout;
+        self
+    }
+
+    /// Where the replicas of a job (`stream_core::Replica`, more than one) post the
+    /// shards they have read to their end; required with more than one replica, unused
+    /// with one. Each shard is read by one replica: a shard goes to the replica of its
+    /// first parent, so a split's children stay where it was read. A shard merged from
+    /// parents of two replicas is read once the other replica has posted its parent,
+    /// after a checkpoint covering that parent's end completed (seen at the next
+    /// shard discovery). Give every replica of the job the same board, and each job its
+    /// own.
+    pub fn finished_shards_board(mut self, board: FinishedSplitsBoard) -> Self {
+        self.source.finished_shards_board = Some(board);
         self
     }
 

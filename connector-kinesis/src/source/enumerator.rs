@@ -3,15 +3,20 @@
 //! their end (readers report finished splits), so that records of one partition key
 //! are read in order across resharding. A child goes to the reader of its first
 //! parent, other shards by their number modulo the parallelism.
+//!
+//! With more than one replica each shard belongs to one replica by lineage (see
+//! [`super::lineage`]); a merged shard whose other parent belongs to another replica
+//! waits until that replica posts the parent on the finished-shards board.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use connector_base::aws;
 use serde::{Deserialize, Serialize};
-use stream_core::Result;
 use stream_core::api::{EnumeratorContext, SplitEnumerator};
+use stream_core::{Replica, Result, StreamError};
 
+use super::lineage::{self, BoardSync};
 use super::split::{ShardPosition, ShardSplit};
 use crate::config::{KinesisStreamsSource, StartingPosition};
 use crate::stream::KINESIS_STREAM;
@@ -31,6 +36,13 @@ pub struct KinesisEnumeratorState {
     pub pending: Vec<ShardSplit>,
     /// The reader each assigned shard went to (children follow their parent).
     pub owners: BTreeMap<String, usize>,
+    /// The replica each known shard belongs to (all 0 with one replica).
+    #[serde(default)]
+    pub replicas: BTreeMap<String, usize>,
+    /// Shards this replica read to their end that are not on the finished-shards
+    /// board yet (with more than one replica).
+    #[serde(default)]
+    pub unposted: BTreeSet<String>,
 }
 
 /// The enumerator.
@@ -43,20 +55,68 @@ pub struct KinesisEnumerator {
     initial: Option<StartingPosition>,
     /// `Latest` is fixed as this time, so that a restart does not skip records.
     started_at_ms: i64,
+    /// When the stream was created: with its name, it scopes the board.
+    created_ms: i64,
+    /// This replica (known once the enumerator starts).
+    replica: Replica,
+    /// With more than one replica: the board and what is left to post.
+    board: Option<BoardSync>,
 }
 
 /// A shard as `ListShards` describes it.
-struct Listed {
-    id: String,
-    parents: Vec<String>,
+pub(crate) struct Listed {
+    pub(crate) id: String,
+    /// The parent (`ParentShardId`) first, then the adjacent parent of a merge.
+    pub(crate) parents: Vec<String>,
 }
 
 impl KinesisEnumerator {
-    pub(crate) fn new(source: KinesisStreamsSource, restored: Option<KinesisEnumeratorState>) -> Self {
+    pub(crate) fn new(source: KinesisStreamsSource, restored: Option<KinesisEnumeratorState>, created_ms: i64) -> Self {
         let client = aws_sdk_kinesis::Client::new(&source.sdk);
         let started_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let initial = if restored.is_some() { None } else { Some(source.start.clone()) };
-        KinesisEnumerator { client, source, state: restored.unwrap_or_default(), initial, started_at_ms }
+        let state = restored.unwrap_or_default();
+        KinesisEnumerator {
+            client,
+            source,
+            state,
+            initial,
+            started_at_ms,
+            created_ms,
+            replica: Replica::SINGLE,
+            board: None,
+        }
+    }
+
+    /// Learn the replica; with more than one, the board must be there.
+    fn join_replicas(&mut self, replica: Replica) -> Result<()> {
+        self.replica = replica;
+        if replica.count() == 1 {
+            return Ok(());
+        }
+        let Some(board) = &self.source.finished_shards_board else {
+            return Err(StreamError::permanent(StreamError::invalid(
+                "finished_shards_board",
+                "none",
+                format!(
+                    "the Kinesis source of `{}` runs as {replica}: give every replica the same board \
+                     (KinesisStreamsSourceBuilder::finished_shards_board) so that a shard merged from shards \
+                     of two replicas is read after both, or run the job as one replica",
+                    self.source.stream
+                ),
+            )));
+        };
+        let scope = format!("{}@{}", self.source.stream, self.created_ms);
+        // What a restored checkpoint holds as unposted was finished before it completed.
+        self.board = Some(BoardSync::new(board.scoped(&scope), self.state.unposted.clone()));
+        Ok(())
+    }
+
+    /// Post what can be posted, and learn which parents other replicas finished.
+    async fn sync_board(&mut self) {
+        if let Some(board) = &mut self.board {
+            board.sync(&mut self.state, self.replica.index()).await;
+        }
     }
 
     async fn list_shards(&self) -> Result<Vec<Listed>> {
@@ -101,9 +161,11 @@ impl KinesisEnumerator {
     async fn find_new_shards(&mut self) -> Result<()> {
         let listed = self.list_shards().await?;
         let listed_ids: BTreeSet<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+        lineage::assign_replicas(&listed, &mut self.state.replicas, self.replica.count());
         let mut found = 0;
         for shard in &listed {
-            if self.state.known.contains(&shard.id) {
+            if self.state.known.contains(&shard.id) || self.state.replicas.get(&shard.id) != Some(&self.replica.index())
+            {
                 continue;
             }
             // A parent no longer listed (past retention) and never read cannot be waited for.
@@ -165,7 +227,9 @@ impl SplitEnumerator for KinesisEnumerator {
     type State = KinesisEnumeratorState;
 
     async fn start(&mut self, ctx: &mut EnumeratorContext<ShardSplit>) -> Result<()> {
+        self.join_replicas(ctx.replica())?;
         self.find_new_shards().await?;
+        self.sync_board().await;
         self.assign_ready(ctx);
         Ok(())
     }
@@ -182,7 +246,11 @@ impl SplitEnumerator for KinesisEnumerator {
         ctx: &mut EnumeratorContext<ShardSplit>,
     ) -> Result<()> {
         tracing::info!(stream = %self.source.stream, reader = subtask, shards = ?split_ids, "shards read to their end");
+        if self.board.is_some() {
+            self.state.unposted.extend(split_ids.iter().cloned());
+        }
         self.state.finished.extend(split_ids);
+        self.sync_board().await;
         self.assign_ready(ctx);
         Ok(())
     }
@@ -204,12 +272,22 @@ impl SplitEnumerator for KinesisEnumerator {
         if let Err(e) = self.find_new_shards().await {
             tracing::warn!(stream = %self.source.stream, error = %e, "shard discovery failed; trying again later");
         }
+        self.sync_board().await;
         self.assign_ready(ctx);
         Ok(())
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<KinesisEnumeratorState> {
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<KinesisEnumeratorState> {
+        if let Some(board) = &mut self.board {
+            board.snapshotted(checkpoint_id, &self.state.unposted);
+        }
         Ok(self.state.clone())
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) {
+        if let Some(board) = &mut self.board {
+            board.completed(checkpoint_id);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod consumer;
 mod enumerator;
 mod fan_out;
 mod fetcher;
+mod lineage;
 mod polling;
 mod record;
 mod retry;
@@ -45,8 +46,8 @@ impl Source for KinesisStreamsSource {
         _parallelism: usize,
         restored: Option<KinesisEnumeratorState>,
     ) -> Result<KinesisEnumerator> {
-        stream::check_exists(&self.sdk, &self.stream).await?;
-        Ok(KinesisEnumerator::new(self.clone(), restored))
+        let created_ms = stream::check_exists(&self.sdk, &self.stream).await?;
+        Ok(KinesisEnumerator::new(self.clone(), restored, created_ms))
     }
 
     async fn create_reader(&self, ctx: &TaskContext) -> Result<FetcherReader<ShardFetcher>> {

@@ -57,6 +57,14 @@ pub async fn wait_active(sdk: &SdkConfig, stream: &str) {
     }
 }
 
+/// The hash key range of `shard`.
+pub async fn hash_range(sdk: &SdkConfig, stream: &str, shard: &str) -> (u128, u128) {
+    let listed = Client::new(sdk).list_shards().stream_name(stream).send().await.unwrap();
+    let shard = listed.shards().iter().find(|s| s.shard_id() == shard).unwrap();
+    let range = shard.hash_key_range().unwrap();
+    (range.starting_hash_key().parse().unwrap(), range.ending_hash_key().parse().unwrap())
+}
+
 /// A fresh stream named after `name` with `shards` shards.
 pub async fn stream(sdk: &SdkConfig, name: &str, shards: i32) -> String {
     let stream = format!("{name}-{}-{}", std::process::id(), fastrand::u32(..));

@@ -6,6 +6,7 @@ mod common;
 mod guarantees;
 mod network_faults;
 mod network_stalls;
+mod replicas;
 mod resharding;
 mod sink;
 mod source;

@@ -17,17 +17,9 @@ use connector_testkit::{SuiteConfig, Verdict};
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
-/// The hash key range of `shard`.
-async fn range(sdk: &SdkConfig, stream: &str, shard: &str) -> (u128, u128) {
-    let listed = Client::new(sdk).list_shards().stream_name(stream).send().await.unwrap();
-    let shard = listed.shards().iter().find(|s| s.shard_id() == shard).unwrap();
-    let range = shard.hash_key_range().unwrap();
-    (range.starting_hash_key().parse().unwrap(), range.ending_hash_key().parse().unwrap())
-}
-
 /// Split `shard` in two halves; returns the ids of the two children (lower, upper).
 async fn split(sdk: &SdkConfig, stream: &str, shard: &str) -> (String, String) {
-    let (start, end) = range(sdk, stream, shard).await;
+    let (start, end) = common::hash_range(sdk, stream, shard).await;
     let client = Client::new(sdk);
     let before: HashSet<String> = shard_ids(sdk, stream).await.into_iter().collect();
     let middle = start + (end - start) / 2;

@@ -2,6 +2,8 @@
 
 mod blob;
 mod envelope;
+#[cfg(feature = "object-store")]
+mod finished_splits;
 mod fs;
 mod memory;
 #[cfg(feature = "object-store")]
@@ -11,6 +13,8 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 pub use blob::StateBlob;
+#[cfg(feature = "object-store")]
+pub use finished_splits::FinishedSplitsBoard;
 pub use fs::FsStateBackend;
 pub use memory::MemoryStateBackend;
 #[cfg(feature = "object-store")]

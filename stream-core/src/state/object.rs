@@ -103,31 +103,8 @@ impl ObjectStoreStateBackend {
     /// from the `AWS_*` environment variables, as the AWS tools read them) or
     /// `file:///absolute/dir` (created if missing).
     pub fn from_url(url: &str) -> Result<ObjectStoreStateBackendBuilder> {
-        let invalid = |reason: &str| StreamError::invalid("url", url, reason.to_string());
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("give s3://bucket/prefix or file:///dir"))?;
-        match scheme {
-            "s3" | "s3a" => {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(invalid("names no bucket: give s3://bucket/prefix"));
-                }
-                let store = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .build()
-                    .map_err(|e| StreamError::invalid("url", url, format!("S3 settings rejected: {e}")))?;
-                Ok(Self::builder(Arc::new(store)).prefix(prefix))
-            }
-            "file" => {
-                if !rest.starts_with('/') {
-                    return Err(invalid("a file URL needs an absolute path: file:///dir"));
-                }
-                std::fs::create_dir_all(rest).map_err(|e| StreamError::io(rest, e))?;
-                let store = object_store::local::LocalFileSystem::new_with_prefix(rest)
-                    .map_err(|e| StreamError::invalid("url", url, format!("not a usable directory: {e}")))?;
-                Ok(Self::builder(Arc::new(store)))
-            }
-            _ => Err(invalid("unsupported scheme: give s3://bucket/prefix or file:///dir")),
-        }
+        let (store, prefix) = store_from_url(url)?;
+        Ok(Self::builder(store).prefix(prefix))
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, Option<Writer>> {
@@ -148,6 +125,37 @@ impl ObjectStoreStateBackend {
     fn claimed(&self) -> Result<Writer> {
         let claimed = self.writer().clone();
         claimed.map_or_else(|| self.claim_generation(), Ok)
+    }
+}
+
+/// The store and the prefix inside it that `url` names: `s3://bucket/prefix`
+/// (credentials, region and endpoint from the `AWS_*` environment variables) or
+/// `file:///absolute/dir` (created if missing, prefix empty).
+pub(crate) fn store_from_url(url: &str) -> Result<(Arc<dyn ObjectStore>, String)> {
+    let invalid = |reason: &str| StreamError::invalid("url", url, reason.to_string());
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("give s3://bucket/prefix or file:///dir"))?;
+    match scheme {
+        "s3" | "s3a" => {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid("names no bucket: give s3://bucket/prefix"));
+            }
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| StreamError::invalid("url", url, format!("S3 settings rejected: {e}")))?;
+            Ok((Arc::new(store), prefix.to_string()))
+        }
+        "file" => {
+            if !rest.starts_with('/') {
+                return Err(invalid("a file URL needs an absolute path: file:///dir"));
+            }
+            std::fs::create_dir_all(rest).map_err(|e| StreamError::io(rest, e))?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(rest)
+                .map_err(|e| StreamError::invalid("url", url, format!("not a usable directory: {e}")))?;
+            Ok((Arc::new(store), String::new()))
+        }
+        _ => Err(invalid("unsupported scheme: give s3://bucket/prefix or file:///dir")),
     }
 }
 
