@@ -8,7 +8,7 @@ use std::time::Duration;
 use connector_testkit::{TestServer, probe, servers};
 use stream_core::StreamError;
 use stream_core::prelude::*;
-use stream_core::state::{CheckpointData, ObjectStoreStateBackend, StateBackend, StateBlob};
+use stream_core::state::{CheckpointData, FinishedSplitsBoard, ObjectStoreStateBackend, StateBackend, StateBlob};
 
 /// A backend on a fresh bucket of the S3 test server, or `None` to skip.
 async fn backends(test: &str, retain: usize) -> Option<(ObjectStoreStateBackend, ObjectStoreStateBackend)> {
@@ -95,4 +95,26 @@ async fn a_job_replaced_by_a_new_process_on_the_same_prefix_loses_and_repeats_no
         "lost {} duplicated {duplicated}",
         N - committed.len() as u64
     );
+}
+
+/// The finished-splits board replicas share (the Kinesis source's, for merges across
+/// replicas): a post is seen by another process's board on the same prefix, in its
+/// scope only, and posting again is harmless.
+#[tokio::test]
+async fn a_split_posted_on_the_board_is_seen_by_the_other_replicas_on_s3() {
+    let Some(server) = TestServer::discover(&servers::S3).await.unwrap() else { return };
+    let bucket = format!("board-{}-{}", std::process::id(), fastrand::u32(..));
+    probe::s3_create_bucket(&server.endpoint, &bucket).unwrap();
+    let board = || {
+        let store = crate::s3::store(&server.endpoint, &bucket, Duration::from_secs(10));
+        FinishedSplitsBoard::new(store, "jobs/orders/finished-shards").unwrap()
+    };
+    let (poster, reader) = (board().scoped("orders@1700000000000"), board().scoped("orders@1700000000000"));
+    let other_stream = board().scoped("orders@1800000000000");
+    assert!(!reader.is_finished("shardId-000000000003").await.unwrap());
+    poster.post("shardId-000000000003").await.unwrap();
+    poster.post("shardId-000000000003").await.unwrap();
+    assert!(reader.is_finished("shardId-000000000003").await.unwrap());
+    assert!(!reader.is_finished("shardId-000000000004").await.unwrap());
+    assert!(!other_stream.is_finished("shardId-000000000003").await.unwrap());
 }
