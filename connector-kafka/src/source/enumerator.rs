@@ -201,6 +201,7 @@ fn resolve(
             StoppingOffsets::Timestamp(_) => stop_times.get(&key).copied().filter(|o| *o >= 0).unwrap_or(high),
             StoppingOffsets::Specific(map) => map.get(&key).copied().unwrap_or(high),
         });
+        tracing::debug!(%topic, partition, low, high, offset, ?stop, "kafka partition resolved");
         splits.push(KafkaSplit { topic, partition, offset: offset.clamp(low, high), stop });
     }
     Ok(splits)

@@ -109,6 +109,17 @@ pub async fn produce(producer: &FutureProducer, topic: &str, values: impl IntoIt
 
 /// Write `values` to `topic` as fast as librdkafka batches them (a million in seconds).
 pub fn produce_fast(bootstrap: &str, topic: &str, values: impl IntoIterator<Item = String>) {
+    produce_fast_to(bootstrap, topic, None, values);
+}
+
+/// As [`produce_fast`], value `i` to partition `i % partitions`: keyless records
+/// otherwise stick to one partition per batch, and a fast run can put every record in
+/// one partition.
+pub fn produce_round_robin(bootstrap: &str, topic: &str, partitions: i32, values: impl IntoIterator<Item = String>) {
+    produce_fast_to(bootstrap, topic, Some(partitions), values);
+}
+
+fn produce_fast_to(bootstrap: &str, topic: &str, partitions: Option<i32>, values: impl IntoIterator<Item = String>) {
     use connector_kafka::rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -117,8 +128,11 @@ pub fn produce_fast(bootstrap: &str, topic: &str, values: impl IntoIterator<Item
         .set("queue.buffering.max.messages", "500000")
         .create()
         .unwrap();
-    for value in values {
+    for (i, value) in values.into_iter().enumerate() {
         let mut record = BaseRecord::<(), String>::to(topic).payload(&value);
+        if let Some(n) = partitions {
+            record = record.partition(i as i32 % n);
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,

@@ -21,7 +21,7 @@ async fn two_replicas_read_disjoint_partitions_that_cover_the_topic() {
     const N: u64 = 4_000;
     const PARTITIONS: i32 = 8;
     let Some((bootstrap, topic)) = topic("replicas", PARTITIONS).await else { return };
-    produce_fast(&bootstrap, &topic, (0..N).map(|i| format!("RECORD-{i}")));
+    produce_round_robin(&bootstrap, &topic, PARTITIONS, (0..N).map(|i| format!("RECORD-{i}")));
     let replicas = [Replica::new(0, 2).unwrap(), Replica::new(1, 2).unwrap()];
     let (first, second) = tokio::join!(
         read_as_replica(replicas[0], bounded_source(&bootstrap, &topic)),
@@ -65,7 +65,7 @@ async fn shuffle_as_replica(
 async fn two_replicas_shuffle_keys_through_a_repartition_topic_exactly_once() {
     const N: u64 = 6_000;
     let Some((bootstrap, input)) = topic("shuffle-in", 4).await else { return };
-    produce_fast(&bootstrap, &input, (0..N).map(|i| format!("RECORD-{i}")));
+    produce_round_robin(&bootstrap, &input, 4, (0..N).map(|i| format!("RECORD-{i}")));
     // A name whose 4 partitions replicas 0 and 1 own 2 and 2: with a random name one
     // replica owned all four in 1 run of 8 and the other read nothing.
     let name = (0..)
@@ -143,7 +143,7 @@ async fn a_job_stopped_with_savepoints_restarts_as_more_replicas_from_committed_
     const N: u64 = 6_000;
     let Some((bootstrap, input)) = topic("rescale-in", 6).await else { return };
     let output = create_topic(&bootstrap, "rescale-out", 3).await;
-    produce_fast(&bootstrap, &input, (0..N).map(|i| format!("RECORD-{i}")));
+    produce_round_robin(&bootstrap, &input, 6, (0..N).map(|i| format!("RECORD-{i}")));
     let two = [Replica::new(0, 2).unwrap(), Replica::new(1, 2).unwrap()];
     let jobs: Vec<JobHandle> = two.iter().map(|r| resuming_job(*r, &bootstrap, &input, &output, false)).collect();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
