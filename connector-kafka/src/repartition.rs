@@ -33,10 +33,11 @@ use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::{DeserializationSchema, SchemaError, SerializationSchema};
+use stream_core::rescale::KeyGroups;
 use stream_core::{Replica, Result, StreamError};
 
 use crate::config::{KafkaSinkBuilder, KafkaSourceBuilder};
-use crate::offsets::StartingOffsets;
+use crate::offsets::{OffsetReset, StartingOffsets};
 use crate::record::{KafkaSerializer, ProducerRecord, ValueOnly};
 use crate::{KafkaSink, KafkaSource};
 
@@ -113,9 +114,10 @@ impl Repartition {
         builder
     }
 
-    /// The reading stage's source: the topic from its earliest offsets, decoded by
-    /// `schema`, in consumer group `group_id` (committed offsets show the stage's
-    /// lag); only committed transactions are read. Each replica reads the
+    /// The reading stage's source: the topic from the offsets group `group_id`
+    /// committed (its earliest where the group has none: a new job reads it all; a
+    /// job rescaled from savepoints goes on where they stopped), decoded by `schema`;
+    /// only committed transactions are read. Each replica reads the
     /// partitions it owns. It may start before the writing stage has created the
     /// topic: it looks for it every 2 s.
     pub fn source<T, S>(&self, schema: S, group_id: &str) -> KafkaSourceBuilder<T>
@@ -127,8 +129,21 @@ impl Repartition {
             // A pattern, not a list: a listed topic that is missing fails the start.
             .topic_pattern(format!("^{}$", regex::escape(&self.topic)))
             .group_id(group_id)
-            .starting_offsets(StartingOffsets::Earliest)
+            .starting_offsets(StartingOffsets::Committed { reset: OffsetReset::Earliest })
             .partition_discovery_interval(Some(DISCOVERY))
+    }
+
+    /// The keys `replica` receives through this topic, as key groups: the topic's
+    /// partitions are the groups, and it owns those of the partitions it reads. Give
+    /// them to [`StreamEnvironmentBuilder::rescale_from`] when the reading stage
+    /// changes its replica count, and key the stage by the key (of the same type) the
+    /// writing stage's `sink` was given.
+    ///
+    /// [`StreamEnvironmentBuilder::rescale_from`]: stream_core::StreamEnvironmentBuilder::rescale_from
+    pub fn key_groups(&self, replica: Replica) -> KeyGroups {
+        let owned = (0..self.partitions).filter(|p| replica.owns(&format!("{}-{p}", self.topic)));
+        // The partitions are at least one, and each is below their count.
+        KeyGroups::new(self.partitions, owned).unwrap_or_else(|_| KeyGroups::all())
     }
 }
 
@@ -171,6 +186,18 @@ mod tests {
             counts[partition as usize] += 1;
         }
         assert!(counts.iter().all(|&c| c > 800), "{counts:?}");
+    }
+
+    #[test]
+    fn a_replicas_key_groups_are_the_keys_of_the_partitions_it_reads() {
+        let shuffle = Repartition::new("h:9092", "counts", 8).unwrap();
+        for replica in (0..3).map(|i| Replica::new(i, 3).unwrap()) {
+            let groups = shuffle.key_groups(replica);
+            for key in 0..500u64 {
+                let reads = replica.owns(&format!("counts-{}", shuffle.partition_of(&key)));
+                assert_eq!(groups.owns(&key), reads, "{replica}, key {key}");
+            }
+        }
     }
 
     #[test]

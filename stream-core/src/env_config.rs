@@ -25,6 +25,8 @@ pub(crate) struct EnvConfig {
     pub(crate) allow_non_restored_state: bool,
     /// A savepoint directory to start from.
     pub(crate) resume_from: Option<std::path::PathBuf>,
+    /// The savepoints of another replica count to start from, and the keys kept.
+    pub(crate) rescale_from: Option<crate::rescale::Rescale>,
     /// Which of the job's processes this is.
     pub(crate) replica: Replica,
     /// The next stream's or stage's place in the order of definition (from 1).

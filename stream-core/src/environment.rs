@@ -11,6 +11,7 @@ use crate::fault::FaultInjector;
 use crate::graph::SourceNode;
 use crate::metrics::JobMetrics;
 use crate::replica::Replica;
+use crate::rescale::{KeyGroups, OldReplica, Rescale};
 use crate::restart::RestartStrategy;
 use crate::stage::StageInfo;
 use crate::state::{MemoryStateBackend, StateBackend};
@@ -60,6 +61,7 @@ impl StreamEnvironment {
             faults: FaultInjector::new(),
             allow_non_restored_state: false,
             resume_from: None,
+            rescale_from: None,
             replica: None,
         }
     }
@@ -101,6 +103,7 @@ pub struct StreamEnvironmentBuilder {
     faults: FaultInjector,
     allow_non_restored_state: bool,
     resume_from: Option<std::path::PathBuf>,
+    rescale_from: Option<Rescale>,
     replica: Option<Replica>,
 }
 
@@ -158,6 +161,23 @@ impl StreamEnvironmentBuilder {
         self
     }
 
+    /// Start jobs from the last state of every replica of another replica count (each
+    /// old replica stopped with
+    /// [`JobHandle::stop_with_savepoint`](crate::JobHandle::stop_with_savepoint); give
+    /// its savepoint directory or its checkpoint storage, see [`OldReplica`]), unless
+    /// the state backend holds a newer checkpoint (a restart after the rescaled job
+    /// checkpointed). Keyed state is kept for the keys in `keys` (the keys this
+    /// replica's input now carries); sources start from their starting position (give
+    /// a Kafka source `StartingOffsets::Committed`, the offsets the savepoints
+    /// committed) and sinks with nothing restored (a stopped job commits its
+    /// savepoint before it ends). The state backend must be new to the job: a
+    /// location holding an old replica's checkpoints fails the start, naming it.
+    /// See the [`rescale`](crate::rescale) module.
+    pub fn rescale_from(mut self, old: impl IntoIterator<Item = OldReplica>, keys: KeyGroups) -> Self {
+        self.rescale_from = Some(Rescale { old: old.into_iter().collect(), keys });
+        self
+    }
+
     /// Which of the job's replicas this process is (see [`Replica`]); sources read
     /// only the splits it owns. Default: [`Replica::from_env`], which is
     /// [`Replica::SINGLE`] unless `REPLICA_COUNT` is set.
@@ -184,6 +204,18 @@ impl StreamEnvironmentBuilder {
             return Err(StreamError::invalid("channel_capacity", 0, "a channel must hold at least one batch"));
         }
         self.restart.validate()?;
+        if let Some(rescale) = &self.rescale_from {
+            if rescale.old.is_empty() {
+                return Err(StreamError::invalid("rescale_from", "[]", "give the last state of every old replica"));
+            }
+            if let Some(dir) = &self.resume_from {
+                return Err(StreamError::invalid(
+                    "resume_from",
+                    dir.display(),
+                    "a job starts from one savepoint (resume_from) or from several (rescale_from), not both",
+                ));
+            }
+        }
         let replica = match self.replica {
             Some(replica) => replica,
             None => Replica::from_env()?,
@@ -200,6 +232,7 @@ impl StreamEnvironmentBuilder {
                 metrics: JobMetrics::default(),
                 allow_non_restored_state: self.allow_non_restored_state,
                 resume_from: self.resume_from,
+                rescale_from: self.rescale_from,
                 replica,
                 next_seq: AtomicU64::new(1),
                 graph_errors: Mutex::new(Vec::new()),

@@ -13,6 +13,7 @@ use tracing::Instrument;
 use crate::env_config::EnvConfig;
 use crate::error::{Result, StreamError};
 use crate::metrics::MetricsSnapshot;
+use crate::rescale::{Rescale, RestoreMode};
 use crate::runtime::attempt::{AttemptCtx, TaskEnv};
 use crate::runtime::coordinator::Coordinator;
 use crate::runtime::driver::Drivers;
@@ -62,28 +63,44 @@ pub(crate) async fn execute(
         .map_err(|e| StreamError::join_failed("restore", e))??;
     let mut tracker = config.restart.tracker();
     let run_id = format!("{:08x}", fastrand::u32(..));
-    // The savepoint to start from is read once, not at every restart.
-    let saved = match config.resume_from.clone() {
-        Some(dir) => Some(Arc::new(
+    // The savepoint (or the old replicas' savepoints) to start from is read once, not
+    // at every restart.
+    let (resume_from, rescale) = (config.resume_from.clone(), config.rescale_from.clone());
+    let saved = match (resume_from, &rescale) {
+        (Some(dir), _) => Some(Arc::new(
             tokio::task::spawn_blocking(move || savepoint::read(&dir))
                 .await
                 .map_err(|e| StreamError::join_failed("restore", e))??,
         )),
-        None => None,
+        (None, Some(rescale)) => {
+            let old = rescale.old.clone();
+            Some(Arc::new(
+                tokio::task::spawn_blocking(move || savepoint::read_rescaled(&old))
+                    .await
+                    .map_err(|e| StreamError::join_failed("restore", e))??,
+            ))
+        }
+        (None, None) => None,
     };
     let mut attempt: u32 = 0;
     loop {
-        let (backend, saved) = (config.backend.clone(), saved.clone());
-        let restored = tokio::task::spawn_blocking(move || savepoint::restore_point(&*backend, saved.as_deref()))
+        let (backend, saved_now) = (config.backend.clone(), saved.clone());
+        let restored = tokio::task::spawn_blocking(move || savepoint::restore_point(&*backend, saved_now.as_deref()))
             .await
-            .map_err(|e| StreamError::join_failed("restore", e))??
-            .map(|cp| uids.to_running(cp, config.allow_non_restored_state))
-            .transpose()?;
+            .map_err(|e| StreamError::join_failed("restore", e))??;
+        let mode = restore_mode(rescale.as_ref(), restored.as_ref(), saved.as_deref())?;
+        let restored = restored.map(|(cp, _)| uids.to_running(cp, config.allow_non_restored_state)).transpose()?;
         if let Some(cp) = &restored {
-            tracing::info!(job = job_name, checkpoint = cp.id, attempt, "restoring from checkpoint");
+            tracing::info!(
+                job = job_name,
+                checkpoint = cp.id,
+                attempt,
+                rescaled = mode.is_rescaled(),
+                "restoring from checkpoint"
+            );
         }
         let outcome = tokio::select! {
-            outcome = run_attempt(&job, &table, &uids, attempt, &run_id, restored.map(Arc::new), &stop)
+            outcome = run_attempt(&job, &table, &uids, attempt, &run_id, restored.map(Arc::new), mode, &stop)
                 .instrument(tracing::info_span!("job", job = job_name, attempt)) => outcome.map(|id| (id, false)),
             _ = cancel.wait_for(|c| *c) => Ok((config.metrics.snapshot().last_checkpoint_id, true)),
         };
@@ -125,6 +142,36 @@ pub(crate) async fn execute(
     }
 }
 
+/// How an attempt restores: rescaled when it starts from the old replicas' merged
+/// savepoints. A rescaled job's own storage holding a checkpoint not newer than them
+/// is an old replica's: taking it for the job's own would restore that replica's
+/// state unfiltered, so the start fails.
+fn restore_mode(
+    rescale: Option<&Rescale>,
+    restored: Option<&(CheckpointData, bool)>,
+    saved: Option<&CheckpointData>,
+) -> Result<RestoreMode> {
+    let (Some(rescale), Some((checkpoint, from_saved)), Some(saved)) = (rescale, restored, saved) else {
+        return Ok(RestoreMode::Same);
+    };
+    if *from_saved {
+        return Ok(RestoreMode::Rescaled { keys: rescale.keys.clone() });
+    }
+    if checkpoint.id <= saved.id {
+        return Err(StreamError::permanent(StreamError::invalid(
+            "state_backend",
+            format!("checkpoint {}", checkpoint.id),
+            format!(
+                "a job rescaled from savepoints (the newest is checkpoint {}) needs checkpoint storage of its own: \
+                 this one holds an older job's checkpoint; give the rescaled replicas a new location",
+                saved.id
+            ),
+        )));
+    }
+    Ok(RestoreMode::Same)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_attempt(
     job: &Job,
     stages: &Arc<BTreeMap<u64, StageInfo>>,
@@ -132,6 +179,7 @@ async fn run_attempt(
     attempt: u32,
     run_id: &str,
     restored: Option<Arc<CheckpointData>>,
+    restore_mode: RestoreMode,
     stop: &watch::Receiver<bool>,
 ) -> Result<u64> {
     let config = &job.config;
@@ -143,6 +191,7 @@ async fn run_attempt(
         attempt_id: format!("{run_id}-{attempt}"),
         mode: config.checkpoint.mode,
         restored,
+        restore_mode,
         batch_size: config.batch_size,
         channel_capacity: config.channel_capacity,
         env: TaskEnv {

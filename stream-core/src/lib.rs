@@ -12,6 +12,7 @@ pub mod fault;
 mod graph;
 pub mod metrics;
 mod replica;
+pub mod rescale;
 pub mod restart;
 pub mod retry;
 mod runtime;

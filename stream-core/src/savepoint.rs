@@ -28,20 +28,26 @@ pub(crate) fn read(dir: &Path) -> Result<CheckpointData> {
     })
 }
 
-/// The checkpoint an attempt restores: the newest in `backend`, or `saved` (the
-/// savepoint the job was started from) when it is newer (a job resumed from a
-/// savepoint into a fresh checkpoint directory; once it has checkpointed, its own
-/// checkpoints win).
+/// The checkpoint an attempt restores, and whether it is `saved`: the newest in
+/// `backend`, or `saved` (the savepoint the job was started from) when it is newer
+/// (a job resumed from a savepoint into a fresh checkpoint directory; once it has
+/// checkpointed, its own checkpoints win).
 pub(crate) fn restore_point(
     backend: &dyn StateBackend,
     saved: Option<&CheckpointData>,
-) -> Result<Option<CheckpointData>> {
+) -> Result<Option<(CheckpointData, bool)>> {
     let latest = backend.latest()?;
     Ok(match (latest, saved) {
-        (Some(checkpoint), Some(saved)) if checkpoint.id < saved.id => Some(saved.clone()),
-        (None, Some(saved)) => Some(saved.clone()),
-        (latest, _) => latest,
+        (Some(checkpoint), Some(saved)) if checkpoint.id < saved.id => Some((saved.clone(), true)),
+        (None, Some(saved)) => Some((saved.clone(), true)),
+        (latest, _) => latest.map(|checkpoint| (checkpoint, false)),
     })
+}
+
+/// The old replicas' last states, merged into one (see [`crate::rescale`]).
+pub(crate) fn read_rescaled(old: &[crate::rescale::OldReplica]) -> Result<CheckpointData> {
+    let savepoints = old.iter().map(|replica| replica.read()).collect::<Result<Vec<_>>>()?;
+    Ok(crate::rescale::merge(savepoints))
 }
 
 #[cfg(test)]
@@ -62,10 +68,10 @@ mod tests {
         assert_eq!(write(&old, dir.path()).unwrap(), 7);
         let saved = read(dir.path()).unwrap();
         let fresh = MemoryStateBackend::new();
-        assert_eq!(restore_point(&fresh, Some(&saved)).unwrap().unwrap().id, 7);
+        assert_eq!(restore_point(&fresh, Some(&saved)).unwrap().unwrap().0.id, 7);
         fresh.store(&checkpoint(8)).unwrap();
-        assert_eq!(restore_point(&fresh, Some(&saved)).unwrap().unwrap().id, 8);
-        assert_eq!(restore_point(&fresh, None).unwrap().unwrap().id, 8);
+        assert_eq!(restore_point(&fresh, Some(&saved)).unwrap().unwrap().0.id, 8);
+        assert_eq!(restore_point(&fresh, None).unwrap().unwrap().0.id, 8);
     }
 
     #[test]

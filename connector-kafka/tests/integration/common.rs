@@ -109,17 +109,32 @@ pub async fn produce(producer: &FutureProducer, topic: &str, values: impl IntoIt
 
 /// Write `values` to `topic` as fast as librdkafka batches them (a million in seconds).
 pub fn produce_fast(bootstrap: &str, topic: &str, values: impl IntoIterator<Item = String>) {
-    produce_fast_to(bootstrap, topic, None, values);
+    produce_fast_to(bootstrap, topic, values, |_, _| None);
 }
 
 /// As [`produce_fast`], value `i` to partition `i % partitions`: keyless records
 /// otherwise stick to one partition per batch, and a fast run can put every record in
 /// one partition.
 pub fn produce_round_robin(bootstrap: &str, topic: &str, partitions: i32, values: impl IntoIterator<Item = String>) {
-    produce_fast_to(bootstrap, topic, Some(partitions), values);
+    produce_fast_to(bootstrap, topic, values, |i, _| Some(i as i32 % partitions));
 }
 
-fn produce_fast_to(bootstrap: &str, topic: &str, partitions: Option<i32>, values: impl IntoIterator<Item = String>) {
+/// As [`produce_fast`], each value to the partition `partition` names for it.
+pub fn produce_partitioned(
+    bootstrap: &str,
+    topic: &str,
+    values: impl IntoIterator<Item = String>,
+    partition: impl Fn(&str) -> i32,
+) {
+    produce_fast_to(bootstrap, topic, values, |_, value| Some(partition(value)));
+}
+
+fn produce_fast_to(
+    bootstrap: &str,
+    topic: &str,
+    values: impl IntoIterator<Item = String>,
+    partition: impl Fn(usize, &str) -> Option<i32>,
+) {
     use connector_kafka::rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -130,8 +145,8 @@ fn produce_fast_to(bootstrap: &str, topic: &str, partitions: Option<i32>, values
         .unwrap();
     for (i, value) in values.into_iter().enumerate() {
         let mut record = BaseRecord::<(), String>::to(topic).payload(&value);
-        if let Some(n) = partitions {
-            record = record.partition(i as i32 % n);
+        if let Some(p) = partition(i, &value) {
+            record = record.partition(p);
         }
         loop {
             match producer.send(record) {

@@ -14,7 +14,9 @@ use connector_kafka::StoppingOffsets;
 use connector_kafka::repartition::Repartition;
 use connector_testkit::read_as_replica;
 use stream_core::Replica;
+use stream_core::api::{Collector, process_fn};
 use stream_core::prelude::*;
+use stream_core::rescale::OldReplica;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_read_disjoint_partitions_that_cover_the_topic() {
@@ -164,4 +166,128 @@ async fn a_job_stopped_with_savepoints_restarts_as_more_replicas_from_committed_
     let seen = count_each(tokio::task::spawn_blocking(move || read_committed(&b, &o, 3)).await.unwrap());
     eprintln!("written by two replicas before the stop: {before}");
     assert_eq!(lost_and_duplicated(&seen, N), (0, 0), "lost, duplicated");
+}
+
+/// One replica of a keyed count over a repartition topic, written exactly once as
+/// `<key>:<count>` to `output`, checkpointed to `checkpoints`; rescaled from
+/// `savepoints` (the old replicas') when given; `bounded` reads to the current end.
+fn keyed_count_job(
+    replica: Replica,
+    bootstrap: &str,
+    shuffle: &Repartition,
+    output: &str,
+    checkpoints: &std::path::Path,
+    savepoints: Option<&[std::path::PathBuf]>,
+    bounded: bool,
+) -> JobHandle {
+    let mut env = StreamEnvironment::builder()
+        .replica(replica)
+        .parallelism(2)
+        .checkpointing(CheckpointConfig::builder().interval(Duration::from_millis(100)).build().unwrap())
+        .state_backend(FsStateBackend::new(checkpoints).unwrap())
+        .restart_strategy(RestartStrategy::None);
+    if let Some(savepoints) = savepoints {
+        env = env.rescale_from(savepoints.iter().map(OldReplica::savepoint), shuffle.key_groups(replica));
+    }
+    let source = shuffle.source(Utf8Schema, &format!("{}-counts", shuffle.topic())).max_records_per_poll(100);
+    let source = if bounded { source.bounded(StoppingOffsets::Latest) } else { source };
+    env.build()
+        .unwrap()
+        .from_source(source.build().unwrap(), "input")
+        .uid("input")
+        .map(|record: String| {
+            // Paced as in the rescale test above: the stop lands part-way.
+            if record.ends_with('0') {
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            record
+        })
+        .key_by(|record: &String| key_of(record))
+        .process(
+            "count",
+            process_fn(|key: &u64, count: &mut u64, _record: String, out: &mut Collector<String>| {
+                *count += 1;
+                out.collect(format!("{key}:{count}"));
+                Ok(())
+            }),
+        )
+        .uid("count")
+        .sink_to(exactly_once_sink(bootstrap, output), "output")
+        .uid("output")
+        .start(&format!("counts-{}-of-{}", replica.index(), replica.count()))
+}
+
+/// A full rescale: the keyed counts of two replicas stopped with savepoints go on in
+/// three, each restoring the counts of the keys whose partitions it now reads. Every
+/// key's counts `1..=n` are written once: a count restarted, lost or repeated shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_counts_of_two_replicas_go_on_in_three_after_a_rescale_from_savepoints() {
+    const N: u64 = 6_000;
+    const PARTITIONS: usize = 6;
+    let Some((bootstrap, output)) = topic("rescale-counts-out", 3).await else { return };
+    // A topic name whose partitions every replica of two and of three reads some of.
+    let spread = |name: &str, count: usize| {
+        (0..count).all(|r| (0..PARTITIONS).any(|p| Replica::owner_of(&format!("{name}-{p}"), count) == r))
+    };
+    let name = (0..).map(|n| format!("{output}-by-key-{n}")).find(|n| spread(n, 2) && spread(n, 3)).unwrap();
+    let shuffle = Repartition::new(&bootstrap, &name, PARTITIONS).unwrap();
+    create_named_topic(&bootstrap, &name, PARTITIONS as i32).await;
+    let records = (0..N).map(|i| format!("RECORD-{i}"));
+    produce_partitioned(&bootstrap, &name, records, |r| shuffle.partition_of(&key_of(r)));
+
+    let dir = tempfile::tempdir().unwrap();
+    let two = [Replica::new(0, 2).unwrap(), Replica::new(1, 2).unwrap()];
+    let savepoints: Vec<std::path::PathBuf> =
+        two.iter().map(|r| dir.path().join(format!("sp-{}", r.index()))).collect();
+    let jobs: Vec<JobHandle> = two
+        .iter()
+        .map(|r| {
+            keyed_count_job(
+                *r,
+                &bootstrap,
+                &shuffle,
+                &output,
+                &dir.path().join(format!("two-{}", r.index())),
+                None,
+                false,
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let stops = jobs.into_iter().zip(&savepoints).map(|(job, savepoint)| job.stop_with_savepoint(savepoint));
+    for stopped in futures::future::join_all(stops).await {
+        stopped.unwrap();
+    }
+    let (b, o) = (bootstrap.clone(), output.clone());
+    let before = tokio::task::spawn_blocking(move || read_committed(&b, &o, 3).len()).await.unwrap() as u64;
+    assert!(before > 0 && before < N, "the two replicas counted part of the input: {before}");
+
+    let three: Vec<Replica> = (0..3).map(|i| Replica::new(i, 3).unwrap()).collect();
+    let jobs: Vec<JobHandle> = three
+        .iter()
+        .map(|r| {
+            let checkpoints = dir.path().join(format!("three-{}", r.index()));
+            keyed_count_job(*r, &bootstrap, &shuffle, &output, &checkpoints, Some(&savepoints), true)
+        })
+        .collect();
+    for job in jobs {
+        tokio::time::timeout(Duration::from_secs(60), job.join()).await.unwrap().unwrap();
+    }
+    let (b, o) = (bootstrap.clone(), output.clone());
+    let written = tokio::task::spawn_blocking(move || read_committed(&b, &o, 3)).await.unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..N {
+        let key = i % 300;
+        let n = expected.entry(key).or_insert(0u64);
+        *n += 1;
+    }
+    let expected: Vec<String> =
+        expected.iter().flat_map(|(key, n)| (1..=*n).map(move |c| format!("{key}:{c}"))).collect();
+    let after = written.len() as u64 - before;
+    let seen = count_each(written);
+    let lost = expected.iter().filter(|e| !seen.contains_key(*e)).count();
+    let repeated: usize = seen.values().map(|n| n - 1).sum();
+    let unexpected = seen.len() - (expected.len() - lost);
+    eprintln!("counted by two replicas before the stop: {before} of {N}; by three after: {after}");
+    assert_eq!((lost, repeated, unexpected), (0, 0, 0), "lost, repeated, unexpected counts");
 }

@@ -86,6 +86,18 @@ where
         if let Some(cp) = &ctx.restored {
             for (i, (old_subtask, value)) in cp.stage_states(&stage.id).into_iter().enumerate() {
                 let inputs: Vec<T> = restored_value(&stage.task_key(old_subtask), value)?;
+                if ctx.restore_mode.is_rescaled() && !inputs.is_empty() {
+                    // Every new replica would issue them again.
+                    return Err(StreamError::permanent(StreamError::invalid(
+                        "rescale_from",
+                        format!("{} inputs in flight", inputs.len()),
+                        format!(
+                            "stage `{}` holds inputs in flight in the savepoints; stop the old replicas with \
+                             stop_with_savepoint, which drains them",
+                            stage.name
+                        ),
+                    )));
+                }
                 let target = if old_subtask < q { old_subtask } else { i % q };
                 restored[target].extend(inputs);
             }
@@ -135,12 +147,14 @@ where
         let key_fn = self.key_fn.clone();
         let hash = Partitioner::Hash(Arc::new(HashByKey(move |record: &I| key_fn(record))));
         let gates = connect(ctx, &*self.upstream, self.upstream_parallelism, q, hash)?;
-        // Keyed state is re-distributed by key on restore, so the parallelism may change.
+        // Keyed state is re-distributed by key on restore, so the parallelism may change;
+        // a rescaled replica keeps the keys it now owns.
         let mut states: Vec<KeyedState<K, F::State>> = (0..q).map(|_| KeyedState::default()).collect();
         if let Some(cp) = &ctx.restored {
+            let keep = ctx.restore_mode.rescaled_keys();
             for (old_subtask, value) in cp.stage_states(&stage.id) {
                 let entries: Vec<(K, F::State)> = restored_value(&stage.task_key(old_subtask), value)?;
-                for (key, state) in entries {
+                for (key, state) in entries.into_iter().filter(|(key, _)| keep.is_none_or(|keys| keys.owns(key))) {
                     states[key_owner(&key, q)].insert(key, state);
                 }
             }

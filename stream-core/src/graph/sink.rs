@@ -26,7 +26,9 @@ impl<T: Send + 'static, S: Sink<T>> SinkNode<T, S> {
         // Restored states go back to the same subtask, or round robin after a rescale.
         let mut writer_states: Vec<Vec<S::WriterState>> = (0..q).map(|_| Vec::new()).collect();
         let mut pending: Vec<Vec<(u64, Vec<S::Committable>)>> = (0..q).map(|_| Vec::new()).collect();
-        if let Some(cp) = &ctx.restored {
+        // A rescaled job's sinks start afresh: the old replicas' savepoints ended
+        // their writing and were committed before those jobs ended.
+        if let Some(cp) = ctx.restored.as_ref().filter(|_| !ctx.restore_mode.is_rescaled()) {
             for (i, (old_subtask, value)) in cp.stage_states(&stage.id).into_iter().enumerate() {
                 let state: SinkState<S::WriterState, S::Committable> =
                     restored_value(&stage.task_key(old_subtask), value)?;

@@ -26,7 +26,8 @@ impl<S: Source> Node<S::Output> for SourceNode<S> {
         let mut enumerator_state: Option<S::EnumeratorState> = None;
         let mut per_reader: Vec<Vec<S::Split>> = (0..p).map(|_| Vec::new()).collect();
         let mut given_back: Vec<(usize, Vec<S::Split>)> = Vec::new();
-        if let Some(cp) = &ctx.restored {
+        // A rescaled job's sources start afresh: the old replicas' splits are owned anew.
+        if let Some(cp) = ctx.restored.as_ref().filter(|_| !ctx.restore_mode.is_rescaled()) {
             if let Some(value) = cp.tasks.get(&stage.enumerator_key()) {
                 enumerator_state = Some(restored_value(&stage.enumerator_key(), value)?);
             }

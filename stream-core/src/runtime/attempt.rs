@@ -21,6 +21,7 @@ use crate::error::{Result, StreamError};
 use crate::fault::FaultInjector;
 use crate::metrics::JobMetrics;
 use crate::replica::Replica;
+use crate::rescale::RestoreMode;
 use crate::retry::RetryPolicy;
 use crate::stage::StageInfo;
 use crate::state::{CheckpointData, StateBlob};
@@ -92,6 +93,8 @@ pub(crate) struct AttemptCtx {
     pub(crate) attempt_id: String,
     pub(crate) mode: CheckpointingMode,
     pub(crate) restored: Option<Arc<CheckpointData>>,
+    /// Whether `restored` is this job's own, or the old replicas' of a rescale.
+    pub(crate) restore_mode: RestoreMode,
     pub(crate) batch_size: usize,
     pub(crate) channel_capacity: usize,
     pub(crate) env: TaskEnv,

@@ -25,7 +25,9 @@ impl FsStateBackend {
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(|e| StreamError::io(&dir, e))?;
-        let probe = dir.join(".write-probe");
+        // A name of its own: several jobs may open one directory at once (the replicas
+        // of a rescaled job read the same savepoints).
+        let probe = dir.join(format!(".write-probe-{}-{:08x}", std::process::id(), fastrand::u32(..)));
         File::create(&probe).and_then(|mut f| f.write_all(b"ok")).map_err(|e| StreamError::io(&probe, e))?;
         fs::remove_file(&probe).map_err(|e| StreamError::io(&probe, e))?;
         Ok(FsStateBackend { dir, retained: 3 })
