@@ -58,36 +58,20 @@ pub(crate) async fn execute(
     // Claim the checkpoint storage before reading it, fencing a replaced process that
     // may still be writing there.
     let backend = config.backend.clone();
-    tokio::task::spawn_blocking(move || backend.begin())
-        .await
-        .map_err(|e| StreamError::join_failed("restore", e))??;
+    on_blocking_thread(move || backend.begin()).await?;
     let mut tracker = config.restart.tracker();
     let run_id = format!("{:08x}", fastrand::u32(..));
     // The savepoint (or the old replicas' savepoints) to start from is read once, not
     // at every restart.
-    let (resume_from, rescale) = (config.resume_from.clone(), config.rescale_from.clone());
-    let saved = match (resume_from, &rescale) {
-        (Some(dir), _) => Some(Arc::new(
-            tokio::task::spawn_blocking(move || savepoint::read(&dir))
-                .await
-                .map_err(|e| StreamError::join_failed("restore", e))??,
-        )),
-        (None, Some(rescale)) => {
-            let old = rescale.old.clone();
-            Some(Arc::new(
-                tokio::task::spawn_blocking(move || savepoint::read_rescaled(&old))
-                    .await
-                    .map_err(|e| StreamError::join_failed("restore", e))??,
-            ))
-        }
-        (None, None) => None,
-    };
+    let rescale = config.rescale_from.clone();
+    let (resume_from, to_read) = (config.resume_from.clone(), rescale.clone());
+    let saved = on_blocking_thread(move || savepoint::read_saved(resume_from.as_deref(), to_read.as_ref()))
+        .await?
+        .map(Arc::new);
     let mut attempt: u32 = 0;
     loop {
         let (backend, saved_now) = (config.backend.clone(), saved.clone());
-        let restored = tokio::task::spawn_blocking(move || savepoint::restore_point(&*backend, saved_now.as_deref()))
-            .await
-            .map_err(|e| StreamError::join_failed("restore", e))??;
+        let restored = on_blocking_thread(move || savepoint::restore_point(&*backend, saved_now.as_deref())).await?;
         let mode = restore_mode(rescale.as_ref(), restored.as_ref(), saved.as_deref())?;
         let restored = restored.map(|(cp, _)| uids.to_running(cp, config.allow_non_restored_state)).transpose()?;
         if let Some(cp) = &restored {
@@ -140,6 +124,12 @@ pub(crate) async fn execute(
             }
         }
     }
+}
+
+/// `work` (the state backend's file and network I/O at a job's start) on a blocking
+/// thread.
+async fn on_blocking_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| StreamError::join_failed("restore", e))?
 }
 
 /// How an attempt restores: rescaled when it starts from the old replicas' merged

@@ -44,10 +44,19 @@ pub(crate) fn restore_point(
     })
 }
 
-/// The old replicas' last states, merged into one (see [`crate::rescale`]).
-pub(crate) fn read_rescaled(old: &[crate::rescale::OldReplica]) -> Result<CheckpointData> {
-    let savepoints = old.iter().map(|replica| replica.read()).collect::<Result<Vec<_>>>()?;
-    Ok(crate::rescale::merge(savepoints))
+/// What a job starts from, read once when it starts: the savepoint in `resume_from`,
+/// or the old replicas' last states of `rescale`, merged into one (see
+/// [`crate::rescale`]); the builder allows one of them at most.
+pub(crate) fn read_saved(
+    resume_from: Option<&Path>,
+    rescale: Option<&crate::rescale::Rescale>,
+) -> Result<Option<CheckpointData>> {
+    if let Some(dir) = resume_from {
+        return read(dir).map(Some);
+    }
+    let Some(rescale) = rescale else { return Ok(None) };
+    let savepoints = rescale.old.iter().map(|replica| replica.read()).collect::<Result<Vec<_>>>()?;
+    Ok(Some(crate::rescale::merge(savepoints)))
 }
 
 #[cfg(test)]
