@@ -2,7 +2,7 @@
 //! records in and reading every shard back.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use connector_base::DeliveryGuarantee;
@@ -58,11 +58,46 @@ pub async fn wait_active(sdk: &SdkConfig, stream: &str) {
 }
 
 /// The hash key range of `shard`.
-pub async fn hash_range(sdk: &SdkConfig, stream: &str, shard: &str) -> (u128, u128) {
+async fn hash_range(sdk: &SdkConfig, stream: &str, shard: &str) -> (u128, u128) {
     let listed = Client::new(sdk).list_shards().stream_name(stream).send().await.unwrap();
     let shard = listed.shards().iter().find(|s| s.shard_id() == shard).unwrap();
     let range = shard.hash_key_range().unwrap();
     (range.starting_hash_key().parse().unwrap(), range.ending_hash_key().parse().unwrap())
+}
+
+/// The ids of the stream's shards.
+pub async fn shard_ids(sdk: &SdkConfig, stream: &str) -> BTreeSet<String> {
+    let listed = Client::new(sdk).list_shards().stream_name(stream).send().await.unwrap();
+    listed.shards().iter().map(|s| s.shard_id().to_string()).collect()
+}
+
+/// Run `reshard` and wait until the stream is active again; the shards it added.
+async fn reshard(sdk: &SdkConfig, stream: &str, reshard: impl std::future::Future<Output = ()>) -> Vec<String> {
+    let before = shard_ids(sdk, stream).await;
+    reshard.await;
+    wait_active(sdk, stream).await;
+    shard_ids(sdk, stream).await.into_iter().filter(|id| !before.contains(id)).collect()
+}
+
+/// Split `shard` in two halves; returns the ids of the two children (lower, upper).
+pub async fn split(sdk: &SdkConfig, stream: &str, shard: &str) -> (String, String) {
+    let (start, end) = hash_range(sdk, stream, shard).await;
+    let middle = start + (end - start) / 2;
+    let call = Client::new(sdk).split_shard().stream_name(stream).shard_to_split(shard);
+    let children =
+        reshard(sdk, stream, async { call.new_starting_hash_key(middle.to_string()).send().await.map(drop).unwrap() })
+            .await;
+    assert_eq!(children.len(), 2, "{children:?}");
+    (children[0].clone(), children[1].clone())
+}
+
+/// Merge `shard` with its neighbour `adjacent`; returns the id of the merged shard.
+pub async fn merge(sdk: &SdkConfig, stream: &str, shard: &str, adjacent: &str) -> String {
+    let call =
+        Client::new(sdk).merge_shards().stream_name(stream).shard_to_merge(shard).adjacent_shard_to_merge(adjacent);
+    let merged = reshard(sdk, stream, async { call.send().await.map(drop).unwrap() }).await;
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    merged[0].clone()
 }
 
 /// A fresh stream named after `name` with `shards` shards.

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use connector_base::DeliveryGuarantee;
 use connector_kinesis::aws_config::SdkConfig;
-use connector_kinesis::aws_sdk_kinesis::Client;
 use connector_kinesis::{KinesisStreamsSource, StartingPosition};
 use connector_testkit::proxy::FaultProxy;
 use connector_testkit::{SuiteConfig, Verdict};
@@ -27,16 +26,6 @@ type Read = (String, String, u64, u64);
 
 fn shard(n: u32) -> String {
     format!("shardId-{n:012}")
-}
-
-/// The shards `ListShards` adds after `before`.
-async fn new_shards(sdk: &SdkConfig, stream: &str, before: &BTreeSet<String>) -> Vec<String> {
-    let listed = Client::new(sdk).list_shards().stream_name(stream).send().await.unwrap();
-    listed.shards().iter().map(|s| s.shard_id().to_string()).filter(|id| !before.contains(id)).collect()
-}
-
-async fn all_shards(sdk: &SdkConfig, stream: &str) -> BTreeSet<String> {
-    new_shards(sdk, stream, &BTreeSet::new()).await.into_iter().collect()
 }
 
 /// Ids `ids` with keys `k<id % 64>`.
@@ -120,21 +109,7 @@ async fn replicas_share_shards_by_lineage_and_read_a_merge_after_both_parents() 
     let board = FinishedSplitsBoard::from_url(&format!("file://{}", dir.path().display())).unwrap();
 
     put(&sdk, &stream, 0..800).await;
-    let before = all_shards(&sdk, &stream).await;
-    let (start_key, end_key) = common::hash_range(&sdk, &stream, &split_parent).await;
-    let client = Client::new(&sdk);
-    let middle = (start_key + (end_key - start_key) / 2).to_string();
-    client
-        .split_shard()
-        .stream_name(&stream)
-        .shard_to_split(&split_parent)
-        .new_starting_hash_key(middle)
-        .send()
-        .await
-        .unwrap();
-    common::wait_active(&sdk, &stream).await;
-    let children = new_shards(&sdk, &stream, &before).await;
-    assert_eq!(children.len(), 2, "{children:?}");
+    let (lower, upper) = common::split(&sdk, &stream, &split_parent).await;
     put(&sdk, &stream, 800..1600).await;
 
     let began = Instant::now();
@@ -143,18 +118,7 @@ async fn replicas_share_shards_by_lineage_and_read_a_merge_after_both_parents() 
     let (job_1, read_1, faults_1) = start(Replica::new(1, 2).unwrap(), source(sdk_of(1), &stream, Some(&board)), began);
 
     // Merge while Y still reads the backlog of the shard merged away.
-    let before = all_shards(&sdk, &stream).await;
-    client
-        .merge_shards()
-        .stream_name(&stream)
-        .shard_to_merge(&kept)
-        .adjacent_shard_to_merge(&merged_into)
-        .send()
-        .await
-        .unwrap();
-    common::wait_active(&sdk, &stream).await;
-    let merged = new_shards(&sdk, &stream, &before).await;
-    assert_eq!(merged.len(), 1, "{merged:?}");
+    let merged = common::merge(&sdk, &stream, &kept, &merged_into).await;
     put(&sdk, &stream, 1600..2400).await;
 
     wait_for(&[&read_0, &read_1], 2400, Duration::from_secs(90)).await;
@@ -179,9 +143,9 @@ async fn replicas_share_shards_by_lineage_and_read_a_merge_after_both_parents() 
         }
     }
     let expected = |shard: &str| {
-        if children.iter().any(|c| c == shard) {
+        if shard == lower || shard == upper {
             owner(&split_parent)
-        } else if shard == merged[0] {
+        } else if shard == merged {
             x
         } else {
             owner(shard)
@@ -195,12 +159,12 @@ async fn replicas_share_shards_by_lineage_and_read_a_merge_after_both_parents() 
     // The merged shard was read after Y emitted the last record of its parent, and
     // each replica kept each key's order.
     let last_of_parent = reads[y].iter().filter(|r| r.0 == merged_into).map(|r| r.3).max().unwrap();
-    let first_of_merged = reads[x].iter().filter(|r| r.0 == merged[0]).map(|r| r.3).min().unwrap();
+    let first_of_merged = reads[x].iter().filter(|r| r.0 == merged).map(|r| r.3).min().unwrap();
     assert!(
         last_of_parent < first_of_merged,
         "replica {x} read merged shard {} at {first_of_merged} µs, before replica {y} emitted the last record of \
          parent {merged_into} at {last_of_parent} µs",
-        merged[0]
+        merged
     );
     for read in &reads {
         let per_key = common::per_key(&read.iter().map(|r| (r.1.clone(), r.2)).collect::<Vec<_>>());

@@ -11,38 +11,10 @@ use std::time::{Duration, Instant};
 
 use connector_base::DeliveryGuarantee;
 use connector_kinesis::aws_config::SdkConfig;
-use connector_kinesis::aws_sdk_kinesis::Client;
 use connector_kinesis::{KinesisStreamsSource, StartingPosition};
 use connector_testkit::{SuiteConfig, Verdict};
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
-
-/// Split `shard` in two halves; returns the ids of the two children (lower, upper).
-async fn split(sdk: &SdkConfig, stream: &str, shard: &str) -> (String, String) {
-    let (start, end) = common::hash_range(sdk, stream, shard).await;
-    let client = Client::new(sdk);
-    let before: HashSet<String> = shard_ids(sdk, stream).await.into_iter().collect();
-    let middle = start + (end - start) / 2;
-    client
-        .split_shard()
-        .stream_name(stream)
-        .shard_to_split(shard)
-        .new_starting_hash_key(middle.to_string())
-        .send()
-        .await
-        .unwrap();
-    common::wait_active(sdk, stream).await;
-    let mut children: Vec<String> =
-        shard_ids(sdk, stream).await.into_iter().filter(|id| !before.contains(id)).collect();
-    children.sort();
-    assert_eq!(children.len(), 2, "{children:?}");
-    (children[0].clone(), children[1].clone())
-}
-
-async fn shard_ids(sdk: &SdkConfig, stream: &str) -> Vec<String> {
-    let listed = Client::new(sdk).list_shards().stream_name(stream).send().await.unwrap();
-    listed.shards().iter().map(|s| s.shard_id().to_string()).collect()
-}
 
 /// Ids `from..to` with keys `k<id % 16>`.
 async fn put(sdk: &SdkConfig, stream: &str, ids: std::ops::Range<u64>) {
@@ -76,7 +48,7 @@ async fn resharding_run(consumer: Option<&str>) {
     let Some(sdk) = common::server().await else { return };
     let stream = common::stream(&sdk, "reshard", 2).await;
     put(&sdk, &stream, 0..800).await;
-    let (_, upper) = split(&sdk, &stream, "shardId-000000000000").await;
+    let (_, upper) = common::split(&sdk, &stream, "shardId-000000000000").await;
     put(&sdk, &stream, 800..1600).await;
 
     let faults = FaultInjector::new();
@@ -111,18 +83,7 @@ async fn resharding_run(consumer: Option<&str>) {
 
     wait_for(&collect, 1200, Duration::from_secs(60)).await;
     // While the job runs: merge the upper child with its neighbour, then more records.
-    let before: HashSet<String> = shard_ids(&sdk, &stream).await.into_iter().collect();
-    Client::new(&sdk)
-        .merge_shards()
-        .stream_name(&stream)
-        .shard_to_merge(&upper)
-        .adjacent_shard_to_merge("shardId-000000000001")
-        .send()
-        .await
-        .unwrap();
-    common::wait_active(&sdk, &stream).await;
-    let merged: Vec<String> = shard_ids(&sdk, &stream).await.into_iter().filter(|id| !before.contains(id)).collect();
-    assert_eq!(merged.len(), 1, "{merged:?}");
+    common::merge(&sdk, &stream, &upper, "shardId-000000000001").await;
     // Crash again while the merged shard's parents are being finished, and once more
     // after it is read.
     faults.plant(Fault::new("source", FaultPoint::DuringSnapshot));
