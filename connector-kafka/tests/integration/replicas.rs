@@ -106,6 +106,15 @@ async fn two_replicas_shuffle_keys_through_a_repartition_topic_exactly_once() {
     assert_eq!(lost_and_duplicated(&seen, N), (0, 0), "lost, duplicated");
 }
 
+/// The rescale tests' pace: 600 pauses of 30 ms over the 4 subtasks of two replicas,
+/// about 4.5 s, so that a stop after a second or so lands part-way.
+fn paced(record: String) -> String {
+    if record.ends_with('0') {
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    record
+}
+
 /// One replica of a Kafka -> Kafka job that starts from the group's committed offsets
 /// and writes exactly once; `bounded` reads to the current end.
 fn resuming_job(replica: Replica, bootstrap: &str, input: &str, output: &str, bounded: bool) -> JobHandle {
@@ -124,14 +133,7 @@ fn resuming_job(replica: Replica, bootstrap: &str, input: &str, output: &str, bo
         .max_records_per_poll(100);
     let source = if bounded { source.bounded(StoppingOffsets::Latest) } else { source };
     env.from_source(source.build().unwrap(), "input")
-        .map(|record: String| {
-            // Paced: 600 pauses of 30 ms over the 4 subtasks of two replicas, about
-            // 4.5 s, so the stop after 1.5 s lands part-way.
-            if record.ends_with('0') {
-                std::thread::sleep(Duration::from_millis(30));
-            }
-            record
-        })
+        .map(paced)
         .sink_to(exactly_once_sink(bootstrap, output), "output")
         .start(&format!("rescaled-{}-of-{}", replica.index(), replica.count()))
 }
@@ -195,13 +197,7 @@ fn keyed_count_job(
         .unwrap()
         .from_source(source.build().unwrap(), "input")
         .uid("input")
-        .map(|record: String| {
-            // Paced as in the rescale test above: the stop lands part-way.
-            if record.ends_with('0') {
-                std::thread::sleep(Duration::from_millis(30));
-            }
-            record
-        })
+        .map(paced)
         .key_by(|record: &String| key_of(record))
         .process(
             "count",
