@@ -11,7 +11,7 @@ use std::sync::Arc;
 use object_store::path::{Path, PathPart};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use super::object::store_from_url;
+use super::object::{store_failed, store_from_url};
 use crate::error::{Result, StreamError};
 
 /// Where the replicas of one job post finished splits. Give every replica the same
@@ -66,7 +66,7 @@ impl FinishedSplitsBoard {
     /// Post `split_id` as finished.
     pub async fn post(&self, split_id: &str) -> Result<()> {
         let path = self.path(split_id);
-        self.store.put(&path, PutPayload::new()).await.map_err(|e| self.failed(&path, e))?;
+        self.store.put(&path, PutPayload::new()).await.map_err(|e| store_failed(&*self.store, &path, e))?;
         Ok(())
     }
 
@@ -76,16 +76,12 @@ impl FinishedSplitsBoard {
         match self.store.head(&path).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(self.failed(&path, e)),
+            Err(e) => Err(store_failed(&*self.store, &path, e)),
         }
     }
 
     fn path(&self, split_id: &str) -> Path {
         self.prefix.clone().join(PathPart::from(split_id))
-    }
-
-    fn failed(&self, path: &Path, error: object_store::Error) -> StreamError {
-        StreamError::io(format!("{}/{path}", self.store), std::io::Error::other(error))
     }
 }
 

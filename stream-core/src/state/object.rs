@@ -128,6 +128,11 @@ impl ObjectStoreStateBackend {
     }
 }
 
+/// A request on `path` of `store` failed: the error names the store and the path.
+pub(crate) fn store_failed(store: &dyn ObjectStore, path: &Path, error: object_store::Error) -> StreamError {
+    StreamError::io(format!("{store}/{path}"), std::io::Error::other(error))
+}
+
 /// The store and the prefix inside it that `url` names: `s3://bucket/prefix`
 /// (credentials, region and endpoint from the `AWS_*` environment variables) or
 /// `file:///absolute/dir` (created if missing, prefix empty).
@@ -280,7 +285,7 @@ impl Io {
     }
 
     fn failed(&self, path: &Path, e: object_store::Error) -> StreamError {
-        StreamError::io(format!("{}/{path}", self.store), std::io::Error::other(e))
+        store_failed(&*self.store, path, e)
     }
 
     fn fenced(&self, generation: u64, claim: u64) -> StreamError {
