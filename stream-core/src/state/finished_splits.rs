@@ -11,8 +11,8 @@ use std::sync::Arc;
 use object_store::path::{Path, PathPart};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use super::object::{store_failed, store_from_url};
-use crate::error::{Result, StreamError};
+use super::object::{parse_prefix, store_failed, store_from_url};
+use crate::error::Result;
 
 /// Where the replicas of one job post finished splits. Give every replica the same
 /// board, and a board of its own to each job.
@@ -45,9 +45,7 @@ impl FinishedSplitsBoard {
     /// The board under `prefix` in `store`; fails naming a prefix that is not an
     /// object path.
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Result<Self> {
-        let prefix = Path::parse(prefix.trim_matches('/'))
-            .map_err(|e| StreamError::invalid("prefix", prefix, format!("not a valid object path: {e}")))?;
-        Ok(FinishedSplitsBoard { store, prefix })
+        Ok(FinishedSplitsBoard { store, prefix: parse_prefix(prefix)? })
     }
 
     /// The board at `url`: `s3://bucket/prefix` (credentials, region and endpoint from

@@ -128,6 +128,12 @@ impl ObjectStoreStateBackend {
     }
 }
 
+/// `prefix` as an object path (slashes around it dropped); fails naming it.
+pub(crate) fn parse_prefix(prefix: &str) -> Result<Path> {
+    Path::parse(prefix.trim_matches('/'))
+        .map_err(|e| StreamError::invalid("prefix", prefix, format!("not a valid object path: {e}")))
+}
+
 /// A request on `path` of `store` failed: the error names the store and the path.
 pub(crate) fn store_failed(store: &dyn ObjectStore, path: &Path, error: object_store::Error) -> StreamError {
     StreamError::io(format!("{store}/{path}"), std::io::Error::other(error))
@@ -185,9 +191,7 @@ impl ObjectStoreStateBackendBuilder {
         if self.retained == 0 {
             return Err(StreamError::invalid("retain", 0, "at least one checkpoint must be kept"));
         }
-        let prefix = Path::parse(self.prefix.trim_matches('/'))
-            .map_err(|e| StreamError::invalid("prefix", &self.prefix, format!("not a valid object path: {e}")))?;
-        let io = Io::new(self.store, prefix)?;
+        let io = Io::new(self.store, parse_prefix(&self.prefix)?)?;
         Ok(ObjectStoreStateBackend { io: Arc::new(io), retained: self.retained, writer: Mutex::new(None) })
     }
 }
