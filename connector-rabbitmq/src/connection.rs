@@ -76,7 +76,7 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> stream_core::Result
         // Refused credentials or virtual host: no restart changes them either.
         if permanent { stream_core::StreamError::permanent(error) } else { error.into() }
     })?;
-    Ok(OwnedConnection(Arc::new(connection)))
+    Ok(OwnedConnection { connection: Arc::new(connection), consumes: false })
 }
 
 /// Connecting and setting up what a caller needs on the connection (a channel, a
@@ -177,48 +177,80 @@ pub(crate) async fn within<T>(
 /// attempt of the job failed). lapin's own handle does not close it then, and the
 /// broker went on delivering to the half-made consumer, whose messages stayed
 /// unacknowledged, and so hidden from every other consumer, until the process ended.
-pub(crate) struct OwnedConnection(Arc<Connection>);
+pub(crate) struct OwnedConnection {
+    connection: Arc<Connection>,
+    /// Consumers of this process wait for its close ([`OwnedConnection::consuming`]).
+    consumes: bool,
+}
+
+impl OwnedConnection {
+    /// This connection consumes: a new consumer of this process waits for its close,
+    /// which requeues what it held unacknowledged. A publisher's close is not waited
+    /// for: it requeues nothing, and lapin sometimes never finishes it (1 round in
+    /// ~12 of the RabbitMQ bench, where the source then waited 10 s to start).
+    pub(crate) fn consuming(mut self) -> Self {
+        self.consumes = true;
+        self
+    }
+}
 
 impl std::ops::Deref for OwnedConnection {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        &self.0
+        &self.connection
     }
 }
 
 impl Drop for OwnedConnection {
     fn drop(&mut self) {
-        close_in_background(self.0.clone());
+        close_in_background(self.connection.clone(), self.consumes);
     }
 }
 
-/// Closes started from `Drop`, so that a new consumer can wait for them.
+/// The longest a close started from `Drop` is waited for, by its task and by a new
+/// consumer.
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Closes of consuming connections started from `Drop`, so that a new consumer can
+/// wait for them.
 static CLOSING: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
 
-/// Close in the background: the broker then requeues what this connection's
-/// consumers held unacknowledged.
-fn close_in_background(connection: Arc<Connection>) {
+/// Close in the background, within [`CLOSE_LIMIT`]: the broker then requeues what
+/// this connection's consumers held unacknowledged.
+fn close_in_background(connection: Arc<Connection>, consumes: bool) {
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         let task = handle.spawn(async move {
-            let _ = connection.close(200, "closing".into()).await;
+            if tokio::time::timeout(CLOSE_LIMIT, connection.close(200, "closing".into())).await.is_err() {
+                tracing::warn!(consumes, "a rabbitmq connection did not finish closing within {CLOSE_LIMIT:?}");
+            }
         });
-        if let Ok(mut closing) = CLOSING.lock() {
+        if consumes && let Ok(mut closing) = CLOSING.lock() {
             closing.retain(|t| !t.is_finished());
             closing.push(task);
         }
     }
 }
 
-/// Wait (up to 10 s) for connections of this process that are still closing: a
-/// consumer starting before an earlier attempt's connection is closed would get new
-/// messages before the requeued ones.
+/// Wait (up to [`CLOSE_LIMIT`]) for consuming connections of this process that are
+/// still closing: a consumer starting before an earlier attempt's connection is
+/// closed would get new messages before the requeued ones.
 pub(crate) async fn await_closing() {
     let tasks: Vec<_> = match CLOSING.lock() {
         Ok(mut closing) => closing.drain(..).collect(),
         Err(_) => return,
     };
-    let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks)).await;
+    if tasks.is_empty() {
+        return;
+    }
+    let (started, connections) = (tokio::time::Instant::now(), tasks.len());
+    match tokio::time::timeout(CLOSE_LIMIT, futures::future::join_all(tasks)).await {
+        Ok(_) => tracing::debug!(connections, waited = ?started.elapsed(), "earlier consuming connections closed"),
+        Err(_) => tracing::warn!(
+            connections,
+            "earlier consuming connections still closing after {CLOSE_LIMIT:?}; consuming anyway"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -275,7 +307,7 @@ mod tests {
         let left_by_lapin = consumers(&inspector, &queue).await;
         assert_eq!(left_by_lapin, 1, "lapin keeps the half-made consumer (if it no longer does, say so in the docs)");
 
-        let owned = connect(&server.endpoint, Duration::from_secs(10)).await.unwrap();
+        let owned = connect(&server.endpoint, Duration::from_secs(10)).await.unwrap().consuming();
         abandon_consume(&owned, &queue).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(consumers(&inspector, &queue).await, left_by_lapin + 1, "the abandoned consume reached the broker");

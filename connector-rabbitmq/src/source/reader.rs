@@ -111,7 +111,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         await_closing().await;
         let attempts = SetUpAttempts::within(self.source.connect_timeout);
         loop {
-            let connection = attempts.connect(&self.source.url).await?;
+            let connection = attempts.connect(&self.source.url).await?.consuming();
             match self.consume_on(&connection, subtask).await {
                 Err(e) if attempts.again(&connection, &e).await => continue,
                 made => {
