@@ -2,9 +2,10 @@
 //! publisher with confirms, and our at-least-once source against a raw lapin consumer
 //! acknowledging in batches, on the same broker in the same run (the broker from
 //! `cargo xtask services`, or `RABBITMQ_URL`). Prints `rabbitmq sink_ratio=<r>
-//! source_ratio=<r>` (medians of `BENCH_ROUNDS` rounds, default 4; in each, our run and
+//! source_ratio=<r>` (medians of `BENCH_ROUNDS` rounds, default 6; in each, our run and
 //! the raw loop run back to back, in an order that alternates between rounds).
-//! `BENCH_RECORDS` (default 200 000).
+//! `BENCH_RECORDS` (default 300 000), `BENCH_SOURCE_CHECKPOINT_MS` (default 500, see
+//! [`SOURCE_CHECKPOINT_MS`]). `RUST_LOG` shows the jobs' logs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
@@ -24,14 +25,16 @@ use futures::StreamExt;
 use stream_core::prelude::*;
 
 const IN_FLIGHT: usize = 10_000;
-/// Each consumer may hold this many unacknowledged messages; ours acknowledges at
-/// checkpoints, so one window would bound its rate to `PREFETCH` per checkpoint
-/// interval (~65 000/s at 1-s checkpoints, where the raw loop reads up to ~67 000/s).
+/// Each consumer may hold this many unacknowledged messages (the most AMQP allows).
+/// Ours acknowledges at checkpoints, so its rate is bounded by `PREFETCH` per
+/// checkpoint interval (~65 000/s at 1-s checkpoints). Both sides consume on one
+/// channel: a second consumer of ours lifts that bound but cost ours and the broker
+/// ~20 % more CPU each on this 2-core host, and read slower (PERFORMANCE.md).
 const PREFETCH: u16 = u16::MAX;
-/// Our source's consumers: two windows lift that bound, as the crate's docs advise.
-const CONSUMERS: usize = 2;
 
-const DEFAULT_RECORDS: u64 = 200_000;
+/// Long enough that a job's start (its first window, filled before the first
+/// checkpoint) does not decide a round.
+const DEFAULT_RECORDS: u64 = 300_000;
 
 fn line(i: u64) -> String {
     format!("{i:012} the quick brown fox jumps over the lazy dog")
@@ -109,27 +112,40 @@ async fn raw_consume(url: &str, queue: &str, n: u64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Messages/s of our at-least-once source (`CONSUMERS` consumers with prefetch
-/// `PREFETCH`, checkpoints every second), the job cancelled once `n` records went
-/// through.
+/// Our source's checkpoint interval unless `BENCH_SOURCE_CHECKPOINT_MS` says
+/// otherwise. It acknowledges at checkpoints, and at most `PREFETCH` messages may be
+/// unacknowledged, so the interval must be under `PREFETCH` / rate, as the crate's
+/// docs advise. The raw loop reads up to ~70 000/s here, so 1 s sits on that bound:
+/// the window was full for 100-200 ms of each round's first two seconds
+/// (PERFORMANCE.md has the 1-s figures).
+const SOURCE_CHECKPOINT_MS: u64 = 500;
+
+/// Messages/s of our at-least-once source (one consumer with prefetch `PREFETCH`,
+/// checkpoints every `SOURCE_CHECKPOINT_MS`), the job cancelled once `n` records
+/// went through.
 async fn our_source(url: &str, queue: &str, n: u64) -> f64 {
     let source = RabbitMqSource::builder(url, queue, Utf8Schema)
         .delivery_guarantee(DeliveryGuarantee::AtLeastOnce)
         .prefetch(PREFETCH)
-        .consumers(CONSUMERS)
         .build()
         .unwrap();
-    bench::unbounded_source_rate(&bench::job_env(Duration::from_secs(1)), source, n).await
+    let interval = std::env::var("BENCH_SOURCE_CHECKPOINT_MS").ok().and_then(|ms| ms.parse().ok());
+    let interval = Duration::from_millis(interval.unwrap_or(SOURCE_CHECKPOINT_MS));
+    bench::unbounded_source_rate(&bench::job_env(interval), source, n).await
 }
 
 fn main() {
+    // Our connector's warnings unless `RUST_LOG` says otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("connector_rabbitmq=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let url = bench::endpoint("RABBITMQ_URL", "rabbitmq");
     let n = bench::records(DEFAULT_RECORDS);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (mut sink, mut source) = (Vec::new(), Vec::new());
     runtime.block_on(async {
         // An even number of rounds: each side goes first equally often.
-        for round in 0..bench::rounds(4) {
+        for round in 0..bench::rounds(6) {
             let (raw_q, our_q) = (queue(&url, "raw").await, queue(&url, "ours").await);
             // Each pair runs back to back, and which of the two goes first alternates
             // from round to round: the broker warms up over a run.
