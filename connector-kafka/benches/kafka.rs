@@ -142,9 +142,9 @@ async fn our_sink(bootstrap: &str, topic: &str, n: u64, guarantee: DeliveryGuara
         .property("linger.ms", "5")
         .build()
         .unwrap();
-    let interval = std::env::var("BENCH_CHECKPOINT_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000);
+    let interval = bench::checkpoint_interval(Duration::from_secs(1));
     let started = Instant::now();
-    env(Duration::from_millis(interval))
+    env(interval)
         .from_source(CollectionSource::from_fn(n, line), "lines")
         .sink_to(sink, "kafka")
         .execute("bench-sink")

@@ -34,12 +34,6 @@ fn outstanding() -> i64 {
     std::env::var("BENCH_OUTSTANDING").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000)
 }
 
-/// Our jobs' checkpoint interval (`BENCH_CHECKPOINT_MS`, default 1 000).
-fn checkpoint_interval() -> Duration {
-    let ms = std::env::var("BENCH_CHECKPOINT_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000);
-    Duration::from_millis(ms)
-}
-
 fn line(i: u64) -> String {
     format!("{i:012} the quick brown fox jumps over the lazy dog")
 }
@@ -107,7 +101,8 @@ async fn raw_publish(url: String, topic: String, n: u64) -> f64 {
 }
 
 fn env() -> StreamEnvironment {
-    bench::job_env(checkpoint_interval())
+    // `BENCH_CHECKPOINT_MS`, default 1 s.
+    bench::job_env(bench::checkpoint_interval(Duration::from_secs(1)))
 }
 
 /// Messages/s of our sink in a job (parallelism 1, checkpoints every second).

@@ -4,8 +4,8 @@
 //! `cargo xtask services`, or `RABBITMQ_URL`). Prints `rabbitmq sink_ratio=<r>
 //! source_ratio=<r>` (medians of `BENCH_ROUNDS` rounds, default 6; in each, our run and
 //! the raw loop run back to back, in an order that alternates between rounds).
-//! `BENCH_RECORDS` (default 300 000), `BENCH_SOURCE_CHECKPOINT_MS` (default 500, see
-//! [`SOURCE_CHECKPOINT_MS`]). `RUST_LOG` shows the jobs' logs.
+//! `BENCH_RECORDS` (default 300 000), `BENCH_CHECKPOINT_MS` (our source's interval,
+//! default 500, see [`SOURCE_CHECKPOINT_MS`]). `RUST_LOG` shows the jobs' logs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
@@ -112,12 +112,12 @@ async fn raw_consume(url: &str, queue: &str, n: u64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Our source's checkpoint interval unless `BENCH_SOURCE_CHECKPOINT_MS` says
-/// otherwise. It acknowledges at checkpoints, and at most `PREFETCH` messages may be
-/// unacknowledged, so the interval must be under `PREFETCH` / rate, as the crate's
-/// docs advise. The raw loop reads up to ~70 000/s here, so 1 s sits on that bound:
-/// the window was full for 100-200 ms of each round's first two seconds
-/// (PERFORMANCE.md has the 1-s figures).
+/// Our source's checkpoint interval unless `BENCH_CHECKPOINT_MS` says otherwise. It
+/// acknowledges at checkpoints, and at most `PREFETCH` messages may be unacknowledged,
+/// so the interval must be under `PREFETCH` / rate, as the crate's docs advise. The
+/// raw loop reads up to ~70 000/s here, so 1 s sits on that bound: the window was full
+/// for 25-170 ms of each round's first two seconds (PERFORMANCE.md has the 1-s
+/// figures).
 const SOURCE_CHECKPOINT_MS: u64 = 500;
 
 /// Messages/s of our at-least-once source (one consumer with prefetch `PREFETCH`,
@@ -129,8 +129,7 @@ async fn our_source(url: &str, queue: &str, n: u64) -> f64 {
         .prefetch(PREFETCH)
         .build()
         .unwrap();
-    let interval = std::env::var("BENCH_SOURCE_CHECKPOINT_MS").ok().and_then(|ms| ms.parse().ok());
-    let interval = Duration::from_millis(interval.unwrap_or(SOURCE_CHECKPOINT_MS));
+    let interval = bench::checkpoint_interval(Duration::from_millis(SOURCE_CHECKPOINT_MS));
     bench::unbounded_source_rate(&bench::job_env(interval), source, n).await
 }
 

@@ -10,6 +10,14 @@ pub fn rounds(default: usize) -> usize {
     std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
 }
 
+/// `BENCH_CHECKPOINT_MS` as the interval of the job a benchmark tunes, or `default`.
+pub fn checkpoint_interval(default: std::time::Duration) -> std::time::Duration {
+    std::env::var("BENCH_CHECKPOINT_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(default, std::time::Duration::from_millis)
+}
+
 /// The middle value (sorts `values`). Benchmarks report the median of their rounds.
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
