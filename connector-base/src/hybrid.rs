@@ -349,6 +349,13 @@ where
         }
     }
 
+    fn wants_checkpoint(&self) -> bool {
+        match self.second.as_ref() {
+            Some(second) if self.switched => second.wants_checkpoint(),
+            _ => self.first.wants_checkpoint(),
+        }
+    }
+
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<Self::Split>> {
         if !self.switched {
             return Ok(self.first.snapshot_state(checkpoint_id)?.into_iter().map(HybridSplit::First).collect());

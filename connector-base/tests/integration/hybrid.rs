@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use connector_base::{DataGenSource, DeliveryGuarantee, HybridSource};
 use connector_testkit::{SourceTarget, SuiteConfig, TestkitError, run_source_suite};
+use stream_core::Result;
+use stream_core::api::{Boundedness, ReadStatus, Source, SourceReader, TaskContext};
+use stream_core::builtin::{CollectionEnumerator, CollectionReader, CollectionSplit};
 use stream_core::fault::{Fault, FaultInjector, FaultPoint};
 use stream_core::prelude::*;
 
@@ -76,4 +79,83 @@ async fn every_record_of_the_first_source_comes_before_the_second_even_with_a_cr
 fn an_unbounded_first_source_is_rejected() {
     let err = HybridSource::new(DataGenSource::new(|i| i), CollectionSource::sequence(0..1)).err().unwrap();
     assert!(err.to_string().contains("must end"), "{err}");
+}
+
+/// A collection source whose readers ask for a checkpoint after every poll.
+struct Asking(CollectionSource<u64>);
+
+struct AskingReader(CollectionReader<u64>);
+
+impl Source for Asking {
+    type Output = u64;
+    type Split = CollectionSplit;
+    type EnumeratorState = Vec<CollectionSplit>;
+    type Enumerator = CollectionEnumerator;
+    type Reader = AskingReader;
+
+    fn boundedness(&self) -> Boundedness {
+        Boundedness::Bounded
+    }
+
+    async fn create_enumerator(
+        &self,
+        p: usize,
+        restored: Option<Vec<CollectionSplit>>,
+    ) -> Result<CollectionEnumerator> {
+        self.0.create_enumerator(p, restored).await
+    }
+
+    async fn create_reader(&self, ctx: &TaskContext) -> Result<AskingReader> {
+        Ok(AskingReader(self.0.create_reader(ctx).await?))
+    }
+}
+
+impl SourceReader for AskingReader {
+    type Output = u64;
+    type Split = CollectionSplit;
+
+    fn add_splits(&mut self, splits: Vec<CollectionSplit>) {
+        self.0.add_splits(splits)
+    }
+
+    fn notify_no_more_splits(&mut self) {
+        self.0.notify_no_more_splits()
+    }
+
+    async fn poll_next(&mut self, out: &mut Vec<u64>) -> Result<ReadStatus> {
+        self.0.poll_next(out).await
+    }
+
+    fn wants_checkpoint(&self) -> bool {
+        true
+    }
+
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<CollectionSplit>> {
+        self.0.snapshot_state(checkpoint_id)
+    }
+}
+
+/// Checkpoints completed by a hybrid job under an hour-long interval.
+async fn checkpoints_of<S1, S2>(hybrid: HybridSource<S1, S2>) -> u64
+where
+    S1: Source<Output = u64>,
+    S2: Source<Output = u64>,
+{
+    let config = CheckpointConfig::builder().interval(Duration::from_secs(3_600)).build().unwrap();
+    let env = StreamEnvironment::builder().checkpointing(config).batch_size(50).build().unwrap();
+    let result = env.from_source(hybrid, "hybrid").sink_to(DiscardingSink::new(), "sink").execute("asking").await;
+    result.unwrap().metrics.checkpoints_completed
+}
+
+/// The hybrid reader passes on the reader that reads now asking for a checkpoint
+/// (`SourceReader::wants_checkpoint`), before and after the switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reading_reader_asks_for_checkpoints_before_and_after_the_switch() {
+    let numbers = || CollectionSource::sequence(0..1_000).records_per_second(10_000.0).unwrap();
+    let before = checkpoints_of(HybridSource::new(Asking(numbers()), numbers()).unwrap()).await;
+    let after = checkpoints_of(HybridSource::new(numbers(), Asking(numbers())).unwrap()).await;
+    let neither = checkpoints_of(HybridSource::new(numbers(), numbers()).unwrap()).await;
+    // 100 ms of asking readers: a checkpoint after nearly every poll.
+    assert!(before >= 5 && after >= 5, "checkpoints asked for before the switch: {before}, after: {after}");
+    assert_eq!(neither, 1, "only the final checkpoint when no reader asks");
 }

@@ -161,6 +161,17 @@ pub trait SourceReader: Send + 'static {
         Vec::new()
     }
 
+    /// Whether the reader needs a checkpoint before it can read much more: a reader
+    /// that acknowledges at checkpoints to a broker that sends at most a window of
+    /// unacknowledged messages (RabbitMQ's prefetch) says so when the window is half
+    /// taken. The runtime asks after every `poll_next`, and at most once per
+    /// checkpoint it then triggers the next periodic checkpoint now instead of at its
+    /// interval, still after `min_pause` and within `max_concurrent`. Without a
+    /// checkpoint interval nothing is triggered early.
+    fn wants_checkpoint(&self) -> bool {
+        false
+    }
+
     /// The splits still owned by this reader, with their current positions.
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<Self::Split>>;
 

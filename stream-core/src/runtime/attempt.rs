@@ -43,6 +43,11 @@ pub(crate) enum CoordinatorMsg {
         subtask: usize,
         split_ids: Vec<String>,
     },
+    /// A source reader needs a checkpoint before its interval
+    /// ([`crate::api::SourceReader::wants_checkpoint`]).
+    CheckpointWanted {
+        task: String,
+    },
     /// The task forwarded its end of data (all its records are out).
     Drained {
         task: String,

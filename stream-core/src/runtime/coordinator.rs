@@ -128,6 +128,12 @@ impl Coordinator {
                     CoordinatorMsg::SplitsFinished { source, subtask, split_ids } => {
                         self.drivers.handle_splits_finished(source, subtask, split_ids).await?
                     }
+                    CoordinatorMsg::CheckpointWanted { task } => {
+                        if let Some(due) = p.next_periodic.as_mut() {
+                            tracing::debug!(%task, "a source wants a checkpoint before the interval");
+                            *due = (*due).min(Instant::now());
+                        }
+                    }
                     CoordinatorMsg::Drained { task } => {
                         p.drained.insert(task);
                     }

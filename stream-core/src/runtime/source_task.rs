@@ -27,6 +27,8 @@ struct SourceTask<R: SourceReader> {
     env: TaskEnv,
     awaiting_splits: bool,
     finished: bool,
+    /// The coordinator was asked for a checkpoint and none was taken since.
+    checkpoint_wanted: bool,
 }
 
 pub(crate) async fn run_source<R: SourceReader>(
@@ -41,7 +43,17 @@ pub(crate) async fn run_source<R: SourceReader>(
     let counters = env.metrics.task(&ctx.name, ctx.subtask);
     let connector = ctx.source_metrics();
     let threshold = env.faults.record_threshold(&ctx.name, ctx.subtask);
-    let mut task = SourceTask { key, source, ctx, reader, out, env, awaiting_splits: false, finished: false };
+    let mut task = SourceTask {
+        key,
+        source,
+        ctx,
+        reader,
+        out,
+        env,
+        awaiting_splits: false,
+        finished: false,
+        checkpoint_wanted: false,
+    };
     let mut buffer = Vec::new();
     let mut emitted: u64 = 0;
     loop {
@@ -81,6 +93,10 @@ pub(crate) async fn run_source<R: SourceReader>(
                 subtask: task.ctx.subtask,
                 split_ids: finished,
             })?;
+        }
+        if !task.checkpoint_wanted && task.reader.wants_checkpoint() {
+            task.checkpoint_wanted = true;
+            task.notify(CoordinatorMsg::CheckpointWanted { task: task.key.clone() })?;
         }
         counters.records_out(n);
         connector.records_in(n);
@@ -143,6 +159,7 @@ impl<R: SourceReader> SourceTask<R> {
             SourceControl::Trigger(id) => {
                 self.env.faults.check(&self.ctx.name, self.ctx.subtask, FaultPoint::DuringSnapshot)?;
                 let splits = self.reader.snapshot_state(id)?;
+                self.checkpoint_wanted = false;
                 self.env.ack(&self.key, id, &splits)?;
                 self.out.barrier(id).await?;
             }

@@ -7,6 +7,7 @@ mod builtins;
 mod cancel;
 mod checkpoint_protocol;
 mod common;
+mod early_checkpoints;
 mod format1_fixture;
 mod graphs;
 mod guarantees;
