@@ -71,6 +71,9 @@ pub struct RabbitMqReader<T: 'static> {
     /// Per lane, the highest delivery tag since the last snapshot (acknowledging
     /// modes).
     tags_since_snapshot: Vec<Option<u64>>,
+    /// Per lane, the deliveries since the last snapshot (acknowledging modes): at half
+    /// the prefetch window the reader asks for a checkpoint.
+    delivered_since_snapshot: Vec<u32>,
     /// Checkpoint -> per lane, the highest tag it covers.
     tags_by_checkpoint: BTreeMap<u64, Vec<Option<u64>>>,
     /// Exactly-once: ids emitted (or dropped as duplicates) by this attempt and not
@@ -93,6 +96,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             waiting: None,
             next_lane: 0,
             tags_since_snapshot: Vec::new(),
+            delivered_since_snapshot: Vec::new(),
             tags_by_checkpoint: BTreeMap::new(),
             unacknowledged: HashSet::new(),
             ids_since_snapshot: Vec::new(),
@@ -117,6 +121,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
                 made => {
                     let lanes = made?;
                     self.tags_since_snapshot = vec![None; lanes.len()];
+                    self.delivered_since_snapshot = vec![0; lanes.len()];
                     self.consuming = Some(Consuming { connection, lanes });
                     return Ok(());
                 }
@@ -194,6 +199,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         self.consuming = None;
         self.waiting = None;
         self.tags_since_snapshot.clear();
+        self.delivered_since_snapshot.clear();
         self.tags_by_checkpoint.clear();
         self.ids_since_snapshot.clear();
         self.ids_by_checkpoint.clear();
@@ -225,6 +231,9 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             && let Some(tag) = self.tags_since_snapshot.get_mut(lane)
         {
             *tag = Some(delivery.delivery_tag);
+            if let Some(delivered) = self.delivered_since_snapshot.get_mut(lane) {
+                *delivered += 1;
+            }
         }
         let (queue, tag) = (&self.source.queue, delivery.delivery_tag);
         if self.source.guarantee == DeliveryGuarantee::ExactlyOnce {
@@ -338,7 +347,16 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
         }
     }
 
+    /// Half a lane's window taken since the last snapshot: a checkpoint now lets the
+    /// broker send on before the window is full (it sends nothing more until a
+    /// completed checkpoint acknowledges).
+    fn wants_checkpoint(&self) -> bool {
+        let half = u32::from(self.source.prefetch).div_ceil(2);
+        self.source.early_checkpoints && self.delivered_since_snapshot.iter().any(|&n| n >= half)
+    }
+
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<QueueSplit>> {
+        self.delivered_since_snapshot.iter_mut().for_each(|n| *n = 0);
         if self.tags_since_snapshot.iter().any(Option::is_some) {
             let tags = self.tags_since_snapshot.iter_mut().map(Option::take).collect();
             self.tags_by_checkpoint.insert(checkpoint_id, tags);

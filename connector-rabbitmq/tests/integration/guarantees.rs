@@ -82,7 +82,8 @@ async fn at_least_once_with_two_consumers_reads_two_windows_and_acknowledges_on_
     common::publish(&url, &queue, &(0..1_000).collect::<Vec<u64>>()).await;
     let read = Arc::new(AtomicUsize::new(0));
     let start = |interval: Duration| {
-        let source = RabbitMqSource::builder(&url, &queue, Utf8Schema).prefetch(100).consumers(2).build().unwrap();
+        let builder = RabbitMqSource::builder(&url, &queue, Utf8Schema).prefetch(100).consumers(2);
+        let source = builder.early_checkpoints(false).build().unwrap();
         let checkpoints = CheckpointConfig::builder().interval(interval).build().unwrap();
         let env = StreamEnvironment::builder().checkpointing(checkpoints).build().unwrap();
         let counted = read.clone();
@@ -109,7 +110,8 @@ async fn at_least_once_with_two_consumers_reads_two_windows_and_acknowledges_on_
         }
     };
 
-    // No checkpoint completes: each consumer gets its window, then the broker waits.
+    // No checkpoint completes (none asked for early): each consumer gets its window,
+    // then the broker waits.
     let job = start(Duration::from_secs(3_600));
     wait_for(200).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -131,6 +133,39 @@ async fn at_least_once_with_two_consumers_reads_two_windows_and_acknowledges_on_
         counts = common::queue_counts(&url, &queue).await;
     }
     assert_eq!(counts, (0, 0), "(ready messages, consumers) after the job: every delivery acknowledged");
+}
+
+/// The window is the broker's limit, not the checkpoint interval's: at half a window
+/// since the last checkpoint the source asks for the next one, whose completion
+/// acknowledges, so an hour-long interval does not hold 1 000 messages behind a window
+/// of 100.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_asks_for_checkpoints_before_its_window_fills() {
+    let Some(url) = common::server().await else { return };
+    let queue = common::queue(&url, "early-checkpoints").await;
+    common::publish(&url, &queue, &(0..1_000).collect::<Vec<u64>>()).await;
+    let source = RabbitMqSource::builder(&url, &queue, Utf8Schema).prefetch(100).build().unwrap();
+    let checkpoints = CheckpointConfig::builder().interval(Duration::from_secs(3_600)).build().unwrap();
+    let env = StreamEnvironment::builder().checkpointing(checkpoints).build().unwrap();
+    let sink = CollectSink::new();
+    let job = env.from_source(source, "source").sink_to(sink.clone(), "sink").start("early-checkpoints");
+    let waited = std::time::Instant::now();
+    // The collecting sink commits at checkpoints: all but the last half window come.
+    while sink.committed().len() < 900 {
+        let read = sink.committed().len();
+        assert!(waited.elapsed() < Duration::from_secs(30), "committed {read} of 1 000 in 30 s behind a window of 100");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    job.cancel();
+    job.join().await.unwrap();
+    // Once the consumer is gone, all acknowledged but what the last window held.
+    let waited = std::time::Instant::now();
+    let mut counts = common::queue_counts(&url, &queue).await;
+    while counts.1 > 0 && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        counts = common::queue_counts(&url, &queue).await;
+    }
+    assert!(counts.0 <= 100 && counts.1 == 0, "(ready messages, consumers) after the job: {counts:?}");
 }
 
 async fn run_briefly(job: stream_core::Job) -> Result<stream_core::JobResult, StreamError> {
