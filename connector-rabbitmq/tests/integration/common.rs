@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use connector_base::DeliveryGuarantee;
 use connector_base::schema::Utf8Schema;
@@ -233,4 +234,16 @@ pub async fn queue_counts(url: &str, queue: &str) -> (u32, u32) {
     let options = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
     let q = ch.queue_declare(queue.into(), options, FieldTable::default()).await.unwrap();
     (q.message_count(), q.consumer_count())
+}
+
+/// `queue_counts` once the queue has no consumer (within 10 s): a cancelled job's
+/// connection closes in the background, and its close requeues what it held.
+pub async fn queue_counts_once_unconsumed(url: &str, queue: &str) -> (u32, u32) {
+    let waited = std::time::Instant::now();
+    let mut counts = queue_counts(url, queue).await;
+    while counts.1 > 0 && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        counts = queue_counts(url, queue).await;
+    }
+    counts
 }

@@ -126,12 +126,7 @@ async fn at_least_once_with_two_consumers_reads_two_windows_and_acknowledges_on_
     tokio::time::sleep(Duration::from_millis(500)).await;
     job.cancel();
     job.join().await.unwrap();
-    let waited = std::time::Instant::now();
-    let mut counts = common::queue_counts(&url, &queue).await;
-    while counts.1 > 0 && waited.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        counts = common::queue_counts(&url, &queue).await;
-    }
+    let counts = common::queue_counts_once_unconsumed(&url, &queue).await;
     assert_eq!(counts, (0, 0), "(ready messages, consumers) after the job: every delivery acknowledged");
 }
 
@@ -159,12 +154,7 @@ async fn at_least_once_asks_for_checkpoints_before_its_window_fills() {
     job.cancel();
     job.join().await.unwrap();
     // Once the consumer is gone, all acknowledged but what the last window held.
-    let waited = std::time::Instant::now();
-    let mut counts = common::queue_counts(&url, &queue).await;
-    while counts.1 > 0 && waited.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        counts = common::queue_counts(&url, &queue).await;
-    }
+    let counts = common::queue_counts_once_unconsumed(&url, &queue).await;
     assert!(counts.0 <= 100 && counts.1 == 0, "(ready messages, consumers) after the job: {counts:?}");
 }
 
