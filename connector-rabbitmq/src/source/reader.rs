@@ -41,6 +41,9 @@ const BATCH: usize = 500;
 struct Lane {
     channel: Channel,
     consumer: Consumer,
+    /// Deliveries since the last snapshot (acknowledging modes): at half the prefetch
+    /// window the reader asks for a checkpoint.
+    delivered_since_snapshot: u32,
 }
 
 struct Consuming {
@@ -71,9 +74,6 @@ pub struct RabbitMqReader<T: 'static> {
     /// Per lane, the highest delivery tag since the last snapshot (acknowledging
     /// modes).
     tags_since_snapshot: Vec<Option<u64>>,
-    /// Per lane, the deliveries since the last snapshot (acknowledging modes): at half
-    /// the prefetch window the reader asks for a checkpoint.
-    delivered_since_snapshot: Vec<u32>,
     /// Checkpoint -> per lane, the highest tag it covers.
     tags_by_checkpoint: BTreeMap<u64, Vec<Option<u64>>>,
     /// Exactly-once: ids emitted (or dropped as duplicates) by this attempt and not
@@ -96,7 +96,6 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             waiting: None,
             next_lane: 0,
             tags_since_snapshot: Vec::new(),
-            delivered_since_snapshot: Vec::new(),
             tags_by_checkpoint: BTreeMap::new(),
             unacknowledged: HashSet::new(),
             ids_since_snapshot: Vec::new(),
@@ -121,7 +120,6 @@ impl<T: Send + 'static> RabbitMqReader<T> {
                 made => {
                     let lanes = made?;
                     self.tags_since_snapshot = vec![None; lanes.len()];
-                    self.delivered_since_snapshot = vec![0; lanes.len()];
                     self.consuming = Some(Consuming { connection, lanes });
                     return Ok(());
                 }
@@ -161,7 +159,7 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         let consume = channel.basic_consume(s.queue.as_str().into(), "".into(), options, FieldTable::default());
         let consumer = within(timeout, &format!("consume queue `{}`", s.queue), consume).await?;
         tracing::info!(queue = %s.queue, subtask, guarantee = %s.guarantee, channel = channel.id(), "consuming");
-        Ok(Lane { channel, consumer })
+        Ok(Lane { channel, consumer, delivered_since_snapshot: 0 })
     }
 
     /// Exactly-once: wait until the queue has no consumer, so that the connection an
@@ -199,7 +197,6 @@ impl<T: Send + 'static> RabbitMqReader<T> {
         self.consuming = None;
         self.waiting = None;
         self.tags_since_snapshot.clear();
-        self.delivered_since_snapshot.clear();
         self.tags_by_checkpoint.clear();
         self.ids_since_snapshot.clear();
         self.ids_by_checkpoint.clear();
@@ -231,8 +228,8 @@ impl<T: Send + 'static> RabbitMqReader<T> {
             && let Some(tag) = self.tags_since_snapshot.get_mut(lane)
         {
             *tag = Some(delivery.delivery_tag);
-            if let Some(delivered) = self.delivered_since_snapshot.get_mut(lane) {
-                *delivered += 1;
+            if let Some(lane) = self.consuming.as_mut().and_then(|c| c.lanes.get_mut(lane)) {
+                lane.delivered_since_snapshot += 1;
             }
         }
         let (queue, tag) = (&self.source.queue, delivery.delivery_tag);
@@ -352,11 +349,14 @@ impl<T: Send + 'static> SourceReader for RabbitMqReader<T> {
     /// completed checkpoint acknowledges).
     fn wants_checkpoint(&self) -> bool {
         let half = u32::from(self.source.prefetch).div_ceil(2);
-        self.source.early_checkpoints && self.delivered_since_snapshot.iter().any(|&n| n >= half)
+        let mut lanes = self.consuming.iter().flat_map(|c| &c.lanes);
+        self.source.early_checkpoints && lanes.any(|l| l.delivered_since_snapshot >= half)
     }
 
     fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<QueueSplit>> {
-        self.delivered_since_snapshot.iter_mut().for_each(|n| *n = 0);
+        for lane in self.consuming.iter_mut().flat_map(|c| &mut c.lanes) {
+            lane.delivered_since_snapshot = 0;
+        }
         if self.tags_since_snapshot.iter().any(Option::is_some) {
             let tags = self.tags_since_snapshot.iter_mut().map(Option::take).collect();
             self.tags_by_checkpoint.insert(checkpoint_id, tags);
