@@ -56,8 +56,9 @@ struct WindowedReader {
     split: Option<CollectionSplit>,
     no_more_splits: bool,
     emitted: u64,
-    /// `emitted` at the last snapshot, and at the last completed checkpoint.
+    /// `emitted` at the last snapshot.
     snapshotted: u64,
+    /// `emitted` at the last completed checkpoint's snapshot.
     acknowledged: u64,
     by_checkpoint: BTreeMap<u64, u64>,
 }
